@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# fetch-debs.sh BUILDDIR
+#
+# Downloads Debian trixie's nix-bin with its whole Depends closure, plus
+# busybox-static and ca-certificates, and unpacks every .deb into
+# BUILDDIR/root. Apt runs with a private configuration under BUILDDIR/apt so
+# the host's package state is never touched; nothing is installed, which
+# matters because installing nix-bin would create /nix on the host.
+#
+# Outputs:
+#   BUILDDIR/debs/*.deb   the downloaded packages
+#   BUILDDIR/debs.list    sorted .deb file names (they carry versions); this
+#                         feeds the payload's store-path hashes
+#   BUILDDIR/root/        every package extracted with dpkg -x
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 BUILDDIR" >&2
+	exit 2
+fi
+
+mkdir -p "$1"
+B=$(cd "$1" && pwd)
+A=$B/apt
+DEBS=$B/debs
+ROOT=$B/root
+SUITE=trixie
+ARCH=amd64
+ROOTS="nix-bin busybox-static ca-certificates"
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+LOG=$B/fetch-debs.log
+
+# Everything noisy goes to the log; on failure show it so the cause is visible.
+: >"$LOG"
+trap 'rc=$?; if [ $rc -ne 0 ]; then echo "fetch-debs: failed, log follows:" >&2; tail -n 50 "$LOG" >&2; fi' EXIT
+
+# Build tools this pipeline needs. Installing them is only attempted as root
+# and only for what is actually missing, so a prepared machine is left alone.
+need=()
+command -v apt-get >/dev/null || need+=(apt)
+command -v dpkg >/dev/null || need+=(dpkg)
+command -v dpkg-deb >/dev/null || need+=(dpkg)
+command -v patchelf >/dev/null || need+=(patchelf)
+if [ ! -r "$KEYRING" ]; then need+=(debian-archive-keyring); fi
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "fetch-debs: missing tools (${need[*]}) and not root to install them" >&2
+		exit 1
+	fi
+	echo "fetch-debs: installing ${need[*]}"
+	{
+		apt-get update
+		DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
+	} >>"$LOG" 2>&1
+fi
+
+# The mirror the host already uses is the one known to be reachable here, so
+# take its URI rather than assuming deb.debian.org is.
+mirror=""
+if [ -r /etc/apt/sources.list.d/debian.sources ]; then
+	mirror=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' \
+		/etc/apt/sources.list.d/debian.sources)
+fi
+if [ -z "$mirror" ] && [ -r /etc/apt/sources.list ]; then
+	mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }' \
+		/etc/apt/sources.list)
+fi
+mirror=${mirror:-http://deb.debian.org/debian}
+mirror=${mirror%/}
+
+# The stamp records what was asked for; a matching stamp plus an existing
+# list means the previous run completed, so a rebuild costs nothing.
+want="suite=$SUITE arch=$ARCH roots=$ROOTS"
+if [ -f "$B/fetch.stamp" ] && [ "$(cat "$B/fetch.stamp")" = "$want" ] &&
+	[ -f "$B/debs.list" ] && [ -d "$ROOT/usr/bin" ]; then
+	trap - EXIT
+	exit 0
+fi
+rm -f "$B/fetch.stamp"
+
+mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/prefs.d" "$DEBS"
+echo "deb [signed-by=$KEYRING] $mirror $SUITE main" >"$A/sources.list"
+: >"$A/preferences"
+: >"$A/status"
+
+# Host apt.conf.d is kept on purpose (it may carry proxy settings), but its
+# sources, pins, lists, cache, package state and foreign architectures are all
+# replaced so nothing of the host leaks into the resolution or gets modified.
+O=(
+	-o "Dir::Etc::SourceList=$A/sources.list"
+	-o "Dir::Etc::SourceParts=/dev/null"
+	-o "Dir::Etc::Preferences=$A/preferences"
+	-o "Dir::Etc::PreferencesParts=$A/prefs.d"
+	-o "Dir::State::Lists=$A/lists"
+	-o "Dir::State::Status=$A/status"
+	-o "Dir::Cache=$A/cache"
+	-o "APT::Architecture=$ARCH"
+	-o "APT::Architectures=$ARCH"
+)
+# Downloads into a root-owned build tree cannot use apt's _apt sandbox user;
+# saying so up front avoids apt's warning and a failed chown attempt.
+if [ "$(id -u)" -eq 0 ]; then
+	O+=(-o "APT::Sandbox::User=root")
+fi
+
+apt-get "${O[@]}" -q update >>"$LOG" 2>&1
+
+# apt-cache prints each reached package at column 0 and its dependencies
+# indented; virtual packages appear as <name> and are satisfied by a real
+# provider that is listed separately, so only unindented plain names count.
+closure=$(apt-cache "${O[@]}" depends --recurse --no-recommends --no-suggests \
+	--no-conflicts --no-breaks --no-replaces --no-enhances nix-bin 2>>"$LOG" |
+	grep -E '^[a-z0-9][a-z0-9.+-]*(:[a-z0-9]+)?$' | sed 's/:.*//' | sort -u)
+if [ -z "$closure" ]; then
+	echo "fetch-debs: empty dependency closure for nix-bin" >&2
+	exit 1
+fi
+pkgs=$(printf '%s\n' $closure busybox-static ca-certificates | sort -u)
+
+# A fresh download directory keeps stale versions from a previous run out of
+# debs.list.
+rm -f "$DEBS"/*.deb
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+(cd "$DEBS" && apt-get "${O[@]}" -q download $pkgs) >>"$LOG" 2>&1
+
+(cd "$DEBS" && ls -1 -- *.deb | LC_ALL=C sort) >"$B/debs.list"
+n=$(wc -l <"$B/debs.list")
+want_n=$(printf '%s\n' $pkgs | wc -l)
+if [ "$n" -ne "$want_n" ]; then
+	echo "fetch-debs: asked for $want_n packages, got $n .deb files" >&2
+	exit 1
+fi
+
+rm -rf "$ROOT"
+mkdir -p "$ROOT"
+while read -r deb; do
+	dpkg -x "$DEBS/$deb" "$ROOT"
+done <"$B/debs.list"
+
+echo "$want" >"$B/fetch.stamp"
+echo "fetch-debs: fetched $n packages from $mirror ($SUITE)"
+trap - EXIT

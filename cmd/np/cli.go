@@ -1,0 +1,266 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+
+	"np/extract"
+)
+
+// version is np's own version; the Makefile sets it from git.
+var version = "dev"
+
+// nixTools are the programs of the bundled Nix that np runs by name.
+var nixTools = []string{
+	"nix", "nix-build", "nix-channel", "nix-collect-garbage", "nix-copy-closure",
+	"nix-daemon", "nix-env", "nix-hash", "nix-instantiate", "nix-prefetch-url",
+	"nix-shell", "nix-store",
+}
+
+func isNixTool(name string) bool {
+	for _, t := range nixTools {
+		if t == name {
+			return true
+		}
+	}
+	return false
+}
+
+// command is one np subcommand.
+type command struct {
+	usage   string
+	summary string
+	help    string
+	run     func(args []string) (syscall.WaitStatus, error)
+}
+
+func commands() map[string]*command {
+	return map[string]*command{
+		"run": {
+			usage:   "np run PROGRAM [ARGS...]",
+			summary: "run any program where /nix is np's store",
+			help: `Runs PROGRAM inside np's environment: /nix is np's store, np's Nix is first
+on PATH, then ~/.nix-profile/bin, then your PATH. PROGRAM is looked up on that
+PATH, so programs installed with nix-env or nix profile work, and so do host
+programs. Without a program to run, np run starts $SHELL (else sh).`,
+			run: cmdRun,
+		},
+		"link": {
+			usage:   "np link DIR",
+			summary: "create links named after the Nix tools in DIR",
+			help: `Creates DIR/nix, DIR/nix-shell, ... as symbolic links to this np, so that
+putting DIR on PATH gives you Nix's commands. Existing links to np are
+replaced; other files are left alone and reported.`,
+			run: cmdLink,
+		},
+		"doctor": {
+			usage:   "np doctor [--json]",
+			summary: "explain which runtime works here and why",
+			help: `Prints np's and Nix's versions, the data directory and its file system, the
+install state, each runtime with whether it works here and the precise cause
+when it does not, the runtime auto would pick and why, the CA bundle and the
+nix.conf in effect. --json prints the same as one JSON object. Exits 0 when
+some runtime works here, 1 otherwise.`,
+			run: cmdDoctor,
+		},
+		"help": {
+			usage:   "np help [COMMAND]",
+			summary: "show help for np or one of its commands",
+			run:     cmdHelp,
+		},
+	}
+}
+
+// run dispatches on how np was invoked: through a link named after a Nix
+// tool, or as np with a command.
+func run(args []string) (syscall.WaitStatus, error) {
+	if name := filepath.Base(args[0]); isNixTool(name) {
+		return runNix(append([]string{name}, args[1:]...))
+	}
+	if len(args) < 2 {
+		fmt.Fprint(os.Stderr, usageText())
+		return exitStatus(2), nil
+	}
+	switch a := args[1]; {
+	case a == "--help" || a == "-h":
+		fmt.Print(usageText())
+		return exitStatus(0), nil
+	case a == "--version" || a == "-V":
+		return printVersion()
+	case isNixTool(a):
+		return runNix(args[1:])
+	}
+	cmd, ok := commands()[args[1]]
+	if !ok {
+		return 0, &usageError{fmt.Sprintf("unknown command %q; run a Nix tool (np nix-shell ...), a program (np run PROGRAM), or one of: %s", args[1], strings.Join(commandNames(), ", "))}
+	}
+	return cmd.run(args[2:])
+}
+
+func commandNames() []string {
+	var names []string
+	for n := range commands() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func usageText() string {
+	var b strings.Builder
+	b.WriteString(`np runs Nix on any Linux host: no installation, no root.
+
+Usage:
+  np <nix tool> [ARGS...]   run a Nix tool: ` + strings.Join(nixTools, ", ") + `
+`)
+	for _, n := range commandNames() {
+		c := commands()[n]
+		fmt.Fprintf(&b, "  %-25s %s\n", c.usage, c.summary)
+	}
+	b.WriteString(`  np --version              print np's version, Nix's version and the payload
+
+A link to np named after a Nix tool (see np link) runs that tool.
+
+Environment:
+  NP_LOCATION  directory holding np's data dir .nix-portable (default: $HOME)
+  NP_RUNTIME   auto (default), ns, ptrace or native (aliases bwrap, proot, nix)
+  NP_DEBUG     1: debug messages, 2: trace every decision
+  NP_GIT       a git binary to put on PATH inside np
+
+Exit status: the program's own; np's own failures 125, a program that is not
+executable 126, not found 127.
+`)
+	return b.String()
+}
+
+func cmdHelp(args []string) (syscall.WaitStatus, error) {
+	if len(args) == 0 {
+		fmt.Print(usageText())
+		return exitStatus(0), nil
+	}
+	c, ok := commands()[args[0]]
+	if !ok {
+		if isNixTool(args[0]) {
+			fmt.Printf("np %s ARGS... runs the bundled Nix's %s; see `np %s --help`.\n", args[0], args[0], args[0])
+			return exitStatus(0), nil
+		}
+		return 0, &usageError{fmt.Sprintf("no help for %q; commands: %s", args[0], strings.Join(commandNames(), ", "))}
+	}
+	fmt.Printf("Usage: %s\n\n%s\n", c.usage, c.help)
+	return exitStatus(0), nil
+}
+
+func printVersion() (syscall.WaitStatus, error) {
+	fmt.Printf("np %s\n", version)
+	payload, err := extract.OpenPayload("/proc/self/exe")
+	if err != nil {
+		fmt.Printf("payload: none (%v)\n", err)
+		return exitStatus(0), nil
+	}
+	defer payload.Close()
+	nixVersion := "unknown until first run"
+	if c, err := loadConfig(os.Getenv); err == nil {
+		for _, dir := range []string{filepath.Join(c.DataDir, "nix"), "/nix"} {
+			if m := (extract.Target{NixDir: dir}).Installed(payload.Trailer.Fingerprint()); m != nil {
+				nixVersion = m.NixVersion
+				break
+			}
+		}
+	}
+	fmt.Printf("nix (Nix) %s\npayload %s\n", nixVersion, payload.Trailer.Short())
+	return exitStatus(0), nil
+}
+
+// prepare does what every command that runs something needs: configuration,
+// a runtime and an installed Nix.
+func prepare() (*config, runtime, *extract.Manifest, error) {
+	c, err := loadConfig(os.Getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	setupLogging(c)
+	rt, why, err := selectRuntime(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	logrus.Debugf("runtime %s: %s", rt.name(), why)
+	m, err := ensureNix(c, rt)
+	if err != nil {
+		return nil, nil, nil, explainSetupFailure(c, err)
+	}
+	if c.Git != "" {
+		if err := linkGit(c); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return c, rt, m, nil
+}
+
+// linkGit makes NP_GIT's git reachable as `git` on PATH inside.
+func linkGit(c *config) error {
+	link := filepath.Join(c.binDir(), "git")
+	if cur, err := os.Readlink(link); err == nil && cur == c.Git {
+		return nil
+	}
+	if err := os.MkdirAll(c.binDir(), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", c.binDir(), err)
+	}
+	tmp := link + ".tmp"
+	os.Remove(tmp)
+	if err := os.Symlink(c.Git, tmp); err != nil {
+		return fmt.Errorf("linking NP_GIT: %w", err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		return fmt.Errorf("linking NP_GIT: %w", err)
+	}
+	return nil
+}
+
+// runNix runs a tool of the bundled Nix: argv[0] is the tool's name.
+func runNix(argv []string) (syscall.WaitStatus, error) {
+	c, rt, m, err := prepare()
+	if err != nil {
+		return 0, err
+	}
+	// The absolute path skips the PATH search; Nix dispatches on the base
+	// name, which stays the tool's.
+	argv = append([]string{m.Nix + "/bin/" + argv[0]}, argv[1:]...)
+	return execUser(c, rt, m, argv)
+}
+
+func cmdRun(args []string) (syscall.WaitStatus, error) {
+	c, rt, m, err := prepare()
+	if err != nil {
+		return 0, err
+	}
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		sh := os.Getenv("SHELL")
+		if sh == "" {
+			sh = "sh"
+		}
+		args = []string{sh}
+	}
+	return execUser(c, rt, m, args)
+}
+
+// execUser runs the user's program in the runtime, as np's last act.
+func execUser(c *config, rt runtime, m *extract.Manifest, argv []string) (syscall.WaitStatus, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		dir = os.Getenv("HOME")
+	}
+	ws, err := rt.exec(job{argv: argv, env: nixEnv(os.Environ(), c, m), dir: dir})
+	if err != nil {
+		return 0, explainSetupFailure(c, err)
+	}
+	return ws, nil
+}

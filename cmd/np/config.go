@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+)
+
+// runtimeName is a value of NP_RUNTIME after aliases are resolved.
+type runtimeName string
+
+const (
+	runtimeAuto   runtimeName = "auto"
+	runtimeNS     runtimeName = "ns"
+	runtimePtrace runtimeName = "ptrace"
+	runtimeNative runtimeName = "native"
+)
+
+// runtimeAliases maps every accepted NP_RUNTIME value to its runtime;
+// bwrap and proot are upstream nix-portable's names.
+var runtimeAliases = map[string]runtimeName{
+	"":       runtimeAuto,
+	"auto":   runtimeAuto,
+	"ns":     runtimeNS,
+	"bwrap":  runtimeNS,
+	"ptrace": runtimePtrace,
+	"proot":  runtimePtrace,
+	"native": runtimeNative,
+	"nix":    runtimeNative,
+}
+
+const validRuntimes = "auto, ns, ptrace, native (aliases: bwrap = ns, proot = ptrace, nix = native)"
+
+// config is np's whole configuration, read once from the environment and
+// checked in one place.
+type config struct {
+	Location string       // NP_LOCATION, resolved through symlinks
+	DataDir  string       // Location/.nix-portable
+	Runtime  runtimeName  // NP_RUNTIME
+	LogLevel logrus.Level // NP_DEBUG
+	Git      string       // NP_GIT: a git to put on PATH inside, or ""
+}
+
+// loadConfig reads NP_* variables through getenv. Every error names the bad
+// value and the valid ones.
+func loadConfig(getenv func(string) string) (*config, error) {
+	c := &config{LogLevel: logrus.WarnLevel}
+
+	loc := getenv("NP_LOCATION")
+	if loc == "" {
+		loc = getenv("HOME")
+		if loc == "" {
+			return nil, fmt.Errorf("neither NP_LOCATION nor HOME is set; set NP_LOCATION to a directory for np's data")
+		}
+	}
+	if !filepath.IsAbs(loc) {
+		abs, err := filepath.Abs(loc)
+		if err != nil {
+			return nil, fmt.Errorf("resolving NP_LOCATION=%q: %w", loc, err)
+		}
+		loc = abs
+	}
+	if err := os.MkdirAll(loc, 0o755); err != nil {
+		return nil, fmt.Errorf("NP_LOCATION=%q is not usable: %w; set NP_LOCATION to a writable directory", loc, err)
+	}
+	// A symlinked home must give the same data dir whichever way it is
+	// reached (upstream #75).
+	real, err := filepath.EvalSymlinks(loc)
+	if err != nil {
+		return nil, fmt.Errorf("resolving NP_LOCATION=%q: %w", loc, err)
+	}
+	c.Location = real
+	c.DataDir = filepath.Join(real, ".nix-portable")
+
+	rt, ok := runtimeAliases[strings.ToLower(getenv("NP_RUNTIME"))]
+	if !ok {
+		return nil, fmt.Errorf("NP_RUNTIME=%q is not a runtime; valid values: %s", getenv("NP_RUNTIME"), validRuntimes)
+	}
+	c.Runtime = rt
+
+	switch d := getenv("NP_DEBUG"); d {
+	case "", "0":
+	case "1":
+		c.LogLevel = logrus.DebugLevel
+	case "2":
+		c.LogLevel = logrus.TraceLevel
+	default:
+		return nil, fmt.Errorf("NP_DEBUG=%q is not a level; valid values: 0, 1 (debug), 2 (trace)", d)
+	}
+
+	if g := getenv("NP_GIT"); g != "" {
+		st, err := os.Stat(g)
+		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return nil, fmt.Errorf("NP_GIT=%q is not an executable file; point it at a git binary or unset it", g)
+		}
+		abs, _ := filepath.Abs(g)
+		c.Git = abs
+	}
+	return c, nil
+}
+
+// confDir holds nix.conf; NIX_CONF_DIR points here.
+func (c *config) confDir() string { return filepath.Join(c.DataDir, "conf") }
+
+// binDir holds helper links np puts on PATH inside (git from NP_GIT).
+func (c *config) binDir() string { return filepath.Join(c.DataDir, "bin") }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"np/extract"
+)
+
+// strippedVars never reach programs inside: host library overrides break the
+// bundled Nix (upstream #86, #161), and host Nix settings would point it at
+// another store or daemon.
+var strippedVars = []string{
+	"LD_LIBRARY_PATH", "LD_PRELOAD", "LD_AUDIT",
+	"NIX_REMOTE", "NIX_STORE", "NIX_DAEMON_SOCKET_PATH",
+}
+
+// hostCABundles are the host files tried, in order, for TLS roots; the host's
+// bundle wins over the bundled one because it carries local (corporate) CAs.
+var hostCABundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Arch, Alpine
+	"/etc/ssl/certs/ca-bundle.crt",       // NixOS, some Fedora setups
+	"/etc/pki/tls/certs/ca-bundle.crt",   // RHEL, CentOS, Fedora
+	"/etc/ssl/ca-bundle.pem",             // openSUSE
+}
+
+// caBundle picks the host's bundle when it has one, else the bundled one.
+func caBundle(m *extract.Manifest) string {
+	for _, f := range hostCABundles {
+		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() && st.Size() > 0 {
+			return f
+		}
+	}
+	return m.CABundle
+}
+
+// envList is an ordered environment with last-write-wins updates.
+type envList struct {
+	keys []string
+	vals map[string]string
+}
+
+func newEnvList(environ []string) *envList {
+	e := &envList{vals: map[string]string{}}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		e.set(k, v)
+	}
+	return e
+}
+
+func (e *envList) get(k string) string { return e.vals[k] }
+
+func (e *envList) set(k, v string) {
+	if _, ok := e.vals[k]; !ok {
+		e.keys = append(e.keys, k)
+	}
+	e.vals[k] = v
+}
+
+func (e *envList) unset(k string) {
+	if _, ok := e.vals[k]; !ok {
+		return
+	}
+	delete(e.vals, k)
+	for i, kk := range e.keys {
+		if kk == k {
+			e.keys = append(e.keys[:i], e.keys[i+1:]...)
+			break
+		}
+	}
+}
+
+func (e *envList) list() []string {
+	out := make([]string, 0, len(e.keys))
+	for _, k := range e.keys {
+		out = append(out, k+"="+e.vals[k])
+	}
+	return out
+}
+
+// nixEnv builds the environment every program inside np sees from the
+// caller's: Nix's compiled-in Debian paths overridden, np's Nix first on PATH.
+func nixEnv(environ []string, c *config, m *extract.Manifest) []string {
+	e := newEnvList(environ)
+	for _, k := range strippedVars {
+		e.unset(k)
+	}
+	e.set("NIX_CONF_DIR", c.confDir())
+	e.set("NIX_BIN_DIR", m.Nix+"/bin")
+	e.set("NIX_LIBEXEC_DIR", m.Nix+"/libexec")
+	e.set("NIX_DATA_DIR", m.Nix+"/share")
+	e.set("NIX_STORE_DIR", extract.StoreDir)
+	e.set("NIX_STATE_DIR", "/nix/var/nix")
+	e.set("NIX_LOG_DIR", "/nix/var/log/nix")
+
+	// A `store = ...` in the user's own nix.conf must not send np's Nix to
+	// another store (upstream #77); NIX_CONFIG is read after the user's
+	// files, and the user's own NIX_CONFIG still comes after this line.
+	e.set("NIX_CONFIG", "store = local\n"+e.get("NIX_CONFIG"))
+
+	if f := e.get("NIX_SSL_CERT_FILE"); f == "" || !fileExists(f) {
+		f = caBundle(m)
+		e.set("NIX_SSL_CERT_FILE", f)
+		if s := e.get("SSL_CERT_FILE"); s == "" || !fileExists(s) {
+			e.set("SSL_CERT_FILE", f)
+		}
+	}
+
+	home := e.get("HOME")
+	if e.get("NIX_PATH") == "" {
+		// The user's nix-channel channels first, then nixpkgs from the flake
+		// registry, so `<nixpkgs>` works before any channel is added.
+		e.set("NIX_PATH", filepath.Join(home, ".nix-defexpr", "channels")+":nixpkgs=flake:nixpkgs")
+	}
+
+	path := []string{m.Nix + "/bin"}
+	if c.Git != "" {
+		path = append(path, c.binDir())
+	}
+	if home != "" {
+		path = append(path, filepath.Join(home, ".nix-profile", "bin"))
+	}
+	if p := e.get("PATH"); p != "" {
+		path = append(path, p)
+	} else {
+		path = append(path, "/usr/local/bin:/usr/bin:/bin")
+	}
+	e.set("PATH", strings.Join(path, ":"))
+	return e.list()
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"np/extract"
+)
+
+// nixConf renders np's nix.conf. sandboxNote says why the build sandbox is
+// off when the probe found it unusable.
+func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, nfs bool) string {
+	var b strings.Builder
+	b.WriteString("# Written by np at install; your own settings belong in ~/.config/nix/nix.conf.\n")
+	b.WriteString("build-users-group =\n")
+	b.WriteString("experimental-features = nix-command flakes\n")
+	if sandboxNote != "" {
+		b.WriteString("# sandbox probe: " + sandboxNote + "\n")
+	}
+	fmt.Fprintf(&b, "sandbox = %t\n", sandbox)
+	fmt.Fprintf(&b, "sandbox-paths = /bin/sh=%s/bin/sh\n", m.Busybox)
+	// SELinux and NFSv4 ACLs cannot be copied into the store by an
+	// unprivileged user (upstream #5).
+	b.WriteString("ignored-acls = security.selinux system.nfs4_acl\n")
+	if nfs {
+		// SQLite's WAL needs shared memory that NFS does not provide.
+		b.WriteString("use-sqlite-wal = false\n")
+	}
+	return b.String()
+}
+
+// isNFS reports whether dir lives on NFS.
+func isNFS(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.NFS_SUPER_MAGIC
+}
+
+// ensureNix installs the payload into the runtime's Nix directory when it is
+// not there yet and returns its manifest.
+func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
+	payload, err := extract.OpenPayload("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	defer payload.Close()
+	target := extract.Target{NixDir: rt.nixDir()}
+	opts := extract.Options{Finish: func(m *extract.Manifest) error { return finishInstall(c, rt, m) }}
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		opts.Progress = os.Stderr
+	}
+	start := time.Now()
+	m, fresh, err := target.Ensure(payload, opts)
+	if err != nil {
+		return nil, fmt.Errorf("installing Nix into %s: %w", rt.nixDir(), err)
+	}
+	if fresh {
+		logrus.Debugf("installed Nix %s into %s in %v", m.NixVersion, rt.nixDir(), time.Since(start).Round(time.Millisecond))
+	}
+	return m, nil
+}
+
+// finishInstall registers the new store paths with Nix, probes whether Nix's
+// build sandbox works in this runtime and writes nix.conf accordingly.
+func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
+	if err := os.MkdirAll(c.confDir(), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", c.confDir(), err)
+	}
+	confPath := filepath.Join(c.confDir(), "nix.conf")
+	nfs := isNFS(c.DataDir)
+	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, false, "", nfs)), 0o644); err != nil {
+		return err
+	}
+	env := nixEnv(os.Environ(), c, m)
+	nixTool := func(tool string) string { return m.Nix + "/bin/" + tool }
+
+	if out, err := runCaptured(rt, job{argv: []string{nixTool("nix-store"), "--load-db"}, env: env, dir: "/",
+		stdin: bytes.NewReader(m.Registration())}); err != nil {
+		return fmt.Errorf("registering np's store paths with Nix: %w%s", err, out)
+	}
+
+	// Nix's own sandbox-fallback is unreliable (NixOS/nix#4719), so build a
+	// tiny derivation with the sandbox on and record what happened.
+	probe := func(sandbox bool) (string, error) {
+		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo ok > $out" ]; nonce = "%d"; }`, time.Now().UnixNano())
+		return runCaptured(rt, job{argv: []string{nixTool("nix-build"), "--no-out-link", "--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
+			env: env, dir: "/", stdin: strings.NewReader("")})
+	}
+	sandbox, note := true, ""
+	if out, err := probe(true); err != nil {
+		sandbox, note = false, "a build with sandbox = true failed here: "+firstLine(out, err)
+		logrus.Debugf("build sandbox unusable in the %s runtime: %s", rt.name(), note)
+		if out, err := probe(false); err != nil {
+			return fmt.Errorf("Nix cannot build here even without its sandbox: %w%s", err, out)
+		}
+	}
+	return extract.WriteFileAtomic(confPath, []byte(nixConf(m, sandbox, note, nfs)), 0o644)
+}
+
+// runCaptured runs j with its output collected; on failure the output comes
+// back formatted for an error message.
+func runCaptured(rt runtime, j job) (string, error) {
+	var out bytes.Buffer
+	j.stdout, j.stderr = &out, &out
+	ws, err := rt.run(j)
+	if err == nil && !ws.Exited() {
+		err = fmt.Errorf("%s killed by %v", filepath.Base(j.argv[0]), ws.Signal())
+	} else if err == nil && ws.ExitStatus() != 0 {
+		err = fmt.Errorf("%s exited with status %d", filepath.Base(j.argv[0]), ws.ExitStatus())
+	}
+	if err != nil {
+		return ":\n" + strings.TrimSpace(out.String()), err
+	}
+	return "", nil
+}
+
+func firstLine(out string, err error) string {
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l != "" && l != ":" && !strings.HasPrefix(l, "this derivation") {
+			return l
+		}
+	}
+	return err.Error()
+}

@@ -1,0 +1,452 @@
+package extract
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// Payload is the archive carried by a binary.
+type Payload struct {
+	File    *os.File
+	Trailer Trailer
+}
+
+// OpenPayload opens the payload appended to the executable at exe.
+func OpenPayload(exe string) (*Payload, error) {
+	f, err := os.Open(exe)
+	if err != nil {
+		return nil, fmt.Errorf("opening own executable: %w", err)
+	}
+	t, err := ReadTrailer(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Payload{File: f, Trailer: t}, nil
+}
+
+// Close releases the executable.
+func (p *Payload) Close() error { return p.File.Close() }
+
+// Target is a Nix directory: the host directory that appears at /nix (the data
+// dir's nix/, or the host's own /nix for the native runtime).
+type Target struct {
+	NixDir string
+}
+
+// Store is the host path of /nix/store.
+func (t Target) Store() string { return filepath.Join(t.NixDir, "store") }
+
+// npDir holds np's own bookkeeping next to Nix's (var/nix).
+func (t Target) npDir() string { return filepath.Join(t.NixDir, "var", "np") }
+
+// StateFile records a finished install; it is written last.
+func (t Target) StateFile() string { return filepath.Join(t.npDir(), "installed.json") }
+
+// GCRootDir holds the roots that keep np's own Nix alive across garbage collection.
+func (t Target) GCRootDir() string { return filepath.Join(t.NixDir, "var", "nix", "gcroots", "np") }
+
+type state struct {
+	Fingerprint string    `json:"fingerprint"`
+	Manifest    *Manifest `json:"manifest"`
+}
+
+// Installed returns the manifest of the finished install of the payload with
+// fingerprint fp, or nil when there is none. It reads one small file, so it is
+// what every run after the first costs.
+func (t Target) Installed(fp string) *Manifest {
+	data, err := os.ReadFile(t.StateFile())
+	if err != nil {
+		return nil
+	}
+	var s state
+	if json.Unmarshal(data, &s) != nil || s.Fingerprint != fp || s.Manifest == nil {
+		return nil
+	}
+	return s.Manifest
+}
+
+// Options tune Ensure.
+type Options struct {
+	// Progress receives a progress bar while extracting; nil is quiet.
+	Progress io.Writer
+	// Finish runs once the store paths are in place and before the install
+	// is recorded as complete: registration in Nix's database, probes,
+	// configuration. If it fails, the next run installs again.
+	Finish func(m *Manifest) error
+}
+
+// Ensure makes sure the payload is installed in t and returns its manifest.
+// fresh reports whether this call did the install. Concurrent callers are
+// serialised by a lock; the loser waits and then uses the finished install.
+func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err error) {
+	fp := p.Trailer.Fingerprint()
+	if m := t.Installed(fp); m != nil {
+		return m, false, nil
+	}
+	if err := os.MkdirAll(t.npDir(), 0o755); err != nil {
+		return nil, false, fmt.Errorf("creating %s: %w", t.npDir(), err)
+	}
+	unlock, err := lockFile(filepath.Join(t.npDir(), "lock"), opts.Progress)
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	// Another np may have finished the install while this one waited.
+	if m := t.Installed(fp); m != nil {
+		return m, false, nil
+	}
+	logrus.Debugf("installing payload %s into %s", p.Trailer.Short(), t.NixDir)
+	m, err = t.install(p, opts.Progress)
+	if err != nil {
+		return nil, false, err
+	}
+	if opts.Finish != nil {
+		if err := opts.Finish(m); err != nil {
+			return nil, false, err
+		}
+	}
+	data, err := json.MarshalIndent(state{Fingerprint: fp, Manifest: m}, "", " ")
+	if err != nil {
+		return nil, false, fmt.Errorf("encoding install state: %w", err)
+	}
+	if err := WriteFileAtomic(t.StateFile(), data, 0o644); err != nil {
+		return nil, false, err
+	}
+	return m, true, nil
+}
+
+// lockFile takes an exclusive flock, telling the user when it has to wait.
+func lockFile(name string, progress io.Writer) (func(), error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening install lock %s: %w", name, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
+		if progress != nil {
+			fmt.Fprintln(progress, "np: another np is installing Nix here; waiting for it")
+		}
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", name, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// install extracts the payload into a staging directory on the same file
+// system as the store, checks it against the manifest and the trailer's
+// checksum, and only then renames each store path into place: a store path
+// that exists is always complete.
+func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
+	for _, d := range []string{t.Store(), t.GCRootDir(), filepath.Join(t.npDir(), "tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
+	staging, err := os.MkdirTemp(filepath.Join(t.npDir(), "tmp"), "install-")
+	if err != nil {
+		return nil, fmt.Errorf("creating staging directory: %w", err)
+	}
+	defer removeTree(staging)
+
+	m, err := unpack(p, staging, progress)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range m.Names() {
+		src := filepath.Join(staging, "store", name)
+		dst := filepath.Join(t.Store(), name)
+		if _, err := os.Lstat(dst); err == nil {
+			// Same name means same content: payload store paths are named
+			// after their inputs, and paths only ever appear by rename.
+			continue
+		}
+		// Moving a directory to another parent needs write permission on it
+		// (its ".." changes); it becomes read-only again right after.
+		if err := os.Chmod(src, 0o755); err != nil {
+			return nil, fmt.Errorf("preparing %s: %w", src, err)
+		}
+		if err := os.Rename(src, dst); err != nil {
+			return nil, fmt.Errorf("moving %s into the store: %w", name, err)
+		}
+		if err := os.Chmod(dst, 0o555); err != nil {
+			return nil, fmt.Errorf("sealing %s: %w", dst, err)
+		}
+	}
+	if err := t.writeGCRoots(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// writeGCRoots points one root at each payload path and drops roots of
+// payloads installed before, so an upgraded np's old Nix can be collected.
+func (t Target) writeGCRoots(m *Manifest) error {
+	want := map[string]bool{}
+	for _, name := range m.Names() {
+		want[name] = true
+		link := filepath.Join(t.GCRootDir(), name)
+		if target, err := os.Readlink(link); err == nil && target == StoreDir+"/"+name {
+			continue
+		}
+		tmp := link + ".tmp"
+		os.Remove(tmp)
+		if err := os.Symlink(StoreDir+"/"+name, tmp); err != nil {
+			return fmt.Errorf("creating GC root: %w", err)
+		}
+		if err := os.Rename(tmp, link); err != nil {
+			return fmt.Errorf("creating GC root: %w", err)
+		}
+	}
+	entries, err := os.ReadDir(t.GCRootDir())
+	if err != nil {
+		return fmt.Errorf("listing GC roots: %w", err)
+	}
+	for _, e := range entries {
+		if !want[e.Name()] {
+			os.Remove(filepath.Join(t.GCRootDir(), e.Name()))
+		}
+	}
+	return nil
+}
+
+// unpack streams the compressed archive into dir, verifying its checksum on
+// the way, and returns the checked manifest.
+func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
+	var r io.Reader = io.NewSectionReader(p.File, p.Trailer.Offset, p.Trailer.Length)
+	sum := sha256.New()
+	r = io.TeeReader(r, sum)
+	if progress != nil {
+		bar := newProgressBar(progress, p.Trailer.Length)
+		defer bar.done()
+		r = io.TeeReader(r, bar)
+	}
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(0))
+	if err != nil {
+		return nil, fmt.Errorf("reading payload: %w", err)
+	}
+	defer zr.Close()
+
+	var m *Manifest
+	x := newExtractor(dir)
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading payload archive: %w (corrupt binary; rebuild or re-download np)", err)
+		}
+		if h.Name == "manifest.json" {
+			data, err := io.ReadAll(io.LimitReader(tr, 16<<20))
+			if err != nil {
+				return nil, fmt.Errorf("reading payload manifest: %w", err)
+			}
+			if m, err = parseManifest(data); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := x.add(h, tr); err != nil {
+			return nil, err
+		}
+	}
+	// Drain what the decoder did not need so the checksum covers every byte.
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return nil, fmt.Errorf("reading payload: %w", err)
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != p.Trailer.Fingerprint() {
+		return nil, fmt.Errorf("payload checksum mismatch (got %s, want %s): the binary is corrupt; rebuild or re-download np", got[:12], p.Trailer.Short())
+	}
+	if m == nil {
+		return nil, errors.New("payload has no manifest: the binary is corrupt; rebuild or re-download np")
+	}
+	for _, name := range m.Names() {
+		if !x.dirs["store/"+name] {
+			return nil, fmt.Errorf("payload lacks store path %s listed in its manifest", name)
+		}
+	}
+	if err := x.seal(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// extractor writes archive entries below root without ever following a
+// symlink: every parent of an entry must be a directory it created itself.
+type extractor struct {
+	root  string
+	dirs  map[string]bool // archive-relative directories created so far
+	order []string        // in creation order, to seal them read-only afterwards
+	times []string        // every entry, to set Nix's canonical mtime
+}
+
+func newExtractor(root string) *extractor {
+	return &extractor{root: root, dirs: map[string]bool{".": true}}
+}
+
+func (x *extractor) add(h *tar.Header, r io.Reader) error {
+	name := path.Clean(h.Name)
+	if !strings.HasPrefix(name, "store/") || !filepath.IsLocal(name) {
+		return fmt.Errorf("payload entry %q is outside store/; refusing it", h.Name)
+	}
+	if err := x.mkdirs(path.Dir(name)); err != nil {
+		return err
+	}
+	full := filepath.Join(x.root, name)
+	switch h.Typeflag {
+	case tar.TypeDir:
+		return x.mkdirs(name)
+	case tar.TypeReg:
+		mode := os.FileMode(0o444)
+		if h.Mode&0o111 != 0 {
+			mode = 0o555
+		}
+		f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return fmt.Errorf("extracting %s: %w", name, err)
+		}
+		if _, err := io.Copy(f, r); err != nil {
+			f.Close()
+			return fmt.Errorf("extracting %s: %w", name, err)
+		}
+		if err := f.Chmod(mode); err != nil {
+			f.Close()
+			return fmt.Errorf("extracting %s: %w", name, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("extracting %s: %w", name, err)
+		}
+	case tar.TypeSymlink:
+		if err := os.Symlink(h.Linkname, full); err != nil {
+			return fmt.Errorf("extracting %s: %w", name, err)
+		}
+	default:
+		return fmt.Errorf("payload entry %q has unsupported type %q", h.Name, h.Typeflag)
+	}
+	x.times = append(x.times, full)
+	return nil
+}
+
+// mkdirs creates dir and its missing parents; an existing parent that this
+// extractor did not create (a symlink from the archive) is an error.
+func (x *extractor) mkdirs(dir string) error {
+	if x.dirs[dir] {
+		return nil
+	}
+	if err := x.mkdirs(path.Dir(dir)); err != nil {
+		return err
+	}
+	full := filepath.Join(x.root, dir)
+	if err := os.Mkdir(full, 0o755); err != nil {
+		return fmt.Errorf("extracting %s: %w", dir, err)
+	}
+	x.dirs[dir] = true
+	x.order = append(x.order, full)
+	return nil
+}
+
+// seal gives the tree Nix's canonical metadata: mtime 1, directories
+// read-only (children first, so the walk never locks itself out).
+func (x *extractor) seal() error {
+	one := []unix.Timespec{{Sec: 1}, {Sec: 1}}
+	for _, p := range append(x.times, x.order...) {
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, one, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("setting mtime of %s: %w", p, err)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(x.order)))
+	for _, d := range x.order {
+		if filepath.Dir(d) == filepath.Join(x.root, "store") || d == filepath.Join(x.root, "store") {
+			continue // top-level paths are sealed after the rename
+		}
+		if err := os.Chmod(d, 0o555); err != nil {
+			return fmt.Errorf("sealing %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// removeTree deletes a tree that may contain read-only directories.
+func removeTree(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
+
+// WriteFileAtomic writes data to name through a temporary file and a rename,
+// so readers see either the old or the new content, never a partial file.
+func WriteFileAtomic(name string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if err := os.Rename(f.Name(), name); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	return nil
+}
+
+// progressBar draws "np: installing Nix  42%" on a terminal.
+type progressBar struct {
+	w     io.Writer
+	total int64
+	n     int64
+	last  time.Time
+}
+
+func newProgressBar(w io.Writer, total int64) *progressBar {
+	return &progressBar{w: w, total: total}
+}
+
+func (b *progressBar) Write(p []byte) (int, error) {
+	b.n += int64(len(p))
+	if now := time.Now(); now.Sub(b.last) > 100*time.Millisecond {
+		b.last = now
+		pct := int64(100)
+		if b.total > 0 {
+			pct = b.n * 100 / b.total
+		}
+		const width = 30
+		fill := int(pct * width / 100)
+		fmt.Fprintf(b.w, "\rnp: installing Nix (first run) [%s%s] %3d%%", strings.Repeat("#", fill), strings.Repeat(".", width-fill), pct)
+	}
+	return len(p), nil
+}
+
+func (b *progressBar) done() { fmt.Fprint(b.w, "\r\033[K") }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# make bench: np's start-up cost against native and against its peers
+# (bubblewrap, proot) in the same run, with hyperfine. Run as an unprivileged
+# user (as root it drops to nptest, like the tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -eq 0 ]; then
+	missing=()
+	for t in hyperfine bwrap proot; do command -v $t >/dev/null || missing+=("$t"); done
+	if [ ${#missing[@]} -gt 0 ]; then
+		apt-get install -y -qq hyperfine bubblewrap proot >/dev/null
+	fi
+	id nptest >/dev/null 2>&1 || useradd --create-home --shell /bin/sh nptest
+	work=$(mktemp -d /tmp/np-bench.XXXXXX)
+	chmod 755 "$work"
+	cp bin/np integration/bench.sh "$work/"
+	trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
+	chown -R nptest "$work"
+	cd "$work"
+	runuser -u nptest -- env -i HOME="$(getent passwd nptest | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin NP_BENCH_NP="$work/np" bash "$work/bench.sh"
+	exit
+fi
+
+np=${NP_BENCH_NP:-$PWD/bin/np}
+loc=$(mktemp -d /tmp/np-bench-loc.XXXXXX)
+trap 'chmod -R u+w "$loc"; rm -rf "$loc"' EXIT
+export NP_LOCATION=$loc
+"$np" nix --version >/dev/null # install once, outside the timings
+nixbin=$(ls -d "$loc"/.nix-portable/nix/store/*-nix-*/bin | head -1)
+nix=/nix/store/${nixbin#"$loc"/.nix-portable/nix/store/}/nix
+store=$loc/.nix-portable/nix
+
+echo "== start-up: run /bin/true =="
+hyperfine -N --warmup 5 --runs 100 \
+	-n native '/bin/true' \
+	-n 'np run (ns)' "$np run /bin/true" \
+	-n 'bwrap' "bwrap --bind / / --bind $store /nix --dev-bind /dev /dev /bin/true" \
+	-n 'proot' "proot -b $store:/nix /bin/true"
+
+echo "== Nix: nix --version =="
+hyperfine -N --warmup 3 --runs 30 \
+	-n 'np nix (ns)' "$np nix --version" \
+	-n 'bwrap' "bwrap --bind / / --bind $store /nix --dev-bind /dev /dev $nix --version" \
+	-n 'proot' "proot -b $store:/nix $nix --version"
+
+echo "== first run: install into an empty NP_LOCATION =="
+hyperfine -N --runs 5 --prepare "sh -c 'chmod -R u+w $loc/fresh 2>/dev/null; rm -rf $loc/fresh; mkdir -p $loc/fresh'" \
+	-n 'np first run' "env NP_LOCATION=$loc/fresh $np nix --version"

@@ -1,0 +1,240 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestRunSeesHostRootPlusNix(t *testing.T) {
+	out := must(t, np(t, runOpts{}, "run", "ls", "-A", "/"))
+	host, err := os.ReadDir("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{}
+	for _, e := range host {
+		if e.Name() != "nix" {
+			want = append(want, e.Name())
+		}
+	}
+	want = append(want, "nix")
+	sort.Strings(want)
+	got := strings.Fields(out)
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("ls -A / inside np:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestRunIDIsCaller(t *testing.T) {
+	out := strings.TrimSpace(must(t, np(t, runOpts{}, "run", "id", "-u")))
+	if out != strconv.Itoa(os.Getuid()) {
+		t.Fatalf("id -u inside np = %q, want %d", out, os.Getuid())
+	}
+}
+
+func TestExitStatusPassesThrough(t *testing.T) {
+	if r := np(t, runOpts{}, "run", "sh", "-c", "exit 42"); r.code != 42 {
+		t.Fatalf("sh -c 'exit 42' gave exit %d signal %v; stderr %s", r.code, r.signal, r.stderr)
+	}
+}
+
+func TestDeathBySignalIsReraised(t *testing.T) {
+	r := np(t, runOpts{}, "run", "sh", "-c", "kill -TERM $$")
+	if r.signal != syscall.SIGTERM {
+		t.Fatalf("caller saw exit %d signal %v, want death by SIGTERM", r.code, r.signal)
+	}
+}
+
+func TestMissingProgramExits127(t *testing.T) {
+	r := np(t, runOpts{}, "run", "no-such-program-np")
+	if r.code != 127 || !strings.HasPrefix(r.stderr, "np: ") || !strings.Contains(r.stderr, "no-such-program-np") {
+		t.Fatalf("exit %d stderr %q; want 127 and an np: message naming the program", r.code, r.stderr)
+	}
+}
+
+func TestNonExecutableProgramExits126(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "script")
+	os.WriteFile(f, []byte("#!/bin/sh\necho hi\n"), 0o644)
+	r := np(t, runOpts{}, "run", f)
+	if r.code != 126 || !strings.HasPrefix(r.stderr, "np: ") {
+		t.Fatalf("exit %d stderr %q; want 126 and an np: message", r.code, r.stderr)
+	}
+}
+
+func TestInvalidRuntimeExits125ListingValidOnes(t *testing.T) {
+	r := np(t, runOpts{env: []string{"NP_RUNTIME=bogus"}}, "run", "true")
+	if r.code != 125 {
+		t.Fatalf("exit %d, want 125", r.code)
+	}
+	for _, v := range []string{"bogus", "auto", "ns", "ptrace", "native"} {
+		if !strings.Contains(r.stderr, v) {
+			t.Errorf("message %q does not mention %q", r.stderr, v)
+		}
+	}
+}
+
+func TestInvalidDebugLevelExits125(t *testing.T) {
+	r := np(t, runOpts{env: []string{"NP_DEBUG=loud"}}, "run", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "NP_DEBUG") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestUnknownCommandExits125(t *testing.T) {
+	r := np(t, runOpts{}, "frobnicate")
+	if r.code != 125 || !strings.Contains(r.stderr, "frobnicate") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestSymlinkNamedAfterToolRunsIt(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "nix-instantiate")
+	if err := os.Symlink(npBin, link); err != nil {
+		t.Fatal(err)
+	}
+	out := strings.TrimSpace(must(t, np(t, runOpts{bin: link}, "--version")))
+	if out != "nix-instantiate (Nix) 2.26.3" {
+		t.Fatalf("nix-instantiate --version via a link printed %q", out)
+	}
+}
+
+func TestLinkCommandCreatesToolLinks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bin")
+	must(t, np(t, runOpts{}, "link", dir))
+	for _, tool := range []string{"nix", "nix-shell", "nix-build", "nix-store", "nix-env", "nix-channel"} {
+		target, err := os.Readlink(filepath.Join(dir, tool))
+		if err != nil || target != npBin {
+			t.Fatalf("%s: link to %q (%v), want %q", tool, target, err, npBin)
+		}
+	}
+	out := strings.TrimSpace(must(t, np(t, runOpts{bin: filepath.Join(dir, "nix-store")}, "--version")))
+	if out != "nix-store (Nix) 2.26.3" {
+		t.Fatalf("linked nix-store --version printed %q", out)
+	}
+	// Running it again replaces its own links and succeeds.
+	must(t, np(t, runOpts{}, "link", dir))
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	out := must(t, np(t, runOpts{}, "--version"))
+	for _, want := range []string{"np ", wantNixVersion, "payload "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("np --version lacks %q:\n%s", want, out)
+		}
+	}
+	help := must(t, np(t, runOpts{}, "--help"))
+	for _, want := range []string{"np run", "np doctor", "np link", "NP_LOCATION", "NP_RUNTIME", "NP_DEBUG", "NP_GIT"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("np --help lacks %q", want)
+		}
+	}
+	if out := must(t, np(t, runOpts{}, "help", "run")); !strings.Contains(out, "np run PROGRAM") {
+		t.Errorf("np help run printed %q", out)
+	}
+}
+
+func TestBinaryStdinPassesThrough(t *testing.T) {
+	in := []byte("a\x00b\xff\n\x00")
+	r := np(t, runOpts{stdin: in}, "run", "cat")
+	if !bytes.Equal([]byte(must(t, r)), in) {
+		t.Fatalf("cat inside np returned %q, want %q", r.stdout, in)
+	}
+}
+
+func TestArgumentsPassThroughExactly(t *testing.T) {
+	out := must(t, np(t, runOpts{}, "run", "printf", "[%s]", "a b", "", "c\td", "$HOME", "*"))
+	if want := "[a b][][c\td][$HOME][*]"; out != want {
+		t.Fatalf("printf inside np printed %q, want %q", out, want)
+	}
+}
+
+func TestEnvironmentAndCwdPassThrough(t *testing.T) {
+	dir := t.TempDir()
+	out := must(t, np(t, runOpts{dir: dir, env: []string{"NP_TEST_VALUE=x y=z"}}, "run", "sh", "-c", `pwd; printf '%s\n' "$NP_TEST_VALUE"`))
+	if want := dir + "\nx y=z\n"; out != want {
+		t.Fatalf("inside np: %q, want %q", out, want)
+	}
+}
+
+func TestOnlyStandardFDsLeakIn(t *testing.T) {
+	out := must(t, np(t, runOpts{}, "run", "sh", "-c", "ls /proc/$$/fd"))
+	if got := strings.Join(strings.Fields(out), " "); got != "0 1 2" {
+		t.Fatalf("open fds inside np: %q, want 0 1 2", got)
+	}
+}
+
+func TestRootIsReadOnlyAndNixIsWritable(t *testing.T) {
+	r := np(t, runOpts{}, "run", "sh", "-c", "touch /np-forbidden")
+	if r.code == 0 || !strings.Contains(r.stderr, "Read-only") {
+		t.Fatalf("touch /np-forbidden: exit %d stderr %q; want a read-only file system error", r.code, r.stderr)
+	}
+	must(t, np(t, runOpts{}, "run", "sh", "-c", "touch /nix/var/np-probe && rm /nix/var/np-probe"))
+}
+
+func TestNoCapabilitiesInside(t *testing.T) {
+	out := must(t, np(t, runOpts{}, "run", "grep", "-E", "^Cap(Eff|Amb)", "/proc/self/status"))
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasSuffix(l, "0000000000000000") {
+			t.Fatalf("capabilities inside np: %q", l)
+		}
+	}
+}
+
+func TestNestedNpUsesNativeRuntime(t *testing.T) {
+	r := np(t, runOpts{env: []string{"NP_DEBUG=1"}}, "run", npBin, "nix-store", "--version")
+	if got := strings.TrimSpace(must(t, r)); got != "nix-store (Nix) 2.26.3" {
+		t.Fatalf("nested np printed %q", got)
+	}
+	if !strings.Contains(r.stderr, "runtime native") {
+		t.Fatalf("nested np did not pick the native runtime:\n%s", r.stderr)
+	}
+}
+
+func TestKillNineOfNpLeavesNoSandboxedProcess(t *testing.T) {
+	marker := "4242.4242"
+	cmd := npCmd(t, runOpts{}, "run", "sleep", marker)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := func() bool {
+		out, _ := exec.Command("pgrep", "-f", "sleep "+marker).Output()
+		return len(bytes.TrimSpace(out)) > 0
+	}
+	waitFor(t, "the sandboxed sleep to start", 10*time.Second, found)
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitFor(t, "the sandboxed sleep to die with np", 5*time.Second, func() bool { return !found() })
+}
+
+func TestSignalsSentToNpReachTheProgram(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ready := filepath.Join(t.TempDir(), "ready")
+			script := `trap 'echo got; exit 7' ` + strconv.Itoa(int(sig)) + `; touch ` + ready + `; while :; do sleep 0.05; done`
+			cmd := npCmd(t, runOpts{}, "run", "sh", "-c", script)
+			var out bytes.Buffer
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the program to be ready", 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil })
+			cmd.Process.Signal(sig)
+			cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != 7 || strings.TrimSpace(out.String()) != "got" {
+				t.Fatalf("after %v: exit %d output %q; want the program's trap to run and exit 7", sig, code, out.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,186 @@
+//go:build integration
+
+// Package integration runs the built np binary end to end, as an unprivileged
+// user, against the real Nix it carries. Run it with `make integration`, which
+// builds bin/np and drops to a test user when started as root.
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	npBin   = os.Getenv("NP_BIN")      // bin/np with its payload
+	bareBin = os.Getenv("NP_BARE_BIN") // np built without a payload
+)
+
+func TestMain(m *testing.M) {
+	if npBin == "" || bareBin == "" {
+		fmt.Fprintln(os.Stderr, "integration: NP_BIN and NP_BARE_BIN must name the built binaries; run `make integration`")
+		os.Exit(2)
+	}
+	if os.Geteuid() == 0 {
+		fmt.Fprintln(os.Stderr, "integration: np's tests must run as an unprivileged user; `make integration` drops to one")
+		os.Exit(2)
+	}
+	code := m.Run()
+	sharedOnce.Do(func() {}) // nothing more may start the shared install
+	if sharedLoc != "" {
+		removeTree(sharedLoc)
+	}
+	os.Exit(code)
+}
+
+// result is what a caller of np sees.
+type result struct {
+	stdout, stderr string
+	code           int            // exit status, -1 when killed by a signal
+	signal         syscall.Signal // the signal that killed np, or 0
+}
+
+// runOpts tweak one np invocation.
+type runOpts struct {
+	loc   string   // NP_LOCATION; "" means the shared, already-installed one
+	env   []string // extra KEY=VALUE entries
+	stdin []byte
+	dir   string
+	bin   string // defaults to npBin
+	argv0 string // defaults to the binary's path
+}
+
+var (
+	sharedOnce sync.Once
+	sharedLoc  string
+)
+
+// sharedLocation is one NP_LOCATION installed once and reused by the tests
+// that are not about installation.
+func sharedLocation(t *testing.T) string {
+	t.Helper()
+	sharedOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "np-shared-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sharedLoc = dir
+		cmd := exec.Command(npBin, "nix", "--version")
+		cmd.Env = append(os.Environ(), "NP_LOCATION="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("installing into the shared location: %v\n%s", err, out)
+		}
+	})
+	if sharedLoc == "" {
+		t.Fatal("shared location failed to install earlier")
+	}
+	return sharedLoc
+}
+
+// newLocation is a fresh, empty NP_LOCATION removed after the test (store
+// paths are read-only, so plain RemoveAll would fail).
+func newLocation(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "np-loc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeTree(dir) })
+	return dir
+}
+
+func removeTree(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
+
+// np runs the np binary with args and returns what a caller would see.
+func np(t *testing.T, o runOpts, args ...string) result {
+	t.Helper()
+	cmd := npCmd(t, o, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if o.stdin != nil {
+		cmd.Stdin = bytes.NewReader(o.stdin)
+	}
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("starting np: %v", err)
+		}
+	}
+	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	r.code = ws.ExitStatus()
+	if ws.Signaled() {
+		r.signal = ws.Signal()
+	}
+	return r
+}
+
+func npCmd(t *testing.T, o runOpts, args ...string) *exec.Cmd {
+	t.Helper()
+	loc := o.loc
+	if loc == "" {
+		loc = sharedLocation(t)
+	}
+	bin := o.bin
+	if bin == "" {
+		bin = npBin
+	}
+	cmd := exec.Command(bin, args...)
+	if o.argv0 != "" {
+		cmd.Args[0] = o.argv0
+	}
+	cmd.Env = append(cleanEnv(), "NP_LOCATION="+loc)
+	cmd.Env = append(cmd.Env, o.env...)
+	cmd.Dir = o.dir
+	return cmd
+}
+
+// cleanEnv is the test's environment without np's own variables, so the
+// caller's NP_* settings cannot change what a test means.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "NP_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// must asserts that np succeeded and returns its stdout.
+func must(t *testing.T, r result) string {
+	t.Helper()
+	if r.code != 0 || r.signal != 0 {
+		t.Fatalf("np failed: exit %d signal %v\nstdout:\n%s\nstderr:\n%s", r.code, r.signal, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s", d, what)
+}

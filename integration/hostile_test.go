@@ -1,0 +1,106 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"np/internal/hostile"
+)
+
+func init() {
+	// The test binary doubles as a launcher that builds a Docker-like host:
+	// a seccomp filter refusing new user namespaces, then np.
+	if os.Getenv("NP_TEST_HOSTILE") == "seccomp" {
+		os.Unsetenv("NP_TEST_HOSTILE")
+		err := hostile.DenyUserNamespacesAndExec(os.Args[1:], os.Environ())
+		os.Stderr.WriteString("hostile launcher: " + err.Error() + "\n")
+		os.Exit(2)
+	}
+}
+
+// inNoUserNamespaceHost runs np inside a user namespace whose
+// user.max_user_namespaces is 0, like CentOS/RHEL 7's default.
+func inNoUserNamespaceHost(t *testing.T, args ...string) result {
+	t.Helper()
+	script := `echo 0 > /proc/sys/user/max_user_namespaces || exit 99; exec "$@"`
+	cmd := npCmd(t, runOpts{}, args...)
+	cmd.Args = append([]string{"unshare", "--user", "--map-root-user", "sh", "-c", script, "sh", npBin}, args...)
+	cmd.Path = lookPath(t, "unshare")
+	return runResult(t, cmd)
+}
+
+func inSeccompHost(t *testing.T, args ...string) result {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := npCmd(t, runOpts{}, args...)
+	cmd.Path = self
+	cmd.Args = append([]string{self, npBin}, args...)
+	cmd.Env = append(cmd.Env, "NP_TEST_HOSTILE=seccomp")
+	return runResult(t, cmd)
+}
+
+func lookPath(t *testing.T, name string) string {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is needed to build a hostile host: %v", name, err)
+	}
+	return p
+}
+
+func runResult(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Run()
+	if cmd.ProcessState == nil {
+		t.Fatalf("could not start %v", cmd.Args)
+	}
+	if cmd.ProcessState.ExitCode() == 99 {
+		t.Fatalf("could not build the hostile host: %s", errb.String())
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: cmd.ProcessState.ExitCode()}
+}
+
+func TestDoctorNamesMaxUserNamespaces(t *testing.T) {
+	r := inNoUserNamespaceHost(t, "doctor")
+	if r.code == 0 {
+		t.Fatalf("doctor exited 0 where no runtime works:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "max_user_namespaces") {
+		t.Fatalf("doctor does not name max_user_namespaces:\n%s\n%s", r.stdout, r.stderr)
+	}
+}
+
+func TestRunWithoutUserNamespacesFailsWithOneLine(t *testing.T) {
+	r := inNoUserNamespaceHost(t, "run", "true")
+	if r.code != 125 || !strings.HasPrefix(r.stderr, "np: ") || !strings.Contains(r.stderr, "max_user_namespaces") {
+		t.Fatalf("exit %d stderr %q; want 125 and a message naming max_user_namespaces", r.code, r.stderr)
+	}
+	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("message is not one line:\n%s", r.stderr)
+	}
+}
+
+func TestDoctorNamesSeccomp(t *testing.T) {
+	r := inSeccompHost(t, "doctor")
+	if r.code == 0 {
+		t.Fatalf("doctor exited 0 where no runtime works:\n%s", r.stdout)
+	}
+	if !strings.Contains(strings.ToLower(r.stdout), "seccomp") {
+		t.Fatalf("doctor does not name seccomp:\n%s\n%s", r.stdout, r.stderr)
+	}
+}
+
+func TestDoctorOnAGoodHost(t *testing.T) {
+	r := np(t, runOpts{}, "doctor", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"auto": "ns"`) {
+		t.Fatalf("doctor --json: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -1,0 +1,176 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const wantNixVersion = "nix (Nix) 2.26.3"
+
+func TestFirstRunInstallsAndSecondRunDoesNot(t *testing.T) {
+	loc := newLocation(t)
+	first := np(t, runOpts{loc: loc, env: []string{"NP_DEBUG=1"}}, "nix", "--version")
+	if got := strings.TrimSpace(must(t, first)); got != wantNixVersion {
+		t.Fatalf("np nix --version printed %q, want %q", got, wantNixVersion)
+	}
+	if !strings.Contains(first.stderr, "installing payload") {
+		t.Fatalf("first run did not report installing; stderr:\n%s", first.stderr)
+	}
+	state := filepath.Join(loc, ".nix-portable", "nix", "var", "np", "installed.json")
+	if _, err := os.Stat(state); err != nil {
+		t.Fatalf("install state missing after first run: %v", err)
+	}
+	second := np(t, runOpts{loc: loc, env: []string{"NP_DEBUG=1"}}, "nix", "--version")
+	if got := strings.TrimSpace(must(t, second)); got != wantNixVersion {
+		t.Fatalf("second run printed %q", got)
+	}
+	if strings.Contains(second.stderr, "installing payload") {
+		t.Fatalf("second run installed again; stderr:\n%s", second.stderr)
+	}
+	conf, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "conf", "nix.conf"))
+	if err != nil {
+		t.Fatalf("nix.conf missing: %v", err)
+	}
+	for _, want := range []string{"experimental-features = nix-command flakes", "build-users-group =\n", "sandbox-paths = /bin/sh=/nix/store/", "ignored-acls = security.selinux system.nfs4_acl"} {
+		if !strings.Contains(string(conf), want) {
+			t.Errorf("nix.conf lacks %q:\n%s", want, conf)
+		}
+	}
+}
+
+func TestNixBuildPutsOutputInDataDirStore(t *testing.T) {
+	loc := sharedLocation(t)
+	expr := `derivation { name = "x"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "echo hi > $out"]; }`
+	out := strings.TrimSpace(must(t, np(t, runOpts{}, "nix-build", "--no-out-link", "-E", expr)))
+	if !regexp.MustCompile(`^/nix/store/[0-9a-z]{32}-x$`).MatchString(out) {
+		t.Fatalf("nix-build printed %q, want a /nix/store/...-x path", out)
+	}
+	host := filepath.Join(loc, ".nix-portable", "nix", "store", filepath.Base(out))
+	data, err := os.ReadFile(host)
+	if err != nil {
+		t.Fatalf("build output is not in the data dir's store: %v", err)
+	}
+	if string(data) != "hi\n" {
+		t.Fatalf("build output holds %q, want %q", data, "hi\n")
+	}
+}
+
+func TestBuildSandboxWorksOrProbeSaysWhy(t *testing.T) {
+	loc := sharedLocation(t)
+	conf, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "conf", "nix.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case strings.Contains(string(conf), "sandbox = true"):
+		expr := `derivation { name = "sandboxed"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "test ! -e /home && echo inside > $out"]; }`
+		out := strings.TrimSpace(must(t, np(t, runOpts{}, "nix-build", "--no-out-link", "--option", "sandbox", "true", "-E", expr)))
+		data, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "nix", "store", filepath.Base(out)))
+		if err != nil || string(data) != "inside\n" {
+			t.Fatalf("sandboxed build output %q (%v)", data, err)
+		}
+	case strings.Contains(string(conf), "# sandbox probe: "):
+		t.Logf("build sandbox unavailable, recorded: %s", conf)
+	default:
+		t.Fatalf("nix.conf neither enables the sandbox nor records why not:\n%s", conf)
+	}
+}
+
+func TestVerifyAfterInstallAndGarbageCollectionKeepsNp(t *testing.T) {
+	loc := newLocation(t)
+	if v := np(t, runOpts{loc: loc}, "nix-store", "--verify", "--check-contents"); v.code != 0 || strings.Contains(v.stderr, "modified") || strings.Contains(v.stderr, "error") {
+		t.Fatalf("nix-store --verify --check-contents reported problems: exit %d\n%s", v.code, v.stderr)
+	}
+	must(t, np(t, runOpts{loc: loc}, "nix-collect-garbage"))
+	if got := strings.TrimSpace(must(t, np(t, runOpts{loc: loc}, "nix", "--version"))); got != wantNixVersion {
+		t.Fatalf("after garbage collection np nix --version printed %q", got)
+	}
+	must(t, np(t, runOpts{loc: loc}, "nix-store", "--verify", "--check-contents"))
+}
+
+func TestConcurrentFirstRunsShareOneInstall(t *testing.T) {
+	loc := newLocation(t)
+	var wg sync.WaitGroup
+	results := make([]result, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = np(t, runOpts{loc: loc}, "nix", "--version")
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if got := strings.TrimSpace(must(t, r)); got != wantNixVersion {
+			t.Fatalf("run %d printed %q", i, got)
+		}
+	}
+}
+
+func TestBareBinarySaysItCarriesNoNix(t *testing.T) {
+	loc := newLocation(t)
+	r := np(t, runOpts{loc: loc, bin: bareBin}, "nix", "--version")
+	if r.code != 125 || !strings.Contains(r.stderr, "carries no Nix") || !strings.Contains(r.stderr, "make") {
+		t.Fatalf("bare np: exit %d, stderr %q; want 125 and a message naming `make`", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(loc, ".nix-portable", "nix", "store")); err == nil {
+		t.Fatal("bare np created a store")
+	}
+}
+
+func TestCorruptPayloadLeavesNoCompleteLookingStore(t *testing.T) {
+	data, err := os.ReadFile(npBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Flip one byte in the middle of the payload (the payload is the last
+	// tens of MB before the trailer).
+	data[len(data)-5_000_000] ^= 0xff
+	bad := filepath.Join(t.TempDir(), "np")
+	if err := os.WriteFile(bad, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	loc := newLocation(t)
+	r := np(t, runOpts{loc: loc, bin: bad}, "nix", "--version")
+	if r.code != 125 || !strings.Contains(r.stderr, "np: ") {
+		t.Fatalf("corrupt payload: exit %d, stderr %q; want 125 and an np: message", r.code, r.stderr)
+	}
+	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("error is not one line:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(loc, ".nix-portable", "nix", "var", "np", "installed.json")); err == nil {
+		t.Fatal("a failed install left an install record behind")
+	}
+	entries, _ := os.ReadDir(filepath.Join(loc, ".nix-portable", "nix", "store"))
+	if len(entries) != 0 {
+		t.Fatalf("a failed install left store paths behind: %v", entries)
+	}
+	// The good binary then installs over the remains.
+	if got := strings.TrimSpace(must(t, np(t, runOpts{loc: loc}, "nix", "--version"))); got != wantNixVersion {
+		t.Fatalf("good np after a failed install printed %q", got)
+	}
+}
+
+func TestHostLibraryVariablesDoNotBreakNix(t *testing.T) {
+	r := np(t, runOpts{env: []string{"LD_LIBRARY_PATH=/nonexistent:/usr/lib/x86_64-linux-gnu", "LD_PRELOAD=/nonexistent/libnothing.so"}}, "nix", "--version")
+	if got := strings.TrimSpace(must(t, r)); got != wantNixVersion {
+		t.Fatalf("printed %q", got)
+	}
+}
+
+func TestUserStoreSettingDoesNotBreakNp(t *testing.T) {
+	cfg := t.TempDir()
+	os.MkdirAll(filepath.Join(cfg, "nix"), 0o755)
+	os.WriteFile(filepath.Join(cfg, "nix", "nix.conf"), []byte("store = /nonexistent/elsewhere\n"), 0o644)
+	expr := `derivation { name = "y"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "echo y > $out"]; }`
+	out := strings.TrimSpace(must(t, np(t, runOpts{env: []string{"XDG_CONFIG_HOME=" + cfg}}, "nix-build", "--no-out-link", "-E", expr)))
+	if !strings.HasPrefix(out, "/nix/store/") {
+		t.Fatalf("nix-build printed %q", out)
+	}
+}

@@ -1,0 +1,120 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// term is a real pseudo-terminal with a process on its slave side.
+type term struct {
+	t   *testing.T
+	ptm *os.File
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func startInPty(t *testing.T, cmd *exec.Cmd) *term {
+	t.Helper()
+	ptm, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 31, Cols: 97})
+	if err != nil {
+		t.Fatalf("starting in a pty: %v", err)
+	}
+	tm := &term{t: t, ptm: ptm, cmd: cmd}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := ptm.Read(b)
+			tm.mu.Lock()
+			tm.buf.Write(b[:n])
+			tm.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); ptm.Close() })
+	return tm
+}
+
+func (tm *term) output() string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.buf.String()
+}
+
+// expect waits until the screen output contains s, counted from the start.
+func (tm *term) expect(s string, count int) {
+	tm.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Count(tm.output(), s) >= count {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tm.t.Fatalf("terminal never showed %q (x%d); it shows:\n%s", s, count, tm.output())
+}
+
+func (tm *term) send(s string) {
+	if _, err := io.WriteString(tm.ptm, s); err != nil {
+		tm.t.Fatalf("writing to the pty: %v", err)
+	}
+}
+
+func TestCtrlCReachesChildThatTrapsINT(t *testing.T) {
+	cmd := npCmd(t, runOpts{}, "run", "sh", "-c", `trap 'echo got-int; exit 3' INT; echo ready; while :; do sleep 0.1; done`)
+	tm := startInPty(t, cmd)
+	tm.expect("ready", 1)
+	tm.send("\x03")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("np did not end after ^C; terminal:\n%s", tm.output())
+	}
+	tm.expect("got-int", 1)
+	if code := cmd.ProcessState.ExitCode(); code != 3 {
+		t.Fatalf("exit %d after ^C, want the trap's 3", code)
+	}
+}
+
+func TestCtrlZStopsAndFgResumes(t *testing.T) {
+	loc := sharedLocation(t)
+	cmd := exec.Command("bash", "--norc", "--noprofile", "-i")
+	cmd.Env = append(cleanEnv(), "NP_LOCATION="+loc, "PS1=PROMPT> ", "TERM=dumb")
+	tm := startInPty(t, cmd)
+	tm.expect("PROMPT> ", 1)
+	tm.send(npBin + ` run sh -c 'echo started; sleep 1; echo finished'; echo "status=$?"` + "\n")
+	tm.expect("started", 1)
+	tm.send("\x1a")
+	tm.expect("Stopped", 1)
+	tm.expect("PROMPT> ", 2)
+	if strings.Contains(tm.output(), "finished") {
+		t.Fatalf("the job finished although it was stopped:\n%s", tm.output())
+	}
+	tm.send("fg\n")
+	tm.expect("finished", 1)
+	tm.send("jobs; echo jobs-done\n")
+	tm.expect("jobs-done", 2)
+	tm.send("exit\n")
+	cmd.Wait()
+}
+
+func TestTerminalSizeIsVisibleInside(t *testing.T) {
+	cmd := npCmd(t, runOpts{}, "run", "stty", "size")
+	tm := startInPty(t, cmd)
+	cmd.Wait()
+	tm.expect("31 97", 1)
+}

@@ -1,0 +1,115 @@
+package proc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotFound and ErrNotExecutable classify why a program cannot be run.
+// Shells exit 127 for the first and 126 for the second; np does the same.
+var (
+	ErrNotFound      = errors.New("program not found")
+	ErrNotExecutable = errors.New("program not executable")
+)
+
+// DefaultPath is the search path execvp uses when PATH is unset (glibc's
+// confstr(_CS_PATH)).
+const DefaultPath = "/bin:/usr/bin"
+
+// LookupError says which program could not be run and why. It unwraps to
+// ErrNotFound or ErrNotExecutable. Its fields are plain strings so a
+// sandbox init can send it to its parent and the parent can rebuild it.
+type LookupError struct {
+	Name   string // the program as the user typed it
+	File   string // the file that was tried, if one was found
+	Reason string // why File cannot run ("permission denied", "is a directory"); empty when nothing was found
+	Err    error  // ErrNotFound or ErrNotExecutable
+}
+
+func (e *LookupError) Error() string {
+	switch {
+	case e.Reason != "" && e.File != "":
+		return fmt.Sprintf("running program %q: %s: %s", e.Name, e.File, e.Reason)
+	case e.Reason != "":
+		return fmt.Sprintf("running program %q: %s", e.Name, e.Reason)
+	case strings.Contains(e.Name, "/"):
+		return fmt.Sprintf("program %q not found", e.Name)
+	default:
+		return fmt.Sprintf("program %q not found on PATH", e.Name)
+	}
+}
+
+func (e *LookupError) Unwrap() error { return e.Err }
+
+// LookPath finds name the way execvp(3) does, searching the PATH value path
+// (not the current environment's). A name containing '/' is used as is. An
+// empty element of path means the current directory, as in execvp; an unset
+// PATH should be passed as DefaultPath. When no candidate is executable but
+// one exists, the error wraps ErrNotExecutable (execvp's EACCES); otherwise
+// it wraps ErrNotFound. The returned error is always a *LookupError.
+//
+// Permission checks use the effective ids (faccessat with AT_EACCESS), like
+// execve itself.
+func LookPath(name, path string) (string, error) {
+	if name == "" {
+		return "", &LookupError{Name: name, Err: ErrNotFound}
+	}
+	if strings.Contains(name, "/") {
+		reason, err := checkExecutable(name)
+		if err != nil {
+			return "", &LookupError{Name: name, File: name, Reason: reason, Err: err}
+		}
+		return name, nil
+	}
+	var denied *LookupError
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		file := dir + "/" + name
+		reason, err := checkExecutable(file)
+		switch {
+		case err == nil:
+			return file, nil
+		case errors.Is(err, ErrNotExecutable) && denied == nil:
+			// execvp remembers EACCES and keeps searching.
+			denied = &LookupError{Name: name, File: file, Reason: reason, Err: ErrNotExecutable}
+		}
+	}
+	if denied != nil {
+		return "", denied
+	}
+	return "", &LookupError{Name: name, Err: ErrNotFound}
+}
+
+// checkExecutable reports whether execve(file) could start: nil, or
+// ErrNotFound / ErrNotExecutable with a reason for the message.
+func checkExecutable(file string) (reason string, err error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return "", ErrNotFound
+		}
+		return errnoText(err), ErrNotExecutable
+	}
+	if fi.IsDir() {
+		return "is a directory", ErrNotExecutable
+	}
+	if err := unix.Faccessat(unix.AT_FDCWD, file, unix.X_OK, unix.AT_EACCESS); err != nil {
+		return errnoText(err), ErrNotExecutable
+	}
+	return "", nil
+}
+
+// errnoText returns the bare errno text of err ("permission denied").
+func errnoText(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,127 @@
+package proc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// forwarded are the signals np catches while a child runs. np must not die
+// of them before the child does (it would lose the child's exit status), and
+// a signal meant for "the program" must reach the child.
+//
+// SIGWINCH is not here: the kernel sends it to the terminal's foreground
+// process group, which the child belongs to. SIGTSTP/SIGTTIN/SIGTTOU are not
+// here either: they stop np and the child together, as the shell expects.
+var forwarded = []os.Signal{
+	unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2,
+	unix.SIGINT, unix.SIGQUIT,
+}
+
+// Run starts cmd and waits for it, forwarding signals to it; see RunHook.
+func Run(cmd *exec.Cmd) (syscall.WaitStatus, error) {
+	return RunHook(cmd, nil)
+}
+
+// RunHook starts cmd, calls started (if not nil) once the child exists, and
+// waits for the child to end. It returns the child's wait status; the error
+// is non-nil only when cmd could not be started or waited for, or when
+// started failed (the child is still reaped first, so a started hook that
+// fails must make sure the child ends, e.g. by killing it).
+//
+// Signals: SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to the child.
+// SIGINT and SIGQUIT are caught (np must outlive the child to report its
+// status) but forwarded only when np is not in its terminal's foreground
+// process group: when it is, the signal came from the keyboard and the
+// kernel already delivered it to the whole group, child included, because
+// the child is deliberately left in np's process group (no Setpgid/Setsid).
+// Forwarding a second copy is not harmless: programs that count ^C ("press
+// ^C again to quit", nix repl, Python's KeyboardInterrupt handlers) would
+// see two. The price is that `kill -INT <np>` from elsewhere while np runs
+// in a terminal's foreground reaches np only; `kill -INT -<pgid>` works.
+// signal.Notify is used, never signal.Ignore: an ignored disposition would
+// be inherited through exec and the child's own handlers would never run.
+//
+// A stopped child is not special: the shell stops and continues the whole
+// process group, np included, so np simply keeps waiting.
+//
+// Parent death: if cmd.SysProcAttr.Pdeathsig is set, it only works if the
+// thread that forked stays alive until the child ends (golang/go#27505:
+// PR_SET_PDEATHSIG fires when the creating thread exits). RunHook therefore
+// locks the calling goroutine to its OS thread from Start to the end of Wait.
+func RunHook(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus, error) {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	done := make(chan struct{})
+	forwarding := make(chan struct{})
+	go func() {
+		defer close(forwarding)
+		forward(cmd.Process, sigs, done)
+	}()
+
+	var hookErr error
+	if started != nil {
+		hookErr = started(cmd.Process)
+	}
+	waitErr := cmd.Wait()
+	close(done)
+	<-forwarding
+
+	var ws syscall.WaitStatus
+	if cmd.ProcessState != nil {
+		ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
+	}
+	if hookErr != nil {
+		return ws, hookErr
+	}
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+		return ws, fmt.Errorf("waiting for %s: %w", cmd.Path, waitErr)
+	}
+	return ws, nil
+}
+
+// forward sends the signals arriving on sigs to p until done is closed.
+func forward(p *os.Process, sigs <-chan os.Signal, done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case sig := <-sigs:
+			if (sig == unix.SIGINT || sig == unix.SIGQUIT) && inTerminalForeground() {
+				logrus.Tracef("not forwarding %v: the terminal sent it to the child too", sig)
+				continue
+			}
+			logrus.Tracef("forwarding %v to pid %d", sig, p.Pid)
+			// ESRCH (already gone) is fine: its exit status is on the way.
+			_ = p.Signal(sig)
+		}
+	}
+}
+
+// inTerminalForeground reports whether this process belongs to the
+// foreground process group of its controlling terminal.
+func inTerminalForeground() bool {
+	tty, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false // no controlling terminal: the signal was sent with kill
+	}
+	defer unix.Close(tty)
+	fg, err := unix.IoctlGetInt(tty, unix.TIOCGPGRP)
+	return err == nil && fg == unix.Getpgrp()
+}

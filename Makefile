@@ -16,6 +16,7 @@ all: bin/np
 # The Debian packages Nix is made from, fetched with a private apt setup.
 $(BUILD)/debs.list: assets/fetch-debs.sh
 	bash assets/fetch-debs.sh $(BUILD)
+	touch $@
 
 # The payload: Nix, busybox and a CA bundle as store paths, zstd-compressed.
 $(BUILD)/payload.tar.zst: $(BUILD)/debs.list $(ASSET_SOURCES)

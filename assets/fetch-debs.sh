@@ -34,13 +34,15 @@ LOG=$B/fetch-debs.log
 : >"$LOG"
 trap 'rc=$?; if [ $rc -ne 0 ]; then echo "fetch-debs: failed, log follows:" >&2; tail -n 50 "$LOG" >&2; fi' EXIT
 
-# Build tools this pipeline needs. Installing them is only attempted as root
+# Build tools this pipeline needs (patchelf and zstd are for mkpayload,
+# which runs next). Installing them is only attempted as root
 # and only for what is actually missing, so a prepared machine is left alone.
 need=()
 command -v apt-get >/dev/null || need+=(apt)
 command -v dpkg >/dev/null || need+=(dpkg)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v patchelf >/dev/null || need+=(patchelf)
+command -v zstd >/dev/null || need+=(zstd)
 if [ ! -r "$KEYRING" ]; then need+=(debian-archive-keyring); fi
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then

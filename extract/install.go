@@ -306,6 +306,9 @@ func newExtractor(root string) *extractor {
 
 func (x *extractor) add(h *tar.Header, r io.Reader) error {
 	name := path.Clean(h.Name)
+	if name == "store" && h.Typeflag == tar.TypeDir {
+		return x.mkdirs(name)
+	}
 	if !strings.HasPrefix(name, "store/") || !filepath.IsLocal(name) {
 		return fmt.Errorf("payload entry %q is outside store/; refusing it", h.Name)
 	}

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 loc=$(mktemp -d /tmp/np-demo.XXXXXX)
 trap 'chmod -R u+w "$loc"; rm -rf "$loc"' EXIT
 export NP_LOCATION=$loc
+export NIX_CONFIG="substituters ="  # offline: never wait on a binary cache
 step() { printf '\n$ %s\n' "$*"; "$@"; }
 step bin/np --version
 step bin/np nix --version

@@ -74,7 +74,7 @@ func sharedLocation(t *testing.T) string {
 		}
 		sharedLoc = dir
 		cmd := exec.Command(npBin, "nix", "--version")
-		cmd.Env = append(os.Environ(), "NP_LOCATION="+dir)
+		cmd.Env = append(cleanEnv(), "NP_LOCATION="+dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("installing into the shared location: %v\n%s", err, out)
 		}
@@ -152,15 +152,16 @@ func npCmd(t *testing.T, o runOpts, args ...string) *exec.Cmd {
 }
 
 // cleanEnv is the test's environment without np's own variables, so the
-// caller's NP_* settings cannot change what a test means.
+// caller's NP_* settings cannot change what a test means. The tests are
+// offline: no substituters, so Nix never waits on an unreachable cache.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NP_") {
+		if !strings.HasPrefix(kv, "NP_") && !strings.HasPrefix(kv, "NIX_CONFIG=") {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return append(env, "NIX_CONFIG=substituters =")
 }
 
 // must asserts that np succeeded and returns its stdout.

@@ -96,7 +96,8 @@ func TestCtrlZStopsAndFgResumes(t *testing.T) {
 	cmd.Env = append(cleanEnv(), "NP_LOCATION="+loc, "PS1=PROMPT> ", "TERM=dumb")
 	tm := startInPty(t, cmd)
 	tm.expect("PROMPT> ", 1)
-	tm.send(npBin + ` run sh -c 'echo started; sleep 1; echo finished'; echo "status=$?"` + "\n")
+	// The quotes keep the echoed command line from matching the output.
+	tm.send(npBin + ` run sh -c 'echo st""arted; sleep 1; echo fin""ished'; echo "sta""tus=$?"` + "\n")
 	tm.expect("started", 1)
 	tm.send("\x1a")
 	tm.expect("Stopped", 1)
@@ -104,8 +105,9 @@ func TestCtrlZStopsAndFgResumes(t *testing.T) {
 	if strings.Contains(tm.output(), "finished") {
 		t.Fatalf("the job finished although it was stopped:\n%s", tm.output())
 	}
-	tm.send("fg\n")
+	tm.send(`fg; echo "aft""er=$?"` + "\n")
 	tm.expect("finished", 1)
+	tm.expect("after=0", 1)
 	tm.send("jobs; echo jobs-done\n")
 	tm.expect("jobs-done", 2)
 	tm.send("exit\n")

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -202,11 +203,6 @@ func compress(c *config, tarball []byte) ([]byte, string, error) {
 		out, how, err = compressGo(tarball)
 	case "cli":
 		out, how, err = compressCLI(c, tarball)
-	case "auto":
-		out, how, err = compressGo(tarball)
-		if err == nil && int64(len(out)) > c.maxSize {
-			out, how, err = compressCLI(c, tarball)
-		}
 	default:
 		return nil, "", fmt.Errorf("choosing compressor: unknown -compress %q", c.compress)
 	}
@@ -236,7 +232,7 @@ func compressGo(tarball []byte) ([]byte, string, error) {
 	if err := enc.Close(); err != nil {
 		return nil, "", fmt.Errorf("closing zstd encoder: %w", err)
 	}
-	return out, "zstd(go,best)", nil
+	return out, "zstd (go, best)", nil
 }
 
 // windowFor returns the smallest power-of-two window covering n bytes,
@@ -251,9 +247,12 @@ func windowFor(n int) int {
 
 func compressCLI(c *config, tarball []byte) ([]byte, string, error) {
 	// --long=27 stays far below the 512 MiB window klauspost's decoder
-	// accepts by default; -T1 because multithreaded zstd output differs
-	// from single-threaded output and should not depend on core count.
-	args := []string{"-q", "-c", "-T1", "--ultra", "-22", "--long=27", "--no-progress"}
+	// accepts by default, and --stream-size records the content size so
+	// the window shrinks to the tarball's size, bounding decoder memory.
+	// -T1 because multithreaded zstd output differs from single-threaded
+	// output and must not depend on the build machine's core count.
+	args := []string{"-q", "-c", "-T1", "--ultra", "-22", "--long=27", "--no-progress",
+		"--stream-size=" + strconv.Itoa(len(tarball))}
 	cmd := exec.Command(c.zstdCLI, args...)
 	cmd.Stdin = bytes.NewReader(tarball)
 	var stderr bytes.Buffer
@@ -262,7 +261,7 @@ func compressCLI(c *config, tarball []byte) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("running %s %s: %w: %s", c.zstdCLI, strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	return out, "zstd(cli,-22 --long=27)", nil
+	return out, "zstd -22", nil
 }
 
 func checkDecode(payload, tarball []byte) error {

@@ -260,7 +260,10 @@ func stageNix(c *config, p *storePath, version string) (int, error) {
 		dst := filepath.Join(p.dir, relDst)
 		switch {
 		case d.IsDir():
-			return os.MkdirAll(dst, 0o755)
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return fmt.Errorf("staging %s: %w", relSrc, err)
+			}
+			return nil
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := resolveIn(c.root, filepath.ToSlash(relSrc))
 			if err != nil {

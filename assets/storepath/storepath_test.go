@@ -2,6 +2,7 @@ package storepath
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -222,5 +223,64 @@ func TestValidName(t *testing.T) {
 		if ValidName(bad) == nil {
 			t.Errorf("ValidName(%q) accepted", bad)
 		}
+	}
+}
+
+// TestNARHashMatchesNix checks against values printed by the real Nix 2.26.3
+// from this payload (`nix-hash --type sha256 PATH` and `nix-store --dump PATH
+// | wc -c`) for the same trees built here.
+func TestNARHashMatchesNix(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "hello"), []byte("hello\n"), 0o644))
+	tree := filepath.Join(dir, "tree")
+	must(os.MkdirAll(filepath.Join(tree, "sub"), 0o755))
+	must(os.WriteFile(filepath.Join(tree, "hello"), []byte("hello\n"), 0o644))
+	must(os.WriteFile(filepath.Join(tree, "sub", "run"), []byte("#!/bin/sh\necho hi\n"), 0o755))
+	must(os.Symlink("sub/run", filepath.Join(tree, "link")))
+	must(os.WriteFile(filepath.Join(tree, "empty"), nil, 0o644))
+	must(os.Symlink("/nix/store/foo", filepath.Join(dir, "sym")))
+
+	cases := []struct {
+		path    string
+		hex     string
+		base32  string
+		narSize int64
+	}{
+		{"hello", "1c37d01af40be2e80691de3cc3df44377a699afbb17c68f080964b2fd071fc13",
+			"04zwf782yjwnh3q6hz5izfd6jyip8kgw6g6yj43fiqhbyhdd0dqw", 120},
+		{"tree", "451c50b30f3ee57daa0669d47aa46912d89009857cd789c8a0bf87645e2004ec",
+			"1v0441g691xzl348kmvwhl4r1n0jd6j7mm390sm7vr9y1yrm0725", 1072},
+		{"sym", "3a2f661cd7f68c99dfbcf9ff2dba34001f2ea2d56cf17159d1522e24ca9838a3",
+			"18rqk3528bjjs5cp3wbcsni2w7q06jx2vzzrpkgrk37nswf6cbrs", 128},
+	}
+	for _, c := range cases {
+		sum, size, err := NARHash(filepath.Join(dir, c.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(sum[:]); got != c.hex || size != c.narSize {
+			t.Errorf("%s: NAR sha256 %s size %d, want %s size %d", c.path, got, size, c.hex, c.narSize)
+		}
+		if got := Base32(sum[:]); got != c.base32 {
+			t.Errorf("%s: base32 %s, want %s", c.path, got, c.base32)
+		}
+	}
+}
+
+func TestBase32MatchesNixHash(t *testing.T) {
+	// `nix-hash --to-base32` of sha256("") and sha1("abc").
+	empty := sha256.Sum256(nil)
+	if got, want := Base32(empty[:]), "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73"; got != want {
+		t.Errorf("Base32(sha256(\"\")) = %s, want %s", got, want)
+	}
+	abc := sha1.Sum([]byte("abc"))
+	if got, want := Base32(abc[:]), "kpcd173cq987hw957sx6m0868wv3x6d9"; got != want {
+		t.Errorf("Base32(sha1(\"abc\")) = %s, want %s", got, want)
 	}
 }

@@ -26,7 +26,9 @@ func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, nfs bool) st
 		b.WriteString("# sandbox probe: " + sandboxNote + "\n")
 	}
 	fmt.Fprintf(&b, "sandbox = %t\n", sandbox)
-	fmt.Fprintf(&b, "sandbox-paths = /bin/sh=%s/bin/sh\n", m.Busybox)
+	// The real file, not the bin/sh symlink: Nix copies a symlink into the
+	// build sandbox as a symlink, whose target would be missing there.
+	fmt.Fprintf(&b, "sandbox-paths = /bin/sh=%s/bin/busybox\n", m.Busybox)
 	// SELinux and NFSv4 ACLs cannot be copied into the store by an
 	// unprivileged user (upstream #5).
 	b.WriteString("ignored-acls = security.selinux system.nfs4_acl\n")
@@ -90,12 +92,14 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 	// tiny derivation with the sandbox on and record what happened.
 	probe := func(sandbox bool) (string, error) {
 		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo ok > $out" ]; nonce = "%d"; }`, time.Now().UnixNano())
-		return runCaptured(rt, job{argv: []string{nixTool("nix-build"), "--no-out-link", "--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
+		// No substituters: the probe must not wait on the network.
+		return runCaptured(rt, job{argv: []string{nixTool("nix-build"), "--no-out-link", "--option", "substituters", "",
+			"--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
 			env: env, dir: "/", stdin: strings.NewReader("")})
 	}
 	sandbox, note := true, ""
 	if out, err := probe(true); err != nil {
-		sandbox, note = false, "a build with sandbox = true failed here: "+firstLine(out, err)
+		sandbox, note = false, "a build with sandbox = true failed here: "+firstError(out, err)
 		logrus.Debugf("build sandbox unusable in the %s runtime: %s", rt.name(), note)
 		if out, err := probe(false); err != nil {
 			return fmt.Errorf("Nix cannot build here even without its sandbox: %w%s", err, out)
@@ -121,9 +125,10 @@ func runCaptured(rt runtime, j job) (string, error) {
 	return "", nil
 }
 
-func firstLine(out string, err error) string {
+// firstError picks the line of Nix's output that says what went wrong.
+func firstError(out string, err error) string {
 	for _, l := range strings.Split(out, "\n") {
-		if l = strings.TrimSpace(l); l != "" && l != ":" && !strings.HasPrefix(l, "this derivation") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "error:") {
 			return l
 		}
 	}

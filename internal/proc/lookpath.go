@@ -50,7 +50,9 @@ func (e *LookupError) Unwrap() error { return e.Err }
 // empty element of path means the current directory, as in execvp; an unset
 // PATH should be passed as DefaultPath. When no candidate is executable but
 // one exists, the error wraps ErrNotExecutable (execvp's EACCES); otherwise
-// it wraps ErrNotFound. The returned error is always a *LookupError.
+// it wraps ErrNotFound. A PATH directory that cannot be searched is skipped,
+// as bash and dash do (execvp would report EACCES). The returned error is
+// always a *LookupError.
 //
 // Permission checks use the effective ids (faccessat with AT_EACCESS), like
 // execve itself.
@@ -59,7 +61,14 @@ func LookPath(name, path string) (string, error) {
 		return "", &LookupError{Name: name, Err: ErrNotFound}
 	}
 	if strings.Contains(name, "/") {
-		reason, err := checkExecutable(name)
+		fi, err := os.Stat(name)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return "", &LookupError{Name: name, Err: ErrNotFound}
+		}
+		if err != nil {
+			return "", &LookupError{Name: name, File: name, Reason: errnoText(err), Err: ErrNotExecutable}
+		}
+		reason, err := checkExecutable(name, fi)
 		if err != nil {
 			return "", &LookupError{Name: name, File: name, Reason: reason, Err: err}
 		}
@@ -71,11 +80,18 @@ func LookPath(name, path string) (string, error) {
 			dir = "."
 		}
 		file := dir + "/" + name
-		reason, err := checkExecutable(file)
+		fi, err := os.Stat(file)
+		if err != nil {
+			// Unlike execvp, and like bash and dash, a PATH directory that
+			// cannot be searched (EACCES) does not make a program that is
+			// found nowhere "not executable".
+			continue
+		}
+		reason, err := checkExecutable(file, fi)
 		switch {
 		case err == nil:
 			return file, nil
-		case errors.Is(err, ErrNotExecutable) && denied == nil:
+		case denied == nil:
 			// execvp remembers EACCES and keeps searching.
 			denied = &LookupError{Name: name, File: file, Reason: reason, Err: ErrNotExecutable}
 		}
@@ -86,16 +102,9 @@ func LookPath(name, path string) (string, error) {
 	return "", &LookupError{Name: name, Err: ErrNotFound}
 }
 
-// checkExecutable reports whether execve(file) could start: nil, or
-// ErrNotFound / ErrNotExecutable with a reason for the message.
-func checkExecutable(file string) (reason string, err error) {
-	fi, err := os.Stat(file)
-	if err != nil {
-		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-			return "", ErrNotFound
-		}
-		return errnoText(err), ErrNotExecutable
-	}
+// checkExecutable reports whether execve(file) could start, given its
+// stat result: nil, or ErrNotExecutable with a reason for the message.
+func checkExecutable(file string, fi os.FileInfo) (reason string, err error) {
 	if fi.IsDir() {
 		return "is a directory", ErrNotExecutable
 	}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+
+	"np/extract"
+)
+
+func envFunc(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaultsToHomeResolvedThroughSymlinks(t *testing.T) {
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "home")
+	os.Symlink(real, link)
+	c, err := loadConfig(envFunc(map[string]string{"HOME": link}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := filepath.EvalSymlinks(real)
+	if c.DataDir != filepath.Join(want, ".nix-portable") || c.Runtime != runtimeAuto || c.LogLevel != logrus.WarnLevel {
+		t.Fatalf("config %+v", c)
+	}
+}
+
+func TestConfigRuntimeAliases(t *testing.T) {
+	for in, want := range map[string]runtimeName{"bwrap": runtimeNS, "proot": runtimePtrace, "NS": runtimeNS, "native": runtimeNative, "": runtimeAuto} {
+		c, err := loadConfig(envFunc(map[string]string{"HOME": t.TempDir(), "NP_RUNTIME": in}))
+		if err != nil || c.Runtime != want {
+			t.Errorf("NP_RUNTIME=%q: %v %v, want %v", in, c, err, want)
+		}
+	}
+}
+
+func TestConfigRejectsBadValuesNamingValidOnes(t *testing.T) {
+	cases := map[string]map[string]string{
+		"auto, ns, ptrace, native": {"NP_RUNTIME": "bogus"},
+		"0, 1 (debug), 2 (trace)":  {"NP_DEBUG": "loud"},
+		"not an executable file":   {"NP_GIT": "/nonexistent/git"},
+	}
+	for want, env := range cases {
+		env["HOME"] = t.TempDir()
+		_, err := loadConfig(envFunc(env))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: got %v, want an error containing %q", env, err, want)
+		}
+	}
+}
+
+func testManifest() *extract.Manifest {
+	return &extract.Manifest{NixVersion: "2.26.3", Nix: "/nix/store/h-nix", Busybox: "/nix/store/b-busybox", CABundle: "/nix/store/c-ca/ca.crt"}
+}
+
+func TestNixEnvOverridesHostSettings(t *testing.T) {
+	c := &config{DataDir: "/d/.nix-portable"}
+	env := nixEnv([]string{"HOME=/h", "PATH=/usr/bin", "LD_LIBRARY_PATH=/x", "LD_PRELOAD=/y.so", "NIX_REMOTE=daemon", "NIX_CONFIG=substituters = x", "KEEP=1"}, c, testManifest())
+	got := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = v
+	}
+	for _, gone := range []string{"LD_LIBRARY_PATH", "LD_PRELOAD", "NIX_REMOTE"} {
+		if _, ok := got[gone]; ok {
+			t.Errorf("%s reached the sandbox", gone)
+		}
+	}
+	want := map[string]string{
+		"KEEP": "1", "NIX_CONF_DIR": "/d/.nix-portable/conf", "NIX_BIN_DIR": "/nix/store/h-nix/bin",
+		"NIX_STATE_DIR": "/nix/var/nix", "PATH": "/nix/store/h-nix/bin:/h/.nix-profile/bin:/usr/bin",
+		"NIX_CONFIG": "store = local\nsubstituters = x", "NIX_PATH": "/h/.nix-defexpr/channels:nixpkgs=flake:nixpkgs",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if got["NIX_SSL_CERT_FILE"] == "" || got["SSL_CERT_FILE"] != got["NIX_SSL_CERT_FILE"] {
+		t.Errorf("CA bundle variables: %q %q", got["NIX_SSL_CERT_FILE"], got["SSL_CERT_FILE"])
+	}
+}
+
+func TestNixEnvKeepsUserNixPath(t *testing.T) {
+	env := nixEnv([]string{"HOME=/h", "NIX_PATH=nixpkgs=/mine"}, &config{DataDir: "/d"}, testManifest())
+	if envValue(env, "NIX_PATH") != "nixpkgs=/mine" {
+		t.Fatalf("NIX_PATH = %q", envValue(env, "NIX_PATH"))
+	}
+}
+
+func TestNixConf(t *testing.T) {
+	conf := nixConf(testManifest(), false, "a build with sandbox = true failed here: x", true)
+	for _, want := range []string{"build-users-group =\n", "sandbox = false\n", "# sandbox probe: a build", "sandbox-paths = /bin/sh=/nix/store/b-busybox/bin/busybox\n", "use-sqlite-wal = false\n", "experimental-features = nix-command flakes\n"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("nix.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(nixConf(testManifest(), true, "", false), "use-sqlite-wal") {
+		t.Error("use-sqlite-wal set off NFS")
+	}
+}
+
+func TestDispatchByLinkName(t *testing.T) {
+	for _, tool := range nixTools {
+		if !isNixTool(tool) {
+			t.Errorf("%s not recognised", tool)
+		}
+	}
+	if isNixTool("np") || isNixTool("run") {
+		t.Error("np or run taken for a Nix tool")
+	}
+}

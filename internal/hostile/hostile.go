@@ -1,0 +1,76 @@
+// Package hostile recreates, for tests, hosts where np's namespace sandbox
+// cannot work, so the fallback paths and their messages can be checked on
+// an ordinary machine.
+package hostile
+
+import (
+	"fmt"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// nsFlags are the clone/unshare flags that create namespaces; Docker's
+// default seccomp profile refuses clone with any of them.
+const nsFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWUSER |
+	unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
+
+// DenyUserNamespacesAndExec installs a seccomp filter shaped like Docker's
+// default profile for an unprivileged container, then execs argv[0] (a
+// path; argv is passed as is) with env. The program and everything it
+// starts then see:
+//
+//   - clone with any CLONE_NEW* flag: EPERM
+//   - unshare with any CLONE_NEW* flag: EPERM
+//   - clone3: ENOSYS, so libcs and runtimes fall back to clone, whose flags
+//     a filter can read (clone3's are in memory it cannot)
+//
+// Everything else is allowed, including other architectures' system calls.
+// It returns only on failure.
+func DenyUserNamespacesAndExec(argv, env []string) error {
+	if len(argv) == 0 {
+		return fmt.Errorf("installing seccomp filter: no program given")
+	}
+	prog, err := denyNamespacesFilter()
+	if err != nil {
+		return fmt.Errorf("building seccomp filter: %w", err)
+	}
+	// A seccomp filter applies to the thread that installs it (and what it
+	// execs): the same thread must install it and call execve.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// Without no_new_privs an unprivileged process may not install a filter.
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	if err := installFilter(prog); err != nil {
+		return fmt.Errorf("installing seccomp filter: %w", err)
+	}
+	err = syscall.Exec(argv[0], argv, env)
+	return fmt.Errorf("executing %s: %w", argv[0], err)
+}
+
+// denyNamespacesFilter is the filter of DenyUserNamespacesAndExec.
+func denyNamespacesFilter() ([]unix.SockFilter, error) {
+	var p program
+	p.loadArch()
+	p.jumpIfNot(auditArch, "allow")
+	p.loadNr()
+	p.jumpIf(unix.SYS_CLONE3, "enosys")
+	p.jumpIf(unix.SYS_CLONE, "check-flags")
+	p.jumpIf(unix.SYS_UNSHARE, "check-flags")
+	p.ret(unix.SECCOMP_RET_ALLOW)
+
+	// clone's and unshare's flags are both argument 0 on amd64 and arm64.
+	p.label("check-flags")
+	p.loadArg0Low()
+	p.jumpIfAnyBit(nsFlags, "eperm")
+	p.label("allow")
+	p.ret(unix.SECCOMP_RET_ALLOW)
+	p.label("eperm")
+	p.ret(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
+	p.label("enosys")
+	p.ret(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
+	return p.assemble()
+}

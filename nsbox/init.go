@@ -1,0 +1,256 @@
+package nsbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"np/internal/proc"
+)
+
+// InitArg is the hidden argv[1] with which Run re-executes the np binary as
+// the sandbox init. main must call Init first thing when it sees it.
+const InitArg = "__np_nsbox_init"
+
+// Init is the sandbox init: it runs inside the new user and mount
+// namespaces that Run created, reads the spec from the parent, builds the
+// sandbox root, and execs the program in place (the pid the parent waits on
+// stays the same).
+//
+// It returns only on failure, after sending the error to the parent, which
+// turns it into Run's *SetupError or lookup error; main then exits 125.
+// Once the parent has the error, Init points fd 2 at /dev/null: reporting
+// it is the parent's job, and the parent may quietly fall back to another
+// runtime, so main's own "np: ..." line must not reach the user.
+//
+// Capabilities are per thread, so Init locks its goroutine to one OS
+// thread for good: the thread whose capabilities it drops is the thread
+// that calls execve.
+func Init() error {
+	runtime.LockOSThread()
+	// Close-on-exec at once, so the status pipe closes when the program starts.
+	if _, err := unix.FcntlInt(statusFD, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return fmt.Errorf("sandbox init: status pipe (fd %d): %w (not started by nsbox.Run?)", statusFD, err)
+	}
+	status := os.NewFile(statusFD, "status pipe")
+	err := initSandbox(status)
+	if err == nil { // initSandbox returns only on failure
+		err = errors.New("sandbox init: returned without exec'ing the program")
+	}
+	if _, werr := status.Write(encodeFailure(err)); werr == nil {
+		silenceStderr()
+	}
+	return err
+}
+
+// initSandbox does Init's work and returns why it could not exec.
+func initSandbox(status *os.File) error {
+	spec, err := readSpec()
+	if err != nil {
+		return &SetupError{Step: "reading sandbox spec", Err: err}
+	}
+	logrus.SetLevel(logrus.Level(spec.LogLevel))
+
+	if err := runPlan(scratchPlan()); err != nil {
+		return err
+	}
+	entries, err := listHostRoot(oldRoot)
+	if err != nil {
+		return &SetupError{Step: "listing host root", Err: err}
+	}
+	if err := runPlan(rootPlan(entries, spec.NixDir)); err != nil {
+		return err
+	}
+
+	// From here on, only the user's own rights: drop capabilities before
+	// the cwd and PATH checks so those see what the program will see.
+	if err := dropCapabilities(); err != nil {
+		return &SetupError{Step: "dropping capabilities", Err: err}
+	}
+	env := spec.Env
+	dir := enterWorkDir(spec.Dir, env)
+	env = setEnv(env, "PWD", dir)
+
+	if spec.Probe {
+		if _, err := status.Write([]byte{execMarker}); err != nil {
+			return &SetupError{Step: "reporting probe result", Err: err}
+		}
+		// The probe's no-op program: exiting here is what exec'ing it would do.
+		os.Exit(0)
+	}
+
+	path, ok := getEnv(env, "PATH")
+	if !ok {
+		path = proc.DefaultPath
+	}
+	file, err := proc.LookPath(spec.Argv[0], path)
+	if err != nil {
+		return err
+	}
+	if err := proc.CloseExtraFDs(); err != nil {
+		return &SetupError{Step: "closing stray fds", Err: err}
+	}
+	if _, err := status.Write([]byte{execMarker}); err != nil {
+		return &SetupError{Step: "reporting exec", Err: err}
+	}
+	return execProgram(spec.Argv, file, env)
+}
+
+// readSpec reads the parent's JSON spec from specFD and closes it.
+func readSpec() (*wireSpec, error) {
+	f := os.NewFile(specFD, "spec pipe")
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	var spec wireSpec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, err
+	}
+	if !spec.Probe && len(spec.Argv) == 0 {
+		return nil, errors.New("no program given")
+	}
+	return &spec, nil
+}
+
+// listHostRoot lists dir by d_type only: stat on a dead NFS top-level dir
+// can hang (Go lstats only entries whose d_type is DT_UNKNOWN). Symlinks
+// that vanish before readlink are skipped like any entry that vanishes.
+func listHostRoot(dir string) ([]hostEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dents, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]hostEntry, 0, len(dents))
+	for _, d := range dents {
+		e := hostEntry{Name: d.Name(), Kind: entryFile}
+		switch t := d.Type(); {
+		case t&os.ModeSymlink != 0:
+			e.Kind = entrySymlink
+			e.Link, err = os.Readlink(dir + "/" + e.Name)
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+		case t.IsDir():
+			e.Kind = entryDir
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// dropCapabilities clears the ambient and inheritable sets of this thread,
+// and for a non-root user the permitted and effective sets too, so the
+// program runs with exactly the user's rights (root in the namespace gets
+// its full set back at execve anyway, as root on the host would have).
+// Precondition: the OS thread is locked, and it is the one that will exec.
+func dropCapabilities() error {
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData // version 3 uses two
+	if unix.Geteuid() == 0 {
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			return fmt.Errorf("capget: %w", err)
+		}
+		data[0].Inheritable, data[1].Inheritable = 0, 0
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}
+
+// enterWorkDir changes to dir, or if that fails (it may not exist inside,
+// or not be reachable without capabilities) to $HOME of env, or to "/".
+// It returns the directory it entered.
+func enterWorkDir(dir string, env []string) string {
+	home, _ := getEnv(env, "HOME")
+	for _, d := range []string{dir, home} {
+		if d == "" {
+			continue
+		}
+		err := unix.Chdir(d)
+		if err == nil {
+			return d
+		}
+		logrus.Debugf("nsbox: cannot enter %s inside the sandbox: %v", d, err)
+	}
+	_ = unix.Chdir("/") // the root we just made: cannot fail
+	return "/"
+}
+
+// execProgram replaces this process with the program at file. Like execvp,
+// a file without a #! line or ELF header (ENOEXEC) is run by /bin/sh.
+func execProgram(argv []string, file string, env []string) error {
+	err := syscall.Exec(file, argv, env)
+	if errors.Is(err, unix.ENOEXEC) {
+		shArgv := append([]string{"/bin/sh", file}, argv[1:]...)
+		err = syscall.Exec("/bin/sh", shArgv, env)
+	}
+	lookupErr := &proc.LookupError{Name: argv[0], File: file, Reason: errnoText(err), Err: proc.ErrNotExecutable}
+	if errors.Is(err, unix.ENOENT) {
+		// The file exists (LookPath saw it), so its interpreter or ELF
+		// loader does not; shells say 127 here.
+		lookupErr.Reason += " (missing interpreter or dynamic loader?)"
+		lookupErr.Err = proc.ErrNotFound
+	}
+	return lookupErr
+}
+
+// silenceStderr points fd 2 at /dev/null.
+func silenceStderr() {
+	fd, err := unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	_ = unix.Dup3(fd, 2, 0)
+	_ = unix.Close(fd)
+}
+
+func errnoText(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
+}
+
+// getEnv returns the value of the first key=... in env, as getenv(3) does.
+func getEnv(env []string, key string) (string, bool) {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key) && len(kv) > len(key) && kv[len(key)] == '=' {
+			return kv[len(key)+1:], true
+		}
+	}
+	return "", false
+}
+
+// setEnv returns env with every key=... replaced by one key=value at the end.
+func setEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !(strings.HasPrefix(kv, key) && len(kv) > len(key) && kv[len(key)] == '=') {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+value)
+}

@@ -1,0 +1,222 @@
+package nsbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"np/internal/proc"
+)
+
+// Spec is one sandboxed run.
+type Spec struct {
+	// NixDir is the host directory that appears at /nix; it must exist.
+	NixDir string
+	// Argv is the program and its arguments. Argv[0] is looked up inside
+	// the sandbox, like execvp does, on the PATH of Env.
+	Argv []string
+	// Env is the program's complete environment.
+	Env []string
+	// Dir is the working directory inside; when it does not exist there,
+	// $HOME of Env is used, then "/". PWD is set to the one entered.
+	Dir string
+	// Stdin, Stdout and Stderr default to np's own (the fds are inherited,
+	// not copied). An *os.File is passed as is; anything else is copied
+	// through a pipe, stdin only once the program really runs.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// stepCreate is the SetupError.Step of a refused clone or uid/gid map write.
+const stepCreate = "creating user namespace"
+
+// Run re-executes /proc/self/exe as the sandbox init (see Init) in new user
+// and mount namespaces, and waits for the program, forwarding signals to it
+// (proc.RunHook). It returns the program's wait status.
+//
+// If the sandbox could not be set up, it returns a *SetupError, the program
+// never started and Stdin was not read: the caller can fall back to another
+// runtime. If Argv[0] cannot be found or run inside, the error is a
+// *proc.LookupError wrapping proc.ErrNotFound or proc.ErrNotExecutable.
+//
+// The init keeps CAP_SYS_ADMIN across the re-exec as an ambient capability,
+// which needs Linux >= 4.3; it is dropped before the program starts. If np
+// is killed, the kernel kills the program (PR_SET_PDEATHSIG, SIGKILL).
+func Run(spec Spec) (syscall.WaitStatus, error) {
+	if len(spec.Argv) == 0 {
+		return 0, errors.New("running sandbox: no program given")
+	}
+	return run(spec, false)
+}
+
+// Probe checks that a sandbox can really be created and set up here: it
+// runs the whole set-up with an empty NixDir and stops right before exec.
+// Clone succeeding is not enough (Ubuntu 24.04's AppArmor lets it through
+// and refuses the first mount). It returns nil or a *SetupError.
+func Probe() error {
+	dir, err := os.MkdirTemp("", "np-probe-")
+	if err != nil {
+		return &SetupError{Step: "creating probe directory", Err: err}
+	}
+	defer os.Remove(dir)
+	ws, err := run(Spec{NixDir: dir, Dir: "/"}, true)
+	if err != nil {
+		return err
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		return &SetupError{Step: "running probe", Err: fmt.Errorf("sandbox init ended with %s", describeStatus(ws))}
+	}
+	return nil
+}
+
+// errInitDied: the init closed the status pipe without a word.
+var errInitDied = errors.New("sandbox init died before exec")
+
+func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
+	nixDir, err := resolveDir(spec.NixDir)
+	if err != nil {
+		return 0, &SetupError{Step: "checking nix directory", Path: spec.NixDir, Err: err}
+	}
+	wire := &wireSpec{NixDir: nixDir, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir,
+		Probe: probe, LogLevel: uint32(logrus.GetLevel())}
+
+	var p plumbing
+	defer p.closeAll()
+	specR, specW, err := p.pipe(true)
+	if err != nil {
+		return 0, &SetupError{Step: "creating spec pipe", Err: err}
+	}
+	statusR, statusW, err := p.pipe(false)
+	if err != nil {
+		return 0, &SetupError{Step: "creating status pipe", Err: err}
+	}
+	stdin, stdout, stderr, err := p.stdio(spec)
+	if err != nil {
+		return 0, &SetupError{Step: "connecting stdio", Err: err}
+	}
+
+	uid, gid := os.Geteuid(), os.Getegid()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe", // this very binary, even if replaced on disk meanwhile
+		Args:       []string{os.Args[0], InitArg},
+		Env:        []string{}, // the init needs none; the program's goes over the spec pipe
+		Stdin:      stdin,
+		Stdout:     stdout,
+		Stderr:     stderr,
+		ExtraFiles: []*os.File{specR, statusW}, // fds 3 and 4: specFD, statusFD
+		SysProcAttr: &syscall.SysProcAttr{
+			// No CLONE_NEWNET (costly: one report of 359 ms) nor CLONE_NEWPID
+			// (the host's /proc is bound in and must match).
+			Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
+			// The caller's own ids, so files keep their owners; Go writes the
+			// maps before the child execs, so the init starts mapped.
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
+			// An unprivileged gid_map write needs setgroups denied first.
+			GidMappingsEnableSetgroups: false,
+			// A non-root uid loses every capability at execve; the init must
+			// keep CAP_SYS_ADMIN to mount. Ambient capabilities: Linux >= 4.3.
+			AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN},
+			Pdeathsig:   syscall.SIGKILL,
+		},
+	}
+
+	started := false
+	ws, err := proc.RunHook(cmd, func(*os.Process) error {
+		started = true
+		// Our copies of the child's ends must go, or EOF never comes.
+		p.closeChildEnds()
+		werr := writeSpec(specW, wire)
+		status, rerr := io.ReadAll(statusR)
+		switch {
+		case rerr != nil:
+			return &SetupError{Step: "reading sandbox init status", Err: rerr}
+		case len(status) == 0 && werr != nil:
+			return &SetupError{Step: "sending spec to sandbox init", Err: werr}
+		case len(status) == 0:
+			return errInitDied
+		case status[0] != execMarker:
+			return decodeFailure(status)
+		case len(status) > 1:
+			return decodeFailure(status[1:])
+		}
+		p.startStdin()
+		return nil
+	})
+	// Whatever happened, the caller's writers are not to be touched once
+	// Run returns: end the output copies (the child's ends are all closed
+	// now, so they reach EOF).
+	p.closeChildEnds()
+	copyErr := p.wait()
+	switch {
+	case err != nil && !started:
+		return 0, startError(err)
+	case errors.Is(err, errInitDied) && ws.Signaled():
+		// Killed during set-up (^C from the terminal reaches it too): np
+		// ends the same way, no fallback.
+		return ws, nil
+	case errors.Is(err, errInitDied):
+		return 0, &SetupError{Step: "running sandbox init", Err: fmt.Errorf("%w: %s", errInitDied, describeStatus(ws))}
+	case err != nil:
+		return 0, err
+	}
+	return ws, copyErr
+}
+
+// resolveDir returns dir as an absolute path without symlinks: the init
+// finds it under /oldroot, where an absolute symlink would resolve against
+// the scratch root instead of the host's.
+func resolveDir(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("no directory given")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", unix.ENOTDIR
+	}
+	return real, nil
+}
+
+// startError classifies a failed cmd.Start: a missing or unrunnable
+// /proc/self/exe, or (by far the commonest) the kernel refusing the user
+// namespace or its uid/gid maps.
+func startError(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		switch errno {
+		case unix.ENOENT, unix.ENOEXEC, unix.ENOTDIR:
+			return &SetupError{Step: "starting sandbox init", Path: "/proc/self/exe", Err: errno}
+		}
+		return &SetupError{Step: stepCreate, Err: errno}
+	}
+	return &SetupError{Step: stepCreate, Err: err}
+}
+
+func describeStatus(ws syscall.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return fmt.Sprintf("exit status %d", ws.ExitStatus())
+	case ws.Signaled():
+		return fmt.Sprintf("signal %v", ws.Signal())
+	default:
+		return fmt.Sprintf("wait status %#x", uint32(ws))
+	}
+}

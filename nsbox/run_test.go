@@ -1,0 +1,526 @@
+package nsbox
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"np/internal/proc"
+)
+
+// These tests really build the sandbox. They mean most when run as an
+// unprivileged user (go test -c, then run the binary as that user); as root
+// they check the same things with uid 0 mapped to 0.
+
+// newSpec is a run of argv with a fresh, empty NixDir, the test's
+// environment and the test's cwd.
+func newSpec(t *testing.T, argv ...string) Spec {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Spec{NixDir: t.TempDir(), Argv: argv, Env: os.Environ(), Dir: wd}
+}
+
+// output runs spec, requires exit status 0 and returns stdout.
+func output(t *testing.T, spec Spec) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	spec.Stdout, spec.Stderr = &stdout, &stderr
+	ws, err := Run(spec)
+	if err != nil {
+		t.Fatalf("Run(%q): %v", spec.Argv, err)
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("Run(%q): %s\nstdout: %s\nstderr: %s", spec.Argv, describeStatus(ws), &stdout, &stderr)
+	}
+	return stdout.String()
+}
+
+func sh(t *testing.T, script string) string {
+	t.Helper()
+	return output(t, newSpec(t, "sh", "-c", script))
+}
+
+func TestProgramRunsAsTheCallersUid(t *testing.T) {
+	got := strings.TrimSpace(sh(t, "id -u; id -g"))
+	want := strconv.Itoa(os.Geteuid()) + "\n" + strconv.Itoa(os.Getegid())
+	if got != want {
+		t.Errorf("id -u; id -g = %q, want %q", got, want)
+	}
+}
+
+func TestIDMapsAreIdentityAndSetgroupsDenied(t *testing.T) {
+	got := strings.Fields(sh(t, "cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups"))
+	u, g := strconv.Itoa(os.Geteuid()), strconv.Itoa(os.Getegid())
+	want := []string{u, u, "1", g, g, "1", "deny"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("uid_map gid_map setgroups = %q, want %q", got, want)
+	}
+}
+
+// capabilities returns the Cap* lines of the program's /proc/self/status.
+func capabilities(t *testing.T) map[string]string {
+	caps := map[string]string{}
+	for _, line := range strings.Split(sh(t, "grep ^Cap /proc/self/status"), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			caps[k] = strings.TrimSpace(v)
+		}
+	}
+	if len(caps) < 5 {
+		t.Fatalf("no capability lines: %v", caps)
+	}
+	return caps
+}
+
+func TestProgramHasNoCapabilitiesLeft(t *testing.T) {
+	caps := capabilities(t)
+	zero := "0000000000000000"
+	if caps["CapAmb"] != zero || caps["CapInh"] != zero {
+		t.Errorf("ambient or inheritable capabilities reach the program: %v", caps)
+	}
+	if os.Geteuid() != 0 && (caps["CapEff"] != zero || caps["CapPrm"] != zero) {
+		t.Errorf("a non-root program has capabilities: %v", caps)
+	}
+	if os.Geteuid() == 0 && caps["CapEff"] == zero {
+		t.Errorf("root lost its capabilities inside: %v", caps)
+	}
+}
+
+func TestRootHasTheHostsEntriesPlusNix(t *testing.T) {
+	host, err := os.ReadDir("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"nix"}
+	for _, e := range host {
+		if e.Name() != "nix" {
+			want = append(want, e.Name())
+		}
+	}
+	sort.Strings(want)
+	got := strings.Fields(sh(t, "ls -A /"))
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("ls -A / inside:\n%q\nwant:\n%q", got, want)
+	}
+}
+
+func TestTopLevelSymlinksAndFilesKeepTheirKind(t *testing.T) {
+	host, err := os.ReadDir("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var script strings.Builder
+	var want strings.Builder
+	for _, e := range host {
+		name := "/" + e.Name()
+		switch {
+		case e.Name() == "nix":
+		case e.Type()&os.ModeSymlink != 0:
+			link, err := os.Readlink(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			script.WriteString("echo " + name + " link $(readlink " + name + ")\n")
+			want.WriteString(name + " link " + link + "\n")
+		case e.Type().IsRegular():
+			script.WriteString("test -f " + name + " && echo " + name + " file\n")
+			want.WriteString(name + " file\n")
+		}
+	}
+	if want.Len() == 0 {
+		t.Fatal("the host root has no symlink and no file: this test checks nothing here")
+	}
+	if got := sh(t, script.String()); got != want.String() {
+		t.Errorf("inside:\n%s\nwant:\n%s", got, want.String())
+	}
+	if _, err := os.Lstat("/bin"); err == nil {
+		if got, want := sh(t, "test -L /bin && echo link || echo not-link"), map[bool]string{true: "link\n", false: "not-link\n"}[isSymlink("/bin")]; got != want {
+			t.Errorf("/bin inside: %q, want %q", got, want)
+		}
+	}
+}
+
+func isSymlink(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode()&os.ModeSymlink != 0
+}
+
+func TestNixIsTheDataDirAndWritable(t *testing.T) {
+	spec := newSpec(t, "sh", "-c", "cat /nix/marker && echo written > /nix/store-file && ls -A /nix")
+	if err := os.WriteFile(filepath.Join(spec.NixDir, "marker"), []byte("from host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := output(t, spec), "from host\nmarker\nstore-file\n"; got != want {
+		t.Errorf("inside: %q, want %q", got, want)
+	}
+	b, err := os.ReadFile(filepath.Join(spec.NixDir, "store-file"))
+	if err != nil || string(b) != "written\n" {
+		t.Errorf("file written to /nix inside: %q, %v", b, err)
+	}
+}
+
+func TestNixDirMayBeGivenThroughASymlink(t *testing.T) {
+	spec := newSpec(t, "cat", "/nix/marker")
+	if err := os.WriteFile(filepath.Join(spec.NixDir, "marker"), []byte("ok"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(spec.NixDir, link); err != nil {
+		t.Fatal(err)
+	}
+	spec.NixDir = link
+	if got := output(t, spec); got != "ok" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestHostNixIsHidden(t *testing.T) {
+	// Whatever the host has at /nix, inside it is the (empty) data dir.
+	if got := sh(t, "ls -A /nix | wc -l"); strings.TrimSpace(got) != "0" {
+		t.Errorf("/nix inside is not the empty data dir: %q entries", got)
+	}
+}
+
+func TestRootIsReadOnly(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := newSpec(t, exe)
+	spec.Env = append(spec.Env, helperEnv+"=write-root")
+	if got := output(t, spec); got != "EROFS\n" {
+		t.Errorf("creating /x inside: %q, want EROFS", got)
+	}
+}
+
+func TestTmpIsTheHostsTmp(t *testing.T) {
+	f, err := os.CreateTemp("/tmp", "np-nsbox-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	if got := sh(t, "ls "+f.Name()); got != f.Name()+"\n" {
+		t.Errorf("host file %s not visible inside: %q", f.Name(), got)
+	}
+	// And the scratch directories of the set-up are not there.
+	if got := sh(t, "ls -d /tmp/oldroot /tmp/newroot /oldroot /newroot 2>/dev/null; true"); got != "" {
+		t.Errorf("set-up leftovers visible: %q", got)
+	}
+}
+
+func TestDevShmIsUsable(t *testing.T) {
+	if got := sh(t, `f=/dev/shm/np-test-$$; echo x > $f && cat $f && rm $f`); got != "x\n" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestWorkingDirectoryIsKept(t *testing.T) {
+	spec := newSpec(t, "sh", "-c", `pwd; echo "$PWD"`)
+	spec.Dir = t.TempDir()
+	if got, want := output(t, spec), spec.Dir+"\n"+spec.Dir+"\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestMissingWorkingDirectoryFallsBackToHomeThenRoot(t *testing.T) {
+	home := t.TempDir()
+	spec := newSpec(t, "sh", "-c", `pwd; echo "$PWD"`)
+	spec.Dir = "/nonexistent/np-test"
+	spec.Env = append(withoutVar(spec.Env, "HOME"), "HOME="+home)
+	if got, want := output(t, spec), home+"\n"+home+"\n"; got != want {
+		t.Errorf("with HOME: got %q, want %q", got, want)
+	}
+	spec.Env = append(withoutVar(spec.Env, "HOME"), "HOME=/nonexistent/home")
+	if got, want := output(t, spec), "/\n/\n"; got != want {
+		t.Errorf("without a usable HOME: got %q, want %q", got, want)
+	}
+}
+
+func withoutVar(env []string, key string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func TestExitCodePassesThrough(t *testing.T) {
+	ws, err := Run(newSpec(t, "sh", "-c", "exit 42"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ws.Exited() || ws.ExitStatus() != 42 {
+		t.Errorf("got %s, want exit status 42", describeStatus(ws))
+	}
+}
+
+func TestDeathBySignalIsReported(t *testing.T) {
+	ws, err := Run(newSpec(t, "sh", "-c", "kill -TERM $$"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+		t.Errorf("got %s, want signal SIGTERM", describeStatus(ws))
+	}
+}
+
+func TestUnknownProgramIsNotFound(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	spec := newSpec(t, "np-no-such-program")
+	spec.Stdout, spec.Stderr = &stdout, &stderr
+	_, err := Run(spec)
+	if !errors.Is(err, proc.ErrNotFound) {
+		t.Fatalf("got %v, want proc.ErrNotFound", err)
+	}
+	var setupErr *SetupError
+	if errors.As(err, &setupErr) {
+		t.Errorf("a lookup failure came back as a set-up failure: %v", err)
+	}
+	if !strings.Contains(err.Error(), `"np-no-such-program"`) {
+		t.Errorf("message does not name the program: %v", err)
+	}
+	if stdout.Len()+stderr.Len() != 0 {
+		t.Errorf("the init printed something: %q %q", &stdout, &stderr)
+	}
+}
+
+func TestProgramIsLookedUpOnTheSpecsPath(t *testing.T) {
+	spec := newSpec(t, "np-test-tool")
+	if err := os.WriteFile(filepath.Join(spec.NixDir, "np-test-tool"), []byte("#!/bin/sh\necho tool ran\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec.Env = append(withoutVar(spec.Env, "PATH"), "PATH=/nonexistent:/nix:/usr/bin:/bin")
+	if got := output(t, spec); got != "tool ran\n" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestScriptWithoutShebangRunsWithSh(t *testing.T) {
+	spec := newSpec(t, "/nix/script")
+	if err := os.WriteFile(filepath.Join(spec.NixDir, "script"), []byte("echo sh ran \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec.Argv = append(spec.Argv, "arg")
+	if got := output(t, spec); got != "sh ran arg\n" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestNonExecutableFileIsNotExecutable(t *testing.T) {
+	spec := newSpec(t, "/nix/data")
+	if err := os.WriteFile(filepath.Join(spec.NixDir, "data"), []byte("echo no\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(spec)
+	if !errors.Is(err, proc.ErrNotExecutable) || !strings.Contains(err.Error(), `"/nix/data"`) {
+		t.Errorf("got %v, want proc.ErrNotExecutable naming /nix/data", err)
+	}
+	if os.Geteuid() == 0 {
+		return // root may search through non-executable candidates the same way
+	}
+}
+
+func TestMissingInterpreterIsNotFound(t *testing.T) {
+	spec := newSpec(t, "/nix/script")
+	if err := os.WriteFile(filepath.Join(spec.NixDir, "script"), []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(spec)
+	if !errors.Is(err, proc.ErrNotFound) || !strings.Contains(err.Error(), "interpreter") {
+		t.Errorf("got %v, want proc.ErrNotFound mentioning the interpreter", err)
+	}
+}
+
+func TestOnlyStdioReachesTheProgram(t *testing.T) {
+	// A bait: an fd of ours without close-on-exec, which a plain fork+exec
+	// would leak into the child.
+	bait, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bait.Close()
+	if _, err := unix.FcntlInt(bait.Fd(), unix.F_SETFD, 0); err != nil {
+		t.Fatal(err)
+	}
+	baitFD := strconv.Itoa(int(bait.Fd()))
+	native, err := exec.Command("ls", "/proc/self/fd").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains("\n"+string(native), "\n"+baitFD+"\n") {
+		t.Fatalf("the bait fd %s does not even leak natively: %q", baitFD, native)
+	}
+	// ls itself opens fd 3 to read the directory.
+	if got := output(t, newSpec(t, "ls", "/proc/self/fd")); got != "0\n1\n2\n3\n" {
+		t.Errorf("fds inside: %q, want 0-2 and ls's own 3", got)
+	}
+}
+
+func TestStdioIsConnected(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	spec := newSpec(t, "sh", "-c", "cat; echo to-stderr >&2")
+	spec.Stdin = strings.NewReader("from stdin\n")
+	spec.Stdout, spec.Stderr = &stdout, &stderr
+	ws, err := Run(spec)
+	if err != nil || ws.ExitStatus() != 0 {
+		t.Fatal(ws, err)
+	}
+	if stdout.String() != "from stdin\n" || stderr.String() != "to-stderr\n" {
+		t.Errorf("stdout %q, stderr %q", &stdout, &stderr)
+	}
+}
+
+func TestStdinIsUntouchedWhenSetupFails(t *testing.T) {
+	in := &countingReader{r: strings.NewReader("precious")}
+	spec := newSpec(t, "cat")
+	spec.NixDir = "/nonexistent/np-nix"
+	spec.Stdin = in
+	_, err := Run(spec)
+	var setupErr *SetupError
+	if !errors.As(err, &setupErr) {
+		t.Fatalf("got %v, want *SetupError", err)
+	}
+	if in.reads != 0 {
+		t.Errorf("stdin was read %d times", in.reads)
+	}
+}
+
+type countingReader struct {
+	r     *strings.Reader
+	reads int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) { c.reads++; return c.r.Read(p) }
+
+func TestArgumentsAndEnvironmentPassExactly(t *testing.T) {
+	args := []string{"with space", "", "new\nline", "*", "$HOME"}
+	spec := newSpec(t, append([]string{"sh", "-c", `printf '[%s]' "$@"; printf '{%s}' "$NP_TEST_VAR"`, "sh"}, args...)...)
+	spec.Env = append(spec.Env, "NP_TEST_VAR=a b\nc")
+	if got, want := output(t, spec), "[with space][][new\nline][*][$HOME]{a b\nc}"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestNestedUserNamespacesWork(t *testing.T) {
+	// Would be EPERM if the sandbox root were a chroot.
+	if got := sh(t, "unshare -U -r id -u"); got != "0\n" {
+		t.Errorf("unshare -U -r id -u inside: %q", got)
+	}
+}
+
+func TestProbeSucceedsHere(t *testing.T) {
+	if err := Probe(); err != nil {
+		t.Fatalf("Probe: %v (%+v)", err, Diagnose(err))
+	}
+}
+
+func TestParallelRuns(t *testing.T) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, err := Run(newSpec(t, "true"))
+			if err == nil && ws.ExitStatus() != 0 {
+				err = errors.New(describeStatus(ws))
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestKillingTheLauncherKillsTheProgram(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(withoutVar(os.Environ(), helperEnv), helperEnv+"=run-sleep")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 32)
+	n, err := out.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	if err != nil {
+		t.Fatalf("helper printed %q", buf[:n])
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("sandboxed program %d outlived the launcher killed with SIGKILL", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func TestHostMountsMadeLaterPropagateIn(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(withoutVar(os.Environ(), helperEnv), helperEnv+"=propagation")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, stderr.String())
+	}
+	if string(out) != "propagated\n" {
+		t.Errorf("the program saw %q in a directory mounted on after it started, want \"propagated\\n\"", out)
+	}
+}

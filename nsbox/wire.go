@@ -1,0 +1,119 @@
+package nsbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"np/internal/proc"
+)
+
+// The parent and the sandbox init talk over two inherited pipes:
+//
+//   - fd specFD: the parent writes one JSON wireSpec and closes it.
+//   - fd statusFD: close-on-exec in the init. The init writes execMarker
+//     right before exec'ing the program and a JSON wireStatus if something
+//     fails. So: EOF with no data = the init died early; the marker alone =
+//     the program runs; anything else = the reason it does not.
+const (
+	specFD     = 3
+	statusFD   = 4
+	execMarker = 'x'
+)
+
+// wireSpec is what the init needs: Spec without the stdio (those are fds
+// 0-2 already) plus what the parent resolved.
+type wireSpec struct {
+	NixDir   string // absolute host path without symlinks
+	Argv     []string
+	Env      []string
+	Dir      string
+	Probe    bool   // stop right before exec and exit 0
+	LogLevel uint32 // logrus level of the parent
+}
+
+// wireStatus carries the init's failure to the parent.
+type wireStatus struct {
+	Setup  *wireSetupError  `json:",omitempty"`
+	Lookup *wireLookupError `json:",omitempty"`
+}
+
+type wireSetupError struct {
+	Step  string
+	Path  string   `json:",omitempty"`
+	Op    *OpError `json:",omitempty"` // the failed system call, when that is the cause
+	Msg   string   // the cause's text otherwise
+	Errno syscall.Errno
+}
+
+type wireLookupError struct {
+	Name, File, Reason string
+	NotExecutable      bool
+}
+
+// encodeFailure turns an init failure into wire form.
+func encodeFailure(err error) []byte {
+	var st wireStatus
+	var setupErr *SetupError
+	var lookupErr *proc.LookupError
+	switch {
+	case errors.As(err, &lookupErr):
+		st.Lookup = &wireLookupError{Name: lookupErr.Name, File: lookupErr.File, Reason: lookupErr.Reason,
+			NotExecutable: errors.Is(lookupErr.Err, proc.ErrNotExecutable)}
+	case errors.As(err, &setupErr):
+		st.Setup = &wireSetupError{Step: setupErr.Step, Path: setupErr.Path, Msg: setupErr.Err.Error()}
+		errors.As(setupErr.Err, &st.Setup.Op)
+		errors.As(setupErr.Err, &st.Setup.Errno)
+	default:
+		st.Setup = &wireSetupError{Step: "running sandbox init", Msg: err.Error()}
+		errors.As(err, &st.Setup.Errno)
+	}
+	b, jerr := json.Marshal(st)
+	if jerr != nil { // cannot happen: plain strings and numbers
+		b = []byte(`{"Setup":{"Step":"running sandbox init","Msg":"unencodable error"}}`)
+	}
+	return b
+}
+
+// decodeFailure rebuilds the error encodeFailure sent: a *SetupError or a
+// *proc.LookupError.
+func decodeFailure(b []byte) error {
+	var st wireStatus
+	if err := json.Unmarshal(b, &st); err != nil {
+		return &SetupError{Step: "reading sandbox init status", Err: fmt.Errorf("%w (%q)", err, b)}
+	}
+	switch {
+	case st.Lookup != nil:
+		kind := proc.ErrNotFound
+		if st.Lookup.NotExecutable {
+			kind = proc.ErrNotExecutable
+		}
+		return &proc.LookupError{Name: st.Lookup.Name, File: st.Lookup.File, Reason: st.Lookup.Reason, Err: kind}
+	case st.Setup != nil:
+		s := st.Setup
+		var cause error = &remoteError{msg: s.Msg, errno: s.Errno}
+		if s.Op != nil {
+			cause = s.Op
+		}
+		return &SetupError{Step: s.Step, Path: s.Path, Err: cause}
+	default:
+		return &SetupError{Step: "reading sandbox init status", Err: fmt.Errorf("empty status %q", b)}
+	}
+}
+
+// remoteError is an init error that was not an *OpError: its text, and its
+// errno for errors.Is.
+type remoteError struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *remoteError) Error() string { return e.msg }
+
+func (e *remoteError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
+}

@@ -30,17 +30,35 @@ nixbin=$(ls -d "$loc"/.nix-portable/nix/store/*-nix-*/bin | head -1)
 nix=/nix/store/${nixbin#"$loc"/.nix-portable/nix/store/}/nix
 store=$loc/.nix-portable/nix
 
+# bwrap cannot create /nix on the host root, so give it what np builds: a
+# fresh root with every top-level host entry bound in, plus /nix (as
+# upstream nix-portable does).
+bw=(bwrap)
+for e in /*; do
+	name=${e#/}
+	case $name in nix | proc | dev) continue ;; esac
+	if [ -L "$e" ]; then
+		bw+=(--symlink "$(readlink "$e")" "$e")
+	elif [ -d "$e" ]; then
+		bw+=(--bind "$e" "$e")
+	elif [ -f "$e" ]; then
+		bw+=(--ro-bind "$e" "$e")
+	fi
+done
+bw+=(--dev-bind /dev /dev --bind /proc /proc --bind "$store" /nix)
+bwrap_cmd="${bw[*]}"
+
 echo "== start-up: run /bin/true =="
 hyperfine -N --warmup 5 --runs 100 \
 	-n native '/bin/true' \
 	-n 'np run (ns)' "$np run /bin/true" \
-	-n 'bwrap' "bwrap --bind / / --bind $store /nix --dev-bind /dev /dev /bin/true" \
+	-n 'bwrap' "$bwrap_cmd /bin/true" \
 	-n 'proot' "proot -b $store:/nix /bin/true"
 
 echo "== Nix: nix --version =="
 hyperfine -N --warmup 3 --runs 30 \
 	-n 'np nix (ns)' "$np nix --version" \
-	-n 'bwrap' "bwrap --bind / / --bind $store /nix --dev-bind /dev /dev $nix --version" \
+	-n 'bwrap' "$bwrap_cmd $nix --version" \
 	-n 'proot' "proot -b $store:/nix $nix --version"
 
 echo "== first run: install into an empty NP_LOCATION =="

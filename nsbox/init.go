@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -57,8 +58,12 @@ func initSandbox(status *os.File) error {
 	if err != nil {
 		return &SetupError{Step: "reading sandbox spec", Err: err}
 	}
+	if err := checkOwnNamespace(); err != nil {
+		return &SetupError{Step: "checking user namespace", Err: err}
+	}
 	logrus.SetLevel(logrus.Level(spec.LogLevel))
 
+	start := time.Now()
 	if err := runPlan(scratchPlan()); err != nil {
 		return err
 	}
@@ -69,6 +74,7 @@ func initSandbox(status *os.File) error {
 	if err := runPlan(rootPlan(entries, spec.NixDir)); err != nil {
 		return err
 	}
+	logrus.Debugf("nsbox: sandbox root with %d host entries set up in %v", len(entries), time.Since(start))
 
 	// From here on, only the user's own rights: drop capabilities before
 	// the cwd and PATH checks so those see what the program will see.
@@ -120,6 +126,21 @@ func readSpec() (*wireSpec, error) {
 		return nil, errors.New("no program given")
 	}
 	return &spec, nil
+}
+
+// checkOwnNamespace makes sure this process runs in the single-id user
+// namespace Run creates: the plan pivots and mounts over /tmp, which done
+// by real root in the host's namespaces (np started by hand with InitArg)
+// would wreck the host.
+func checkOwnNamespace() error {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return err
+	}
+	if f := strings.Fields(string(b)); len(f) != 3 || f[2] != "1" {
+		return fmt.Errorf("uid_map is %q, not a single mapped id: not started by nsbox.Run", strings.TrimSpace(string(b)))
+	}
+	return nil
 }
 
 // listHostRoot lists dir by d_type only: stat on a dead NFS top-level dir

@@ -524,3 +524,15 @@ func TestHostMountsMadeLaterPropagateIn(t *testing.T) {
 		t.Errorf("the program saw %q in a directory mounted on after it started, want \"propagated\\n\"", out)
 	}
 }
+
+func TestInitRefusesToRunInTheHostsNamespaces(t *testing.T) {
+	// The test process is in the namespaces it was started in, never in a
+	// single-id one of Run's making.
+	if err := checkOwnNamespace(); err == nil {
+		t.Fatal("checkOwnNamespace accepts the test's own user namespace")
+	}
+	// Inside a sandbox it must pass: the init got there.
+	if got := sh(t, "cat /proc/self/uid_map | wc -l"); strings.TrimSpace(got) != "1" {
+		t.Errorf("uid_map inside has %s lines", got)
+	}
+}

@@ -58,7 +58,7 @@ func Run(cmd *exec.Cmd) (syscall.WaitStatus, error) {
 // locks the calling goroutine to its OS thread from Start to the end of Wait.
 func RunHook(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus, error) {
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwarded...)
+	signal.Notify(sigs, caught()...)
 	defer signal.Stop(sigs)
 
 	runtime.LockOSThread()
@@ -94,6 +94,22 @@ func RunHook(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus
 		return ws, fmt.Errorf("waiting for %s: %w", cmd.Path, waitErr)
 	}
 	return ws, nil
+}
+
+// caught returns the forwarded signals that np did not inherit as ignored.
+// An ignored signal must stay ignored (nohup's SIGHUP, SIGINT of a
+// background job in a script): Notify would install a handler, and the
+// child would then start with the default action instead of SIG_IGN. (The
+// Go runtime keeps only SIGHUP and SIGINT ignored at start-up; other
+// inherited SIG_IGNs are lost in any Go program.)
+func caught() []os.Signal {
+	sigs := make([]os.Signal, 0, len(forwarded))
+	for _, sig := range forwarded {
+		if !signal.Ignored(sig) {
+			sigs = append(sigs, sig)
+		}
+	}
+	return sigs
 }
 
 // forward sends the signals arriving on sigs to p until done is closed.

@@ -53,6 +53,22 @@ func helper(mode string) int {
 		ws, err := Run(cmd)
 		fmt.Printf("status=%d err=%v\n", ws.ExitStatus(), err)
 		return 0
+	case mode == "print-ignored":
+		b, _ := os.ReadFile("/proc/self/status")
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "SigIgn:") {
+				fmt.Println(strings.TrimSpace(strings.TrimPrefix(l, "SigIgn:")))
+			}
+		}
+		return 0
+	case mode == "run-print-ignored":
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = helperEnvFor("print-ignored")
+		cmd.Stdout = os.Stdout
+		if _, err := Run(cmd); err != nil {
+			return 1
+		}
+		return 0
 	case strings.HasPrefix(mode, "reraise-"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(mode, "reraise-"))
 		// As main would have: np was catching it while the child ran.
@@ -245,6 +261,25 @@ func TestCloseExtraFDsLeavesOnlyStdio(t *testing.T) {
 		// ls opens fd 3 itself to read the directory.
 		if string(out) != "0\n1\n2\n3\n" {
 			t.Errorf("%s: fds after exec: %q", mode, out)
+		}
+	}
+}
+
+func TestInheritedIgnoredSignalsStayIgnored(t *testing.T) {
+	// sh ignores SIGHUP and SIGINT, as nohup and a script's background job do.
+	cmd := exec.Command("sh", "-c", `trap "" HUP INT; exec "$0"`, os.Args[0])
+	cmd.Env = helperEnvFor("run-print-ignored")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask, err := strconv.ParseUint(strings.TrimSpace(string(out)), 16, 64)
+	if err != nil {
+		t.Fatalf("child printed %q", out)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		if mask&(1<<(sig-1)) == 0 {
+			t.Errorf("%v is no longer ignored in the child (SigIgn %s)", sig, out)
 		}
 	}
 }

@@ -168,10 +168,22 @@ func TestEnvironmentAndCwdPassThrough(t *testing.T) {
 	}
 }
 
-func TestOnlyStandardFDsLeakIn(t *testing.T) {
-	out := must(t, np(t, runOpts{}, "run", "sh", "-c", "ls /proc/$$/fd"))
-	if got := strings.Join(strings.Fields(out), " "); got != "0 1 2" {
-		t.Fatalf("open fds inside np: %q, want 0 1 2", got)
+func TestNpLeaksNoFDsOfItsOwn(t *testing.T) {
+	// Whatever fds the test itself inherited reach both alike; np must add
+	// none of its own (payload file, pipes, the Go runtime's).
+	bare := exec.Command("sh", "-c", "ls /proc/$$/fd")
+	want, err := bare.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"ns":     {"run", "sh", "-c", "ls /proc/$$/fd"},
+		"native": {"run", npBin, "run", "sh", "-c", "ls /proc/$$/fd"},
+	} {
+		out := must(t, np(t, runOpts{}, args...))
+		if got := strings.Fields(out); strings.Join(got, " ") != strings.Join(strings.Fields(string(want)), " ") {
+			t.Fatalf("%s: open fds inside np: %v, without np: %v", name, got, strings.Fields(string(want)))
+		}
 	}
 }
 
@@ -234,6 +246,29 @@ func TestSignalsSentToNpReachTheProgram(t *testing.T) {
 			cmd.Wait()
 			if code := cmd.ProcessState.ExitCode(); code != 7 || strings.TrimSpace(out.String()) != "got" {
 				t.Fatalf("after %v: exit %d output %q; want the program's trap to run and exit 7", sig, code, out.String())
+			}
+		})
+	}
+}
+
+func TestFDsTheCallerPassesReachTheProgram(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "five")
+	os.WriteFile(f, []byte("through fd 5\n"), 0o644)
+	for name, args := range map[string][]string{
+		"ns":     {"run", "sh", "-c", "cat <&5"},
+		"native": {"run", npBin, "run", "sh", "-c", "cat <&5"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			cmd := npCmd(t, runOpts{}, args...)
+			cmd.ExtraFiles = []*os.File{nil, nil, in} // fd 5
+			out, err := cmd.CombinedOutput()
+			if err != nil || string(out) != "through fd 5\n" {
+				t.Fatalf("cat <&5 inside np: %q (%v)", out, err)
 			}
 		})
 	}

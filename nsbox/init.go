@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,12 +38,21 @@ const InitArg = "__np_nsbox_init"
 // that calls execve.
 func Init() error {
 	runtime.LockOSThread()
+	specFD, statusFD := specFD, statusFD
+	if len(os.Args) == 4 {
+		s, err1 := strconv.Atoi(os.Args[2])
+		t, err2 := strconv.Atoi(os.Args[3])
+		if err1 != nil || err2 != nil || s < 3 || t < 3 {
+			return fmt.Errorf("sandbox init: bad pipe fds %q %q (not started by nsbox.Run?)", os.Args[2], os.Args[3])
+		}
+		specFD, statusFD = s, t
+	}
 	// Close-on-exec at once, so the status pipe closes when the program starts.
-	if _, err := unix.FcntlInt(statusFD, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+	if _, err := unix.FcntlInt(uintptr(statusFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 		return fmt.Errorf("sandbox init: status pipe (fd %d): %w (not started by nsbox.Run?)", statusFD, err)
 	}
-	status := os.NewFile(statusFD, "status pipe")
-	err := initSandbox(status)
+	status := os.NewFile(uintptr(statusFD), "status pipe")
+	err := initSandbox(status, specFD)
 	if err == nil { // initSandbox returns only on failure
 		err = errors.New("sandbox init: returned without exec'ing the program")
 	}
@@ -53,8 +63,8 @@ func Init() error {
 }
 
 // initSandbox does Init's work and returns why it could not exec.
-func initSandbox(status *os.File) error {
-	spec, err := readSpec()
+func initSandbox(status *os.File, specFD int) error {
+	spec, err := readSpec(specFD)
 	if err != nil {
 		return &SetupError{Step: "reading sandbox spec", Err: err}
 	}
@@ -101,7 +111,7 @@ func initSandbox(status *os.File) error {
 	if err != nil {
 		return err
 	}
-	if err := proc.CloseExtraFDs(); err != nil {
+	if err := proc.CloseExtraFDs(spec.KeepFDs...); err != nil {
 		return &SetupError{Step: "closing stray fds", Err: err}
 	}
 	if _, err := status.Write([]byte{execMarker}); err != nil {
@@ -110,9 +120,9 @@ func initSandbox(status *os.File) error {
 	return execProgram(spec.Argv, file, env)
 }
 
-// readSpec reads the parent's JSON spec from specFD and closes it.
-func readSpec() (*wireSpec, error) {
-	f := os.NewFile(specFD, "spec pipe")
+// readSpec reads the parent's JSON spec from fd and closes it.
+func readSpec(fd int) (*wireSpec, error) {
+	f := os.NewFile(uintptr(fd), "spec pipe")
 	defer f.Close()
 	b, err := io.ReadAll(f)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
@@ -91,6 +92,9 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	}
 	wire := &wireSpec{NixDir: nixDir, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir,
 		Probe: probe, LogLevel: uint32(logrus.GetLevel())}
+	if !probe {
+		wire.KeepFDs = proc.InheritedFDs()
+	}
 
 	var p plumbing
 	defer p.closeAll()
@@ -107,15 +111,28 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 		return 0, &SetupError{Step: "connecting stdio", Err: err}
 	}
 
+	// Fds the caller passed on purpose keep their numbers in the init (and
+	// so in the program); the two pipes follow them.
+	extra, args := []*os.File{specR, statusW}, []string{os.Args[0], InitArg}
+	if n := len(wire.KeepFDs); n > 0 {
+		top := wire.KeepFDs[n-1]
+		extra = make([]*os.File, top-2, top)
+		for _, fd := range wire.KeepFDs {
+			extra[fd-3] = os.NewFile(uintptr(fd), "inherited")
+		}
+		extra = append(extra, specR, statusW)
+		args = append(args, strconv.Itoa(top+1), strconv.Itoa(top+2))
+	}
+
 	uid, gid := os.Geteuid(), os.Getegid()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe", // this very binary, even if replaced on disk meanwhile
-		Args:       []string{os.Args[0], InitArg},
+		Args:       args,
 		Env:        initEnv,
 		Stdin:      stdin,
 		Stdout:     stdout,
 		Stderr:     stderr,
-		ExtraFiles: []*os.File{specR, statusW}, // fds 3 and 4: specFD, statusFD
+		ExtraFiles: extra, // ends with the spec and status pipes
 		SysProcAttr: &syscall.SysProcAttr{
 			// No CLONE_NEWNET (costly: one report of 359 ms) nor CLONE_NEWPID
 			// (the host's /proc is bound in and must match).

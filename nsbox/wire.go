@@ -9,7 +9,10 @@ import (
 	"np/internal/proc"
 )
 
-// The parent and the sandbox init talk over two inherited pipes:
+// The parent and the sandbox init talk over two inherited pipes, at fds
+// specFD and statusFD unless the caller passed np fds of its own: those keep
+// their numbers, and the pipes come after them (argv[2] and argv[3] of the
+// init name them then).
 //
 //   - fd specFD: the parent writes one JSON wireSpec and closes it.
 //   - fd statusFD: close-on-exec in the init. The init writes execMarker
@@ -30,6 +33,7 @@ type wireSpec struct {
 	Env      []string
 	Dir      string
 	Probe    bool   // stop right before exec and exit 0
+	KeepFDs  []int  // fds >= 3 the caller passed to np on purpose; they reach the program
 	LogLevel uint32 // logrus level of the parent
 }
 

@@ -90,7 +90,9 @@ func (nativeRuntime) exec(j job) (syscall.WaitStatus, error) {
 			logrus.Debugf("staying in the current directory: %v", err)
 		}
 	}
-	proc.CloseExtraFDs()
+	if err := proc.CloseExtraFDs(proc.InheritedFDs()...); err != nil {
+		return 0, err
+	}
 	err = syscall.Exec(path, j.argv, j.env)
 	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENOEXEC) {
 		return 0, fmt.Errorf("executing %s: %w: %w", path, err, proc.ErrNotExecutable)

@@ -84,7 +84,7 @@ func helper(mode string) int {
 		if mode == "cloexec" {
 			err = CloseExtraFDs()
 		} else {
-			err = cloexecByScan()
+			err = cloexecByScan(nil)
 		}
 		if err != nil {
 			fmt.Println(err)

@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all bare payload test unit integration bench demo lint clean distclean
+.PHONY: all bare payload reproducible test unit integration bench demo lint clean distclean
 
 all: bin/np
 
@@ -23,6 +23,13 @@ $(BUILD)/payload.tar.zst: $(BUILD)/debs.list $(ASSET_SOURCES)
 	$(GO) run ./assets/mkpayload -root $(BUILD)/root -debs $(BUILD)/debs.list -out $@
 
 payload: $(BUILD)/payload.tar.zst
+
+# Same inputs, byte-identical payload: build it again and compare.
+reproducible: $(BUILD)/payload.tar.zst
+	$(GO) run ./assets/mkpayload -root $(BUILD)/root -debs $(BUILD)/debs.list -out $(BUILD)/payload-again.tar.zst
+	cmp $(BUILD)/payload.tar.zst $(BUILD)/payload-again.tar.zst
+	@echo "payload is reproducible: $$(sha256sum < $(BUILD)/payload.tar.zst | cut -c1-12)"
+	@rm -f $(BUILD)/payload-again.tar.zst
 
 # np without a payload: builds and tests anywhere, says it carries no Nix.
 bare: $(BUILD)/np-bare
@@ -49,7 +56,7 @@ unit:
 integration: bin/np
 	bash integration/run.sh
 
-test: lint unit integration
+test: lint unit reproducible integration
 
 bench: bin/np
 	bash integration/bench.sh

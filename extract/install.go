@@ -98,6 +98,7 @@ type Options struct {
 func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err error) {
 	fp := p.Trailer.Fingerprint()
 	if m := t.Installed(fp); m != nil {
+		logrus.Tracef("install: %s holds payload %s already", t.NixDir, p.Trailer.Short())
 		return m, false, nil
 	}
 	if err := os.MkdirAll(t.npDir(), 0o755); err != nil {

@@ -120,3 +120,35 @@ func TestTerminalSizeIsVisibleInside(t *testing.T) {
 	cmd.Wait()
 	tm.expect("31 97", 1)
 }
+
+func TestWindowResizeReachesProgram(t *testing.T) {
+	cmd := npCmd(t, runOpts{}, "run", "sh", "-c", `trap 'echo "size=$(stty size)"' WINCH; echo ready; while :; do sleep 0.05; done`)
+	tm := startInPty(t, cmd)
+	tm.expect("ready", 1)
+	if err := pty.Setsize(tm.ptm, &pty.Winsize{Rows: 42, Cols: 101}); err != nil {
+		t.Fatal(err)
+	}
+	tm.expect("size=42 101", 1)
+}
+
+func TestFirstRunShowsProgressOnATerminalOnly(t *testing.T) {
+	loc := newLocation(t)
+	cmd := npCmd(t, runOpts{loc: loc}, "nix", "--version")
+	tm := startInPty(t, cmd)
+	cmd.Wait()
+	tm.expect(wantNixVersion, 1)
+	if !strings.Contains(tm.output(), "installing Nix (first run)") || !strings.Contains(tm.output(), "%") {
+		t.Fatalf("no progress bar on a terminal:\n%q", tm.output())
+	}
+	quiet := np(t, runOpts{loc: newLocation(t)}, "nix", "--version")
+	if must(t, quiet); quiet.stderr != "" {
+		t.Fatalf("first run without a terminal printed to stderr:\n%s", quiet.stderr)
+	}
+}
+
+func TestRunWithoutProgramStartsShell(t *testing.T) {
+	r := np(t, runOpts{env: []string{"SHELL=/bin/sh"}, stdin: []byte("echo inside-$((40+2))\n")}, "run")
+	if got := must(t, r); got != "inside-42\n" {
+		t.Fatalf("np run with a script on stdin printed %q", got)
+	}
+}

@@ -39,7 +39,10 @@ type OpError struct {
 	Errno  syscall.Errno
 }
 
-func (e *OpError) Error() string {
+func (e *OpError) Error() string { return e.call() + ": " + e.Errno.Error() }
+
+// call prints the system call with its arguments and named flags.
+func (e *OpError) call() string {
 	var b strings.Builder
 	b.WriteString(e.Op)
 	switch e.Op {
@@ -64,7 +67,6 @@ func (e *OpError) Error() string {
 	default:
 		b.WriteString(" " + e.Target)
 	}
-	b.WriteString(": " + e.Errno.Error())
 	return b.String()
 }
 

@@ -14,7 +14,7 @@ func runPlan(ops []op) error {
 	trace := logrus.IsLevelEnabled(logrus.TraceLevel)
 	for _, o := range ops {
 		if trace {
-			logrus.Tracef("nsbox: %s %s %s %s", o.Kind, o.Source, o.Target, mountFlagString(o.Flags))
+			logrus.Tracef("nsbox: %s", o.opError(0).call())
 		}
 		err := runOp(o)
 		if err == nil {
@@ -75,6 +75,11 @@ func runOp(o op) error {
 	if !ok {
 		errno = unix.EIO
 	}
+	return o.opError(errno)
+}
+
+// opError describes o as a failed system call.
+func (o op) opError(errno unix.Errno) *OpError {
 	return &OpError{Op: o.Kind.String(), Source: o.Source, Target: o.Target, FSType: o.FSType,
 		Flags: o.Flags, Data: o.Data, Errno: errno}
 }

@@ -185,6 +185,7 @@ func prepare() (*config, runtime, *extract.Manifest, error) {
 		return nil, nil, nil, err
 	}
 	setupLogging(c)
+	logrus.Tracef("config: data dir %s, NP_RUNTIME %s, NP_GIT %q", c.DataDir, c.Runtime, c.Git)
 	rt, why, err := selectRuntime(c)
 	if err != nil {
 		return nil, nil, nil, err
@@ -258,7 +259,9 @@ func execUser(c *config, rt runtime, m *extract.Manifest, argv []string) (syscal
 	if err != nil {
 		dir = os.Getenv("HOME")
 	}
-	ws, err := rt.exec(job{argv: argv, env: nixEnv(os.Environ(), c, m), dir: dir})
+	env := nixEnv(os.Environ(), c, m)
+	logrus.Tracef("exec %q in %s via %s", argv, dir, rt.name())
+	ws, err := rt.exec(job{argv: argv, env: env, dir: dir})
 	if err != nil {
 		return 0, explainSetupFailure(c, err)
 	}

@@ -29,6 +29,7 @@ const (
 )
 
 func main() {
+	logrus.SetFormatter(&logFormatter{})
 	if len(os.Args) > 1 && os.Args[1] == nsbox.InitArg {
 		// The re-executed sandbox init: it execs the program or fails.
 		err := nsbox.Init()

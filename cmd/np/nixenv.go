@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sirupsen/logrus"
+
 	"np/extract"
 )
 
@@ -88,6 +90,9 @@ func (e *envList) list() []string {
 func nixEnv(environ []string, c *config, m *extract.Manifest) []string {
 	e := newEnvList(environ)
 	for _, k := range strippedVars {
+		if _, ok := e.vals[k]; ok {
+			logrus.Tracef("env: removing %s (host library and Nix overrides break the bundled Nix)", k)
+		}
 		e.unset(k)
 	}
 	e.set("NIX_CONF_DIR", c.confDir())
@@ -105,6 +110,7 @@ func nixEnv(environ []string, c *config, m *extract.Manifest) []string {
 
 	if f := e.get("NIX_SSL_CERT_FILE"); f == "" || !fileExists(f) {
 		f = caBundle(m)
+		logrus.Tracef("env: CA bundle %s", f)
 		e.set("NIX_SSL_CERT_FILE", f)
 		if s := e.get("SSL_CERT_FILE"); s == "" || !fileExists(s) {
 			e.set("SSL_CERT_FILE", f)

@@ -142,7 +142,9 @@ func selectRuntime(c *config) (runtime, string, error) {
 	case runtimePtrace:
 		return nil, "", fmt.Errorf("NP_RUNTIME=ptrace: %w; use NP_RUNTIME=auto or ns", errPtraceMissing)
 	}
-	if ok, why := nativeUsable(); ok {
+	ok, why := nativeUsable()
+	logrus.Tracef("auto: native runtime usable=%v: %s", ok, why)
+	if ok {
 		return nativeRuntime{}, why, nil
 	}
 	return ns, "user namespaces are tried first when the host has no usable /nix", nil

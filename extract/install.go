@@ -166,7 +166,7 @@ func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating staging directory: %w", err)
 	}
-	defer removeTree(staging)
+	defer RemoveTree(staging)
 
 	m, err := unpack(p, staging, progress)
 	if err != nil {
@@ -390,8 +390,9 @@ func (x *extractor) seal() error {
 	return nil
 }
 
-// removeTree deletes a tree that may contain read-only directories.
-func removeTree(dir string) {
+// RemoveTree deletes a tree that may contain read-only directories, such
+// as a store.
+func RemoveTree(dir string) {
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
 			os.Chmod(p, 0o700)

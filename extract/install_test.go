@@ -82,7 +82,7 @@ func makeBinary(t *testing.T, m *Manifest, entries []entry) string {
 func openTarget(t *testing.T) Target {
 	t.Helper()
 	dir := t.TempDir()
-	t.Cleanup(func() { removeTree(dir) })
+	t.Cleanup(func() { RemoveTree(dir) })
 	return Target{NixDir: filepath.Join(dir, "nix")}
 }
 

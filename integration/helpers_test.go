@@ -8,15 +8,15 @@ package integration
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"np/extract"
 )
 
 var (
@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	sharedOnce.Do(func() {}) // nothing more may start the shared install
 	if sharedLoc != "" {
-		removeTree(sharedLoc)
+		extract.RemoveTree(sharedLoc)
 	}
 	os.Exit(code)
 }
@@ -93,19 +93,10 @@ func newLocation(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeTree(dir) })
+	t.Cleanup(func() { extract.RemoveTree(dir) })
 	return dir
 }
 
-func removeTree(dir string) {
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	os.RemoveAll(dir)
-}
 
 // np runs the np binary with args and returns what a caller would see.
 func np(t *testing.T, o runOpts, args ...string) result {

@@ -97,7 +97,6 @@ func newLocation(t *testing.T) string {
 	return dir
 }
 
-
 // np runs the np binary with args and returns what a caller would see.
 func np(t *testing.T, o runOpts, args ...string) result {
 	t.Helper()

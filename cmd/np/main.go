@@ -52,14 +52,11 @@ func main() {
 
 // exitCodeOf maps np's failures to the exit codes a shell uses.
 func exitCodeOf(err error) int {
-	var u *usageError
 	switch {
 	case errors.Is(err, proc.ErrNotFound):
 		return exitNotFound
 	case errors.Is(err, proc.ErrNotExecutable):
 		return exitNotExecutable
-	case errors.As(err, &u):
-		return exitFailure
 	}
 	return exitFailure
 }

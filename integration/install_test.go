@@ -174,3 +174,10 @@ func TestUserStoreSettingDoesNotBreakNp(t *testing.T) {
 		t.Fatalf("nix-build printed %q", out)
 	}
 }
+
+func TestUnwritableLocationNamesTheFix(t *testing.T) {
+	r := np(t, runOpts{loc: "/"}, "nix", "--version")
+	if r.code != 125 || !strings.HasPrefix(r.stderr, "np: ") || !strings.Contains(r.stderr, "set NP_LOCATION to a writable directory") {
+		t.Fatalf("exit %d stderr %q; want 125 and a message naming NP_LOCATION", r.code, r.stderr)
+	}
+}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,12 +63,31 @@ func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
 	start := time.Now()
 	m, fresh, err := target.Ensure(payload, opts)
 	if err != nil {
+		if hint := locationHint(err); hint != "" {
+			return nil, fmt.Errorf("installing Nix into %s: %w; %s", rt.nixDir(), err, hint)
+		}
 		return nil, fmt.Errorf("installing Nix into %s: %w", rt.nixDir(), err)
 	}
 	if fresh {
 		logrus.Debugf("installed Nix %s into %s in %v", m.NixVersion, rt.nixDir(), time.Since(start).Round(time.Millisecond))
 	}
 	return m, nil
+}
+
+// locationHint names the fix for file system errors that mean the data dir
+// cannot live where it is.
+func locationHint(err error) string {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return ""
+	}
+	switch {
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, unix.EROFS), errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
+		return "set NP_LOCATION to a writable directory"
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+		return "free some space or set NP_LOCATION to a directory with about 100 MB free"
+	}
+	return ""
 }
 
 // finishInstall registers the new store paths with Nix, probes whether Nix's

@@ -273,3 +273,49 @@ func TestFDsTheCallerPassesReachTheProgram(t *testing.T) {
 		})
 	}
 }
+
+func TestHardLinkNamedAfterToolRunsIt(t *testing.T) {
+	// A copy of our own: the kernel refuses hard links to another user's
+	// file (fs.protected_hardlinks).
+	dir := t.TempDir()
+	data, err := os.ReadFile(npBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, link := filepath.Join(dir, "np"), filepath.Join(dir, "nix-store")
+	if err := os.WriteFile(own, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(own, link); err != nil {
+		t.Fatal(err)
+	}
+	if out := strings.TrimSpace(must(t, np(t, runOpts{bin: link}, "--version"))); out != "nix-store (Nix) 2.26.3" {
+		t.Fatalf("hard link nix-store --version printed %q", out)
+	}
+}
+
+func TestRuntimeChoiceErrorsAndAliases(t *testing.T) {
+	if r := np(t, runOpts{env: []string{"NP_RUNTIME=ptrace"}}, "run", "true"); r.code != 125 || !strings.Contains(r.stderr, "ptrace runtime is not part of this np yet") {
+		t.Errorf("NP_RUNTIME=ptrace: exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := np(t, runOpts{env: []string{"NP_RUNTIME=native"}}, "run", "true"); r.code != 125 || !strings.Contains(r.stderr, "writable /nix/store") {
+		t.Errorf("NP_RUNTIME=native without /nix: exit %d stderr %q", r.code, r.stderr)
+	}
+	for _, alias := range []string{"bwrap", "ns"} {
+		if r := np(t, runOpts{env: []string{"NP_RUNTIME=" + alias, "NP_DEBUG=1"}}, "run", "true"); r.code != 0 || !strings.Contains(r.stderr, "runtime ns") {
+			t.Errorf("NP_RUNTIME=%s: exit %d stderr %q", alias, r.code, r.stderr)
+		}
+	}
+}
+
+func TestNPGitPutsGitOnPath(t *testing.T) {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatalf("this test needs a host git: %v", err)
+	}
+	out := must(t, np(t, runOpts{env: []string{"NP_GIT=" + git}}, "run", "sh", "-c", "command -v git; git --version"))
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], ".nix-portable/bin/git") || !strings.HasPrefix(lines[1], "git version") {
+		t.Fatalf("inside np with NP_GIT: %q", out)
+	}
+}

@@ -27,8 +27,10 @@ const InitArg = "__np_nsbox_init"
 // sandbox root, and execs the program in place (the pid the parent waits on
 // stays the same).
 //
-// It returns only on failure, after sending the error to the parent, which
-// turns it into Run's *SetupError or lookup error; main then exits 125.
+// It returns nil only for a probe whose set-up succeeded (main then exits
+// 0, which is what exec'ing a no-op program would do). Otherwise it returns
+// only on failure, after sending the error to the parent, which turns it
+// into Run's *SetupError or lookup error; main then exits 125.
 // Once the parent has the error, Init points fd 2 at /dev/null: reporting
 // it is the parent's job, and the parent may quietly fall back to another
 // runtime, so main's own "np: ..." line must not reach the user.
@@ -53,6 +55,9 @@ func Init() error {
 	}
 	status := os.NewFile(uintptr(statusFD), "status pipe")
 	err := initSandbox(status, specFD)
+	if errors.Is(err, errProbeDone) {
+		return nil
+	}
 	if err == nil { // initSandbox returns only on failure
 		err = errors.New("sandbox init: returned without exec'ing the program")
 	}
@@ -61,6 +66,9 @@ func Init() error {
 	}
 	return err
 }
+
+// errProbeDone ends a probe's set-up right before exec: all went well.
+var errProbeDone = errors.New("probe set-up complete")
 
 // initSandbox does Init's work and returns why it could not exec.
 func initSandbox(status *os.File, specFD int) error {
@@ -99,8 +107,7 @@ func initSandbox(status *os.File, specFD int) error {
 		if _, err := status.Write([]byte{execMarker}); err != nil {
 			return &SetupError{Step: "reporting probe result", Err: err}
 		}
-		// The probe's no-op program: exiting here is what exec'ing it would do.
-		os.Exit(0)
+		return errProbeDone
 	}
 
 	path, ok := getEnv(env, "PATH")

@@ -31,8 +31,12 @@ const (
 func main() {
 	logrus.SetFormatter(&logFormatter{})
 	if len(os.Args) > 1 && os.Args[1] == nsbox.InitArg {
-		// The re-executed sandbox init: it execs the program or fails.
+		// The re-executed sandbox init: it execs the program, fails, or
+		// (for a probe) returns nil where the program would start.
 		err := nsbox.Init()
+		if err == nil {
+			os.Exit(0)
+		}
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
 		os.Exit(exitCodeOf(err))
 	}

@@ -221,7 +221,8 @@ func TestKillNineOfNpLeavesNoSandboxedProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := func() bool {
-		out, _ := exec.Command("pgrep", "-f", "sleep "+marker).Output()
+		// -x: the whole command line, so np's own ("np run sleep ...") does not count.
+		out, _ := exec.Command("pgrep", "-x", "-f", "sleep "+marker).Output()
 		return len(bytes.TrimSpace(out)) > 0
 	}
 	waitFor(t, "the sandboxed sleep to start", 10*time.Second, found)

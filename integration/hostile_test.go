@@ -5,6 +5,7 @@ package integration
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,10 +25,10 @@ func init() {
 
 // inNoUserNamespaceHost runs np inside a user namespace whose
 // user.max_user_namespaces is 0, like CentOS/RHEL 7's default.
-func inNoUserNamespaceHost(t *testing.T, args ...string) result {
+func inNoUserNamespaceHost(t *testing.T, loc string, args ...string) result {
 	t.Helper()
 	script := `echo 0 > /proc/sys/user/max_user_namespaces || exit 99; exec "$@"`
-	cmd := npCmd(t, runOpts{}, args...)
+	cmd := npCmd(t, runOpts{loc: loc}, args...)
 	cmd.Args = append([]string{"unshare", "--user", "--map-root-user", "sh", "-c", script, "sh", npBin}, args...)
 	cmd.Path = lookPath(t, "unshare")
 	return runResult(t, cmd)
@@ -69,7 +70,7 @@ func runResult(t *testing.T, cmd *exec.Cmd) result {
 }
 
 func TestDoctorNamesMaxUserNamespaces(t *testing.T) {
-	r := inNoUserNamespaceHost(t, "doctor")
+	r := inNoUserNamespaceHost(t, "", "doctor")
 	if r.code == 0 {
 		t.Fatalf("doctor exited 0 where no runtime works:\n%s", r.stdout)
 	}
@@ -79,12 +80,19 @@ func TestDoctorNamesMaxUserNamespaces(t *testing.T) {
 }
 
 func TestRunWithoutUserNamespacesFailsWithOneLine(t *testing.T) {
-	r := inNoUserNamespaceHost(t, "run", "true")
-	if r.code != 125 || !strings.HasPrefix(r.stderr, "np: ") || !strings.Contains(r.stderr, "max_user_namespaces") {
-		t.Fatalf("exit %d stderr %q; want 125 and a message naming max_user_namespaces", r.code, r.stderr)
+	fresh := newLocation(t)
+	for name, loc := range map[string]string{"installed": "", "first run": fresh} {
+		r := inNoUserNamespaceHost(t, loc, "run", "true")
+		if r.code != 125 || !strings.HasPrefix(r.stderr, "np: ") || !strings.Contains(r.stderr, "max_user_namespaces") {
+			t.Fatalf("%s: exit %d stderr %q; want 125 and a message naming max_user_namespaces", name, r.code, r.stderr)
+		}
+		if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%s: message is not one line:\n%s", name, r.stderr)
+		}
 	}
-	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
-		t.Errorf("message is not one line:\n%s", r.stderr)
+	// Nothing was unpacked for a runtime that cannot work.
+	if entries, _ := os.ReadDir(filepath.Join(fresh, ".nix-portable", "nix", "store")); len(entries) != 0 {
+		t.Fatalf("a first run without a working runtime unpacked %d store paths", len(entries))
 	}
 }
 

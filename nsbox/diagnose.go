@@ -129,7 +129,7 @@ func classify(f facts, err error) (cause, detail string) {
 	case denied && f.AppArmorRestrict == "1":
 		return "apparmor", "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, Ubuntu 23.10+); ask an admin for an AppArmor profile for np allowing 'userns,', or: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
 	}
-	return "unknown", fmt.Sprintf("the sandbox could not be set up (%v); please report this with the output of `np doctor`", err)
+	return "unknown", "no known cause explains this; please report it with the output of `np doctor`"
 }
 
 // kernelBefore reports whether release ("4.2.0-foo") is older than major.minor.

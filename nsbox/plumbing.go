@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // plumbing owns the pipes between Run and the sandbox init, and the copies
@@ -17,6 +19,22 @@ type plumbing struct {
 	copies    sync.WaitGroup
 	mu        sync.Mutex
 	copyErr   error
+}
+
+// dupAll duplicates fds (close-on-exec) for handing to the child: the
+// caller's own descriptors are never wrapped in an *os.File, whose finalizer
+// would close them once Run returns.
+func (p *plumbing) dupAll(fds []int) ([]*os.File, error) {
+	files := make([]*os.File, len(fds))
+	for i, fd := range fds {
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return nil, fmt.Errorf("duplicating fd %d: %w", fd, err)
+		}
+		files[i] = os.NewFile(uintptr(dup), fmt.Sprintf("fd %d", fd))
+		p.ours = append(p.ours, files[i])
+	}
+	return files, nil
 }
 
 // pipe makes a pipe whose read end (childReads) or write end goes to the child.

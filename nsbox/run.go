@@ -33,6 +33,10 @@ type Spec struct {
 	// through a pipe, stdin only once the program really runs.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// PassFDs are descriptors >= 3 that reach the program at the same
+	// numbers: the ones np's own caller passed on purpose
+	// (proc.InheritedFDs, taken once at start-up).
+	PassFDs []int
 }
 
 // stepCreate is the SetupError.Step of a refused clone or uid/gid map write.
@@ -93,11 +97,15 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	wire := &wireSpec{NixDir: nixDir, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir,
 		Probe: probe, LogLevel: uint32(logrus.GetLevel())}
 	if !probe {
-		wire.KeepFDs = proc.InheritedFDs()
+		wire.KeepFDs = spec.PassFDs
 	}
 
 	var p plumbing
 	defer p.closeAll()
+	passed, err := p.dupAll(wire.KeepFDs)
+	if err != nil {
+		return 0, &SetupError{Step: "passing inherited fds", Err: err}
+	}
 	specR, specW, err := p.pipe(true)
 	if err != nil {
 		return 0, &SetupError{Step: "creating spec pipe", Err: err}
@@ -117,8 +125,8 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	if n := len(wire.KeepFDs); n > 0 {
 		top := wire.KeepFDs[n-1]
 		extra = make([]*os.File, top-2, top)
-		for _, fd := range wire.KeepFDs {
-			extra[fd-3] = os.NewFile(uintptr(fd), "inherited")
+		for i, fd := range wire.KeepFDs {
+			extra[fd-3] = passed[i]
 		}
 		extra = append(extra, specR, statusW)
 		args = append(args, strconv.Itoa(top+1), strconv.Itoa(top+2))
@@ -234,10 +242,12 @@ func startError(err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		switch errno {
-		case unix.ENOENT, unix.ENOEXEC, unix.ENOTDIR:
-			return &SetupError{Step: "starting sandbox init", Path: "/proc/self/exe", Err: errno}
+		case unix.EPERM, unix.EACCES, unix.EINVAL, unix.ENOSPC, unix.EUSERS:
+			// What the kernel answers when it refuses a user namespace or
+			// its maps (see Diagnose).
+			return &SetupError{Step: stepCreate, Err: errno}
 		}
-		return &SetupError{Step: stepCreate, Err: errno}
+		return &SetupError{Step: "starting sandbox init", Path: "/proc/self/exe", Err: errno}
 	}
 	return &SetupError{Step: stepCreate, Err: err}
 }

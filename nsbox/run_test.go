@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -374,7 +375,9 @@ func TestOnlyStdioAndPassedFDsReachTheProgram(t *testing.T) {
 	if !want[strconv.Itoa(int(passed.Fd()))] || want[strconv.Itoa(int(own.Fd()))] {
 		t.Fatalf("InheritedFDs() = %v: wrong about the passed fd %d or np's own fd %d", proc.InheritedFDs(), passed.Fd(), own.Fd())
 	}
-	got := strings.Fields(output(t, newSpec(t, "ls", "/proc/self/fd")))
+	spec := newSpec(t, "ls", "/proc/self/fd")
+	spec.PassFDs = proc.InheritedFDs()
+	got := strings.Fields(output(t, spec))
 	if len(got) != len(want) {
 		t.Fatalf("fds inside: %v, want %v", got, want)
 	}
@@ -382,6 +385,28 @@ func TestOnlyStdioAndPassedFDsReachTheProgram(t *testing.T) {
 		if !want[fd] {
 			t.Fatalf("fds inside: %v, want %v (np's own fd is %d)", got, want, own.Fd())
 		}
+	}
+}
+
+func TestPassedFDsSurviveRun(t *testing.T) {
+	// The caller's descriptor is handed on by duplicate: after Run and a
+	// garbage collection, it must still be open in np.
+	f, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+		t.Fatal(err)
+	}
+	spec := newSpec(t, "true")
+	spec.PassFDs = []int{fd}
+	output(t, spec)
+	runtime.GC()
+	runtime.GC()
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+		t.Fatalf("fd %d passed to Run is gone afterwards: %v", fd, err)
 	}
 }
 

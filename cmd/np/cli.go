@@ -261,7 +261,7 @@ func execUser(c *config, rt runtime, m *extract.Manifest, argv []string) (syscal
 	}
 	env := nixEnv(os.Environ(), c, m)
 	logrus.Tracef("exec %q in %s via %s", argv, dir, rt.name())
-	ws, err := rt.exec(job{argv: argv, env: env, dir: dir})
+	ws, err := rt.exec(job{argv: argv, env: env, dir: dir, passFDs: callerFDs})
 	if err != nil {
 		return 0, explainSetupFailure(c, err)
 	}

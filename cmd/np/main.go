@@ -40,6 +40,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
 		os.Exit(exitCodeOf(err))
 	}
+	// Taken before np opens anything: every fd >= 3 without close-on-exec
+	// now is one the caller passed on purpose.
+	callerFDs = proc.InheritedFDs()
 	ws, err := run(os.Args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
@@ -64,6 +67,10 @@ func exitCodeOf(err error) int {
 	}
 	return exitFailure
 }
+
+// callerFDs are the descriptors >= 3 np's caller passed to it; they reach
+// the user's program, and only it.
+var callerFDs []int
 
 // usageError is a command-line mistake.
 type usageError struct{ msg string }

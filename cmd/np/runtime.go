@@ -24,6 +24,7 @@ type job struct {
 	dir            string
 	stdin          io.Reader // nil: np's own
 	stdout, stderr io.Writer // nil: np's own
+	passFDs        []int     // descriptors >= 3 to hand on at the same numbers
 }
 
 // runtime makes a Nix directory appear at /nix for the programs it runs.
@@ -35,6 +36,8 @@ type runtime interface {
 	run(j job) (syscall.WaitStatus, error)
 	// exec runs the user's program as np's last act.
 	exec(j job) (syscall.WaitStatus, error)
+	// check says whether the runtime can work here at all.
+	check() error
 }
 
 // nsRuntime: new user and mount namespaces with the data dir bound at /nix.
@@ -42,13 +45,14 @@ type nsRuntime struct{ dir string }
 
 func (r nsRuntime) name() runtimeName { return runtimeNS }
 func (r nsRuntime) nixDir() string    { return r.dir }
+func (r nsRuntime) check() error      { return nsbox.Probe() }
 func (r nsRuntime) exec(j job) (syscall.WaitStatus, error) {
 	return r.run(j)
 }
 func (r nsRuntime) run(j job) (syscall.WaitStatus, error) {
 	return nsbox.Run(nsbox.Spec{
 		NixDir: r.dir, Argv: j.argv, Env: j.env, Dir: j.dir,
-		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr,
+		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr, PassFDs: j.passFDs,
 	})
 }
 
@@ -58,6 +62,7 @@ type nativeRuntime struct{}
 
 func (nativeRuntime) name() runtimeName { return runtimeNative }
 func (nativeRuntime) nixDir() string    { return "/nix" }
+func (nativeRuntime) check() error      { return nil } // nativeUsable decided
 
 func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
 	path, err := proc.LookPath(j.argv[0], envValue(j.env, "PATH"))
@@ -90,7 +95,7 @@ func (nativeRuntime) exec(j job) (syscall.WaitStatus, error) {
 			logrus.Debugf("staying in the current directory: %v", err)
 		}
 	}
-	if err := proc.CloseExtraFDs(proc.InheritedFDs()...); err != nil {
+	if err := proc.CloseExtraFDs(j.passFDs...); err != nil {
 		return 0, err
 	}
 	err = syscall.Exec(path, j.argv, j.env)
@@ -158,10 +163,14 @@ func explainSetupFailure(c *config, err error) error {
 		return err
 	}
 	d := nsbox.Diagnose(err)
-	if c.Runtime == runtimeAuto {
-		return fmt.Errorf("no runtime works here: user namespaces are unavailable (%s: %s), and %w", err, d.Detail, errPtraceMissing)
+	what := "user namespaces are unavailable"
+	if d.Cause == "unknown" {
+		what = "the namespace sandbox could not be set up"
 	}
-	return fmt.Errorf("the ns runtime cannot start: %s: %s", err, d.Detail)
+	if c.Runtime == runtimeAuto {
+		return fmt.Errorf("no runtime works here: %s (%s: %s), and %w", what, se, d.Detail, errPtraceMissing)
+	}
+	return fmt.Errorf("the ns runtime cannot start: %s (%s: %s)", what, se, d.Detail)
 }
 
 func envValue(env []string, key string) string {

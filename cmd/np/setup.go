@@ -56,6 +56,13 @@ func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
 	}
 	defer payload.Close()
 	target := extract.Target{NixDir: rt.nixDir()}
+	if target.Installed(payload.Trailer.Fingerprint()) == nil {
+		// Unpacking 50 MB only to fail at registration would repeat on
+		// every run: make sure the runtime works first.
+		if err := rt.check(); err != nil {
+			return nil, err
+		}
+	}
 	opts := extract.Options{Finish: func(m *extract.Manifest) error { return finishInstall(c, rt, m) }}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		opts.Progress = os.Stderr
@@ -140,10 +147,10 @@ func runCaptured(rt runtime, j job) (string, error) {
 	} else if err == nil && ws.ExitStatus() != 0 {
 		err = fmt.Errorf("%s exited with status %d", filepath.Base(j.argv[0]), ws.ExitStatus())
 	}
-	if err != nil {
-		return ":\n" + strings.TrimSpace(out.String()), err
+	if text := strings.TrimSpace(out.String()); err != nil && text != "" {
+		return ":\n" + text, err
 	}
-	return "", nil
+	return "", err
 }
 
 // firstError picks the line of Nix's output that says what went wrong.

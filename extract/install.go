@@ -123,6 +123,11 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 			return nil, false, err
 		}
 	}
+	// The record of a complete install must not reach the disk before the
+	// store it describes (a power cut would leave it pointing at holes).
+	if err := syncFS(t.Store()); err != nil {
+		return nil, false, err
+	}
 	data, err := json.MarshalIndent(state{Fingerprint: fp, Manifest: m}, "", " ")
 	if err != nil {
 		return nil, false, fmt.Errorf("encoding install state: %w", err)
@@ -131,6 +136,19 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 		return nil, false, err
 	}
 	return m, true, nil
+}
+
+// syncFS flushes the file system holding dir.
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
 }
 
 // lockFile takes an exclusive flock, telling the user when it has to wait.
@@ -162,7 +180,15 @@ func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
 			return nil, fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
-	staging, err := os.MkdirTemp(filepath.Join(t.npDir(), "tmp"), "install-")
+	// Under the lock no other install is running: whatever staging trees
+	// are left were abandoned by an np that was killed mid-install.
+	tmpDir := filepath.Join(t.npDir(), "tmp")
+	if stale, err := os.ReadDir(tmpDir); err == nil {
+		for _, e := range stale {
+			RemoveTree(filepath.Join(tmpDir, e.Name()))
+		}
+	}
+	staging, err := os.MkdirTemp(tmpDir, "install-")
 	if err != nil {
 		return nil, fmt.Errorf("creating staging directory: %w", err)
 	}
@@ -204,16 +230,7 @@ func (t Target) writeGCRoots(m *Manifest) error {
 	want := map[string]bool{}
 	for _, name := range m.Names() {
 		want[name] = true
-		link := filepath.Join(t.GCRootDir(), name)
-		if target, err := os.Readlink(link); err == nil && target == StoreDir+"/"+name {
-			continue
-		}
-		tmp := link + ".tmp"
-		os.Remove(tmp)
-		if err := os.Symlink(StoreDir+"/"+name, tmp); err != nil {
-			return fmt.Errorf("creating GC root: %w", err)
-		}
-		if err := os.Rename(tmp, link); err != nil {
+		if err := ReplaceSymlink(StoreDir+"/"+name, filepath.Join(t.GCRootDir(), name)); err != nil {
 			return fmt.Errorf("creating GC root: %w", err)
 		}
 	}
@@ -229,12 +246,26 @@ func (t Target) writeGCRoots(m *Manifest) error {
 	return nil
 }
 
-// unpack streams the compressed archive into dir, verifying its checksum on
-// the way, and returns the checked manifest.
+// verify checks the payload against the checksum in the trailer before a
+// single byte of it is unpacked.
+func verify(p *Payload) error {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(p.File, p.Trailer.Offset, p.Trailer.Length)); err != nil {
+		return fmt.Errorf("reading payload: %w", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != p.Trailer.Fingerprint() {
+		return fmt.Errorf("payload checksum mismatch (got %s, want %s): the binary is corrupt; rebuild or re-download np", got[:12], p.Trailer.Short())
+	}
+	return nil
+}
+
+// unpack checks the compressed archive and streams it into dir, returning
+// the checked manifest.
 func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
+	if err := verify(p); err != nil {
+		return nil, err
+	}
 	var r io.Reader = io.NewSectionReader(p.File, p.Trailer.Offset, p.Trailer.Length)
-	sum := sha256.New()
-	r = io.TeeReader(r, sum)
 	if progress != nil {
 		bar := newProgressBar(progress, p.Trailer.Length)
 		defer bar.done()
@@ -271,19 +302,19 @@ func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
 			return nil, err
 		}
 	}
-	// Drain what the decoder did not need so the checksum covers every byte.
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return nil, fmt.Errorf("reading payload: %w", err)
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != p.Trailer.Fingerprint() {
-		return nil, fmt.Errorf("payload checksum mismatch (got %s, want %s): the binary is corrupt; rebuild or re-download np", got[:12], p.Trailer.Short())
-	}
 	if m == nil {
 		return nil, errors.New("payload has no manifest: the binary is corrupt; rebuild or re-download np")
 	}
+	listed := map[string]bool{}
 	for _, name := range m.Names() {
+		listed[name] = true
 		if !x.dirs["store/"+name] {
 			return nil, fmt.Errorf("payload lacks store path %s listed in its manifest", name)
+		}
+	}
+	for _, name := range x.topLevel {
+		if !listed[name] {
+			return nil, fmt.Errorf("payload holds store path %s that its manifest does not list", name)
 		}
 	}
 	if err := x.seal(); err != nil {
@@ -295,10 +326,11 @@ func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
 // extractor writes archive entries below root without ever following a
 // symlink: every parent of an entry must be a directory it created itself.
 type extractor struct {
-	root  string
-	dirs  map[string]bool // archive-relative directories created so far
-	order []string        // in creation order, to seal them read-only afterwards
-	times []string        // every entry, to set Nix's canonical mtime
+	root     string
+	dirs     map[string]bool // archive-relative directories created so far
+	order    []string        // in creation order, to seal them read-only afterwards
+	topLevel []string        // names of the store paths, in archive order
+	times    []string        // every entry, to set Nix's canonical mtime
 }
 
 func newExtractor(root string) *extractor {
@@ -366,11 +398,14 @@ func (x *extractor) mkdirs(dir string) error {
 	}
 	x.dirs[dir] = true
 	x.order = append(x.order, full)
+	if path.Dir(dir) == "store" {
+		x.topLevel = append(x.topLevel, path.Base(dir))
+	}
 	return nil
 }
 
 // seal gives the tree Nix's canonical metadata: mtime 1, directories
-// read-only (children first, so the walk never locks itself out).
+// read-only.
 func (x *extractor) seal() error {
 	one := []unix.Timespec{{Sec: 1}, {Sec: 1}}
 	for _, p := range append(x.times, x.order...) {
@@ -402,6 +437,24 @@ func RemoveTree(dir string) {
 	os.RemoveAll(dir)
 }
 
+// ReplaceSymlink makes link point at target, atomically: concurrent
+// callers each use a temporary link of their own and a rename.
+func ReplaceSymlink(target, link string) error {
+	if cur, err := os.Readlink(link); err == nil && cur == target {
+		return nil
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", link, os.Getpid())
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
 // WriteFileAtomic writes data to name through a temporary file and a rename,
 // so readers see either the old or the new content, never a partial file.
 func WriteFileAtomic(name string, data []byte, perm os.FileMode) error {
@@ -411,6 +464,10 @@ func WriteFileAtomic(name string, data []byte, perm os.FileMode) error {
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("writing %s: %w", name, err)
 	}

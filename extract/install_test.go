@@ -270,3 +270,46 @@ func TestRegistrationFormat(t *testing.T) {
 }
 
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+func TestUnlistedStorePathIsRefused(t *testing.T) {
+	entries := append(goodEntries(), entry{name: "store/cccccccccccccccccccccccccccccccc-stowaway", dir: true})
+	p, _ := OpenPayload(makeBinary(t, testManifest(), entries))
+	defer p.Close()
+	tg := openTarget(t)
+	if _, _, err := tg.Ensure(p, Options{}); err == nil || !strings.Contains(err.Error(), "stowaway") {
+		t.Fatalf("got %v, want an error naming the unlisted path", err)
+	}
+	if entries, _ := os.ReadDir(tg.Store()); len(entries) != 0 {
+		t.Fatalf("store paths moved in: %v", entries)
+	}
+}
+
+func TestAbandonedStagingIsCleanedUp(t *testing.T) {
+	p, _ := OpenPayload(makeBinary(t, testManifest(), goodEntries()))
+	defer p.Close()
+	tg := openTarget(t)
+	// What an np killed mid-install leaves: a staging tree with read-only dirs.
+	old := filepath.Join(tg.npDir(), "tmp", "install-killed", "store", "x")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(old, 0o555)
+	if _, _, err := tg.Ensure(p, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(filepath.Join(tg.npDir(), "tmp")); len(left) != 0 {
+		t.Fatalf("staging trees left after an install: %v", left)
+	}
+}
+
+func TestReplaceSymlink(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "l")
+	for _, target := range []string{"/a", "/b", "/b"} {
+		if err := ReplaceSymlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.Readlink(link); got != target {
+			t.Fatalf("link points at %q, want %q", got, target)
+		}
+	}
+}

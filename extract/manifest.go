@@ -103,5 +103,5 @@ func (m *Manifest) Registration() []byte {
 	return []byte(b.String())
 }
 
-// NixBin is the bin directory of the bundled Nix.
-func (m *Manifest) NixBin() string { return m.Nix + "/bin" }
+// Tool is the path of one program of the bundled Nix, e.g. Tool("nix-store").
+func (m *Manifest) Tool(name string) string { return m.Nix + "/bin/" + name }

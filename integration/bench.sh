@@ -8,7 +8,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	missing=()
 	for t in hyperfine bwrap proot; do command -v $t >/dev/null || missing+=("$t"); done
 	if [ ${#missing[@]} -gt 0 ]; then
-		apt-get install -y -qq hyperfine bubblewrap proot >/dev/null
+		apt-get update -qq && apt-get install -y -qq hyperfine bubblewrap proot >/dev/null
 	fi
 	id nptest >/dev/null 2>&1 || useradd --create-home --shell /bin/sh nptest
 	work=$(mktemp -d /tmp/np-bench.XXXXXX)

@@ -320,3 +320,22 @@ func TestNPGitPutsGitOnPath(t *testing.T) {
 		t.Fatalf("inside np with NP_GIT: %q", out)
 	}
 }
+
+func TestReraisedCrashSignalLeavesNoCoreOfNp(t *testing.T) {
+	dir := t.TempDir()
+	// The program allows itself no core; np inherits an unlimited limit.
+	cmd := exec.Command("sh", "-c", `ulimit -c unlimited && exec "$0" run sh -c 'ulimit -c 0; kill -SEGV $$'`, npBin)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), "NP_LOCATION="+sharedLocation(t))
+	cmd.Run()
+	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGSEGV {
+		t.Fatalf("np ended with %v, want death by SIGSEGV like the program", ws)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "core") {
+			t.Fatalf("np dumped a core of its own: %s", e.Name())
+		}
+	}
+}

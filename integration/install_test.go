@@ -181,3 +181,28 @@ func TestUnwritableLocationNamesTheFix(t *testing.T) {
 		t.Fatalf("exit %d stderr %q; want 125 and a message naming NP_LOCATION", r.code, r.stderr)
 	}
 }
+
+func TestDataDirOthersCanWriteIsRefused(t *testing.T) {
+	loc := newLocation(t)
+	dataDir := filepath.Join(loc, ".nix-portable")
+	os.Mkdir(dataDir, 0o755)
+	os.Chmod(dataDir, 0o777)
+	r := np(t, runOpts{loc: loc}, "nix", "--version")
+	if r.code != 125 || !strings.Contains(r.stderr, "writable by everyone") || !strings.Contains(r.stderr, "NP_LOCATION") {
+		t.Fatalf("exit %d stderr %q; want 125 and a message naming the fix", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "nix")); err == nil {
+		t.Fatal("np installed into a world-writable data dir")
+	}
+}
+
+func TestVersionAndDoctorLeaveNoTrace(t *testing.T) {
+	loc := filepath.Join(newLocation(t), "not-yet")
+	must(t, np(t, runOpts{loc: loc}, "--version"))
+	if r := np(t, runOpts{loc: loc}, "doctor"); r.code != 0 {
+		t.Fatalf("doctor: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(loc); err == nil {
+		t.Fatal("np --version or np doctor created NP_LOCATION")
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -30,7 +29,8 @@ const InitArg = "__np_nsbox_init"
 // It returns nil only for a probe whose set-up succeeded (main then exits
 // 0, which is what exec'ing a no-op program would do). Otherwise it returns
 // only on failure, after sending the error to the parent, which turns it
-// into Run's *SetupError or lookup error; main then exits 125.
+// into Run's *SetupError or lookup error; main then exits 125 (126 or 127
+// for a lookup error).
 // Once the parent has the error, Init points fd 2 at /dev/null: reporting
 // it is the parent's job, and the parent may quietly fall back to another
 // runtime, so main's own "np: ..." line must not reach the user.
@@ -124,7 +124,7 @@ func initSandbox(status *os.File, specFD int) error {
 	if _, err := status.Write([]byte{execMarker}); err != nil {
 		return &SetupError{Step: "reporting exec", Err: err}
 	}
-	return execProgram(spec.Argv, file, env)
+	return proc.Exec(spec.Argv, file, env)
 }
 
 // readSpec reads the parent's JSON spec from fd and closes it.
@@ -236,24 +236,6 @@ func enterWorkDir(dir string, env []string) string {
 	return "/"
 }
 
-// execProgram replaces this process with the program at file. Like execvp,
-// a file without a #! line or ELF header (ENOEXEC) is run by /bin/sh.
-func execProgram(argv []string, file string, env []string) error {
-	err := syscall.Exec(file, argv, env)
-	if errors.Is(err, unix.ENOEXEC) {
-		shArgv := append([]string{"/bin/sh", file}, argv[1:]...)
-		err = syscall.Exec("/bin/sh", shArgv, env)
-	}
-	lookupErr := &proc.LookupError{Name: argv[0], File: file, Reason: errnoText(err), Err: proc.ErrNotExecutable}
-	if errors.Is(err, unix.ENOENT) {
-		// The file exists (LookPath saw it), so its interpreter or ELF
-		// loader does not; shells say 127 here.
-		lookupErr.Reason += " (missing interpreter or dynamic loader?)"
-		lookupErr.Err = proc.ErrNotFound
-	}
-	return lookupErr
-}
-
 // silenceStderr points fd 2 at /dev/null.
 func silenceStderr() {
 	fd, err := unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
@@ -262,14 +244,6 @@ func silenceStderr() {
 	}
 	_ = unix.Dup3(fd, 2, 0)
 	_ = unix.Close(fd)
-}
-
-func errnoText(err error) string {
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		return errno.Error()
-	}
-	return err.Error()
 }
 
 // getEnv returns the value of the first key=... in env, as getenv(3) does.

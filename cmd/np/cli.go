@@ -166,15 +166,23 @@ func printVersion() (syscall.WaitStatus, error) {
 	defer payload.Close()
 	nixVersion := "unknown until first run"
 	if c, err := loadConfig(os.Getenv); err == nil {
-		for _, dir := range []string{filepath.Join(c.DataDir, "nix"), "/nix"} {
-			if m := (extract.Target{NixDir: dir}).Installed(payload.Trailer.Fingerprint()); m != nil {
-				nixVersion = m.NixVersion
-				break
-			}
+		if m := installedManifest(c, payload); m != nil {
+			nixVersion = m.NixVersion
 		}
 	}
 	fmt.Printf("nix (Nix) %s\npayload %s\n", nixVersion, payload.Trailer.Short())
 	return exitStatus(0), nil
+}
+
+// installedManifest finds this payload's install, in the data dir or in a
+// host /nix used natively, without installing anything.
+func installedManifest(c *config, p *extract.Payload) *extract.Manifest {
+	for _, dir := range []string{filepath.Join(c.DataDir, "nix"), "/nix"} {
+		if m := (extract.Target{NixDir: dir}).Installed(p.Trailer.Fingerprint()); m != nil {
+			return m
+		}
+	}
+	return nil
 }
 
 // prepare does what every command that runs something needs: configuration,
@@ -185,6 +193,9 @@ func prepare() (*config, runtime, *extract.Manifest, error) {
 		return nil, nil, nil, err
 	}
 	setupLogging(c)
+	if err := c.checkDataDir(); err != nil {
+		return nil, nil, nil, err
+	}
 	logrus.Tracef("config: data dir %s, NP_RUNTIME %s, NP_GIT %q", c.DataDir, c.Runtime, c.Git)
 	rt, why, err := selectRuntime(c)
 	if err != nil {
@@ -205,19 +216,10 @@ func prepare() (*config, runtime, *extract.Manifest, error) {
 
 // linkGit makes NP_GIT's git reachable as `git` on PATH inside.
 func linkGit(c *config) error {
-	link := filepath.Join(c.binDir(), "git")
-	if cur, err := os.Readlink(link); err == nil && cur == c.Git {
-		return nil
-	}
 	if err := os.MkdirAll(c.binDir(), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", c.binDir(), err)
 	}
-	tmp := link + ".tmp"
-	os.Remove(tmp)
-	if err := os.Symlink(c.Git, tmp); err != nil {
-		return fmt.Errorf("linking NP_GIT: %w", err)
-	}
-	if err := os.Rename(tmp, link); err != nil {
+	if err := extract.ReplaceSymlink(c.Git, filepath.Join(c.binDir(), "git")); err != nil {
 		return fmt.Errorf("linking NP_GIT: %w", err)
 	}
 	return nil
@@ -231,7 +233,7 @@ func runNix(argv []string) (syscall.WaitStatus, error) {
 	}
 	// The absolute path skips the PATH search; Nix dispatches on the base
 	// name, which stays the tool's.
-	argv = append([]string{m.Nix + "/bin/" + argv[0]}, argv[1:]...)
+	argv = append([]string{m.Tool(argv[0])}, argv[1:]...)
 	return execUser(c, rt, m, argv)
 }
 

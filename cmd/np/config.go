@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/sirupsen/logrus"
 )
@@ -49,31 +52,22 @@ type config struct {
 func loadConfig(getenv func(string) string) (*config, error) {
 	c := &config{LogLevel: logrus.WarnLevel}
 
-	loc := getenv("NP_LOCATION")
+	loc, from := getenv("NP_LOCATION"), "NP_LOCATION"
 	if loc == "" {
-		loc = getenv("HOME")
+		loc, from = getenv("HOME"), "HOME"
 		if loc == "" {
 			return nil, fmt.Errorf("neither NP_LOCATION nor HOME is set; set NP_LOCATION to a directory for np's data")
 		}
 	}
-	if !filepath.IsAbs(loc) {
-		abs, err := filepath.Abs(loc)
-		if err != nil {
-			return nil, fmt.Errorf("resolving NP_LOCATION=%q: %w", loc, err)
-		}
-		loc = abs
-	}
-	if err := os.MkdirAll(loc, 0o755); err != nil {
-		return nil, fmt.Errorf("NP_LOCATION=%q is not usable: %w; set NP_LOCATION to a writable directory", loc, err)
+	abs, err := filepath.Abs(loc)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s=%q: %w", from, loc, err)
 	}
 	// A symlinked home must give the same data dir whichever way it is
-	// reached (upstream #75).
-	real, err := filepath.EvalSymlinks(loc)
-	if err != nil {
-		return nil, fmt.Errorf("resolving NP_LOCATION=%q: %w", loc, err)
-	}
-	c.Location = real
-	c.DataDir = filepath.Join(real, ".nix-portable")
+	// reached (upstream #75). Nothing is created here: np --version and
+	// np doctor leave no trace; the first install creates the directory.
+	c.Location = resolveExisting(abs)
+	c.DataDir = filepath.Join(c.Location, ".nix-portable")
 
 	rt, ok := runtimeAliases[strings.ToLower(getenv("NP_RUNTIME"))]
 	if !ok {
@@ -100,6 +94,44 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		c.Git = abs
 	}
 	return c, nil
+}
+
+// resolveExisting resolves symlinks in the longest prefix of p that exists.
+func resolveExisting(p string) string {
+	dir, rest := p, ""
+	for {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+		dir = parent
+	}
+}
+
+// checkDataDir refuses a data dir that someone else could have filled: np
+// runs the programs in its store.
+func (c *config) checkDataDir() error {
+	st, err := os.Stat(c.DataDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking data dir %s: %w", c.DataDir, err)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	switch {
+	case !st.IsDir():
+		return fmt.Errorf("data dir %s is not a directory; move it away or set NP_LOCATION to another directory", c.DataDir)
+	case ok && int(sys.Uid) != os.Geteuid():
+		return fmt.Errorf("data dir %s belongs to uid %d, not to you (uid %d); set NP_LOCATION to a directory of your own", c.DataDir, sys.Uid, os.Geteuid())
+	case st.Mode().Perm()&0o002 != 0:
+		return fmt.Errorf("data dir %s is writable by everyone; chmod o-w it or set NP_LOCATION to a directory of your own", c.DataDir)
+	}
+	return nil
 }
 
 // confDir holds nix.conf; NIX_CONF_DIR points here.

@@ -78,12 +78,9 @@ func diagnose(c *config) *doctorReport {
 		r.Warnings = append(r.Warnings, err.Error())
 	} else {
 		r.Payload = p.Trailer.Short()
-		for _, dir := range []string{filepath.Join(c.DataDir, "nix"), "/nix"} {
-			if m = (extract.Target{NixDir: dir}).Installed(p.Trailer.Fingerprint()); m != nil {
-				r.Installed = true
-				r.NixVersion = m.NixVersion
-				break
-			}
+		if m = installedManifest(c, p); m != nil {
+			r.Installed = true
+			r.NixVersion = m.NixVersion
 		}
 		p.Close()
 	}

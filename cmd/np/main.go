@@ -48,13 +48,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
 		os.Exit(exitCodeOf(err))
 	}
-	if ws.Signaled() {
+	code, sig := proc.ExitCode(ws)
+	if sig != 0 {
 		// Die the way the program died, so a calling shell loop stops on
 		// ^C as it would with the bare program.
-		proc.Reraise(ws.Signal())
-		os.Exit(128 + int(ws.Signal()))
+		proc.Reraise(sig)
 	}
-	os.Exit(ws.ExitStatus())
+	os.Exit(code)
 }
 
 // exitCodeOf maps np's failures to the exit codes a shell uses.

@@ -121,7 +121,11 @@ func nixEnv(environ []string, c *config, m *extract.Manifest) []string {
 	if e.get("NIX_PATH") == "" {
 		// The user's nix-channel channels first, then nixpkgs from the flake
 		// registry, so `<nixpkgs>` works before any channel is added.
-		e.set("NIX_PATH", filepath.Join(home, ".nix-defexpr", "channels")+":nixpkgs=flake:nixpkgs")
+		nixPath := "nixpkgs=flake:nixpkgs"
+		if home != "" {
+			nixPath = filepath.Join(home, ".nix-defexpr", "channels") + ":" + nixPath
+		}
+		e.set("NIX_PATH", nixPath)
 	}
 
 	path := []string{m.Nix + "/bin"}

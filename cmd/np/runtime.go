@@ -98,11 +98,7 @@ func (nativeRuntime) exec(j job) (syscall.WaitStatus, error) {
 	if err := proc.CloseExtraFDs(j.passFDs...); err != nil {
 		return 0, err
 	}
-	err = syscall.Exec(path, j.argv, j.env)
-	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENOEXEC) {
-		return 0, fmt.Errorf("executing %s: %w: %w", path, err, proc.ErrNotExecutable)
-	}
-	return 0, fmt.Errorf("executing %s: %w", path, err)
+	return 0, proc.Exec(j.argv, path, j.env)
 }
 
 // nativeUsable says whether the host's /nix can serve as np's Nix directory:

@@ -109,9 +109,8 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 		return err
 	}
 	env := nixEnv(os.Environ(), c, m)
-	nixTool := func(tool string) string { return m.Nix + "/bin/" + tool }
 
-	if out, err := runCaptured(rt, job{argv: []string{nixTool("nix-store"), "--load-db"}, env: env, dir: "/",
+	if out, err := runCaptured(rt, job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: env, dir: "/",
 		stdin: bytes.NewReader(m.Registration())}); err != nil {
 		return fmt.Errorf("registering np's store paths with Nix: %w%s", err, out)
 	}
@@ -121,7 +120,7 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 	probe := func(sandbox bool) (string, error) {
 		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo ok > $out" ]; nonce = "%d"; }`, time.Now().UnixNano())
 		// No substituters: the probe must not wait on the network.
-		return runCaptured(rt, job{argv: []string{nixTool("nix-build"), "--no-out-link", "--option", "substituters", "",
+		return runCaptured(rt, job{argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
 			"--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
 			env: env, dir: "/", stdin: strings.NewReader("")})
 	}

@@ -37,6 +37,10 @@ func Reraise(sig syscall.Signal) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	signal.Reset(sig)
+	// The program may have dumped core; np dumping its own on top would be
+	// a second, useless core file (the program's ulimit -c does not apply
+	// to np).
+	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
 	if err := setDefaultAction(sig); err != nil {
 		return
 	}

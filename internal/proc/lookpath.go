@@ -1,6 +1,8 @@
 package proc
 
 import (
+	"syscall"
+
 	"errors"
 	"fmt"
 	"os"
@@ -112,6 +114,25 @@ func checkExecutable(file string, fi os.FileInfo) (reason string, err error) {
 		return errnoText(err), ErrNotExecutable
 	}
 	return "", nil
+}
+
+// Exec replaces this process with the program at file (found by LookPath).
+// Like execvp, a file without a #! line or ELF header (ENOEXEC) is run by
+// /bin/sh. It returns only on failure, with a *LookupError.
+func Exec(argv []string, file string, env []string) error {
+	err := syscall.Exec(file, argv, env)
+	if errors.Is(err, unix.ENOEXEC) {
+		shArgv := append([]string{"/bin/sh", file}, argv[1:]...)
+		err = syscall.Exec("/bin/sh", shArgv, env)
+	}
+	lookupErr := &LookupError{Name: argv[0], File: file, Reason: errnoText(err), Err: ErrNotExecutable}
+	if errors.Is(err, unix.ENOENT) {
+		// The file exists (LookPath saw it), so its interpreter or ELF
+		// loader does not; shells say 127 here.
+		lookupErr.Reason += " (missing interpreter or dynamic loader?)"
+		lookupErr.Err = ErrNotFound
+	}
+	return lookupErr
 }
 
 // errnoText returns the bare errno text of err ("permission denied").

@@ -55,6 +55,12 @@ hyperfine -N --warmup 5 --runs 100 \
 	-n 'bwrap' "$bwrap_cmd /bin/true" \
 	-n 'proot' "proot -b $store:/nix /bin/true"
 
+# The peers get the environment np gives Nix (NIX_CONF_DIR and friends), so
+# Nix does the same work under each.
+while IFS= read -r -d '' kv; do
+	case $kv in NIX_* | SSL_CERT_FILE=*) export "$kv" ;; esac
+done < <("$np" run env -0)
+
 echo "== Nix: nix --version =="
 hyperfine -N --warmup 3 --runs 30 \
 	-n 'np nix (ns)' "$np nix --version" \

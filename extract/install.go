@@ -84,6 +84,9 @@ func (t Target) Installed(fp string) *Manifest {
 
 // Options tune Ensure.
 type Options struct {
+	// Check runs when an install is needed, before anything is written:
+	// a runtime that cannot work here fails then, not after unpacking.
+	Check func() error
 	// Progress receives a progress bar while extracting; nil is quiet.
 	Progress io.Writer
 	// Finish runs once the store paths are in place and before the install
@@ -100,6 +103,11 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	if m := t.Installed(fp); m != nil {
 		logrus.Tracef("install: %s holds payload %s already", t.NixDir, p.Trailer.Short())
 		return m, false, nil
+	}
+	if opts.Check != nil {
+		if err := opts.Check(); err != nil {
+			return nil, false, err
+		}
 	}
 	if err := os.MkdirAll(t.npDir(), 0o755); err != nil {
 		return nil, false, fmt.Errorf("creating %s: %w", t.npDir(), err)
@@ -157,7 +165,8 @@ func lockFile(name string, progress io.Writer) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening install lock %s: %w", name, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
 		if progress != nil {
 			fmt.Fprintln(progress, "np: another np is installing Nix here; waiting for it")
 		}
@@ -206,11 +215,8 @@ func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
 			// after their inputs, and paths only ever appear by rename.
 			continue
 		}
-		// Moving a directory to another parent needs write permission on it
-		// (its ".." changes); it becomes read-only again right after.
-		if err := os.Chmod(src, 0o755); err != nil {
-			return nil, fmt.Errorf("preparing %s: %w", src, err)
-		}
+		// seal left src writable: moving a directory to another parent
+		// needs write permission on it (its ".." changes).
 		if err := os.Rename(src, dst); err != nil {
 			return nil, fmt.Errorf("moving %s into the store: %w", name, err)
 		}

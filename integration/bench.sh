@@ -51,6 +51,7 @@ bwrap_cmd="${bw[*]}"
 echo "== start-up: run /bin/true =="
 hyperfine -N --warmup 5 --runs 100 \
 	-n native '/bin/true' \
+	-n 'np --version (one Go start, no sandbox)' "$np --version" \
 	-n 'np run (ns)' "$np run /bin/true" \
 	-n 'bwrap' "$bwrap_cmd /bin/true" \
 	-n 'proot' "proot -b $store:/nix /bin/true"

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,13 +70,35 @@ func runResult(t *testing.T, cmd *exec.Cmd) result {
 	return result{stdout: out.String(), stderr: errb.String(), code: cmd.ProcessState.ExitCode()}
 }
 
+// nsCause reads the ns runtime's cause from `np doctor --json`.
+func nsCause(t *testing.T, r result) string {
+	t.Helper()
+	var report struct {
+		Runtimes []struct{ Name, Cause, Detail string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
+		t.Fatalf("doctor --json printed no JSON (%v):\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	for _, rt := range report.Runtimes {
+		if rt.Name == "ns" {
+			return rt.Cause
+		}
+	}
+	t.Fatalf("doctor --json lists no ns runtime:\n%s", r.stdout)
+	return ""
+}
+
 func TestDoctorNamesMaxUserNamespaces(t *testing.T) {
-	r := inNoUserNamespaceHost(t, "", "doctor")
+	r := inNoUserNamespaceHost(t, "", "doctor", "--json")
 	if r.code == 0 {
 		t.Fatalf("doctor exited 0 where no runtime works:\n%s", r.stdout)
 	}
-	if !strings.Contains(r.stdout, "max_user_namespaces") {
-		t.Fatalf("doctor does not name max_user_namespaces:\n%s\n%s", r.stdout, r.stderr)
+	if cause := nsCause(t, r); cause != "max_user_namespaces" {
+		t.Fatalf("doctor gives cause %q, want max_user_namespaces:\n%s", cause, r.stdout)
+	}
+	text := inNoUserNamespaceHost(t, "", "doctor")
+	if !strings.Contains(text.stdout, "user.max_user_namespaces is 0") {
+		t.Fatalf("doctor's text does not explain the cause:\n%s", text.stdout)
 	}
 }
 
@@ -97,18 +120,22 @@ func TestRunWithoutUserNamespacesFailsWithOneLine(t *testing.T) {
 }
 
 func TestDoctorNamesSeccomp(t *testing.T) {
-	r := inSeccompHost(t, "doctor")
+	r := inSeccompHost(t, "doctor", "--json")
 	if r.code == 0 {
 		t.Fatalf("doctor exited 0 where no runtime works:\n%s", r.stdout)
 	}
-	if !strings.Contains(strings.ToLower(r.stdout), "seccomp") {
-		t.Fatalf("doctor does not name seccomp:\n%s\n%s", r.stdout, r.stderr)
+	if cause := nsCause(t, r); cause != "seccomp" {
+		t.Fatalf("doctor gives cause %q, want seccomp:\n%s", cause, r.stdout)
+	}
+	text := inSeccompHost(t, "doctor")
+	if !strings.Contains(text.stdout, "a seccomp filter on") {
+		t.Fatalf("doctor's text does not explain the cause:\n%s", text.stdout)
 	}
 }
 
 func TestDoctorOnAGoodHost(t *testing.T) {
 	r := np(t, runOpts{}, "doctor", "--json")
-	if r.code != 0 || !strings.Contains(r.stdout, `"auto": "ns"`) {
+	if r.code != 0 || !strings.Contains(r.stdout, `"auto": "ns"`) || nsCause(t, r) != "" {
 		t.Fatalf("doctor --json: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -61,6 +61,16 @@ func TestNixBuildPutsOutputInDataDirStore(t *testing.T) {
 	}
 }
 
+func TestBuildWithoutSandbox(t *testing.T) {
+	loc := sharedLocation(t)
+	expr := `derivation { name = "unsandboxed"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "test -d /home && echo outside > $out"]; }`
+	out := strings.TrimSpace(must(t, np(t, runOpts{}, "nix-build", "--no-out-link", "--option", "sandbox", "false", "-E", expr)))
+	data, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "nix", "store", filepath.Base(out)))
+	if err != nil || string(data) != "outside\n" {
+		t.Fatalf("unsandboxed build output %q (%v)", data, err)
+	}
+}
+
 func TestBuildSandboxWorksOrProbeSaysWhy(t *testing.T) {
 	loc := sharedLocation(t)
 	conf, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "conf", "nix.conf"))

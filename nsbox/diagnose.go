@@ -71,25 +71,19 @@ func readFacts() facts {
 }
 
 func (f facts) asMap() map[string]string {
-	or := func(s string) string {
-		if s == "" {
-			return "absent"
-		}
-		return s
-	}
 	container := f.Container
 	if container == "" {
 		container = "no"
 	}
 	return map[string]string{
-		"kernel":                                       or(f.Kernel),
+		"kernel":                                       orAbsent(f.Kernel),
 		"user_namespaces":                              strconv.FormatBool(f.UserNS),
-		"user.max_user_namespaces":                     or(f.MaxUserNS),
-		"kernel.unprivileged_userns_clone":             or(f.UnprivClone),
-		"kernel.apparmor_restrict_unprivileged_userns": or(f.AppArmorRestrict),
-		"seccomp":                                      or(f.Seccomp),
+		"user.max_user_namespaces":                     orAbsent(f.MaxUserNS),
+		"kernel.unprivileged_userns_clone":             orAbsent(f.UnprivClone),
+		"kernel.apparmor_restrict_unprivileged_userns": orAbsent(f.AppArmorRestrict),
+		"seccomp":                                      orAbsent(f.Seccomp),
 		"in_container":                                 container,
-		"kernel.yama.ptrace_scope":                     or(f.PtraceScope),
+		"kernel.yama.ptrace_scope":                     orAbsent(f.PtraceScope),
 		"chroot":                                       strconv.FormatBool(f.Chroot),
 	}
 }
@@ -107,11 +101,11 @@ func classify(f facts, err error) (cause, detail string) {
 
 	switch {
 	case !f.UserNS:
-		return "no_kernel_support", fmt.Sprintf("kernel %s is built without user namespaces (CONFIG_USER_NS); np needs its fallback runtime here", f.Kernel)
+		return "no_kernel_support", fmt.Sprintf("kernel %s is built without user namespaces (CONFIG_USER_NS)", f.Kernel)
 	case atClone && errno == unix.EINVAL && kernelBefore(f.Kernel, 4, 3):
-		return "no_kernel_support", fmt.Sprintf("kernel %s is older than 4.3 and has no ambient capabilities, which np's sandbox needs; np needs its fallback runtime here", f.Kernel)
+		return "no_kernel_support", fmt.Sprintf("kernel %s is older than 4.3 and has no ambient capabilities, which np's sandbox needs", f.Kernel)
 	case atClone && errno == unix.EINVAL:
-		return "no_kernel_support", fmt.Sprintf("kernel %s refuses to create user namespaces (EINVAL); np needs its fallback runtime here", f.Kernel)
+		return "no_kernel_support", fmt.Sprintf("kernel %s refuses to create user namespaces (EINVAL)", f.Kernel)
 	case atClone && (errno == unix.ENOSPC || errno == unix.EUSERS) && f.MaxUserNS == "0":
 		return "max_user_namespaces", "user.max_user_namespaces is 0 (CentOS/RHEL 7 default); ask an admin: sysctl -w user.max_user_namespaces=15000"
 	case atClone && (errno == unix.ENOSPC || errno == unix.EUSERS):
@@ -125,7 +119,7 @@ func classify(f facts, err error) (cause, detail string) {
 		if f.Container != "" {
 			where = "the " + f.Container + " container (its default seccomp profile)"
 		}
-		return "seccomp", fmt.Sprintf("a seccomp filter on %s forbids creating user namespaces; run the container with --security-opt seccomp=unconfined (or a profile allowing clone with CLONE_NEWUSER), or let np use its fallback runtime", where)
+		return "seccomp", fmt.Sprintf("a seccomp filter on %s forbids creating user namespaces; run the container with --security-opt seccomp=unconfined (or a profile allowing clone with CLONE_NEWUSER)", where)
 	case denied && f.AppArmorRestrict == "1":
 		return "apparmor", "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, Ubuntu 23.10+); ask an admin for an AppArmor profile for np allowing 'userns,', or: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
 	}

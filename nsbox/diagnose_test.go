@@ -2,6 +2,8 @@ package nsbox
 
 import (
 	"errors"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -84,12 +86,38 @@ func TestKernelBefore(t *testing.T) {
 	}
 }
 
-func TestFactsListEverythingRead(t *testing.T) {
+func TestFactsReportWhatTheHostSays(t *testing.T) {
 	m := Diagnose(nil).Facts
-	for _, k := range []string{"kernel", "user.max_user_namespaces", "kernel.unprivileged_userns_clone",
-		"kernel.apparmor_restrict_unprivileged_userns", "seccomp", "in_container", "kernel.yama.ptrace_scope"} {
-		if m[k] == "" {
-			t.Errorf("fact %q missing: %v", k, m)
+	if len(m) != reflect.TypeOf(facts{}).NumField() {
+		t.Errorf("%d facts reported for %d read: %v", len(m), reflect.TypeOf(facts{}).NumField(), m)
+	}
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "absent"
+		}
+		return strings.TrimSpace(string(b))
+	}
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	status, _ := os.ReadFile("/proc/self/status")
+	seccomp := "absent"
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "Seccomp:"); ok {
+			seccomp = strings.TrimSpace(v)
+		}
+	}
+	want := map[string]string{
+		"kernel":                                       unix.ByteSliceToString(uts.Release[:]),
+		"user.max_user_namespaces":                     read("/proc/sys/user/max_user_namespaces"),
+		"kernel.unprivileged_userns_clone":             read("/proc/sys/kernel/unprivileged_userns_clone"),
+		"kernel.apparmor_restrict_unprivileged_userns": read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
+		"kernel.yama.ptrace_scope":                     read("/proc/sys/kernel/yama/ptrace_scope"),
+		"seccomp":                                      seccomp,
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("fact %s = %q, the host says %q", k, m[k], v)
 		}
 	}
 }

@@ -110,11 +110,7 @@ func initSandbox(status *os.File, specFD int) error {
 		return errProbeDone
 	}
 
-	path, ok := getEnv(env, "PATH")
-	if !ok {
-		path = proc.DefaultPath
-	}
-	file, err := proc.LookPath(spec.Argv[0], path)
+	file, err := proc.LookPathEnv(spec.Argv[0], env)
 	if err != nil {
 		return err
 	}
@@ -221,7 +217,7 @@ func dropCapabilities() error {
 // or not be reachable without capabilities) to $HOME of env, or to "/".
 // It returns the directory it entered.
 func enterWorkDir(dir string, env []string) string {
-	home, _ := getEnv(env, "HOME")
+	home, _ := proc.Getenv(env, "HOME")
 	for _, d := range []string{dir, home} {
 		if d == "" {
 			continue
@@ -244,16 +240,6 @@ func silenceStderr() {
 	}
 	_ = unix.Dup3(fd, 2, 0)
 	_ = unix.Close(fd)
-}
-
-// getEnv returns the value of the first key=... in env, as getenv(3) does.
-func getEnv(env []string, key string) (string, bool) {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, key) && len(kv) > len(key) && kv[len(key)] == '=' {
-			return kv[len(key)+1:], true
-		}
-	}
-	return "", false
 }
 
 // setEnv returns env with every key=... replaced by one key=value at the end.

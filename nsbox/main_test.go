@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -64,7 +63,7 @@ func runHelper(mode string) int {
 		return printProbe()
 	case "seccomp":
 		// Re-exec under a Docker-like seccomp filter, then probe.
-		env := append(withoutHelper(os.Environ()), helperEnv+"=probe")
+		env := append(withoutVar(os.Environ(), helperEnv), helperEnv+"=probe")
 		exe, err := os.Executable()
 		if err == nil {
 			err = hostile.DenyUserNamespacesAndExec([]string{exe}, env)
@@ -153,14 +152,4 @@ func printProbe() int {
 		return 1
 	}
 	return 0
-}
-
-func withoutHelper(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, helperEnv+"=") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

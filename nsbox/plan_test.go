@@ -145,7 +145,7 @@ func TestEveryHostBindIsRecursive(t *testing.T) {
 	}
 }
 
-func TestRootPlanIsSortedAndDoesNotModifyItsInput(t *testing.T) {
+func TestRootPlanDoesNotModifyItsInput(t *testing.T) {
 	in := append([]hostEntry(nil), sampleHost...)
 	rootPlan(in, "/n")
 	for i := range in {

@@ -20,38 +20,20 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"np/assets/storepath"
+	"np/extract"
 )
-
-// manifest is manifest.json, the contract with np's installer. Field order
-// here is the order in the file.
-type manifest struct {
-	Version    int        `json:"version"`
-	NixVersion string     `json:"nixVersion"`
-	Nix        string     `json:"nix"`
-	Busybox    string     `json:"busybox"`
-	CABundle   string     `json:"caBundle"`
-	Paths      []pathInfo `json:"paths"`
-}
-
-// pathInfo is what the installer registers in Nix's database per path.
-type pathInfo struct {
-	Path       string   `json:"path"`
-	NARHash    string   `json:"narHash"`
-	NARSize    int64    `json:"narSize"`
-	References []string `json:"references"`
-}
 
 // describe computes NAR hash, size and references for every path. A
 // reference is any payload path whose hash part occurs in the NAR,
 // including the path itself, which is exactly what Nix would record.
-func describe(paths []*storePath) ([]pathInfo, error) {
+func describe(paths []*storePath) ([]extract.PathEntry, error) {
 	byHash := map[string]*storePath{}
 	var hashes []string
 	for _, p := range paths {
 		byHash[p.hash] = p
 		hashes = append(hashes, p.hash)
 	}
-	var out []pathInfo
+	var out []extract.PathEntry
 	for _, p := range paths {
 		info, err := storepath.Scan(p.dir, hashes)
 		if err != nil {
@@ -62,10 +44,10 @@ func describe(paths []*storePath) ([]pathInfo, error) {
 			refs = append(refs, byHash[h].full())
 		}
 		sort.Strings(refs)
-		out = append(out, pathInfo{
+		out = append(out, extract.PathEntry{
 			Path:       p.full(),
-			NARHash:    hex.EncodeToString(info.NARHash[:]),
-			NARSize:    info.NARSize,
+			NarHash:    hex.EncodeToString(info.NARHash[:]),
+			NarSize:    info.NARSize,
 			References: refs,
 		})
 	}
@@ -80,7 +62,7 @@ var canonicalTime = time.Unix(1, 0)
 // installer can read it before committing to unpack anything, then every
 // store path as store/<hash>-<name>/... in sorted depth-first order with
 // Nix's canonical permissions and no owner names or extra timestamps.
-func writeTar(storeDir string, m *manifest) ([]byte, error) {
+func writeTar(storeDir string, m *extract.Manifest) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	mj, err := json.MarshalIndent(m, "", "  ")

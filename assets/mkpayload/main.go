@@ -13,6 +13,8 @@
 package main
 
 import (
+	"np/extract"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
@@ -73,7 +75,7 @@ type storePath struct {
 func (p *storePath) base() string { return p.hash + "-" + p.name }
 
 // full is the absolute path the store path has at run time.
-func (p *storePath) full() string { return "/nix/store/" + p.base() }
+func (p *storePath) full() string { return extract.StoreDir + "/" + p.base() }
 
 func run(c *config) error {
 	list, err := os.ReadFile(c.debsList)
@@ -134,7 +136,7 @@ func run(c *config) error {
 	}
 
 	paths := []*storePath{nix, bb, ca}
-	m := manifest{
+	m := extract.Manifest{
 		Version:    1,
 		NixVersion: nixVersion,
 		Nix:        nix.full(),

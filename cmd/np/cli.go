@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -23,14 +24,7 @@ var nixTools = []string{
 	"nix-shell", "nix-store",
 }
 
-func isNixTool(name string) bool {
-	for _, t := range nixTools {
-		if t == name {
-			return true
-		}
-	}
-	return false
-}
+func isNixTool(name string) bool { return slices.Contains(nixTools, name) }
 
 // command is one np subcommand.
 type command struct {
@@ -85,7 +79,7 @@ func run(args []string) (syscall.WaitStatus, error) {
 	}
 	if len(args) < 2 {
 		fmt.Fprint(os.Stderr, usageText())
-		return exitStatus(2), nil
+		return 0, &usageError{"no command given"}
 	}
 	switch a := args[1]; {
 	case a == "--help" || a == "-h":

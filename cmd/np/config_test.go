@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"np/extract"
+	"np/internal/proc"
 )
 
 func envFunc(m map[string]string) func(string) string {
@@ -85,10 +86,32 @@ func TestNixEnvOverridesHostSettings(t *testing.T) {
 	}
 }
 
+func TestNixEnvCABundles(t *testing.T) {
+	mine := filepath.Join(t.TempDir(), "mine.pem")
+	os.WriteFile(mine, []byte("cert"), 0o644)
+	m := testManifest()
+	for _, c := range []struct {
+		name             string
+		env              []string
+		wantNix, wantSSL string
+	}{
+		{"user's usable bundle kept, SSL_CERT_FILE follows", []string{"NIX_SSL_CERT_FILE=" + mine}, mine, mine},
+		{"an empty file is not a bundle", []string{"NIX_SSL_CERT_FILE=/dev/null"}, caBundle(m), caBundle(m)},
+		{"SSL_CERT_FILE of the user's own kept", []string{"SSL_CERT_FILE=" + mine}, caBundle(m), mine},
+	} {
+		env := nixEnv(append([]string{"HOME=/h"}, c.env...), &config{DataDir: "/d"}, m)
+		gotNix, _ := proc.Getenv(env, "NIX_SSL_CERT_FILE")
+		gotSSL, _ := proc.Getenv(env, "SSL_CERT_FILE")
+		if gotNix != c.wantNix || gotSSL != c.wantSSL {
+			t.Errorf("%s: NIX_SSL_CERT_FILE=%q SSL_CERT_FILE=%q, want %q %q", c.name, gotNix, gotSSL, c.wantNix, c.wantSSL)
+		}
+	}
+}
+
 func TestNixEnvKeepsUserNixPath(t *testing.T) {
 	env := nixEnv([]string{"HOME=/h", "NIX_PATH=nixpkgs=/mine"}, &config{DataDir: "/d"}, testManifest())
-	if envValue(env, "NIX_PATH") != "nixpkgs=/mine" {
-		t.Fatalf("NIX_PATH = %q", envValue(env, "NIX_PATH"))
+	if v, _ := proc.Getenv(env, "NIX_PATH"); v != "nixpkgs=/mine" {
+		t.Fatalf("NIX_PATH = %q", v)
 	}
 }
 
@@ -101,16 +124,5 @@ func TestNixConf(t *testing.T) {
 	}
 	if strings.Contains(nixConf(testManifest(), true, "", false), "use-sqlite-wal") {
 		t.Error("use-sqlite-wal set off NFS")
-	}
-}
-
-func TestDispatchByLinkName(t *testing.T) {
-	for _, tool := range nixTools {
-		if !isNixTool(tool) {
-			t.Errorf("%s not recognised", tool)
-		}
-	}
-	if isNixTool("np") || isNixTool("run") {
-		t.Error("np or run taken for a Nix tool")
 	}
 }

@@ -19,6 +19,7 @@ import (
 type runtimeReport struct {
 	Name      runtimeName `json:"name"`
 	Available bool        `json:"available"`
+	Cause     string      `json:"cause,omitempty"` // a word naming why not, for scripts
 	Detail    string      `json:"detail"`
 }
 
@@ -86,17 +87,17 @@ func diagnose(c *config) *doctorReport {
 	}
 
 	native, nativeWhy := nativeUsable()
-	r.Runtimes = append(r.Runtimes, runtimeReport{runtimeNative, native, nativeWhy})
+	r.Runtimes = append(r.Runtimes, runtimeReport{Name: runtimeNative, Available: native, Detail: nativeWhy})
 
 	probeErr := nsbox.Probe()
 	d := nsbox.Diagnose(probeErr)
 	r.Facts = d.Facts
 	ns := runtimeReport{Name: runtimeNS, Available: probeErr == nil, Detail: "user and mount namespaces can be created and set up"}
 	if probeErr != nil {
-		ns.Detail = fmt.Sprintf("%v: %s", probeErr, d.Detail)
+		ns.Cause, ns.Detail = d.Cause, fmt.Sprintf("%v: %s", probeErr, d.Detail)
 	}
 	r.Runtimes = append(r.Runtimes, ns)
-	r.Runtimes = append(r.Runtimes, runtimeReport{runtimePtrace, false, errPtraceMissing.Error()})
+	r.Runtimes = append(r.Runtimes, runtimeReport{Name: runtimePtrace, Cause: "not_built", Detail: errPtraceMissing.Error()})
 
 	switch {
 	case native:
@@ -130,14 +131,34 @@ var fsMagic = map[int64]string{
 	unix.CIFS_SUPER_MAGIC: "cifs", unix.SMB2_SUPER_MAGIC: "smb2",
 }
 
-func fsReport(dir string) (string, []string) {
+// networkFS names the network file systems: slow, and without the shared
+// memory SQLite's WAL needs.
+var networkFS = map[string]bool{"nfs": true, "lustre": true, "gpfs": true, "cifs": true, "smb2": true}
+
+// fsType names the file system holding dir.
+func fsType(dir string) (string, unix.Statfs_t, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
-		return "unknown", []string{fmt.Sprintf("cannot inspect %s: %v", dir, err)}
+		return "unknown", st, err
 	}
 	name, ok := fsMagic[int64(st.Type)]
 	if !ok {
 		name = fmt.Sprintf("0x%x", st.Type)
+	}
+	return name, st, nil
+}
+
+// onNetworkFS reports whether dir (or its nearest existing parent) lives on
+// a network file system.
+func onNetworkFS(dir string) bool {
+	name, _, _ := fsType(resolveExisting(dir))
+	return networkFS[name]
+}
+
+func fsReport(dir string) (string, []string) {
+	name, st, err := fsType(dir)
+	if err != nil {
+		return name, []string{fmt.Sprintf("cannot inspect %s: %v", dir, err)}
 	}
 	var warn []string
 	if st.Flags&unix.ST_NOEXEC != 0 {
@@ -146,8 +167,7 @@ func fsReport(dir string) (string, []string) {
 	if st.Flags&unix.ST_RDONLY != 0 {
 		warn = append(warn, fmt.Sprintf("%s is read-only; set NP_LOCATION to a writable directory", dir))
 	}
-	switch name {
-	case "nfs", "lustre", "gpfs", "cifs", "smb2":
+	if networkFS[name] {
 		warn = append(warn, fmt.Sprintf("%s is on %s: Nix works there but slowly, and SQLite locking may misbehave; a local NP_LOCATION is faster", dir, name))
 	}
 	return name, warn

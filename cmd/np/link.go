@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"np/extract"
 )
 
 // cmdLink creates DIR/<tool> -> np for every Nix tool.
@@ -37,11 +39,8 @@ func cmdLink(args []string) (syscall.WaitStatus, error) {
 				skipped = append(skipped, link)
 				continue
 			}
-			if err := os.Remove(link); err != nil {
-				return 0, fmt.Errorf("replacing %s: %w", link, err)
-			}
 		}
-		if err := os.Symlink(self, link); err != nil {
+		if err := extract.ReplaceSymlink(self, link); err != nil {
 			return 0, fmt.Errorf("linking %s: %w", link, err)
 		}
 	}

@@ -80,11 +80,7 @@ func (e *usageError) Error() string { return e.msg + " (see np --help)" }
 // exitStatus is a plain status for commands np answers itself.
 func exitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }
 
-func setupLogging(c *config) {
-	logrus.SetOutput(os.Stderr)
-	logrus.SetLevel(c.LogLevel)
-	logrus.SetFormatter(&logFormatter{})
-}
+func setupLogging(c *config) { logrus.SetLevel(c.LogLevel) }
 
 // logFormatter prints "np[debug]: message" lines.
 type logFormatter struct{}

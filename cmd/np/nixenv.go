@@ -30,11 +30,17 @@ var hostCABundles = []string{
 // caBundle picks the host's bundle when it has one, else the bundled one.
 func caBundle(m *extract.Manifest) string {
 	for _, f := range hostCABundles {
-		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() && st.Size() > 0 {
+		if usableBundle(f) {
 			return f
 		}
 	}
 	return m.CABundle
+}
+
+// usableBundle: a CA bundle must be a non-empty regular file.
+func usableBundle(f string) bool {
+	st, err := os.Stat(f)
+	return err == nil && st.Mode().IsRegular() && st.Size() > 0
 }
 
 // envList is an ordered environment with last-write-wins updates.
@@ -108,13 +114,15 @@ func nixEnv(environ []string, c *config, m *extract.Manifest) []string {
 	// files, and the user's own NIX_CONFIG still comes after this line.
 	e.set("NIX_CONFIG", "store = local\n"+e.get("NIX_CONFIG"))
 
-	if f := e.get("NIX_SSL_CERT_FILE"); f == "" || !fileExists(f) {
-		f = caBundle(m)
-		logrus.Tracef("env: CA bundle %s", f)
-		e.set("NIX_SSL_CERT_FILE", f)
-		if s := e.get("SSL_CERT_FILE"); s == "" || !fileExists(s) {
-			e.set("SSL_CERT_FILE", f)
-		}
+	// A usable bundle the user chose is kept; otherwise np's choice.
+	bundle := e.get("NIX_SSL_CERT_FILE")
+	if !usableBundle(bundle) {
+		bundle = caBundle(m)
+		logrus.Tracef("env: CA bundle %s", bundle)
+		e.set("NIX_SSL_CERT_FILE", bundle)
+	}
+	if !usableBundle(e.get("SSL_CERT_FILE")) {
+		e.set("SSL_CERT_FILE", bundle)
 	}
 
 	home := e.get("HOME")
@@ -142,9 +150,4 @@ func nixEnv(environ []string, c *config, m *extract.Manifest) []string {
 	}
 	e.set("PATH", strings.Join(path, ":"))
 	return e.list()
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
@@ -65,7 +64,7 @@ func (nativeRuntime) nixDir() string    { return "/nix" }
 func (nativeRuntime) check() error      { return nil } // nativeUsable decided
 
 func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
-	path, err := proc.LookPath(j.argv[0], envValue(j.env, "PATH"))
+	path, err := proc.LookPathEnv(j.argv[0], j.env)
 	if err != nil {
 		return 0, err
 	}
@@ -86,7 +85,7 @@ func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
 // exec replaces np with the program: status, signals and the terminal are
 // then the program's own with no np in between.
 func (nativeRuntime) exec(j job) (syscall.WaitStatus, error) {
-	path, err := proc.LookPath(j.argv[0], envValue(j.env, "PATH"))
+	path, err := proc.LookPathEnv(j.argv[0], j.env)
 	if err != nil {
 		return 0, err
 	}
@@ -127,9 +126,10 @@ func nativeUsable() (bool, string) {
 var errPtraceMissing = errors.New("the ptrace runtime is not part of this np yet")
 
 // selectRuntime picks the runtime for this run. For auto the choice is
-// re-made on every run (it costs two access(2) calls); the namespace runtime
-// is not probed in advance: its first use is the probe, and a set-up failure
-// comes back before the program starts (see runWithFallback).
+// re-made on every run (it costs two access(2) calls). The namespace runtime
+// is probed only before a first install (Options.Check); after that, its
+// own set-up is the probe: a failure comes back before the program starts,
+// and explainSetupFailure names the cause.
 func selectRuntime(c *config) (runtime, string, error) {
 	ns := nsRuntime{dir: filepath.Join(c.DataDir, "nix")}
 	switch c.Runtime {
@@ -167,13 +167,4 @@ func explainSetupFailure(c *config, err error) error {
 		return fmt.Errorf("no runtime works here: %s (%s: %s), and %w", what, se, d.Detail, errPtraceMissing)
 	}
 	return fmt.Errorf("the ns runtime cannot start: %s (%s: %s)", what, se, d.Detail)
-}
-
-func envValue(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
 }

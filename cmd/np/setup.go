@@ -19,7 +19,7 @@ import (
 
 // nixConf renders np's nix.conf. sandboxNote says why the build sandbox is
 // off when the probe found it unusable.
-func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, nfs bool) string {
+func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, networkFS bool) string {
 	var b strings.Builder
 	b.WriteString("# Written by np at install; your own settings belong in ~/.config/nix/nix.conf.\n")
 	b.WriteString("build-users-group =\n")
@@ -34,17 +34,12 @@ func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, nfs bool) st
 	// SELinux and NFSv4 ACLs cannot be copied into the store by an
 	// unprivileged user (upstream #5).
 	b.WriteString("ignored-acls = security.selinux system.nfs4_acl\n")
-	if nfs {
-		// SQLite's WAL needs shared memory that NFS does not provide.
+	if networkFS {
+		// SQLite's WAL needs shared memory that network file systems do
+		// not provide.
 		b.WriteString("use-sqlite-wal = false\n")
 	}
 	return b.String()
-}
-
-// isNFS reports whether dir lives on NFS.
-func isNFS(dir string) bool {
-	var st unix.Statfs_t
-	return unix.Statfs(dir, &st) == nil && st.Type == unix.NFS_SUPER_MAGIC
 }
 
 // ensureNix installs the payload into the runtime's Nix directory when it is
@@ -56,14 +51,12 @@ func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
 	}
 	defer payload.Close()
 	target := extract.Target{NixDir: rt.nixDir()}
-	if target.Installed(payload.Trailer.Fingerprint()) == nil {
+	opts := extract.Options{
 		// Unpacking 50 MB only to fail at registration would repeat on
 		// every run: make sure the runtime works first.
-		if err := rt.check(); err != nil {
-			return nil, err
-		}
+		Check:  rt.check,
+		Finish: func(m *extract.Manifest) error { return finishInstall(c, rt, m) },
 	}
-	opts := extract.Options{Finish: func(m *extract.Manifest) error { return finishInstall(c, rt, m) }}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		opts.Progress = os.Stderr
 	}
@@ -104,8 +97,8 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 		return fmt.Errorf("creating %s: %w", c.confDir(), err)
 	}
 	confPath := filepath.Join(c.confDir(), "nix.conf")
-	nfs := isNFS(c.DataDir)
-	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, false, "", nfs)), 0o644); err != nil {
+	netFS := onNetworkFS(c.DataDir)
+	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, false, "", netFS)), 0o644); err != nil {
 		return err
 	}
 	env := nixEnv(os.Environ(), c, m)
@@ -132,7 +125,7 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 			return fmt.Errorf("Nix cannot build here even without its sandbox: %w%s", err, out)
 		}
 	}
-	return extract.WriteFileAtomic(confPath, []byte(nixConf(m, sandbox, note, nfs)), 0o644)
+	return extract.WriteFileAtomic(confPath, []byte(nixConf(m, sandbox, note, netFS)), 0o644)
 }
 
 // runCaptured runs j with its output collected; on failure the output comes

@@ -135,6 +135,25 @@ func Exec(argv []string, file string, env []string) error {
 	return lookupErr
 }
 
+// Getenv returns the value of the first key=... in env, as getenv(3) does.
+func Getenv(env []string, key string) (string, bool) {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key) && len(kv) > len(key) && kv[len(key)] == '=' {
+			return kv[len(key)+1:], true
+		}
+	}
+	return "", false
+}
+
+// LookPathEnv is LookPath on the PATH of env, DefaultPath when it has none.
+func LookPathEnv(name string, env []string) (string, error) {
+	path, ok := Getenv(env, "PATH")
+	if !ok {
+		path = DefaultPath
+	}
+	return LookPath(name, path)
+}
+
 // errnoText returns the bare errno text of err ("permission denied").
 func errnoText(err error) string {
 	var errno unix.Errno

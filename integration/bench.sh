@@ -4,6 +4,7 @@
 # user (as root it drops to nptest, like the tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/sbin:/sbin # runuser, useradd
 if [ "$(id -u)" -eq 0 ]; then
 	missing=()
 	for t in hyperfine bwrap proot; do command -v $t >/dev/null || missing+=("$t"); done

@@ -4,6 +4,7 @@
 # np is permissionless, and a test run as root would prove nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/sbin:/sbin # runuser, useradd
 
 work=$(mktemp -d /tmp/np-integration.XXXXXX)
 chmod 755 "$work"

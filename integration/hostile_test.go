@@ -139,3 +139,25 @@ func TestDoctorOnAGoodHost(t *testing.T) {
 		t.Fatalf("doctor --json: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestRootInAUserNamespaceBuildsSandboxed is np run by root in a container
+// without real privileges: uid 0, but only inside a user namespace.
+func TestRootInAUserNamespaceBuildsSandboxed(t *testing.T) {
+	loc := newLocation(t)
+	expr := `derivation { name = "as-root"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "echo root-ok > $out"]; }`
+	cmd := npCmd(t, runOpts{loc: loc}, "nix-build", "--no-out-link", "--option", "sandbox", "true", "-E", expr)
+	cmd.Args = append([]string{"unshare", "--user", "--map-root-user", npBin}, cmd.Args[1:]...)
+	cmd.Path = lookPath(t, "unshare")
+	r := runResult(t, cmd)
+	if r.code != 0 {
+		t.Fatalf("sandboxed build as root in a user namespace: exit %d\n%s", r.code, r.stderr)
+	}
+	conf, _ := os.ReadFile(filepath.Join(loc, ".nix-portable", "conf", "nix.conf"))
+	if !strings.Contains(string(conf), "sandbox = true") {
+		t.Fatalf("the probe found no working build sandbox for root:\n%s", conf)
+	}
+	data, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "nix", "store", filepath.Base(strings.TrimSpace(r.stdout))))
+	if err != nil || string(data) != "root-ok\n" {
+		t.Fatalf("build output %q (%v)", data, err)
+	}
+}

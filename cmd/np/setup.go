@@ -31,6 +31,9 @@ func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, networkFS bo
 	// The real file, not the bin/sh symlink: Nix copies a symlink into the
 	// build sandbox as a symlink, whose target would be missing there.
 	fmt.Fprintf(&b, "sandbox-paths = /bin/sh=%s/bin/busybox\n", m.Busybox)
+	// Root in np's user namespace cannot call setgroups (np maps with
+	// setgroups denied), and Nix insists on it for uid 0 unless told not to.
+	b.WriteString("require-drop-supplementary-groups = false\n")
 	// SELinux and NFSv4 ACLs cannot be copied into the store by an
 	// unprivileged user (upstream #5).
 	b.WriteString("ignored-acls = security.selinux system.nfs4_acl\n")

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -419,9 +418,9 @@ func (x *extractor) seal() error {
 			return fmt.Errorf("setting mtime of %s: %w", p, err)
 		}
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(x.order)))
+	store := filepath.Join(x.root, "store")
 	for _, d := range x.order {
-		if filepath.Dir(d) == filepath.Join(x.root, "store") || d == filepath.Join(x.root, "store") {
+		if d == store || filepath.Dir(d) == store {
 			continue // top-level paths are sealed after the rename
 		}
 		if err := os.Chmod(d, 0o555); err != nil {

@@ -108,6 +108,15 @@ func TestNixEnvCABundles(t *testing.T) {
 	}
 }
 
+func TestNixEnvInsideNpAddsNothingTwice(t *testing.T) {
+	c, m := &config{DataDir: "/d"}, testManifest()
+	once := nixEnv([]string{"HOME=/h", "NIX_CONFIG=substituters = x"}, c, m)
+	twice := nixEnv(once, c, m)
+	if got, _ := proc.Getenv(twice, "NIX_CONFIG"); got != "store = local\nsubstituters = x" {
+		t.Fatalf("NIX_CONFIG after two np layers = %q", got)
+	}
+}
+
 func TestNixEnvKeepsUserNixPath(t *testing.T) {
 	env := nixEnv([]string{"HOME=/h", "NIX_PATH=nixpkgs=/mine"}, &config{DataDir: "/d"}, testManifest())
 	if v, _ := proc.Getenv(env, "NIX_PATH"); v != "nixpkgs=/mine" {

@@ -10,6 +10,9 @@ import (
 	"np/extract"
 )
 
+// storeLocal opens NIX_CONFIG inside np.
+const storeLocal = "store = local\n"
+
 // strippedVars never reach programs inside: host library overrides break the
 // bundled Nix (upstream #86, #161), and host Nix settings would point it at
 // another store or daemon.
@@ -112,7 +115,10 @@ func nixEnv(environ []string, c *config, m *extract.Manifest) []string {
 	// A `store = ...` in the user's own nix.conf must not send np's Nix to
 	// another store (upstream #77); NIX_CONFIG is read after the user's
 	// files, and the user's own NIX_CONFIG still comes after this line.
-	e.set("NIX_CONFIG", "store = local\n"+e.get("NIX_CONFIG"))
+	// An np inside np finds the line already there.
+	if cfg := e.get("NIX_CONFIG"); !strings.HasPrefix(cfg, storeLocal) {
+		e.set("NIX_CONFIG", storeLocal+cfg)
+	}
 
 	// A usable bundle the user chose is kept; otherwise np's choice.
 	bundle := e.get("NIX_SSL_CERT_FILE")

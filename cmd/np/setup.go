@@ -66,10 +66,11 @@ func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
 	start := time.Now()
 	m, fresh, err := target.Ensure(payload, opts)
 	if err != nil {
+		err = fmt.Errorf("installing Nix into %s: %w", rt.nixDir(), err)
 		if hint := locationHint(err); hint != "" {
-			return nil, fmt.Errorf("installing Nix into %s: %w; %s", rt.nixDir(), err, hint)
+			err = fmt.Errorf("%w; %s", err, hint)
 		}
-		return nil, fmt.Errorf("installing Nix into %s: %w", rt.nixDir(), err)
+		return nil, err
 	}
 	if fresh {
 		logrus.Debugf("installed Nix %s into %s in %v", m.NixVersion, rt.nixDir(), time.Since(start).Round(time.Millisecond))

@@ -179,33 +179,39 @@ func installedManifest(c *config, p *extract.Payload) *extract.Manifest {
 	return nil
 }
 
-// prepare does what every command that runs something needs: configuration,
-// a runtime and an installed Nix.
-func prepare() (*config, runtime, *extract.Manifest, error) {
+// session is what every command that runs something needs: configuration,
+// the runtime chooser and an installed Nix.
+type session struct {
+	c  *config
+	ch *chooser
+	m  *extract.Manifest
+}
+
+func prepare() (*session, error) {
 	c, err := loadConfig(os.Getenv)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	setupLogging(c)
 	if err := c.checkDataDir(); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	logrus.Tracef("config: data dir %s, NP_RUNTIME %s, NP_GIT %q", c.DataDir, c.Runtime, c.Git)
-	rt, why, err := selectRuntime(c)
+	ch, err := newChooser(c)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	logrus.Debugf("runtime %s: %s", rt.name(), why)
-	m, err := ensureNix(c, rt)
+	logrus.Debugf("runtimes: %s", ch.why)
+	m, err := ensureNix(c, ch)
 	if err != nil {
-		return nil, nil, nil, explainSetupFailure(c, err)
+		return nil, err
 	}
 	if c.Git != "" {
 		if err := linkGit(c); err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 	}
-	return c, rt, m, nil
+	return &session{c: c, ch: ch, m: m}, nil
 }
 
 // linkGit makes NP_GIT's git reachable as `git` on PATH inside.
@@ -221,18 +227,18 @@ func linkGit(c *config) error {
 
 // runNix runs a tool of the bundled Nix: argv[0] is the tool's name.
 func runNix(argv []string) (syscall.WaitStatus, error) {
-	c, rt, m, err := prepare()
+	s, err := prepare()
 	if err != nil {
 		return 0, err
 	}
 	// The absolute path skips the PATH search; Nix dispatches on the base
 	// name, which stays the tool's.
-	argv = append([]string{m.Tool(argv[0])}, argv[1:]...)
-	return execUser(c, rt, m, argv)
+	argv = append([]string{s.m.Tool(argv[0])}, argv[1:]...)
+	return s.execUser(argv)
 }
 
 func cmdRun(args []string) (syscall.WaitStatus, error) {
-	c, rt, m, err := prepare()
+	s, err := prepare()
 	if err != nil {
 		return 0, err
 	}
@@ -246,20 +252,24 @@ func cmdRun(args []string) (syscall.WaitStatus, error) {
 		}
 		args = []string{sh}
 	}
-	return execUser(c, rt, m, args)
+	return s.execUser(args)
 }
 
-// execUser runs the user's program in the runtime, as np's last act.
-func execUser(c *config, rt runtime, m *extract.Manifest, argv []string) (syscall.WaitStatus, error) {
+// execUser runs the user's program, as np's last act, in the first runtime
+// that can start it.
+func (s *session) execUser(argv []string) (syscall.WaitStatus, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		dir = os.Getenv("HOME")
 	}
-	env := nixEnv(os.Environ(), c, m)
-	logrus.Tracef("exec %q in %s via %s", argv, dir, rt.name())
-	ws, err := rt.exec(job{argv: argv, env: env, dir: dir, passFDs: callerFDs})
-	if err != nil {
-		return 0, explainSetupFailure(c, err)
-	}
-	return ws, nil
+	ws, _, err := s.ch.start(func(rt runtime) (job, error) {
+		sandbox, err := s.buildSandbox(rt)
+		if err != nil {
+			return job{}, err
+		}
+		logrus.Debugf("runtime %s: starting %s", rt.name(), argv[0])
+		logrus.Tracef("exec %q in %s", argv, dir)
+		return job{argv: argv, env: nixEnv(os.Environ(), s.c, s.m, sandbox), dir: dir, passFDs: callerFDs}, nil
+	}, true)
+	return ws, err
 }

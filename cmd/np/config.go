@@ -45,6 +45,9 @@ type config struct {
 	Runtime  runtimeName  // NP_RUNTIME
 	LogLevel logrus.Level // NP_DEBUG
 	Git      string       // NP_GIT: a git to put on PATH inside, or ""
+	// PtraceNoSeccomp (NP_PTRACE_NO_SECCOMP=1) makes the ptrace runtime stop
+	// at every system call instead of filtering with seccomp.
+	PtraceNoSeccomp bool
 }
 
 // loadConfig reads NP_* variables through getenv. Every error names the bad
@@ -83,6 +86,14 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		c.LogLevel = logrus.TraceLevel
 	default:
 		return nil, fmt.Errorf("NP_DEBUG=%q is not a level; valid values: 0, 1 (debug), 2 (trace)", d)
+	}
+
+	switch v := getenv("NP_PTRACE_NO_SECCOMP"); v {
+	case "", "0":
+	case "1":
+		c.PtraceNoSeccomp = true
+	default:
+		return nil, fmt.Errorf("NP_PTRACE_NO_SECCOMP=%q is not valid; valid values: 0, 1", v)
 	}
 
 	if g := getenv("NP_GIT"); g != "" {

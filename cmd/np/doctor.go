@@ -13,6 +13,7 @@ import (
 
 	"np/extract"
 	"np/nsbox"
+	"np/ptrace"
 )
 
 // runtimeReport says whether one runtime works here and why.
@@ -21,6 +22,28 @@ type runtimeReport struct {
 	Available bool        `json:"available"`
 	Cause     string      `json:"cause,omitempty"` // a word naming why not, for scripts
 	Detail    string      `json:"detail"`
+	// BuildSandbox says whether Nix's build sandbox is on in this runtime.
+	BuildSandbox string `json:"buildSandbox,omitempty"`
+}
+
+// availableDetail says what a working runtime does.
+var availableDetail = map[runtimeName]string{
+	runtimeNative: "/nix/store exists and is writable by this user",
+	runtimeNS:     "user and mount namespaces can be created and set up",
+	runtimePtrace: "this process may trace its children",
+}
+
+// sandboxState is what the last build-sandbox probe found in a runtime.
+func sandboxState(c *config, name runtimeName) string {
+	data, err := os.ReadFile(sandboxRecord(c, name))
+	if err != nil {
+		return "not probed yet (the first run in this runtime probes it)"
+	}
+	ok, why, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+	if ok == "true" {
+		return "on"
+	}
+	return "off: " + why
 }
 
 // doctorReport is everything np doctor prints.
@@ -86,26 +109,49 @@ func diagnose(c *config) *doctorReport {
 		p.Close()
 	}
 
-	native, nativeWhy := nativeUsable()
-	r.Runtimes = append(r.Runtimes, runtimeReport{Name: runtimeNative, Available: native, Detail: nativeWhy})
-
-	probeErr := nsbox.Probe()
-	d := nsbox.Diagnose(probeErr)
-	r.Facts = d.Facts
-	ns := runtimeReport{Name: runtimeNS, Available: probeErr == nil, Detail: "user and mount namespaces can be created and set up"}
-	if probeErr != nil {
-		ns.Cause, ns.Detail = d.Cause, fmt.Sprintf("%v: %s", probeErr, d.Detail)
+	// auto's pick comes from the chooser every run uses; the report on each
+	// runtime from probing it directly.
+	auto := *c
+	auto.Runtime = runtimeAuto
+	ch, err := newChooser(&auto)
+	if err != nil { // cannot happen for auto
+		r.AutoReason = err.Error()
+		return r
 	}
-	r.Runtimes = append(r.Runtimes, ns)
-	r.Runtimes = append(r.Runtimes, runtimeReport{Name: runtimePtrace, Cause: "not_built", Detail: errPtraceMissing.Error()})
-
-	switch {
-	case native:
-		r.Auto, r.AutoReason = runtimeNative, nativeWhy
-	case probeErr == nil:
-		r.Auto, r.AutoReason = runtimeNS, "the host has no usable /nix and user namespaces work"
-	default:
-		r.AutoReason = "no runtime works here: " + ns.Detail
+	picked, autoErr := ch.settle()
+	r.Facts = map[string]string{}
+	for _, rt := range allRuntimes(c) {
+		rep := runtimeReport{Name: rt.name(), Available: true, Detail: availableDetail[rt.name()]}
+		err := rt.check()
+		if rt.name() == runtimeNS {
+			for k, v := range nsbox.Diagnose(err).Facts {
+				r.Facts[k] = v
+			}
+		}
+		if rt.name() == runtimePtrace {
+			for k, v := range ptrace.Diagnose(err).Facts {
+				r.Facts[k] = v
+			}
+		}
+		if err != nil {
+			rep.Available = false
+			rep.Cause, rep.Detail = rt.explain(err)
+		} else if rt.buildSandbox() {
+			rep.BuildSandbox = sandboxState(c, rt.name())
+		} else {
+			rep.BuildSandbox = "off: this runtime cannot have one"
+		}
+		r.Runtimes = append(r.Runtimes, rep)
+	}
+	if autoErr != nil {
+		r.AutoReason = autoErr.Error()
+	} else {
+		r.Auto = picked.name()
+		r.AutoReason = ch.why
+		if len(ch.refused) > 0 {
+			_, detail := ch.refused[0].rt.explain(ch.refused[0].err)
+			r.AutoReason = fmt.Sprintf("%s is refused here: %s", ch.refused[0].rt.name(), detail)
+		}
 	}
 	if c.Runtime != runtimeAuto {
 		r.AutoReason += fmt.Sprintf(" (but NP_RUNTIME=%s overrides auto)", c.Runtime)
@@ -191,6 +237,9 @@ func printReport(r *doctorReport) {
 			mark = "yes"
 		}
 		fmt.Printf("  %-7s %s  %s\n", rt.Name, mark, rt.Detail)
+		if rt.BuildSandbox != "" {
+			fmt.Printf("          Nix build sandbox: %s\n", rt.BuildSandbox)
+		}
 	}
 	auto := string(r.Auto)
 	if auto == "" {

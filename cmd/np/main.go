@@ -18,7 +18,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"np/internal/proc"
+	"np/internal/reexec"
 	"np/nsbox"
+	"np/ptrace"
 )
 
 // Exit codes of np's own failures; a program's status passes through.
@@ -30,10 +32,11 @@ const (
 
 func main() {
 	logrus.SetFormatter(&logFormatter{})
-	if len(os.Args) > 1 && os.Args[1] == nsbox.InitArg {
-		// The re-executed sandbox init: it execs the program, fails, or
-		// (for a probe) returns nil where the program would start.
-		err := nsbox.Init()
+	if helper, ok := helpers.Lookup(os.Args); ok {
+		// np re-executed as one of its runtimes' helpers: it execs the
+		// program, fails, or (for a probe) returns nil where the program
+		// would start.
+		err := helper()
 		if err == nil {
 			os.Exit(0)
 		}
@@ -44,6 +47,12 @@ func main() {
 	// now is one the caller passed on purpose.
 	callerFDs = proc.InheritedFDs()
 	ws, err := run(os.Args)
+	var ie *interruptedError
+	if errors.As(err, &ie) {
+		// Told to stop while installing: end the way the signal would
+		// have ended np had it not been caught.
+		proc.Reraise(ie.sig)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
 		os.Exit(exitCodeOf(err))
@@ -55,6 +64,12 @@ func main() {
 		proc.Reraise(sig)
 	}
 	os.Exit(code)
+}
+
+// helpers are the re-executed helper processes of np's runtimes.
+var helpers = reexec.Table{
+	nsbox.InitArg:  nsbox.Init,
+	ptrace.StubArg: ptrace.Stub,
 }
 
 // exitCodeOf maps np's failures to the exit codes a shell uses.

@@ -125,6 +125,7 @@ Environment:
   NP_LOCATION  directory holding np's data dir .nix-portable (default: $HOME)
   NP_RUNTIME   auto (default), ns, ptrace or native (aliases bwrap, proot, nix)
   NP_DEBUG     1: debug messages, 2: trace every decision
+  NP_PTRACE_NO_SECCOMP  1: the ptrace runtime traces every system call
   NP_GIT       a git binary to put on PATH inside np
 
 Exit status: the program's own; np's own failures 125, a program that is not

@@ -232,6 +232,11 @@ func runNix(argv []string) (syscall.WaitStatus, error) {
 }
 
 func cmdRun(args []string) (syscall.WaitStatus, error) {
+	// np run's own options come before PROGRAM: `np run prog --help` is
+	// prog's help.
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+		return cmdHelp([]string{"run"})
+	}
 	c, rt, m, err := prepare()
 	if err != nil {
 		return 0, err
@@ -256,6 +261,7 @@ func execUser(c *config, rt runtime, m *extract.Manifest, argv []string) (syscal
 		dir = os.Getenv("HOME")
 	}
 	env := nixEnv(os.Environ(), c, m)
+	env = withOfflineDefaults(env, argv, c, os.Getenv("NIX_PATH") == "", isNixTool(filepath.Base(argv[0])))
 	logrus.Tracef("exec %q in %s via %s", argv, dir, rt.name())
 	ws, err := rt.exec(job{argv: argv, env: env, dir: dir, passFDs: callerFDs})
 	if err != nil {

@@ -40,11 +40,12 @@ const validRuntimes = "auto, ns, ptrace, native (aliases: bwrap = ns, proot = pt
 // config is np's whole configuration, read once from the environment and
 // checked in one place.
 type config struct {
-	Location string       // NP_LOCATION, resolved through symlinks
-	DataDir  string       // Location/.nix-portable
-	Runtime  runtimeName  // NP_RUNTIME
-	LogLevel logrus.Level // NP_DEBUG
-	Git      string       // NP_GIT: a git to put on PATH inside, or ""
+	Location    string       // NP_LOCATION, resolved through symlinks
+	LocationSet bool         // NP_LOCATION was set (not defaulted to HOME)
+	DataDir     string       // Location/.nix-portable
+	Runtime     runtimeName  // NP_RUNTIME
+	LogLevel    logrus.Level // NP_DEBUG
+	Git         string       // NP_GIT: a git to put on PATH inside, or ""
 }
 
 // loadConfig reads NP_* variables through getenv. Every error names the bad
@@ -53,6 +54,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	c := &config{LogLevel: logrus.WarnLevel}
 
 	loc, from := getenv("NP_LOCATION"), "NP_LOCATION"
+	c.LocationSet = loc != ""
 	if loc == "" {
 		loc, from = getenv("HOME"), "HOME"
 		if loc == "" {

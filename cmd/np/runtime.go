@@ -137,6 +137,9 @@ func selectRuntime(c *config) (runtime, string, error) {
 		if ok, why := nativeUsable(); !ok {
 			return nil, "", fmt.Errorf("NP_RUNTIME=native needs a writable /nix/store, but %s; unset NP_RUNTIME to let np choose", why)
 		}
+		if elsewhere, why := locationElsewhere(c); elsewhere {
+			return nil, "", fmt.Errorf("NP_RUNTIME=native uses /nix, but %s; unset NP_RUNTIME to use that data dir, or NP_LOCATION to use /nix", why)
+		}
 		return nativeRuntime{}, "NP_RUNTIME=native", nil
 	case runtimeNS:
 		return ns, "NP_RUNTIME=ns", nil
@@ -145,6 +148,9 @@ func selectRuntime(c *config) (runtime, string, error) {
 	}
 	ok, why := nativeUsable()
 	logrus.Tracef("auto: native runtime usable=%v: %s", ok, why)
+	if elsewhere, whyNot := locationElsewhere(c); ok && elsewhere {
+		return ns, whyNot + ": its own namespace, nested if np runs inside np", nil
+	}
 	if ok {
 		return nativeRuntime{}, why, nil
 	}

@@ -1,0 +1,209 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// online is the environment of a test about np's network decisions: the
+// suite's `substituters =` removed, so np sees Nix's defaults as the user
+// would (this machine reaches neither cache.nixos.org nor the registry).
+var online = []string{"NIX_CONFIG="}
+
+// networkLines are the lines of stderr that are about the network.
+func networkLines(stderr string) []string {
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if regexp.MustCompile(`(?i)download|cache\.nixos\.org|channels\.nixos\.org|resolve|offline|network`).MatchString(l) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func TestOfflineBuildAndShellDoNotWait(t *testing.T) {
+	loc := newLocation(t)
+	must(t, np(t, runOpts{loc: loc, env: online}, "nix", "--version")) // the install is not what is timed
+	// np's probe of the network is part of what is timed.
+	if err := os.Remove(filepath.Join(loc, ".nix-portable", "network.json")); err != nil {
+		t.Fatalf("np kept no record of its network probe: %v", err)
+	}
+	dir := t.TempDir()
+	file := writeFile(t, filepath.Join(dir, "local.nix"), `derivation {
+  name = "local-build"; system = builtins.currentSystem; builder = "/bin/sh";
+  args = [ "-c" "echo built > $out" ]; greeting = "hi";
+}`)
+
+	start := time.Now()
+	r := np(t, runOpts{loc: loc, env: online, dir: dir}, "nix-build", "--no-out-link", file)
+	took := time.Since(start)
+	out := strings.TrimSpace(must(t, r))
+	if !strings.HasSuffix(out, "-local-build") {
+		t.Fatalf("nix-build printed %q", out)
+	}
+	if took > 1500*time.Millisecond {
+		t.Errorf("offline nix-build took %v, want < 1.5 s; stderr:\n%s", took, r.stderr)
+	}
+	if l := networkLines(r.stderr); len(l) > 1 {
+		t.Errorf("offline nix-build printed %d lines about the network, want at most 1:\n%s", len(l), strings.Join(l, "\n"))
+	}
+	if len(networkLines(r.stderr)) != 1 {
+		t.Errorf("np did not say in one line that it runs Nix offline:\n%s", r.stderr)
+	}
+	t.Logf("offline nix-build: %v", took)
+
+	// HOME without channels: nothing provides <nixpkgs> either.
+	start = time.Now()
+	r = np(t, runOpts{loc: loc, env: append([]string{"HOME=" + dir}, online...), dir: dir}, "nix-shell", file, "--run", `echo "in $name: $greeting"`)
+	took = time.Since(start)
+	if got := strings.TrimSpace(must(t, r)); got != "in local-build: hi" {
+		t.Fatalf("nix-shell --run printed %q", got)
+	}
+	if took > 1500*time.Millisecond {
+		t.Errorf("offline nix-shell took %v, want < 1.5 s; stderr:\n%s", took, r.stderr)
+	}
+	if l := networkLines(r.stderr); len(l) > 1 {
+		t.Errorf("offline nix-shell printed %d lines about the network, want at most 1:\n%s", len(l), strings.Join(l, "\n"))
+	}
+	if strings.Contains(r.stderr, "error") {
+		t.Errorf("offline nix-shell printed an error:\n%s", r.stderr)
+	}
+	t.Logf("offline nix-shell: %v", took)
+}
+
+// nixSetting is Nix's effective value of a setting, as np runs Nix.
+func nixSetting(t *testing.T, o runOpts, name string, extra ...string) string {
+	t.Helper()
+	args := append([]string{"nix", "config", "show", name}, extra...)
+	return strings.TrimSpace(must(t, np(t, o, args...)))
+}
+
+func TestOfflineDefaultsOnlyWhenUnreachableAndUnset(t *testing.T) {
+	loc := newLocation(t)
+	o := runOpts{loc: loc, env: online}
+	if got := nixSetting(t, o, "substituters"); got != "" {
+		t.Errorf("offline: substituters = %q, want empty", got)
+	}
+	if got := nixSetting(t, o, "flake-registry"); got != "" {
+		t.Errorf("offline: flake-registry = %q, want empty", got)
+	}
+	if got := must(t, np(t, o, "run", "sh", "-c", `printf %s "$NIX_PATH"`)); strings.Contains(got, "flake:") {
+		t.Errorf("offline: NIX_PATH %q still needs the flake registry", got)
+	}
+
+	// What the user set always wins: NIX_CONFIG, their nix.conf, --option.
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".config", "nix"), 0o755)
+	writeFile(t, filepath.Join(home, ".config", "nix", "nix.conf"), "substituters = file:///from-nix-conf\n")
+	for name, c := range map[string]struct {
+		env   []string
+		extra []string
+		want  string
+	}{
+		"NIX_CONFIG": {env: []string{"NIX_CONFIG=substituters = file:///from-env"}, want: "file:///from-env"},
+		"nix.conf":   {env: []string{"NIX_CONFIG=", "HOME=" + home}, want: "file:///from-nix-conf"},
+		"--option":   {env: online, extra: []string{"--option", "substituters", "file:///from-option"}, want: "file:///from-option"},
+	} {
+		if got := nixSetting(t, runOpts{loc: loc, env: c.env}, "substituters", c.extra...); got != c.want {
+			t.Errorf("%s: substituters = %q, want %q", name, got, c.want)
+		}
+	}
+	if got := must(t, np(t, runOpts{loc: loc, env: []string{"NIX_PATH=nixpkgs=flake:nixpkgs"}}, "run", "sh", "-c", `printf %s "$NIX_PATH"`)); got != "nixpkgs=flake:nixpkgs" {
+		t.Errorf("the user's NIX_PATH became %q", got)
+	}
+}
+
+func TestReachableServersChangeNothing(t *testing.T) {
+	// A real listener stands in for the HTTPS proxy Nix's curl would use:
+	// through it the servers count as reachable.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	o := runOpts{loc: newLocation(t), env: []string{"NIX_CONFIG=", "https_proxy=http://" + ln.Addr().String()}}
+	if got := nixSetting(t, o, "substituters"); got != "https://cache.nixos.org/" {
+		t.Errorf("reachable: substituters = %q, want Nix's default", got)
+	}
+	if got := nixSetting(t, o, "flake-registry"); got != "https://channels.nixos.org/flake-registry.json" {
+		t.Errorf("reachable: flake-registry = %q, want Nix's default", got)
+	}
+	if got := must(t, np(t, o, "run", "sh", "-c", `printf %s "$NIX_PATH"`)); !strings.HasSuffix(got, "nixpkgs=flake:nixpkgs") {
+		t.Errorf("reachable: NIX_PATH %q lost nixpkgs=flake:nixpkgs", got)
+	}
+}
+
+func TestRunHelpIsNpRunsAndProgramHelpPassesThrough(t *testing.T) {
+	if out := must(t, np(t, runOpts{}, "run", "--help")); !strings.Contains(out, "Usage: np run PROGRAM") {
+		t.Errorf("np run --help printed %q", out)
+	}
+	if out := must(t, np(t, runOpts{}, "run", "sh", "-c", `printf '%s\n' "$@"`, "sh", "--help")); out != "--help\n" {
+		t.Errorf("np run sh -c ... --help passed %q, want --help to reach the program", out)
+	}
+}
+
+func TestDoctorJSONEmptyListsAndUncreatedDataDir(t *testing.T) {
+	for name, loc := range map[string]string{
+		"existing":  t.TempDir(),
+		"uncreated": filepath.Join(t.TempDir(), "not", "yet"),
+	} {
+		r := np(t, runOpts{loc: loc}, "doctor", "--json")
+		if r.code != 0 {
+			t.Fatalf("%s: np doctor --json exit %d: %s", name, r.code, r.stderr)
+		}
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, r.stdout)
+		}
+		if got := string(raw["warnings"]); got != "[]" {
+			t.Errorf("%s data dir: warnings = %s, want []", name, got)
+		}
+	}
+}
+
+func TestNestedNpHonoursInnerLocation(t *testing.T) {
+	outer := sharedLocation(t)
+	inner := newLocation(t)
+	expr := `derivation { name = "inner-only"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "echo inner > $out"]; }`
+	r := np(t, runOpts{env: []string{"NP_DEBUG=1"}}, "run", "env", "NP_LOCATION="+inner, npBin, "nix-build", "--no-out-link", "-E", expr)
+	path := strings.TrimSpace(must(t, r))
+	if !strings.Contains(r.stderr, "runtime ns") {
+		t.Errorf("the inner np did not start its own namespace:\n%s", r.stderr)
+	}
+	if data, err := os.ReadFile(filepath.Join(inner, ".nix-portable", "nix", "store", filepath.Base(path))); err != nil || string(data) != "inner\n" {
+		t.Fatalf("the build is not in the inner data dir's store: %q (%v)", data, err)
+	}
+	if _, err := os.Lstat(filepath.Join(outer, ".nix-portable", "nix", "store", filepath.Base(path))); err == nil {
+		t.Fatalf("the inner np built into the outer store")
+	}
+	// NP_RUNTIME=native cannot honour another NP_LOCATION, and says so.
+	r = np(t, runOpts{}, "run", "env", "NP_LOCATION="+inner, "NP_RUNTIME=native", npBin, "run", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "NP_LOCATION="+inner) {
+		t.Fatalf("nested NP_RUNTIME=native with another NP_LOCATION: exit %d stderr %q", r.code, r.stderr)
+	}
+}

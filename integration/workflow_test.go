@@ -63,8 +63,14 @@ func TestOfflineBuildAndShellDoNotWait(t *testing.T) {
 	if l := networkLines(r.stderr); len(l) > 1 {
 		t.Errorf("offline nix-build printed %d lines about the network, want at most 1:\n%s", len(l), strings.Join(l, "\n"))
 	}
-	if len(networkLines(r.stderr)) != 1 {
-		t.Errorf("np did not say in one line that it runs Nix offline:\n%s", r.stderr)
+	// On a terminal, np says why in one line, once per probe.
+	os.Remove(filepath.Join(loc, ".nix-portable", "network.json"))
+	cmd := npCmd(t, runOpts{loc: loc, env: online, dir: dir}, "nix-build", "--no-out-link", file)
+	tm := startInPty(t, cmd)
+	cmd.Wait()
+	tm.expect("-local-build", 1)
+	if n := strings.Count(tm.output(), "np: offline: cache.nixos.org and channels.nixos.org unreachable"); n != 1 {
+		t.Errorf("on a terminal np said %d times that Nix runs offline, want once:\n%s", n, tm.output())
 	}
 	t.Logf("offline nix-build: %v", took)
 
@@ -205,5 +211,28 @@ func TestNestedNpHonoursInnerLocation(t *testing.T) {
 	r = np(t, runOpts{}, "run", "env", "NP_LOCATION="+inner, "NP_RUNTIME=native", npBin, "run", "true")
 	if r.code != 125 || !strings.Contains(r.stderr, "NP_LOCATION="+inner) {
 		t.Fatalf("nested NP_RUNTIME=native with another NP_LOCATION: exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestOwnStorePathsAreTrustedAfterInstall(t *testing.T) {
+	loc := newLocation(t)
+	r := np(t, runOpts{loc: loc}, "nix", "store", "verify", "--all")
+	if r.code != 0 || strings.Contains(r.stderr, "untrusted") {
+		t.Fatalf("nix store verify --all after install: exit %d\n%s", r.code, r.stderr)
+	}
+	// The key np signed with is gone: nothing else can be signed with it.
+	conf := filepath.Join(loc, ".nix-portable", "conf")
+	entries, _ := os.ReadDir(conf)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".sec") {
+			t.Errorf("a secret key was left in %s: %s", conf, e.Name())
+		}
+	}
+	// A path np did not sign stays untrusted: the trust is np's paths only.
+	dir := t.TempDir()
+	file := writeFile(t, filepath.Join(dir, "f"), "not np's\n")
+	added := strings.TrimSpace(must(t, np(t, runOpts{loc: loc}, "nix-store", "--add", file)))
+	if out := must(t, np(t, runOpts{loc: loc}, "nix", "path-info", "--sigs", added)); strings.Contains(out, "np-install:") {
+		t.Errorf("a path added later carries np's signature: %s", out)
 	}
 }

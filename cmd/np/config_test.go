@@ -125,13 +125,13 @@ func TestNixEnvKeepsUserNixPath(t *testing.T) {
 }
 
 func TestNixConf(t *testing.T) {
-	conf := nixConf(testManifest(), false, "a build with sandbox = true failed here: x", true)
-	for _, want := range []string{"build-users-group =\n", "sandbox = false\n", "# sandbox probe: a build", "sandbox-paths = /bin/sh=/nix/store/b-busybox/bin/busybox\n", "use-sqlite-wal = false\n", "experimental-features = nix-command flakes\n", "require-drop-supplementary-groups = false\n"} {
+	conf := nixConf(testManifest(), false, "a build with sandbox = true failed here: x", true, "np-install:AAAA")
+	for _, want := range []string{"extra-trusted-public-keys = np-install:AAAA\n", "build-users-group =\n", "sandbox = false\n", "# sandbox probe: a build", "sandbox-paths = /bin/sh=/nix/store/b-busybox/bin/busybox\n", "use-sqlite-wal = false\n", "experimental-features = nix-command flakes\n", "require-drop-supplementary-groups = false\n"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("nix.conf lacks %q:\n%s", want, conf)
 		}
 	}
-	if strings.Contains(nixConf(testManifest(), true, "", false), "use-sqlite-wal") {
+	if strings.Contains(nixConf(testManifest(), true, "", false, ""), "use-sqlite-wal") {
 		t.Error("use-sqlite-wal set off NFS")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/term"
 
 	"np/extract"
 )
@@ -61,12 +62,18 @@ type probeResult struct {
 
 func (c *config) probeCacheFile() string { return filepath.Join(c.DataDir, "network.json") }
 
-// withOfflineDefaults is applyOfflineDefaults on an environment list; when
-// say is set (a Nix tool runs), np says what it did in one line on stderr.
+// withOfflineDefaults is applyOfflineDefaults on an environment list. When
+// say is set (a Nix tool runs) and stderr is a terminal, np says what it did
+// in one line; scripts and logs stay as Nix alone would leave them (the
+// line is a debug message there).
 func withOfflineDefaults(environ, argv []string, c *config, npSetNixPath, say bool) []string {
 	env := newEnvList(environ)
-	if note := applyOfflineDefaults(env, argv, c, npSetNixPath); note != "" && say {
-		fmt.Fprintf(os.Stderr, "np: %s\n", note)
+	if note := applyOfflineDefaults(env, argv, c, npSetNixPath); note != "" {
+		if say && term.IsTerminal(int(os.Stderr.Fd())) {
+			fmt.Fprintf(os.Stderr, "np: %s\n", note)
+		} else {
+			logrus.Debug(note)
+		}
 	}
 	return env.list()
 }

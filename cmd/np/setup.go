@@ -19,7 +19,8 @@ import (
 
 // nixConf renders np's nix.conf. sandboxNote says why the build sandbox is
 // off when the probe found it unusable.
-func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, networkFS bool) string {
+// trustedKey is the public key np's own store paths are signed with.
+func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, networkFS bool, trustedKey string) string {
 	var b strings.Builder
 	b.WriteString("# Written by np at install; your own settings belong in ~/.config/nix/nix.conf.\n")
 	b.WriteString("build-users-group =\n")
@@ -37,6 +38,10 @@ func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, networkFS bo
 	// SELinux and NFSv4 ACLs cannot be copied into the store by an
 	// unprivileged user (upstream #5).
 	b.WriteString("ignored-acls = security.selinux system.nfs4_acl\n")
+	if trustedKey != "" {
+		// np's own store paths are signed with it (see signOwnPaths).
+		b.WriteString("extra-trusted-public-keys = " + trustedKey + "\n")
+	}
 	if networkFS {
 		// SQLite's WAL needs shared memory that network file systems do
 		// not provide.
@@ -102,7 +107,7 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 	}
 	confPath := filepath.Join(c.confDir(), "nix.conf")
 	netFS := onNetworkFS(c.DataDir)
-	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, false, "", netFS)), 0o644); err != nil {
+	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, false, "", netFS, "")), 0o644); err != nil {
 		return err
 	}
 	env := nixEnv(os.Environ(), c, m)
@@ -110,6 +115,10 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 	if out, err := runCaptured(rt, job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: env, dir: "/",
 		stdin: bytes.NewReader(m.Registration())}); err != nil {
 		return fmt.Errorf("registering np's store paths with Nix: %w%s", err, out)
+	}
+	trustedKey, err := signOwnPaths(c, rt, m, env)
+	if err != nil {
+		return err
 	}
 
 	// Nix's own sandbox-fallback is unreliable (NixOS/nix#4719), so build a
@@ -129,7 +138,7 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 			return fmt.Errorf("Nix cannot build here even without its sandbox: %w%s", err, out)
 		}
 	}
-	return extract.WriteFileAtomic(confPath, []byte(nixConf(m, sandbox, note, netFS)), 0o644)
+	return extract.WriteFileAtomic(confPath, []byte(nixConf(m, sandbox, note, netFS, trustedKey)), 0o644)
 }
 
 // runCaptured runs j with its output collected; on failure the output comes

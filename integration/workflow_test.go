@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -234,5 +235,101 @@ func TestOwnStorePathsAreTrustedAfterInstall(t *testing.T) {
 	added := strings.TrimSpace(must(t, np(t, runOpts{loc: loc}, "nix-store", "--add", file)))
 	if out := must(t, np(t, runOpts{loc: loc}, "nix", "path-info", "--sigs", added)); strings.Contains(out, "np-install:") {
 		t.Errorf("a path added later carries np's signature: %s", out)
+	}
+}
+
+// programExpr is a derivation whose output is a program named name that
+// prints its name and arguments and exits with $NP_TEST_STATUS.
+func programExpr(name string) string {
+	return `derivation {
+  name = "` + name + `"; system = builtins.currentSystem; builder = "/bin/sh";
+  script = "#!/bin/sh\nprintf '[%s]' \"$(basename \"$0\")\" \"$@\"; echo; exit $NP_TEST_STATUS\n";
+  args = [ "-c" "mkdir -p $out/bin; printf '%s' \"$script\" > $out/bin/` + name + `; chmod +x $out/bin/` + name + `" ];
+}`
+}
+
+// hostShell runs script with sh, outside np, the way a user's shell would.
+func hostShell(t *testing.T, env []string, script string) (string, int) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(cleanEnv(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatal(err)
+		}
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+func TestExposedProgramsRunFromAPlainShellAndFollowTheProfile(t *testing.T) {
+	loc := newLocation(t)
+	home := t.TempDir()
+	o := runOpts{loc: loc, env: []string{"HOME=" + home}}
+	must(t, np(t, o, "nix-env", "-i", "-E", "_: "+programExpr("np-first")))
+	bin := filepath.Join(t.TempDir(), "bin")
+	if out := must(t, np(t, o, "expose", bin)); !strings.Contains(out, "exposed 1 programs") || !strings.Contains(out, "PATH=") {
+		t.Fatalf("np expose printed %q", out)
+	}
+
+	// A plain shell, no np in sight: DIR on PATH, the program by its name.
+	path := []string{"PATH=" + bin + ":/usr/bin:/bin"}
+	out, code := hostShell(t, append(path, "NP_TEST_STATUS=3"), `np-first 'a b' '' '*'`)
+	if out != "[np-first][a b][][*]\n" || code != 3 {
+		t.Fatalf("np-first from a plain shell: %q exit %d; want its name, arguments and status 3", out, code)
+	}
+	// Death by a signal is the caller's to see.
+	cmd := exec.Command(filepath.Join(bin, "np-first"))
+	cmd.Env = append(cleanEnv(), path...)
+	cmd.Env = append(cmd.Env, "NP_TEST_STATUS=x") // not a number: sh fails with 2
+	cmd.Run()
+	if cmd.ProcessState.ExitCode() != 2 {
+		t.Fatalf("np-first with a bad status: exit %d", cmd.ProcessState.ExitCode())
+	}
+
+	// Installed after np expose, without running it again.
+	must(t, np(t, o, "nix-env", "-i", "-E", "_: "+programExpr("np-later")))
+	if out, code := hostShell(t, path, `np-later x`); out != "[np-later][x]\n" || code != 0 {
+		t.Fatalf("np-later, installed after np expose: %q exit %d", out, code)
+	}
+	// Removed, and back with a rollback.
+	must(t, np(t, o, "nix-env", "-e", "np-later"))
+	if _, err := os.Stat(filepath.Join(bin, "np-later")); err == nil {
+		t.Fatalf("np-later's wrapper outlived nix-env -e")
+	}
+	must(t, np(t, o, "nix-env", "--rollback"))
+	if out, _ := hostShell(t, path, `np-later y`); out != "[np-later][y]\n" {
+		t.Fatalf("np-later after a rollback: %q", out)
+	}
+
+	// A file of the user's own in DIR is left alone; --remove takes the rest.
+	writeFile(t, filepath.Join(bin, "mine"), "keep me\n")
+	must(t, np(t, o, "expose", "--remove", bin))
+	entries, _ := os.ReadDir(bin)
+	if len(entries) != 1 || entries[0].Name() != "mine" {
+		t.Fatalf("after np expose --remove, %s holds %v; want only the user's own file", bin, entries)
+	}
+	must(t, np(t, o, "nix-env", "-e", "np-first"))
+	if entries, _ := os.ReadDir(bin); len(entries) != 1 {
+		t.Fatalf("a removed expose dir was synced again: %v", entries)
+	}
+}
+
+func TestExposeFollowsNixProfile(t *testing.T) {
+	loc := newLocation(t)
+	home := t.TempDir()
+	o := runOpts{loc: loc, env: []string{"HOME=" + home}}
+	bin := filepath.Join(t.TempDir(), "bin")
+	if out := must(t, np(t, o, "expose", bin)); !strings.Contains(out, "exposed 0 programs") {
+		t.Fatalf("np expose of an empty profile printed %q", out)
+	}
+	must(t, np(t, o, "nix", "profile", "install", "--impure", "--expr", programExpr("np-profiled")))
+	path := []string{"PATH=" + bin + ":/usr/bin:/bin"}
+	if out, code := hostShell(t, path, `np-profiled z`); out != "[np-profiled][z]\n" || code != 0 {
+		t.Fatalf("np-profiled after nix profile install: %q exit %d", out, code)
+	}
+	must(t, np(t, o, "nix", "profile", "remove", "np-profiled"))
+	if _, err := os.Stat(filepath.Join(bin, "np-profiled")); err == nil {
+		t.Fatalf("np-profiled's wrapper outlived nix profile remove")
 	}
 }

@@ -53,6 +53,19 @@ putting DIR on PATH gives you Nix's commands. Existing links to np are
 replaced; other files are left alone and reported.`,
 			run: cmdLink,
 		},
+		"expose": {
+			usage:   "np expose [--remove] DIR",
+			summary: "put the programs of your Nix profile on the host's PATH",
+			help: `Writes into DIR a small sh wrapper for every program in ~/.nix-profile/bin;
+each runs that program through np with its own arguments, exit status and
+signals. Put DIR on PATH (export PATH="DIR:$PATH") and the programs you
+installed with nix-env -i or nix profile install run from any shell. np keeps
+DIR in sync: after every command it ran, when the profile changed (nix-env
+-i/-e, nix profile install/remove, rollbacks), wrappers are added and
+removed. --remove DIR removes the wrappers and forgets DIR. Files in DIR that
+np did not write are left alone.`,
+			run: cmdExpose,
+		},
 		"doctor": {
 			usage:   "np doctor [--json]",
 			summary: "explain which runtime works here and why",
@@ -263,9 +276,17 @@ func execUser(c *config, rt runtime, m *extract.Manifest, argv []string) (syscal
 	env := nixEnv(os.Environ(), c, m)
 	env = withOfflineDefaults(env, argv, c, os.Getenv("NIX_PATH") == "", isNixTool(filepath.Base(argv[0])))
 	logrus.Tracef("exec %q in %s via %s", argv, dir, rt.name())
-	ws, err := rt.exec(job{argv: argv, env: env, dir: dir, passFDs: callerFDs})
+	j := job{argv: argv, env: env, dir: dir, passFDs: callerFDs}
+	run := rt.exec
+	if hasExposed(c) {
+		// np must outlive the program to bring expose dirs up to date
+		// (the native runtime's exec would replace np).
+		run = rt.run
+	}
+	ws, err := run(j)
 	if err != nil {
 		return 0, explainSetupFailure(c, err)
 	}
+	syncExposed(c, rt)
 	return ws, nil
 }

@@ -333,3 +333,28 @@ func TestExposeFollowsNixProfile(t *testing.T) {
 		t.Fatalf("np-profiled's wrapper outlived nix profile remove")
 	}
 }
+
+func TestLegacyToolsHelpShowsTheManPage(t *testing.T) {
+	for _, tool := range []string{"nix-build", "nix-shell", "nix-env", "nix-store", "nix-channel", "nix-instantiate"} {
+		out := strings.ToLower(must(t, np(t, runOpts{}, tool, "--help")))
+		if !strings.Contains(out, "synopsis") || !strings.Contains(out, tool+" ") {
+			t.Errorf("np %s --help (host man) shows no synopsis:\n%s", tool, out)
+		}
+	}
+	// A host without man: np shows the text itself.
+	noMan := []string{"PATH=" + t.TempDir()}
+	out := must(t, np(t, runOpts{env: noMan}, "nix-build", "--help"))
+	for _, want := range []string{"NIX-BUILD(1)", "SYNOPSIS", "nix-build [paths…]", "--no-out-link"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("np nix-build --help without a host man lacks %q:\n%s", want, out)
+		}
+	}
+	if out := must(t, np(t, runOpts{}, "nix", "--help")); !strings.Contains(out, "nix build") {
+		t.Errorf("np nix --help printed %q", out)
+	}
+	must(t, np(t, runOpts{}, "run", "sh", "-c", `test -s "$NIX_DATA_DIR/man/man1/nix-build.1.gz"`))
+	// Other pages are the host man's business; without one, man's answer.
+	if r := np(t, runOpts{env: noMan}, "run", "man", "no-such-page"); r.code != 16 || !strings.Contains(r.stderr, "No manual entry for no-such-page") {
+		t.Errorf("man no-such-page without a host man: exit %d stderr %q", r.code, r.stderr)
+	}
+}

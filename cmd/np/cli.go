@@ -87,6 +87,10 @@ some runtime works here, 1 otherwise.`,
 // run dispatches on how np was invoked: through a link named after a Nix
 // tool, or as np with a command.
 func run(args []string) (syscall.WaitStatus, error) {
+	if filepath.Base(args[0]) == "man" {
+		// np's link in the data dir's bin, which Nix's --help runs.
+		return runMan(args[1:])
+	}
 	if name := filepath.Base(args[0]); isNixTool(name) {
 		return runNix(append([]string{name}, args[1:]...))
 	}
@@ -217,6 +221,9 @@ func prepare() (*config, runtime, *extract.Manifest, error) {
 		if err := linkGit(c); err != nil {
 			return nil, nil, nil, err
 		}
+	}
+	if err := linkMan(c); err != nil {
+		return nil, nil, nil, err
 	}
 	return c, rt, m, nil
 }

@@ -139,5 +139,5 @@ func (c *config) checkDataDir() error {
 // confDir holds nix.conf; NIX_CONF_DIR points here.
 func (c *config) confDir() string { return filepath.Join(c.DataDir, "conf") }
 
-// binDir holds helper links np puts on PATH inside (git from NP_GIT).
+// binDir holds helper links np puts on PATH inside: np as man, git from NP_GIT.
 func (c *config) binDir() string { return filepath.Join(c.DataDir, "bin") }

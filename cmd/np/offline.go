@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -107,7 +109,7 @@ func applyOfflineDefaults(env *envList, argv []string, c *config, npSetNixPath b
 		lines = append(lines, d.off)
 		hosts = append(hosts, strings.TrimSuffix(d.host, ":443"))
 		settings = append(settings, d.setting)
-		if r.Error != "" && !containsString(causes, r.Error) {
+		if r.Error != "" && !slices.Contains(causes, r.Error) {
 			causes = append(causes, r.Error)
 		}
 		if d.setting == "flake-registry" {
@@ -158,15 +160,6 @@ func nixpkgsOnPath(entries []string) bool {
 }
 
 func ttlWords(d time.Duration) string { return fmt.Sprintf("%.0f s", d.Seconds()) }
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
 // userSettings names the network settings the user made anywhere Nix reads
 // them: NIX_CONFIG, their nix.conf files and the command line.
@@ -228,7 +221,7 @@ func userConfFiles(env *envList) []string {
 }
 
 // confKeys lists the setting names in a nix.conf, following include lines.
-func confKeys(r interface{ Read([]byte) (int, error) }, dir string, depth int) []string {
+func confKeys(r io.Reader, dir string, depth int) []string {
 	var keys []string
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {

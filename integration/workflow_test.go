@@ -3,12 +3,15 @@
 package integration
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -356,5 +359,92 @@ func TestLegacyToolsHelpShowsTheManPage(t *testing.T) {
 	// Other pages are the host man's business; without one, man's answer.
 	if r := np(t, runOpts{env: noMan}, "run", "man", "no-such-page"); r.code != 16 || !strings.Contains(r.stderr, "No manual entry for no-such-page") {
 		t.Errorf("man no-such-page without a host man: exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// writeTarGz packs files (path: content, one directory level) into a .tar.gz.
+func writeTarGz(t *testing.T, name string, files map[string]string) {
+	t.Helper()
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z := gzip.NewWriter(f)
+	tw := tar.NewWriter(z)
+	dirs := map[string]bool{}
+	for _, p := range sortedNames(files) {
+		if d := filepath.Dir(p); d != "." && !dirs[d] {
+			dirs[d] = true
+			tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o755, Typeflag: tar.TypeDir})
+		}
+		tw.WriteHeader(&tar.Header{Name: p, Mode: 0o644, Size: int64(len(files[p])), Typeflag: tar.TypeReg})
+		tw.Write([]byte(files[p]))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sortedNames(m map[string]string) []string {
+	var names []string
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestChannelProvidesNixpkgsOffline(t *testing.T) {
+	// A channel from a file URL: nix-channel works without the network,
+	// and np's offline defaults leave <nixpkgs> to the channel.
+	channel := filepath.Join(t.TempDir(), "nixexprs.tar.gz")
+	writeTarGz(t, channel, map[string]string{"nixpkgs-test/default.nix": `{ ... }: {
+  hello = derivation { name = "hello-channel"; system = builtins.currentSystem; builder = "/bin/sh";
+    args = [ "-c" "mkdir -p $out/bin; printf '#!/bin/sh\necho hello from the channel\n' > $out/bin/hello-channel; chmod +x $out/bin/hello-channel" ]; };
+}`})
+	o := runOpts{loc: newLocation(t), env: append([]string{"HOME=" + t.TempDir()}, online...)}
+	must(t, np(t, o, "nix-channel", "--add", "file://"+channel, "nixpkgs"))
+	must(t, np(t, o, "nix-channel", "--update"))
+	if out := must(t, np(t, o, "nix-channel", "--list")); !strings.HasPrefix(out, "nixpkgs file://") {
+		t.Fatalf("nix-channel --list printed %q", out)
+	}
+	must(t, np(t, o, "nix-env", "-iA", "nixpkgs.hello"))
+	if out := must(t, np(t, o, "run", "hello-channel")); out != "hello from the channel\n" {
+		t.Fatalf("hello-channel from the channel printed %q", out)
+	}
+}
+
+func TestFlakesWithAndWithoutGitOffline(t *testing.T) {
+	flake := `{
+  outputs = { self }: {
+    packages.x86_64-linux.default = derivation { name = "from-flake"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo flake > $out" ]; };
+  };
+}`
+	loc := newLocation(t)
+	plain := t.TempDir()
+	writeFile(t, filepath.Join(plain, "flake.nix"), flake)
+	gitDir := t.TempDir()
+	writeFile(t, filepath.Join(gitDir, "flake.nix"), flake)
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-C", gitDir, "-c", "user.name=np", "-c", "user.email=np@example.org"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	git("add", "flake.nix")
+	git("commit", "-q", "-m", "flake")
+	for name, ref := range map[string]string{"path": "path:" + plain, "git": "git+file://" + gitDir} {
+		start := time.Now()
+		r := np(t, runOpts{loc: loc, env: online}, "nix", "build", "--no-link", "--print-out-paths", ref)
+		out := strings.TrimSpace(must(t, r))
+		if !strings.HasSuffix(out, "-from-flake") {
+			t.Errorf("%s flake: nix build printed %q\n%s", name, out, r.stderr)
+		}
+		t.Logf("%s flake offline: %v", name, time.Since(start))
 	}
 }

@@ -448,3 +448,19 @@ func TestFlakesWithAndWithoutGitOffline(t *testing.T) {
 		t.Logf("%s flake offline: %v", name, time.Since(start))
 	}
 }
+
+func TestNestedNpSaysWhyItCannotHonourInnerLocation(t *testing.T) {
+	// Inside np, a Docker-like filter refuses new user namespaces: the inner
+	// np cannot start the namespace another data dir needs, and says why.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newLocation(t)
+	r := np(t, runOpts{}, "run", "env", "NP_TEST_HOSTILE=seccomp", "NP_LOCATION="+inner, self, npBin, "run", "true")
+	if r.code != 125 || strings.Count(r.stderr, "\n") != 1 ||
+		!strings.Contains(r.stderr, "NP_LOCATION="+inner) || !strings.Contains(r.stderr, "unset NP_LOCATION to use /nix") {
+		t.Fatalf("nested np, another NP_LOCATION, no user namespaces: exit %d stderr %q", r.code, r.stderr)
+	}
+	t.Logf("np said: %s", r.stderr)
+}

@@ -215,7 +215,7 @@ func prepare() (*config, runtime, *extract.Manifest, error) {
 	logrus.Debugf("runtime %s: %s", rt.name(), why)
 	m, err := ensureNix(c, rt)
 	if err != nil {
-		return nil, nil, nil, explainSetupFailure(c, err)
+		return nil, nil, nil, explainElsewhere(c, rt, explainSetupFailure(c, err))
 	}
 	if c.Git != "" {
 		if err := linkGit(c); err != nil {
@@ -292,7 +292,7 @@ func execUser(c *config, rt runtime, m *extract.Manifest, argv []string) (syscal
 	}
 	ws, err := run(j)
 	if err != nil {
-		return 0, explainSetupFailure(c, err)
+		return 0, explainElsewhere(c, rt, explainSetupFailure(c, err))
 	}
 	syncExposed(c, rt)
 	return ws, nil

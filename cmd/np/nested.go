@@ -24,3 +24,18 @@ func locationElsewhere(c *config) (bool, string) {
 	}
 	return true, fmt.Sprintf("NP_LOCATION=%s names the data dir %s, whose nix is not this /nix", c.Location, c.DataDir)
 }
+
+// explainElsewhere adds to a failure of the namespace runtime why np did not
+// simply use the writable /nix here: NP_LOCATION names another data dir.
+func explainElsewhere(c *config, rt runtime, err error) error {
+	if err == nil || c.Runtime != runtimeAuto || rt.name() != runtimeNS {
+		return err
+	}
+	if usable, _ := nativeUsable(); !usable {
+		return err
+	}
+	if elsewhere, why := locationElsewhere(c); elsewhere {
+		return fmt.Errorf("%w; np does not use the writable /nix here because %s: unset NP_LOCATION to use /nix", err, why)
+	}
+	return err
+}

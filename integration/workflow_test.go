@@ -12,15 +12,29 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-// online is the environment of a test about np's network decisions: the
-// suite's `substituters =` removed, so np sees Nix's defaults as the user
-// would (this machine reaches neither cache.nixos.org nor the registry).
-var online = []string{"NIX_CONFIG="}
+// offlineEnv is the environment of a test about np's offline handling: the
+// suite's `substituters =` removed, so np sees Nix's defaults as a user
+// would. The development machine reaches neither cache.nixos.org nor the
+// flake registry; on a machine that does, an HTTPS proxy that is down (a
+// closed port on 127.0.0.1) makes them unreachable for np and Nix alike.
+func offlineEnv(t *testing.T) []string {
+	t.Helper()
+	env := []string{"NIX_CONFIG="}
+	for _, host := range []string{"cache.nixos.org:443", "channels.nixos.org:443"} {
+		if c, err := net.DialTimeout("tcp", host, time.Second); err == nil {
+			c.Close()
+			t.Logf("%s is reachable from here: going offline through a proxy that is down", host)
+			return append(env, "https_proxy=http://127.0.0.1:"+strconv.Itoa(freePort(t)), "no_proxy=")
+		}
+	}
+	return env
+}
 
 // networkLines are the lines of stderr that are about the network.
 func networkLines(stderr string) []string {
@@ -43,7 +57,8 @@ func writeFile(t *testing.T, name, text string) string {
 
 func TestOfflineBuildAndShellDoNotWait(t *testing.T) {
 	loc := newLocation(t)
-	must(t, np(t, runOpts{loc: loc, env: online}, "nix", "--version")) // the install is not what is timed
+	offline := offlineEnv(t)
+	must(t, np(t, runOpts{loc: loc, env: offline}, "nix", "--version")) // the install is not what is timed
 	// np's probe of the network is part of what is timed.
 	if err := os.Remove(filepath.Join(loc, ".nix-portable", "network.json")); err != nil {
 		t.Fatalf("np kept no record of its network probe: %v", err)
@@ -55,7 +70,7 @@ func TestOfflineBuildAndShellDoNotWait(t *testing.T) {
 }`)
 
 	start := time.Now()
-	r := np(t, runOpts{loc: loc, env: online, dir: dir}, "nix-build", "--no-out-link", file)
+	r := np(t, runOpts{loc: loc, env: offline, dir: dir}, "nix-build", "--no-out-link", file)
 	took := time.Since(start)
 	out := strings.TrimSpace(must(t, r))
 	if !strings.HasSuffix(out, "-local-build") {
@@ -69,7 +84,7 @@ func TestOfflineBuildAndShellDoNotWait(t *testing.T) {
 	}
 	// On a terminal, np says why in one line, once per probe.
 	os.Remove(filepath.Join(loc, ".nix-portable", "network.json"))
-	cmd := npCmd(t, runOpts{loc: loc, env: online, dir: dir}, "nix-build", "--no-out-link", file)
+	cmd := npCmd(t, runOpts{loc: loc, env: offline, dir: dir}, "nix-build", "--no-out-link", file)
 	tm := startInPty(t, cmd)
 	cmd.Wait()
 	tm.expect("-local-build", 1)
@@ -80,7 +95,7 @@ func TestOfflineBuildAndShellDoNotWait(t *testing.T) {
 
 	// HOME without channels: nothing provides <nixpkgs> either.
 	start = time.Now()
-	r = np(t, runOpts{loc: loc, env: append([]string{"HOME=" + dir}, online...), dir: dir}, "nix-shell", file, "--run", `echo "in $name: $greeting"`)
+	r = np(t, runOpts{loc: loc, env: append([]string{"HOME=" + dir}, offline...), dir: dir}, "nix-shell", file, "--run", `echo "in $name: $greeting"`)
 	took = time.Since(start)
 	if got := strings.TrimSpace(must(t, r)); got != "in local-build: hi" {
 		t.Fatalf("nix-shell --run printed %q", got)
@@ -106,7 +121,8 @@ func nixSetting(t *testing.T, o runOpts, name string, extra ...string) string {
 
 func TestOfflineDefaultsOnlyWhenUnreachableAndUnset(t *testing.T) {
 	loc := newLocation(t)
-	o := runOpts{loc: loc, env: online}
+	offline := offlineEnv(t)
+	o := runOpts{loc: loc, env: offline}
 	if got := nixSetting(t, o, "substituters"); got != "" {
 		t.Errorf("offline: substituters = %q, want empty", got)
 	}
@@ -128,7 +144,7 @@ func TestOfflineDefaultsOnlyWhenUnreachableAndUnset(t *testing.T) {
 	}{
 		"NIX_CONFIG": {env: []string{"NIX_CONFIG=substituters = file:///from-env"}, want: "file:///from-env"},
 		"nix.conf":   {env: []string{"NIX_CONFIG=", "HOME=" + home}, want: "file:///from-nix-conf"},
-		"--option":   {env: online, extra: []string{"--option", "substituters", "file:///from-option"}, want: "file:///from-option"},
+		"--option":   {env: offline, extra: []string{"--option", "substituters", "file:///from-option"}, want: "file:///from-option"},
 	} {
 		if got := nixSetting(t, runOpts{loc: loc, env: c.env}, "substituters", c.extra...); got != c.want {
 			t.Errorf("%s: substituters = %q, want %q", name, got, c.want)
@@ -406,7 +422,7 @@ func TestChannelProvidesNixpkgsOffline(t *testing.T) {
   hello = derivation { name = "hello-channel"; system = builtins.currentSystem; builder = "/bin/sh";
     args = [ "-c" "mkdir -p $out/bin; printf '#!/bin/sh\necho hello from the channel\n' > $out/bin/hello-channel; chmod +x $out/bin/hello-channel" ]; };
 }`})
-	o := runOpts{loc: newLocation(t), env: append([]string{"HOME=" + t.TempDir()}, online...)}
+	o := runOpts{loc: newLocation(t), env: append([]string{"HOME=" + t.TempDir()}, offlineEnv(t)...)}
 	must(t, np(t, o, "nix-channel", "--add", "file://"+channel, "nixpkgs"))
 	must(t, np(t, o, "nix-channel", "--update"))
 	if out := must(t, np(t, o, "nix-channel", "--list")); !strings.HasPrefix(out, "nixpkgs file://") {
@@ -440,7 +456,7 @@ func TestFlakesWithAndWithoutGitOffline(t *testing.T) {
 	git("commit", "-q", "-m", "flake")
 	for name, ref := range map[string]string{"path": "path:" + plain, "git": "git+file://" + gitDir} {
 		start := time.Now()
-		r := np(t, runOpts{loc: loc, env: online}, "nix", "build", "--no-link", "--print-out-paths", ref)
+		r := np(t, runOpts{loc: loc, env: offlineEnv(t)}, "nix", "build", "--no-link", "--print-out-paths", ref)
 		out := strings.TrimSpace(must(t, r))
 		if !strings.HasSuffix(out, "-from-flake") {
 			t.Errorf("%s flake: nix build printed %q\n%s", name, out, r.stderr)

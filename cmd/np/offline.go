@@ -292,6 +292,11 @@ func probeServers(c *config, env *envList, candidates []networkDefault) (map[str
 			}()
 		}
 		wg.Wait()
+		for k, r := range cache {
+			if now.Sub(r.Checked) > reachableTTL {
+				delete(cache, k) // a proxy no longer used, or a stale answer
+			}
+		}
 		if data, err := json.Marshal(cache); err == nil {
 			if err := extract.WriteFileAtomic(c.probeCacheFile(), data, 0o644); err != nil {
 				logrus.Debugf("offline: not caching the probe: %v", err)

@@ -110,6 +110,9 @@ func run(c *config) error {
 	if err != nil {
 		return err
 	}
+	if _, err := stageManPages(c, nix); err != nil {
+		return err
+	}
 
 	bbVersion, err := c.upstream("busybox-static")
 	if err != nil {

@@ -23,6 +23,7 @@ type chooser struct {
 	pinned  bool      // NP_RUNTIME named the runtime: no fallback
 	cands   []runtime // still to try, best first
 	why     string    // why the list starts where it does
+	note    string    // added to the failure: why np did not simply use /nix
 	refused []refusal // runtimes that failed here, in the order tried
 }
 
@@ -47,6 +48,9 @@ func newChooser(c *config) (*chooser, error) {
 		if ok, why := nativeUsable(); !ok {
 			return nil, fmt.Errorf("NP_RUNTIME=native needs a writable /nix/store, but %s; unset NP_RUNTIME to let np choose", why)
 		}
+		if elsewhere, why := locationElsewhere(c); elsewhere {
+			return nil, fmt.Errorf("NP_RUNTIME=native uses /nix, but %s; unset NP_RUNTIME to use that data dir, or NP_LOCATION to use /nix", why)
+		}
 		ch.cands, ch.why = []runtime{nativeRuntime{}}, "NP_RUNTIME=native"
 	case runtimeNS:
 		ch.cands, ch.why = []runtime{ns}, "NP_RUNTIME=ns"
@@ -55,9 +59,16 @@ func newChooser(c *config) (*chooser, error) {
 	default:
 		ok, why := nativeUsable()
 		logrus.Tracef("auto: native runtime usable=%v: %s", ok, why)
-		if ok {
+		elsewhere, whyNot := locationElsewhere(c)
+		switch {
+		case ok && elsewhere:
+			// np inside np given another NP_LOCATION: the outer store is
+			// /nix here, and must not be used silently.
+			ch.cands, ch.why = []runtime{ns, pt}, whyNot+": its own namespace (nested inside np) or tracer"
+			ch.note = "np does not use the writable /nix here because " + whyNot + ": unset NP_LOCATION to use /nix"
+		case ok:
 			ch.cands, ch.why = []runtime{nativeRuntime{}}, why
-		} else {
+		default:
 			ch.cands, ch.why = []runtime{ns, pt}, "the host has no usable /nix: user namespaces first, then ptrace"
 		}
 	}
@@ -130,7 +141,11 @@ func (ch *chooser) failure() error {
 	if ch.pinned && len(ch.refused) == 1 {
 		return &noRuntimeError{fmt.Sprintf("the %s runtime cannot start: %s; unset NP_RUNTIME to let np choose", ch.refused[0].rt.name(), causes[0])}
 	}
-	return &noRuntimeError{"no runtime works here: " + strings.Join(causes, "; and ")}
+	msg := "no runtime works here: " + strings.Join(causes, "; and ")
+	if ch.note != "" {
+		msg += "; " + ch.note
+	}
+	return &noRuntimeError{msg}
 }
 
 // noRuntimeError: no runtime could start a program here. It is the whole

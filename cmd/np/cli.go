@@ -53,6 +53,19 @@ putting DIR on PATH gives you Nix's commands. Existing links to np are
 replaced; other files are left alone and reported.`,
 			run: cmdLink,
 		},
+		"expose": {
+			usage:   "np expose [--remove] DIR",
+			summary: "put the programs of your Nix profile on the host's PATH",
+			help: `Writes into DIR a small sh wrapper for every program in ~/.nix-profile/bin;
+each runs that program through np with its own arguments, exit status and
+signals. Put DIR on PATH (export PATH="DIR:$PATH") and the programs you
+installed with nix-env -i or nix profile install run from any shell. np keeps
+DIR in sync: after every command it ran, when the profile changed (nix-env
+-i/-e, nix profile install/remove, rollbacks), wrappers are added and
+removed. --remove DIR removes the wrappers and forgets DIR. Files in DIR that
+np did not write are left alone.`,
+			run: cmdExpose,
+		},
 		"doctor": {
 			usage:   "np doctor [--json]",
 			summary: "explain which runtime works here and why",
@@ -74,6 +87,10 @@ some runtime works here, 1 otherwise.`,
 // run dispatches on how np was invoked: through a link named after a Nix
 // tool, or as np with a command.
 func run(args []string) (syscall.WaitStatus, error) {
+	if filepath.Base(args[0]) == "man" {
+		// np's link in the data dir's bin, which Nix's --help runs.
+		return runMan(args[1:])
+	}
 	if name := filepath.Base(args[0]); isNixTool(name) {
 		return runNix(append([]string{name}, args[1:]...))
 	}
@@ -212,6 +229,9 @@ func prepare() (*session, error) {
 			return nil, err
 		}
 	}
+	if err := linkMan(c); err != nil {
+		return nil, err
+	}
 	return &session{c: c, ch: ch, m: m}, nil
 }
 
@@ -239,6 +259,11 @@ func runNix(argv []string) (syscall.WaitStatus, error) {
 }
 
 func cmdRun(args []string) (syscall.WaitStatus, error) {
+	// np run's own options come before PROGRAM: `np run prog --help` is
+	// prog's help.
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+		return cmdHelp([]string{"run"})
+	}
 	s, err := prepare()
 	if err != nil {
 		return 0, err
@@ -263,14 +288,20 @@ func (s *session) execUser(argv []string) (syscall.WaitStatus, error) {
 	if err != nil {
 		dir = os.Getenv("HOME")
 	}
-	ws, _, err := s.ch.start(func(rt runtime) (job, error) {
+	exposed := hasExposed(s.c)
+	ws, rt, err := s.ch.start(func(rt runtime) (job, error) {
 		sandbox, err := s.buildSandbox(rt)
 		if err != nil {
 			return job{}, err
 		}
+		env := nixEnv(os.Environ(), s.c, s.m, sandbox)
+		env = withOfflineDefaults(env, argv, s.c, os.Getenv("NIX_PATH") == "", isNixTool(filepath.Base(argv[0])))
 		logrus.Debugf("runtime %s: starting %s", rt.name(), argv[0])
 		logrus.Tracef("exec %q in %s", argv, dir)
-		return job{argv: argv, env: nixEnv(os.Environ(), s.c, s.m, sandbox), dir: dir, passFDs: callerFDs}, nil
-	}, true)
+		return job{argv: argv, env: env, dir: dir, passFDs: callerFDs}, nil
+	}, !exposed) // np must outlive the program to bring expose dirs up to date
+	if err == nil && exposed {
+		syncExposed(s.c, rt)
+	}
 	return ws, err
 }

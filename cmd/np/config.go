@@ -40,11 +40,12 @@ const validRuntimes = "auto, ns, ptrace, native (aliases: bwrap = ns, proot = pt
 // config is np's whole configuration, read once from the environment and
 // checked in one place.
 type config struct {
-	Location string       // NP_LOCATION, resolved through symlinks
-	DataDir  string       // Location/.nix-portable
-	Runtime  runtimeName  // NP_RUNTIME
-	LogLevel logrus.Level // NP_DEBUG
-	Git      string       // NP_GIT: a git to put on PATH inside, or ""
+	Location    string       // NP_LOCATION, resolved through symlinks
+	LocationSet bool         // NP_LOCATION was set (not defaulted to HOME)
+	DataDir     string       // Location/.nix-portable
+	Runtime     runtimeName  // NP_RUNTIME
+	LogLevel    logrus.Level // NP_DEBUG
+	Git         string       // NP_GIT: a git to put on PATH inside, or ""
 	// PtraceNoSeccomp (NP_PTRACE_NO_SECCOMP=1) makes the ptrace runtime stop
 	// at every system call instead of filtering with seccomp.
 	PtraceNoSeccomp bool
@@ -56,6 +57,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	c := &config{LogLevel: logrus.WarnLevel}
 
 	loc, from := getenv("NP_LOCATION"), "NP_LOCATION"
+	c.LocationSet = loc != ""
 	if loc == "" {
 		loc, from = getenv("HOME"), "HOME"
 		if loc == "" {
@@ -148,5 +150,5 @@ func (c *config) checkDataDir() error {
 // confDir holds nix.conf; NIX_CONF_DIR points here.
 func (c *config) confDir() string { return filepath.Join(c.DataDir, "conf") }
 
-// binDir holds helper links np puts on PATH inside (git from NP_GIT).
+// binDir holds helper links np puts on PATH inside: np as man, git from NP_GIT.
 func (c *config) binDir() string { return filepath.Join(c.DataDir, "bin") }

@@ -73,7 +73,7 @@ func TestNixEnvOverridesHostSettings(t *testing.T) {
 	}
 	want := map[string]string{
 		"KEEP": "1", "NIX_CONF_DIR": "/d/.nix-portable/conf", "NIX_BIN_DIR": "/nix/store/h-nix/bin",
-		"NIX_STATE_DIR": "/nix/var/nix", "PATH": "/nix/store/h-nix/bin:/h/.nix-profile/bin:/usr/bin",
+		"NIX_STATE_DIR": "/nix/var/nix", "PATH": "/nix/store/h-nix/bin:/d/.nix-portable/bin:/h/.nix-profile/bin:/usr/bin",
 		"NIX_CONFIG": "store = local\nsubstituters = x", "NIX_PATH": "/h/.nix-defexpr/channels:nixpkgs=flake:nixpkgs",
 	}
 	for k, v := range want {
@@ -138,16 +138,16 @@ func TestNixEnvKeepsUserNixPath(t *testing.T) {
 }
 
 func TestNixConf(t *testing.T) {
-	conf := nixConf(testManifest(), true)
+	conf := nixConf(testManifest(), true, "np-install:AAAA")
 	if strings.Contains(conf, "\nsandbox =") {
 		t.Errorf("nix.conf decides the build sandbox, which depends on the runtime:\n%s", conf)
 	}
-	for _, want := range []string{"build-users-group =\n", "sandbox-paths = /bin/sh=/nix/store/b-busybox/bin/busybox\n", "use-sqlite-wal = false\n", "experimental-features = nix-command flakes\n", "require-drop-supplementary-groups = false\n"} {
+	for _, want := range []string{"extra-trusted-public-keys = np-install:AAAA\n", "build-users-group =\n", "sandbox-paths = /bin/sh=/nix/store/b-busybox/bin/busybox\n", "use-sqlite-wal = false\n", "experimental-features = nix-command flakes\n", "require-drop-supplementary-groups = false\n"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("nix.conf lacks %q:\n%s", want, conf)
 		}
 	}
-	if strings.Contains(nixConf(testManifest(), false), "use-sqlite-wal") {
+	if strings.Contains(nixConf(testManifest(), false, ""), "use-sqlite-wal") {
 		t.Error("use-sqlite-wal set off NFS")
 	}
 }

@@ -95,7 +95,9 @@ func cmdDoctor(args []string) (syscall.WaitStatus, error) {
 
 func diagnose(c *config) *doctorReport {
 	r := &doctorReport{NpVersion: version, DataDir: c.DataDir, NixVersion: "unknown", Payload: "none"}
-	r.FSType, r.Warnings = fsReport(c.Location)
+	// A data dir that does not exist yet is normal before the first run:
+	// its file system is that of the nearest directory that exists.
+	r.FSType, r.Warnings = fsReport(nearestExisting(c.Location))
 
 	var m *extract.Manifest
 	if p, err := extract.OpenPayload("/proc/self/exe"); err != nil {
@@ -162,6 +164,12 @@ func diagnose(c *config) *doctorReport {
 	} else {
 		r.CABundle = "(decided after install)"
 	}
+	if r.Warnings == nil {
+		r.Warnings = []string{} // JSON [] rather than null
+	}
+	if r.Facts == nil {
+		r.Facts = map[string]string{}
+	}
 	r.NixConfPath = filepath.Join(c.confDir(), "nix.conf")
 	if data, err := os.ReadFile(r.NixConfPath); err == nil {
 		r.NixConf = string(data)
@@ -199,6 +207,16 @@ func fsType(dir string) (string, unix.Statfs_t, error) {
 func onNetworkFS(dir string) bool {
 	name, _, _ := fsType(resolveExisting(dir))
 	return networkFS[name]
+}
+
+// nearestExisting is dir or its nearest parent that exists.
+func nearestExisting(dir string) string {
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			return dir
+		}
+		dir = filepath.Dir(dir)
+	}
 }
 
 func fsReport(dir string) (string, []string) {

@@ -3,6 +3,7 @@
 //	np <nix tool> ARGS...      run a Nix tool (nix, nix-shell, nix-build, ...)
 //	np run PROGRAM ARGS...     run any program where /nix is np's store
 //	np link DIR                make links named after the Nix tools in DIR
+//	np expose [--remove] DIR   wrappers in DIR for the programs of your Nix profile
 //	np doctor [--json]         explain which runtime works here and why
 //	np help [COMMAND] | --help | --version
 //

@@ -151,10 +151,8 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool) []st
 		e.set("NIX_PATH", nixPath)
 	}
 
-	path := []string{m.Nix + "/bin"}
-	if c.Git != "" {
-		path = append(path, c.binDir())
-	}
+	// The data dir's bin holds np as man (for Nix's --help) and NP_GIT's git.
+	path := []string{m.Nix + "/bin", c.binDir()}
 	if home != "" {
 		path = append(path, filepath.Join(home, ".nix-profile", "bin"))
 	}

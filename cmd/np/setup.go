@@ -20,7 +20,8 @@ import (
 
 // nixConf renders np's nix.conf. Nothing in it depends on the runtime:
 // the build sandbox, which does, is decided per run (see buildSandbox).
-func nixConf(m *extract.Manifest, networkFS bool) string {
+// trustedKey is the public key np's own store paths are signed with.
+func nixConf(m *extract.Manifest, networkFS bool, trustedKey string) string {
 	var b strings.Builder
 	b.WriteString("# Written by np at install; your own settings belong in ~/.config/nix/nix.conf.\n")
 	b.WriteString("# `sandbox` is decided per run by np, for the runtime in use (see np doctor).\n")
@@ -35,6 +36,10 @@ func nixConf(m *extract.Manifest, networkFS bool) string {
 	// SELinux and NFSv4 ACLs cannot be copied into the store by an
 	// unprivileged user (upstream #5).
 	b.WriteString("ignored-acls = security.selinux system.nfs4_acl\n")
+	if trustedKey != "" {
+		// np's own store paths are signed with it (see signOwnPaths).
+		b.WriteString("extra-trusted-public-keys = " + trustedKey + "\n")
+	}
 	if networkFS {
 		// SQLite's WAL needs shared memory that network file systems do
 		// not provide.
@@ -107,7 +112,8 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
 		return fmt.Errorf("creating %s: %w", c.confDir(), err)
 	}
 	confPath := filepath.Join(c.confDir(), "nix.conf")
-	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, onNetworkFS(c.DataDir))), 0o644); err != nil {
+	netFS := onNetworkFS(c.DataDir)
+	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, netFS, "")), 0o644); err != nil {
 		return err
 	}
 	w := watchInterrupts()
@@ -127,6 +133,13 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
 	// Old records describe another install's probes.
 	for _, name := range []runtimeName{runtimeNS, runtimePtrace, runtimeNative} {
 		os.Remove(sandboxRecord(c, name))
+	}
+	trustedKey, err := signOwnPaths(c, rt, m, nixEnv(os.Environ(), c, m, false))
+	if err != nil {
+		return err
+	}
+	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, netFS, trustedKey)), 0o644); err != nil {
+		return err
 	}
 	_, err = probeBuildSandbox(c, rt, m)
 	return err

@@ -1,15 +1,18 @@
 package extract
 
 import (
+	"archive/tar"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/sirupsen/logrus"
 )
 
@@ -253,4 +256,25 @@ func (m *Manifest) Subset(keep map[string]bool) *Manifest {
 		}
 	}
 	return &out
+}
+
+// ReadManifest reads the manifest at the head of p's archive without
+// unpacking or verifying the rest: for describing a bundle (--np-help),
+// never for installing it.
+func ReadManifest(p *Payload) (*Manifest, error) {
+	zr, err := zstd.NewReader(io.NewSectionReader(p.File, p.Trailer.Offset, p.Trailer.Length), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, fmt.Errorf("reading payload: %w", err)
+	}
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	h, err := tr.Next()
+	if err != nil || h.Name != "manifest.json" {
+		return nil, errors.New("reading payload: it does not start with its manifest (corrupt binary)")
+	}
+	data, err := io.ReadAll(io.LimitReader(tr, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading payload manifest: %w", err)
+	}
+	return parseManifest(data)
 }

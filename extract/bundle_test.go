@@ -165,11 +165,13 @@ func TestFailedLoadKeepsTheRegistration(t *testing.T) {
 
 func TestBundleManifestChecks(t *testing.T) {
 	for name, mutate := range map[string]func(*BundleInfo){
-		"program outside":  func(b *BundleInfo) { b.Program = "/bin/sh" },
-		"program escapes":  func(b *BundleInfo) { b.Program = pathG + "/../../../bin/sh" },
-		"foreign output":   func(b *BundleInfo) { b.Outputs = []string{"/nix/store/cccccccccccccccccccccccccccccccc-other"} },
-		"no outputs":       func(b *BundleInfo) { b.Outputs = nil },
-		"unlisted program": func(b *BundleInfo) { b.Programs = append(b.Programs, "/nix/store/cccccccccccccccccccccccccccccccc-x/bin/x") },
+		"program outside": func(b *BundleInfo) { b.Program = "/bin/sh" },
+		"program escapes": func(b *BundleInfo) { b.Program = pathG + "/../../../bin/sh" },
+		"foreign output":  func(b *BundleInfo) { b.Outputs = []string{"/nix/store/cccccccccccccccccccccccccccccccc-other"} },
+		"no outputs":      func(b *BundleInfo) { b.Outputs = nil },
+		"unlisted program": func(b *BundleInfo) {
+			b.Programs = append(b.Programs, "/nix/store/cccccccccccccccccccccccccccccccc-x/bin/x")
+		},
 	} {
 		m := bundleManifest()
 		mutate(m.Bundle)

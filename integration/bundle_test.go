@@ -387,6 +387,32 @@ func TestBundleChoosesItsProgramOrSaysHow(t *testing.T) {
 	}
 }
 
+// The usual way in: a flake reference, whose package names its main
+// program in meta.mainProgram.
+func TestBundleOfAFlakeRunsItsMainProgram(t *testing.T) {
+	bundles(t)
+	flake := filepath.Join(bundleDir, "flake")
+	os.Mkdir(flake, 0o755)
+	for name, text := range map[string]string{"greet.in": greetScript, "shout.in": shoutScript, "pkgs.nix": bundleExpr,
+		"flake.nix": `{ outputs = { self }: let pkgs = import ./pkgs.nix { bb = builtins.getEnv "TEST_BB"; }; in {
+  packages.${builtins.currentSystem}.default = pkgs.twin // { meta.mainProgram = "two"; };
+}; }`} {
+		if err := os.WriteFile(filepath.Join(flake, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bbs, _ := filepath.Glob(filepath.Join(sharedLocation(t), ".nix-portable", "nix", "store", "*-busybox-*"))
+	r := np(t, runOpts{dir: bundleDir, env: []string{"TEST_BB=/nix/store/" + filepath.Base(bbs[0])}},
+		"bundle", "--impure", "path:"+flake)
+	must(t, r)
+	cmd := exec.Command(filepath.Join(bundleDir, "two"))
+	cmd.Env = userEnv(emptyHome(t))
+	cmd.Stdin = strings.NewReader("flake\n")
+	if r := runCmd(t, cmd); r.stdout != "FLAKE\n" {
+		t.Fatalf("the flake's bundle: exit %d stdout %q stderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // A host without user namespaces (CentOS 7): the bundle must fall back to
 // the ptrace runtime, first run and later runs alike.
 func TestBundleWithoutUserNamespacesFallsBackToPtrace(t *testing.T) {

@@ -360,7 +360,7 @@ func (s *session) chooseProgram(b *bundleArgs, info *extract.BundleInfo) (string
 	if len(own) == 0 {
 		return "", fmt.Errorf("%s has no program in bin/; name one of its dependencies' with --program NAME", strings.Join(info.Outputs, " "))
 	}
-	return "", fmt.Errorf("cannot tell which program to run: %s has %d in bin/ (%s) and no meta.mainProgram names one; choose with --program NAME", strings.Join(info.Outputs, " "), len(own), names(own))
+	return "", fmt.Errorf("cannot tell which program to run: %s has %d programs in bin/ (%s) and no meta.mainProgram names one; choose with --program NAME", strings.Join(info.Outputs, " "), len(own), names(own))
 }
 
 // mainProgram evaluates the installable's meta.mainProgram, or "" where it

@@ -24,7 +24,8 @@ import (
 	"np/extract/pack"
 )
 
-const bundleUsage = "np bundle [-o FILE] [--program NAME] [--compress fast|max] INSTALLABLE"
+// bundleUsage is short for np --help's list; the options are in the help.
+const bundleUsage = "np bundle INSTALLABLE"
 
 const bundleHelpText = `Builds INSTALLABLE (anything nix build takes: a flake reference, -f FILE
 ATTR, --expr EXPR, a store path, with any nix build options) and writes FILE:
@@ -32,6 +33,7 @@ one executable that runs its program on any Linux host, through np's
 runtimes, without Nix. It carries np's Go program and the program's
 closure, compressed; not Nix, unless the program needs it.
 
+Options:
   -o, --output FILE     where to write the bundle (default: the program's
                         name, in the current directory)
   --program NAME        the program to run, from bin/ of the installable or
@@ -112,7 +114,7 @@ func cmdBundle(args []string) (syscall.WaitStatus, error) {
 		return 0, err
 	}
 	if b.wantHelp {
-		fmt.Printf("Usage: %s\n\n%s\n", bundleUsage, bundleHelpText)
+		fmt.Printf("Usage: np bundle [-o FILE] [--program NAME] [--compress fast|max] INSTALLABLE\n\n%s\n", bundleHelpText)
 		return exitStatus(0), nil
 	}
 	s, err := prepare()
@@ -400,7 +402,7 @@ func writeBundle(out string, m *extract.Manifest, store string, level pack.Level
 	}
 	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
 	if err != nil {
-		return 0, fmt.Errorf("writing bundle: %w", err)
+		return 0, fmt.Errorf("writing bundle %s: %w", out, err)
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()

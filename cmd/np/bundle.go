@@ -156,8 +156,8 @@ func cmdBundle(args []string) (syscall.WaitStatus, error) {
 	for _, p := range closure {
 		narSize += p.NarSize
 	}
-	fmt.Fprintf(os.Stderr, "np: wrote %s (%.1f MB: np's program and %d store paths, %.1f MB unpacked) running %s\n",
-		out, float64(size)/1e6, len(closure), float64(narSize)/1e6, info.Program)
+	fmt.Fprintf(os.Stderr, "np: wrote %s (%.1f MB: np's program and %s, %.1f MB unpacked) running %s\n",
+		out, float64(size)/1e6, storePaths(len(closure)), float64(narSize)/1e6, info.Program)
 	return exitStatus(0), nil
 }
 
@@ -415,7 +415,11 @@ func writeBundle(out string, m *extract.Manifest, store string, level pack.Level
 	}
 	h := sha256.New()
 	counter := &countWriter{}
-	zw, err := pack.Compress(io.MultiWriter(f, h, counter), level, narSize)
+	// ^C while writing ends np by the signal, without a temporary file
+	// left behind: the next write fails and the deferred removal runs.
+	w := watchInterrupts()
+	defer w.stop()
+	zw, err := pack.Compress(io.MultiWriter(stopOnInterrupt{w}, f, h, counter), level, narSize)
 	if err != nil {
 		return 0, err
 	}
@@ -452,6 +456,16 @@ func isBundleFile(p string) bool {
 	return true
 }
 
+// stopOnInterrupt fails a write once an interrupting signal has arrived.
+type stopOnInterrupt struct{ w *interruptWatch }
+
+func (s stopOnInterrupt) Write(p []byte) (int, error) {
+	if err := s.w.interrupted(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
@@ -468,6 +482,13 @@ func bundleSummary(m *extract.Manifest) string {
 		narSize += p.NarSize
 	}
 	fmt.Fprintf(&b, "It runs %s\n", m.Bundle.Program)
-	fmt.Fprintf(&b, "from the closure of %s: %d store paths, %.1f MB unpacked.\n", strings.Join(m.Bundle.Outputs, " "), len(m.Paths), float64(narSize)/1e6)
+	fmt.Fprintf(&b, "from the closure of %s: %s, %.1f MB unpacked.\n", strings.Join(m.Bundle.Outputs, " "), storePaths(len(m.Paths)), float64(narSize)/1e6)
 	return b.String()
+}
+
+func storePaths(n int) string {
+	if n == 1 {
+		return "1 store path"
+	}
+	return fmt.Sprintf("%d store paths", n)
 }

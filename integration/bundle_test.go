@@ -255,6 +255,54 @@ func TestBundleLinkNamedAfterAnotherProgramRunsIt(t *testing.T) {
 	}
 }
 
+// Unlike np run, a bundle gives its program the caller's environment as it
+// is: no NIX_* added, nothing removed. busybox's env, reached through a
+// link named after it, shows what the program got.
+func TestBundleEnvironmentPassesThroughUntouched(t *testing.T) {
+	greet, _ := bundles(t)
+	home := emptyHome(t)
+	link := filepath.Join(t.TempDir(), "env")
+	if err := os.Symlink(greet, link); err != nil {
+		t.Fatal(err)
+	}
+	env := append(userEnv(home), "LD_LIBRARY_PATH=/opt/gpu/lib", "SPACED=a  b\tc", "EMPTY=")
+	cmd := exec.Command(link)
+	cmd.Env = env
+	r := runCmd(t, cmd)
+	if r.code != 0 {
+		t.Fatalf("env through a bundle: exit %d stderr %s", r.code, r.stderr)
+	}
+	got := map[string]bool{}
+	for _, kv := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
+		got[kv] = true
+	}
+	want := map[string]bool{}
+	for _, kv := range env {
+		want[kv] = true
+	}
+	// The ns runtime sets PWD to the directory the program starts in.
+	for kv := range got {
+		if strings.HasPrefix(kv, "PWD=") {
+			delete(got, kv)
+		}
+	}
+	for kv := range want {
+		if strings.HasPrefix(kv, "PWD=") {
+			delete(want, kv)
+		}
+	}
+	for kv := range want {
+		if !got[kv] {
+			t.Errorf("the program lacks %q", kv)
+		}
+	}
+	for kv := range got {
+		if !want[kv] {
+			t.Errorf("the program got %q, which the caller did not set", kv)
+		}
+	}
+}
+
 func TestBundleHelpSaysWhatItIs(t *testing.T) {
 	greet, _ := bundles(t)
 	home := emptyHome(t)

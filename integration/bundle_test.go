@@ -375,6 +375,22 @@ func TestTwoBundlesConcurrentlyOnAFreshDataDir(t *testing.T) {
 	}
 }
 
+// A bundle run inside np runs natively in np's /nix, where np's Nix is on
+// PATH: it registers its paths itself, at once, instead of leaving them
+// for np's next run.
+func TestBundleInsideNpRegistersItsPathsAtOnce(t *testing.T) {
+	greet, _ := bundles(t)
+	loc := newLocation(t)
+	must(t, np(t, runOpts{loc: loc}, "nix", "--version"))
+	if out := must(t, np(t, runOpts{loc: loc}, "run", greet, "inside")); out != "HELLO <INSIDE>\n" {
+		t.Fatalf("bundle inside np: %q", out)
+	}
+	if pending, _ := os.ReadDir(filepath.Join(loc, ".nix-portable", "nix", "var", "np", "pending")); len(pending) != 0 {
+		t.Fatalf("the bundle left %d registrations pending although Nix was at hand", len(pending))
+	}
+	must(t, np(t, runOpts{loc: loc}, "nix-store", "--check-validity", greetOutput(t, loc)))
+}
+
 // greetOutput is greet's store path as Nix names it.
 func greetOutput(t *testing.T, loc string) string {
 	t.Helper()

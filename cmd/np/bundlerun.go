@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"np/extract"
+	"np/internal/proc"
 )
 
 // bundleHelpFlag is the one argument a bundle keeps for itself: every other
@@ -41,6 +42,7 @@ func runBundle(p *extract.Payload, args []string) (syscall.WaitStatus, error) {
 	if err != nil {
 		return 0, err
 	}
+	registerNatively(ch)
 	argv := append([]string{m.Bundle.ProgramFor(filepath.Base(args[0]))}, args[1:]...)
 	dir, err := os.Getwd()
 	if err != nil {
@@ -152,49 +154,75 @@ Exit status: the program's own; 125 when the bundle itself fails.
 
 // registerBundles loads the registrations that bundles left in the store np
 // is about to use into Nix's database, before anything else runs: until
-// then Nix's garbage collector would take their paths for debris. Paths
-// Nix already knows keep their own registration (a local build's, say).
+// then Nix's garbage collector would take their paths for debris.
 func registerBundles(c *config, ch *chooser, m *extract.Manifest) error {
+	env := nixEnv(os.Environ(), c, m, false)
+	run := func(j job) (syscall.WaitStatus, error) {
+		ws, _, err := ch.start(func(runtime) (job, error) { return j, nil }, false)
+		return ws, err
+	}
+	return registerWith(extract.Target{NixDir: ch.current().nixDir()}, m.Tool("nix-store"), env, run)
+}
+
+// registerNatively is a bundle's own attempt at registering, where it runs
+// natively in a /nix that has a Nix of its own on PATH (np inside np, a
+// single-user Nix install): that Nix's garbage collector would otherwise
+// delete the bundle's paths, and it never looks at np's pending
+// registrations. It is best effort: np registers them later anyway.
+func registerNatively(ch *chooser) {
+	if ch.current() == nil || ch.current().name() != runtimeNative {
+		return
+	}
 	t := extract.Target{NixDir: ch.current().nixDir()}
-	return t.LoadPending(func(b *extract.Manifest) error {
-		w := watchInterrupts()
-		defer w.stop()
-		env := nixEnv(os.Environ(), c, m, false)
-		var paths []string
-		for _, p := range b.Paths {
-			paths = append(paths, p.Path)
-		}
-		out := &capture{}
-		errOut := &capture{}
-		ws, _, err := ch.start(func(rt runtime) (job, error) {
-			out.Reset()
-			errOut.Reset()
-			return job{argv: append([]string{m.Tool("nix-store"), "--check-validity", "--print-invalid"}, paths...),
-				env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: errOut}, nil
-		}, false)
-		if err := w.interrupted(); err != nil {
+	err := t.LoadPending(func(b *extract.Manifest) error {
+		tool, err := proc.LookPathEnv("nix-store", os.Environ())
+		if err != nil {
 			return err
 		}
-		if err := captured(ws, err, "nix-store --check-validity", errOut); err != nil {
-			return err
-		}
-		invalid := map[string]bool{}
-		for _, l := range strings.Fields(out.String()) {
-			invalid[l] = true
-		}
-		if len(invalid) == 0 {
-			return nil
-		}
-		logrus.Debugf("registering %d store paths of a bundle with Nix", len(invalid))
-		out.Reset()
-		ws, _, err = ch.start(func(rt runtime) (job, error) {
-			out.Reset()
-			return job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: env, dir: "/",
-				stdin: bytes.NewReader(b.Subset(invalid).Registration()), stdout: out, stderr: out}, nil
-		}, false)
-		if err := w.interrupted(); err != nil {
-			return err
-		}
-		return captured(ws, err, "nix-store --load-db", out)
+		return loadRegistration(b, tool, os.Environ(), nativeRuntime{}.run)
 	})
+	if err != nil {
+		logrus.Debugf("bundle: registering with the host's Nix: %v (np registers it on its next run here)", err)
+	}
+}
+
+// registerWith loads t's pending registrations with the nix-store at tool,
+// run by run.
+func registerWith(t extract.Target, tool string, env []string, run func(job) (syscall.WaitStatus, error)) error {
+	return t.LoadPending(func(b *extract.Manifest) error { return loadRegistration(b, tool, env, run) })
+}
+
+// loadRegistration registers the paths of b that Nix does not know yet;
+// paths it knows keep their own registration (a local build's, say).
+func loadRegistration(b *extract.Manifest, tool string, env []string, run func(job) (syscall.WaitStatus, error)) error {
+	w := watchInterrupts()
+	defer w.stop()
+	paths := make([]string, 0, len(b.Paths))
+	for _, p := range b.Paths {
+		paths = append(paths, p.Path)
+	}
+	out, errOut := &capture{}, &capture{}
+	ws, err := run(job{argv: append([]string{tool, "--check-validity", "--print-invalid"}, paths...),
+		env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: errOut})
+	if err := w.interrupted(); err != nil {
+		return err
+	}
+	if err := captured(ws, err, "nix-store --check-validity", errOut); err != nil {
+		return err
+	}
+	invalid := map[string]bool{}
+	for _, l := range strings.Fields(out.String()) {
+		invalid[l] = true
+	}
+	if len(invalid) == 0 {
+		return nil
+	}
+	logrus.Debugf("registering %d store paths of a bundle with Nix", len(invalid))
+	out.Reset()
+	ws, err = run(job{argv: []string{tool, "--load-db"}, env: env, dir: "/",
+		stdin: bytes.NewReader(b.Subset(invalid).Registration()), stdout: out, stderr: out})
+	if err := w.interrupted(); err != nil {
+		return err
+	}
+	return captured(ws, err, "nix-store --load-db", out)
 }

@@ -39,8 +39,8 @@ in derivation { name = "greet"; system = builtins.currentSystem; builder = "\${b
   args = [ "-c" "\${bb}/bin/mkdir -p \$out/bin; echo '#!\${bb}/bin/sh' > \$out/bin/greet; echo 'echo hello \"\$@\" | \${shout}/bin/shout' >> \$out/bin/greet; \${bb}/bin/chmod +x \$out/bin/greet" ]; }
 EOF
 cd "$work"
-"$np" bundle -o greet --impure -f greet.nix 2>/dev/null
-"$np" bundle -o greet-fast --compress fast --impure -f greet.nix 2>/dev/null
+"$np" bundle -o greet --impure -f greet.nix
+"$np" bundle -o greet-fast --compress fast --impure -f greet.nix
 greet_path=$("$np" nix build --no-link --print-out-paths --impure -f greet.nix 2>/dev/null)
 [ "$(./greet bench)" = "HELLO BENCH" ] || { echo "bench-bundle: the bundle does not work" >&2; exit 1; }
 

@@ -26,15 +26,26 @@ type Payload struct {
 	Trailer Trailer
 }
 
-// OpenPayload opens the payload appended to the executable at exe.
+// OpenPayload opens np's Nix payload appended to the executable at exe. A
+// bundle's payload is not one (see OpenBundle).
 func OpenPayload(exe string) (*Payload, error) {
+	return openPayload(exe, false)
+}
+
+func openPayload(exe string, bundle bool) (*Payload, error) {
 	f, err := os.Open(exe)
 	if err != nil {
 		return nil, fmt.Errorf("opening own executable: %w", err)
 	}
 	t, err := ReadTrailer(f)
+	if err == nil && t.Bundle != bundle {
+		err = ErrNoPayload
+	}
 	if err != nil {
 		f.Close()
+		if bundle && errors.Is(err, ErrNoPayload) {
+			return nil, ErrNotBundle
+		}
 		return nil, err
 	}
 	return &Payload{File: f, Trailer: t}, nil
@@ -92,6 +103,15 @@ type Options struct {
 	// is recorded as complete: registration in Nix's database, probes,
 	// configuration. If it fails, the next run installs again.
 	Finish func(m *Manifest) error
+	// What is installed, for the user's messages; "" is Nix.
+	What string
+}
+
+func (o Options) what() string {
+	if o.What == "" {
+		return "Nix"
+	}
+	return o.What
 }
 
 // Ensure makes sure the payload is installed in t and returns its manifest.
@@ -111,7 +131,7 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	if err := os.MkdirAll(t.npDir(), 0o755); err != nil {
 		return nil, false, fmt.Errorf("creating %s: %w", t.npDir(), err)
 	}
-	unlock, err := lockFile(filepath.Join(t.npDir(), "lock"), opts.Progress)
+	unlock, err := lockFile(filepath.Join(t.npDir(), "lock"), opts)
 	if err != nil {
 		return nil, false, err
 	}
@@ -121,8 +141,11 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 		return m, false, nil
 	}
 	logrus.Debugf("installing payload %s into %s", p.Trailer.Short(), t.NixDir)
-	m, err = t.install(p, opts.Progress)
+	m, err = t.install(p, opts)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := t.writeGCRoots(m); err != nil {
 		return nil, false, err
 	}
 	if opts.Finish != nil {
@@ -159,15 +182,15 @@ func syncFS(dir string) error {
 }
 
 // lockFile takes an exclusive flock, telling the user when it has to wait.
-func lockFile(name string, progress io.Writer) (func(), error) {
+func lockFile(name string, opts Options) (func(), error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening install lock %s: %w", name, err)
 	}
 	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		if progress != nil {
-			fmt.Fprintln(progress, "np: another np is installing Nix here; waiting for it")
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "np: another np is installing %s here; waiting for it\n", opts.what())
 		}
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
 	}
@@ -182,7 +205,7 @@ func lockFile(name string, progress io.Writer) (func(), error) {
 // system as the store, checks it against the manifest and the trailer's
 // checksum, and only then renames each store path into place: a store path
 // that exists is always complete.
-func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
+func (t Target) install(p *Payload, opts Options) (*Manifest, error) {
 	for _, d := range []string{t.Store(), t.GCRootDir(), filepath.Join(t.npDir(), "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("creating %s: %w", d, err)
@@ -202,7 +225,7 @@ func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
 	}
 	defer RemoveTree(staging)
 
-	m, err := unpack(p, staging, progress)
+	m, err := unpack(p, staging, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -222,9 +245,6 @@ func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
 		if err := os.Chmod(dst, 0o555); err != nil {
 			return nil, fmt.Errorf("sealing %s: %w", dst, err)
 		}
-	}
-	if err := t.writeGCRoots(m); err != nil {
-		return nil, err
 	}
 	return m, nil
 }
@@ -266,13 +286,13 @@ func verify(p *Payload) error {
 
 // unpack checks the compressed archive and streams it into dir, returning
 // the checked manifest.
-func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
+func unpack(p *Payload, dir string, opts Options) (*Manifest, error) {
 	if err := verify(p); err != nil {
 		return nil, err
 	}
 	var r io.Reader = io.NewSectionReader(p.File, p.Trailer.Offset, p.Trailer.Length)
-	if progress != nil {
-		bar := newProgressBar(progress, p.Trailer.Length)
+	if opts.Progress != nil {
+		bar := newProgressBar(opts.Progress, opts.what(), p.Trailer.Length)
 		defer bar.done()
 		r = io.TeeReader(r, bar)
 	}
@@ -300,6 +320,9 @@ func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
 			}
 			if m, err = parseManifest(data); err != nil {
 				return nil, err
+			}
+			if (m.Bundle != nil) != p.Trailer.Bundle {
+				return nil, errors.New("payload manifest does not match its trailer (a bundle's manifest in np's payload or the reverse): the binary is corrupt")
 			}
 			continue
 		}
@@ -492,13 +515,14 @@ func WriteFileAtomic(name string, data []byte, perm os.FileMode) error {
 // progressBar draws "np: installing Nix  42%" on a terminal.
 type progressBar struct {
 	w     io.Writer
+	what  string
 	total int64
 	n     int64
 	last  time.Time
 }
 
-func newProgressBar(w io.Writer, total int64) *progressBar {
-	return &progressBar{w: w, total: total}
+func newProgressBar(w io.Writer, what string, total int64) *progressBar {
+	return &progressBar{w: w, what: what, total: total}
 }
 
 func (b *progressBar) Write(p []byte) (int, error) {
@@ -511,7 +535,7 @@ func (b *progressBar) Write(p []byte) (int, error) {
 		}
 		const width = 30
 		fill := int(pct * width / 100)
-		fmt.Fprintf(b.w, "\rnp: installing Nix (first run) [%s%s] %3d%%", strings.Repeat("#", fill), strings.Repeat(".", width-fill), pct)
+		fmt.Fprintf(b.w, "\rnp: installing %s (first run) [%s%s] %3d%%", b.what, strings.Repeat("#", fill), strings.Repeat(".", width-fill), pct)
 	}
 	return len(p), nil
 }

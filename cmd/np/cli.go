@@ -76,6 +76,12 @@ nix.conf in effect. --json prints the same as one JSON object. Exits 0 when
 some runtime works here, 1 otherwise.`,
 			run: cmdDoctor,
 		},
+		"bundle": {
+			usage:   bundleUsage,
+			summary: "write one executable that runs a Nix-built program anywhere",
+			help:    bundleHelpText,
+			run:     cmdBundle,
+		},
 		"help": {
 			usage:   "np help [COMMAND]",
 			summary: "show help for np or one of its commands",
@@ -222,6 +228,9 @@ func prepare() (*session, error) {
 	logrus.Debugf("runtimes: %s", ch.why)
 	m, err := ensureNix(c, ch)
 	if err != nil {
+		return nil, err
+	}
+	if err := registerBundles(c, ch, m); err != nil {
 		return nil, err
 	}
 	if c.Git != "" {

@@ -4,10 +4,12 @@
 //	np run PROGRAM ARGS...     run any program where /nix is np's store
 //	np link DIR                make links named after the Nix tools in DIR
 //	np expose [--remove] DIR   wrappers in DIR for the programs of your Nix profile
+//	np bundle INSTALLABLE      write one executable running a Nix-built program
 //	np doctor [--json]         explain which runtime works here and why
 //	np help [COMMAND] | --help | --version
 //
-// A link to np named after a Nix tool runs that tool. See README.md.
+// A link to np named after a Nix tool runs that tool. A bundle (np bundle)
+// runs its program instead of all this. See README.md.
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"np/extract"
 	"np/internal/proc"
 	"np/internal/reexec"
 	"np/nsbox"
@@ -47,7 +50,14 @@ func main() {
 	// Taken before np opens anything: every fd >= 3 without close-on-exec
 	// now is one the caller passed on purpose.
 	callerFDs = proc.InheritedFDs()
-	ws, err := run(os.Args)
+	var ws syscall.WaitStatus
+	var err error
+	if b, berr := extract.OpenBundle("/proc/self/exe"); berr == nil {
+		// A bundle: every argument is its program's.
+		ws, err = runBundle(b, os.Args)
+	} else {
+		ws, err = run(os.Args)
+	}
 	var ie *interruptedError
 	if errors.As(err, &ie) {
 		// Told to stop while installing: end the way the signal would

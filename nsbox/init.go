@@ -1,10 +1,9 @@
 package nsbox
 
 import (
-	"encoding/json"
+	"encoding/gob"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -54,7 +53,12 @@ func Init() error {
 		return fmt.Errorf("sandbox init: status pipe (fd %d): %w (not started by nsbox.Run?)", statusFD, err)
 	}
 	status := os.NewFile(uintptr(statusFD), "status pipe")
-	err := initSandbox(status, specFD)
+	// Before anything changes directory.
+	callerCwd, err := openCallerCwd()
+	if err != nil {
+		callerCwd = -1
+	}
+	err = initSandbox(status, specFD, callerCwd)
 	if errors.Is(err, errProbeDone) {
 		return nil
 	}
@@ -71,7 +75,7 @@ func Init() error {
 var errProbeDone = errors.New("probe set-up complete")
 
 // initSandbox does Init's work and returns why it could not exec.
-func initSandbox(status *os.File, specFD int) error {
+func initSandbox(status *os.File, specFD, callerCwd int) error {
 	spec, err := readSpec(specFD)
 	if err != nil {
 		return &SetupError{Step: "reading sandbox spec", Err: err}
@@ -100,8 +104,14 @@ func initSandbox(status *os.File, specFD int) error {
 		return &SetupError{Step: "dropping capabilities", Err: err}
 	}
 	env := spec.Env
-	dir := enterWorkDir(spec.Dir, env)
-	env = setEnv(env, "PWD", dir)
+	named, err := enterWorkDir(spec.Dir, callerCwd)
+	if err != nil {
+		return err
+	}
+	if named {
+		env = setEnv(env, "PWD", spec.Dir)
+	}
+	_ = unix.Close(callerCwd)
 
 	if spec.Probe {
 		if _, err := status.Write([]byte{execMarker}); err != nil {
@@ -123,16 +133,12 @@ func initSandbox(status *os.File, specFD int) error {
 	return proc.Exec(spec.Argv, file, env)
 }
 
-// readSpec reads the parent's JSON spec from fd and closes it.
+// readSpec reads the parent's gob-encoded spec from fd and closes it.
 func readSpec(fd int) (*wireSpec, error) {
 	f := os.NewFile(uintptr(fd), "spec pipe")
 	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, err
-	}
 	var spec wireSpec
-	if err := json.Unmarshal(b, &spec); err != nil {
+	if err := gob.NewDecoder(f).Decode(&spec); err != nil {
 		return nil, err
 	}
 	if !spec.Probe && len(spec.Argv) == 0 {
@@ -211,25 +217,6 @@ func dropCapabilities() error {
 		return fmt.Errorf("capset: %w", err)
 	}
 	return nil
-}
-
-// enterWorkDir changes to dir, or if that fails (it may not exist inside,
-// or not be reachable without capabilities) to $HOME of env, or to "/".
-// It returns the directory it entered.
-func enterWorkDir(dir string, env []string) string {
-	home, _ := proc.Getenv(env, "HOME")
-	for _, d := range []string{dir, home} {
-		if d == "" {
-			continue
-		}
-		err := unix.Chdir(d)
-		if err == nil {
-			return d
-		}
-		logrus.Debugf("nsbox: cannot enter %s inside the sandbox: %v", d, err)
-	}
-	_ = unix.Chdir("/") // the root we just made: cannot fail
-	return "/"
 }
 
 // silenceStderr points fd 2 at /dev/null.

@@ -25,8 +25,13 @@ type Spec struct {
 	Argv []string
 	// Env is the program's complete environment.
 	Env []string
-	// Dir is the working directory inside; when it does not exist there,
-	// $HOME of Env is used, then "/". PWD is set to the one entered.
+	// Dir is the name of np's own working directory (which the init
+	// inherits), "" when it has none (getcwd fails in a deleted
+	// directory); or a directory that exists inside, such as "/". The
+	// program starts there by name (PWD is then set to Dir), or, when Dir
+	// leads nowhere inside, in the inherited directory itself. Under /nix
+	// a name leading to another directory than the inherited one is a
+	// *WorkDirError: never a silent substitute.
 	Dir string
 	// Stdin, Stdout and Stderr default to np's own (the fds are inherited,
 	// not copied). An *os.File is passed as is; anything else is copied
@@ -46,7 +51,8 @@ const stepCreate = "creating user namespace"
 // and mount namespaces, and waits for the program, forwarding signals to it
 // (proc.RunHook). It returns the program's wait status.
 //
-// If the sandbox could not be set up, it returns a *SetupError, the program
+// If the program cannot start in the working directory, the error is a
+// *WorkDirError. If the sandbox could not be set up, it returns a *SetupError, the program
 // never started and Stdin was not read: the caller can fall back to another
 // runtime. If Argv[0] cannot be found or run inside, the error is a
 // *proc.LookupError wrapping proc.ErrNotFound or proc.ErrNotExecutable.

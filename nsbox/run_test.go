@@ -242,17 +242,65 @@ func TestWorkingDirectoryIsKept(t *testing.T) {
 	}
 }
 
-func TestMissingWorkingDirectoryFallsBackToHomeThenRoot(t *testing.T) {
+func TestUnreachableWorkingDirectoryNameKeepsTheInheritedOneNotHome(t *testing.T) {
 	home := t.TempDir()
-	spec := newSpec(t, "sh", "-c", `pwd; echo "$PWD"`)
-	spec.Dir = "/nonexistent/np-test"
+	spec := newSpec(t, "sh", "-c", `touch np-test-x`)
+	spec.Dir = "/nonexistent/np-test" // the init itself runs in the test's cwd
 	spec.Env = append(withoutVar(spec.Env, "HOME"), "HOME="+home)
-	if got, want := output(t, spec), home+"\n"+home+"\n"; got != want {
-		t.Errorf("with HOME: got %q, want %q", got, want)
+	output(t, spec)
+	if entries, _ := os.ReadDir(home); len(entries) != 0 {
+		t.Errorf("the program wrote into $HOME: %v", entries)
 	}
-	spec.Env = append(withoutVar(spec.Env, "HOME"), "HOME=/nonexistent/home")
-	if got, want := output(t, spec), "/\n/\n"; got != want {
-		t.Errorf("without a usable HOME: got %q, want %q", got, want)
+	wd, _ := os.Getwd()
+	if err := os.Remove(filepath.Join(wd, "np-test-x")); err != nil {
+		t.Errorf("the program did not run in the inherited working directory: %v", err)
+	}
+}
+
+func TestWorkingDirectoryHiddenByNixIsAnError(t *testing.T) {
+	// The test runs elsewhere; /nix inside is the (empty) NixDir.
+	spec := newSpec(t, "true")
+	spec.Dir = "/nix"
+	_, err := Run(spec)
+	var wdErr *WorkDirError
+	if !errors.As(err, &wdErr) || !strings.Contains(err.Error(), "/nix") {
+		t.Fatalf("Run in a host /nix directory: %v, want a *WorkDirError naming it", err)
+	}
+}
+
+func TestDeletedWorkingDirectoryIsKeptAsWithoutNp(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "gone")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	script := `touch x 2>/dev/null && echo created || echo refused; ls -a | wc -l`
+	native, _ := exec.Command("sh", "-c", script).Output()
+	// Dir "" is what np passes when getcwd fails.
+	spec := Spec{NixDir: t.TempDir(), Argv: []string{"sh", "-c", script},
+		Env: append(withoutVar(os.Environ(), "HOME"), "HOME="+home)}
+	if got := output(t, spec); got != string(native) {
+		t.Errorf("in a deleted directory, inside np: %q, without np: %q", got, native)
+	}
+	if entries, _ := os.ReadDir(home); len(entries) != 0 {
+		t.Errorf("the program wrote into $HOME: %v", entries)
+	}
+}
+
+func TestNonUTF8WorkingDirectoryIsKept(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d\xe9\xff")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	spec := newSpec(t, "sh", "-c", `pwd; printf '%s\n' "$PWD"`)
+	spec.Dir = dir
+	if got, want := output(t, spec), dir+"\n"+dir+"\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
@@ -433,12 +481,20 @@ type countingReader struct {
 func (c *countingReader) Read(p []byte) (int, error) { c.reads++; return c.r.Read(p) }
 
 func TestArgumentsAndEnvironmentPassExactly(t *testing.T) {
-	args := []string{"with space", "", "new\nline", "*", "$HOME"}
-	spec := newSpec(t, append([]string{"sh", "-c", `printf '[%s]' "$@"; printf '{%s}' "$NP_TEST_VAR"`, "sh"}, args...)...)
-	spec.Env = append(spec.Env, "NP_TEST_VAR=a b\nc")
-	if got, want := output(t, spec), "[with space][][new\nline][*][$HOME]{a b\nc}"; got != want {
+	args := []string{"with space", "", "new\nline", "*", "$HOME", "caf\xe9", "\xff\xfe", "\xe9\n"}
+	spec := newSpec(t, append([]string{"sh", "-c", `printf '[%s]' "$@"; printf '{%s}' "$NP_TEST_VAR" "$NP_TEST_EMPTY"`, "sh"}, args...)...)
+	spec.Env = append(spec.Env, "NP_TEST_VAR=a b\nc\xe9\xff", "NP_TEST_EMPTY=", "NP_\xe9=1")
+	if got, want := output(t, spec), "[with space][][new\nline][*][$HOME][caf\xe9][\xff\xfe][\xe9\n]{a b\nc\xe9\xff}{}"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
+	if got := output(t, newSpecEnv(spec.Env, "env")); !strings.Contains(got, "\nNP_\xe9=1\n") {
+		t.Errorf("a variable with a non-UTF-8 name did not arrive: %q", got)
+	}
+}
+
+func newSpecEnv(env []string, argv ...string) Spec {
+	wd, _ := os.Getwd()
+	return Spec{NixDir: os.TempDir(), Argv: argv, Env: env, Dir: wd}
 }
 
 func TestNestedUserNamespacesWork(t *testing.T) {

@@ -251,9 +251,13 @@ func cmdRun(args []string) (syscall.WaitStatus, error) {
 
 // execUser runs the user's program in the runtime, as np's last act.
 func execUser(c *config, rt runtime, m *extract.Manifest, argv []string) (syscall.WaitStatus, error) {
+	// The program starts where np was started, never elsewhere: the
+	// runtime enters this directory by name, or, when it has none any more
+	// (getcwd fails in a deleted directory), through np's own cwd.
 	dir, err := os.Getwd()
 	if err != nil {
-		dir = os.Getenv("HOME")
+		logrus.Debugf("working directory has no name (%v): the program inherits it as it is", err)
+		dir = ""
 	}
 	env := nixEnv(os.Environ(), c, m)
 	logrus.Tracef("exec %q in %s via %s", argv, dir, rt.name())

@@ -20,7 +20,7 @@ import (
 type job struct {
 	argv           []string
 	env            []string
-	dir            string
+	dir            string    // working directory by name; "" keeps np's own (a deleted one)
 	stdin          io.Reader // nil: np's own
 	stdout, stderr io.Writer // nil: np's own
 	passFDs        []int     // descriptors >= 3 to hand on at the same numbers
@@ -91,7 +91,7 @@ func (nativeRuntime) exec(j job) (syscall.WaitStatus, error) {
 	}
 	if j.dir != "" {
 		if err := os.Chdir(j.dir); err != nil {
-			logrus.Debugf("staying in the current directory: %v", err)
+			return 0, fmt.Errorf("entering working directory %s: %w; cd to another directory", j.dir, err)
 		}
 	}
 	if err := proc.CloseExtraFDs(j.passFDs...); err != nil {

@@ -18,6 +18,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"np/internal/safedir"
 )
 
 // Payload is the archive carried by a binary.
@@ -108,8 +110,8 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 			return nil, false, err
 		}
 	}
-	if err := os.MkdirAll(t.npDir(), 0o755); err != nil {
-		return nil, false, fmt.Errorf("creating %s: %w", t.npDir(), err)
+	if err := t.mkdirs("var/np"); err != nil {
+		return nil, false, err
 	}
 	unlock, err := lockFile(filepath.Join(t.npDir(), "lock"), opts.Progress)
 	if err != nil {
@@ -143,6 +145,19 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 		return nil, false, err
 	}
 	return m, true, nil
+}
+
+// mkdirs creates directories of np's below NixDir (NixDir included) without
+// following a symbolic link anywhere in them: a link planted at
+// var/np/tmp would have np empty its target, one at gcroots/np would have
+// np write into and delete from it.
+func (t Target) mkdirs(rels ...string) error {
+	for _, rel := range rels {
+		if err := safedir.MkdirAll(filepath.Dir(t.NixDir), filepath.Base(t.NixDir)+"/"+rel, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", filepath.Join(t.NixDir, rel), err)
+		}
+	}
+	return nil
 }
 
 // syncFS flushes the file system holding dir.
@@ -183,10 +198,8 @@ func lockFile(name string, progress io.Writer) (func(), error) {
 // checksum, and only then renames each store path into place: a store path
 // that exists is always complete.
 func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
-	for _, d := range []string{t.Store(), t.GCRootDir(), filepath.Join(t.npDir(), "tmp")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", d, err)
-		}
+	if err := t.mkdirs("store", "var/nix/gcroots/np", "var/np/tmp"); err != nil {
+		return nil, err
 	}
 	// Under the lock no other install is running: whatever staging trees
 	// are left were abandoned by an np that was killed mid-install.

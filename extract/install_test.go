@@ -318,3 +318,43 @@ func TestReplaceSymlink(t *testing.T) {
 		}
 	}
 }
+
+func TestSymlinkedStagingDirIsRefusedAndItsTargetKept(t *testing.T) {
+	p, _ := OpenPayload(makeBinary(t, testManifest(), goodEntries()))
+	defer p.Close()
+	tg := openTarget(t)
+	precious := t.TempDir()
+	thesis := filepath.Join(precious, "thesis.tex")
+	os.WriteFile(thesis, []byte("years of work"), 0o644)
+	os.MkdirAll(tg.npDir(), 0o755)
+	if err := os.Symlink(precious, filepath.Join(tg.npDir(), "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := tg.Ensure(p, Options{})
+	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("install with var/np/tmp a symlink: %v, want a refusal naming the link", err)
+	}
+	if b, err := os.ReadFile(thesis); err != nil || string(b) != "years of work" {
+		t.Fatalf("the symlink's target was emptied: %v", err)
+	}
+}
+
+func TestSymlinkedGCRootDirIsNeverWrittenThrough(t *testing.T) {
+	p, _ := OpenPayload(makeBinary(t, testManifest(), goodEntries()))
+	defer p.Close()
+	tg := openTarget(t)
+	elsewhere := t.TempDir()
+	keep := filepath.Join(elsewhere, "keep")
+	os.WriteFile(keep, nil, 0o644)
+	os.MkdirAll(filepath.Dir(tg.GCRootDir()), 0o755)
+	if err := os.Symlink(elsewhere, tg.GCRootDir()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tg.Ensure(p, Options{}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("install with gcroots/np a symlink: %v, want a refusal naming the link", err)
+	}
+	entries, _ := os.ReadDir(elsewhere)
+	if len(entries) != 1 || entries[0].Name() != "keep" {
+		t.Fatalf("np wrote into or deleted from the symlink's target: %v", entries)
+	}
+}

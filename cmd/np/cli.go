@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"np/extract"
+	"np/internal/safedir"
 )
 
 // version is np's own version; the Makefile sets it from git.
@@ -210,7 +211,7 @@ func prepare() (*config, runtime, *extract.Manifest, error) {
 
 // linkGit makes NP_GIT's git reachable as `git` on PATH inside.
 func linkGit(c *config) error {
-	if err := os.MkdirAll(c.binDir(), 0o755); err != nil {
+	if err := safedir.MkdirAll(c.DataDir, "bin", 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", c.binDir(), err)
 	}
 	if err := extract.ReplaceSymlink(c.Git, filepath.Join(c.binDir(), "git")); err != nil {

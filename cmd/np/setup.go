@@ -57,7 +57,12 @@ func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
 	opts := extract.Options{
 		// Unpacking 50 MB only to fail at registration would repeat on
 		// every run: make sure the runtime works first.
-		Check:  rt.check,
+		Check: func() error {
+			if err := rt.check(); err != nil {
+				return err
+			}
+			return c.makeDataDir()
+		},
 		Finish: func(m *extract.Manifest) error { return finishInstall(c, rt, m) },
 	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
@@ -97,8 +102,8 @@ func locationHint(err error) string {
 // finishInstall registers the new store paths with Nix, probes whether Nix's
 // build sandbox works in this runtime and writes nix.conf accordingly.
 func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
-	if err := os.MkdirAll(c.confDir(), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", c.confDir(), err)
+	if err := c.makeDataDir(); err != nil {
+		return err
 	}
 	confPath := filepath.Join(c.confDir(), "nix.conf")
 	netFS := onNetworkFS(c.DataDir)

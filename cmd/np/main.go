@@ -44,6 +44,13 @@ func main() {
 	// now is one the caller passed on purpose.
 	callerFDs = proc.InheritedFDs()
 	ws, err := run(os.Args)
+	var intr *interruptedError
+	if errors.As(err, &intr) {
+		// End as the interrupted step would have: a ^C is a ^C (130).
+		fmt.Fprintf(os.Stderr, "np: %v\n", err)
+		proc.Reraise(intr.sig)
+		os.Exit(128 + int(intr.sig))
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
 		os.Exit(exitCodeOf(err))

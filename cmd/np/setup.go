@@ -58,7 +58,14 @@ func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
 		// Unpacking 50 MB only to fail at registration would repeat on
 		// every run: make sure the runtime works first.
 		Check: func() error {
-			if err := rt.check(); err != nil {
+			// A signal during the probe ends np: see interruptWatch.
+			intr := watchInterrupts()
+			err := rt.check()
+			intr.stop()
+			if ierr := intr.check(); ierr != nil {
+				return ierr
+			}
+			if err != nil {
 				return err
 			}
 			return c.makeDataDir()
@@ -101,7 +108,11 @@ func locationHint(err error) string {
 
 // finishInstall registers the new store paths with Nix, probes whether Nix's
 // build sandbox works in this runtime and writes nix.conf accordingly.
+// A step that ends because np was interrupted is no result: it becomes an
+// *interruptedError, so nothing is recorded (see interruptWatch).
 func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
+	intr := watchInterrupts()
+	defer intr.stop()
 	if err := c.makeDataDir(); err != nil {
 		return err
 	}
@@ -112,8 +123,12 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 	}
 	env := nixEnv(os.Environ(), c, m)
 
-	if out, err := runCaptured(rt, job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: env, dir: "/",
-		stdin: bytes.NewReader(m.Registration())}); err != nil {
+	out, err := runCaptured(rt, job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: env, dir: "/",
+		stdin: bytes.NewReader(m.Registration())})
+	if ierr := intr.check(); ierr != nil {
+		return ierr
+	}
+	if err != nil {
 		return fmt.Errorf("registering np's store paths with Nix: %w%s", err, out)
 	}
 
@@ -127,10 +142,18 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 			env: env, dir: "/", stdin: strings.NewReader("")})
 	}
 	sandbox, note := true, ""
-	if out, err := probe(true); err != nil {
+	out, err = probe(true)
+	if ierr := intr.check(); ierr != nil {
+		return ierr
+	}
+	if err != nil {
 		sandbox, note = false, "a build with sandbox = true failed here: "+firstError(out, err)
 		logrus.Debugf("build sandbox unusable in the %s runtime: %s", rt.name(), note)
-		if out, err := probe(false); err != nil {
+		out, err := probe(false)
+		if ierr := intr.check(); ierr != nil {
+			return ierr
+		}
+		if err != nil {
 			return fmt.Errorf("Nix cannot build here even without its sandbox: %w%s", err, out)
 		}
 	}

@@ -63,7 +63,8 @@ const stepCreate = "creating user namespace"
 //
 // The init keeps CAP_SYS_ADMIN across the re-exec as an ambient capability,
 // which needs Linux >= 4.3; it is dropped before the program starts. If np
-// is killed, the kernel kills the program (PR_SET_PDEATHSIG, SIGKILL).
+// is killed, the init notices (its end of the status pipe loses its
+// reader) and kills the program's whole tree.
 func Run(spec Spec) (syscall.WaitStatus, error) {
 	if len(spec.Argv) == 0 {
 		return 0, errors.New("running sandbox: no program given")
@@ -160,7 +161,8 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 			// A non-root uid loses every capability at execve; the init must
 			// keep CAP_SYS_ADMIN to mount. Ambient capabilities: Linux >= 4.3.
 			AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN},
-			Pdeathsig:   syscall.SIGKILL,
+			// No Pdeathsig: killed with np, the init could not end the
+			// program's tree. It watches the status pipe instead.
 		},
 	}
 
@@ -197,20 +199,26 @@ func awaitExec(p *plumbing, child *os.Process, specW, statusR *os.File, wire *wi
 	// Our copies of the child's ends must go, or EOF never comes.
 	p.closeChildEnds()
 	werr := writeSpec(specW, wire)
-	status, rerr := io.ReadAll(statusR)
+	// The marker comes alone, and the init keeps the pipe open while the
+	// program runs (its closing is how the init learns that np died); a
+	// failure is all the init writes before it exits.
+	first := make([]byte, 1)
+	n, rerr := io.ReadFull(statusR, first)
+	var rest []byte
+	if n == 1 && first[0] != execMarker {
+		rest, rerr = io.ReadAll(statusR)
+	}
 	switch {
-	case rerr != nil:
+	case rerr != nil && rerr != io.EOF:
 		// Whether the program runs is unknown: make sure it does not.
 		_ = child.Kill()
 		return &SetupError{Step: "reading sandbox init status", Err: rerr}
-	case len(status) == 0 && werr != nil:
+	case n == 0 && werr != nil:
 		return &SetupError{Step: "sending spec to sandbox init", Err: werr}
-	case len(status) == 0:
+	case n == 0:
 		return errInitDied
-	case status[0] != execMarker:
-		return decodeFailure(status)
-	case len(status) > 1:
-		return decodeFailure(status[1:])
+	case first[0] != execMarker:
+		return decodeFailure(append(first, rest...))
 	}
 	p.startStdin()
 	return nil

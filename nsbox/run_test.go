@@ -534,12 +534,49 @@ func TestParallelRuns(t *testing.T) {
 }
 
 func TestKillingTheLauncherKillsTheProgram(t *testing.T) {
+	killLauncherAndWatch(t, "run-sleep")
+}
+
+func TestKillingTheLauncherKillsTheProgramsBackgroundChildren(t *testing.T) {
+	killLauncherAndWatch(t, "run-background")
+}
+
+func TestProgramsLeftoversEndWithIt(t *testing.T) {
+	// The program exits at once, leaving a background child behind.
+	out := sh(t, "sleep 1000 >/dev/null 2>&1 & echo $!")
+	pid, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("program printed %q", out)
+	}
+	if alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("background child %d outlived the program and the sandbox", pid)
+	}
+}
+
+func TestOrphansAreReapedWhileTheProgramRuns(t *testing.T) {
+	// The subshell's child is orphaned at once and exits; the init is its
+	// reaper now and must reap it, or it stays a zombie until the program
+	// ends.
+	out := sh(t, `(sleep 0.1 & echo $!); sleep 0.5; echo done`)
+	lines := strings.Fields(out)
+	if len(lines) != 2 || lines[1] != "done" {
+		t.Fatalf("program printed %q", out)
+	}
+	pid, _ := strconv.Atoi(lines[0])
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		t.Errorf("orphan %d still exists after it ended (a zombie nobody reaps)", pid)
+	}
+}
+
+func killLauncherAndWatch(t *testing.T, mode string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(withoutVar(os.Environ(), helperEnv), helperEnv+"=run-sleep")
+	cmd.Env = append(withoutVar(os.Environ(), helperEnv), helperEnv+"="+mode)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

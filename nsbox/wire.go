@@ -20,10 +20,12 @@ import (
 //     UTF-8 text, and JSON would replace an invalid byte such as 0xe9 by
 //     U+FFFD (so `np run rm $'file\xe9'` would remove another file).
 //   - fd statusFD: close-on-exec in the init. The init writes execMarker
-//     right before exec'ing the program and a JSON wireStatus if something
-//     fails (gob too: paths in it are bytes). So: EOF with no data = the init
-//     died early; the marker alone = the program runs; anything else = the
-//     reason it does not.
+//     once the program has started, or a gob-encoded wireStatus if
+//     something fails (gob too: paths in it are bytes), and then exits.
+//     So: EOF with no data = the init died early; the marker = the program
+//     runs; anything else = the reason it does not. After the marker the
+//     init keeps the pipe open while the program runs: np's end closing
+//     tells it that np died.
 const (
 	specFD     = 3
 	statusFD   = 4

@@ -31,14 +31,19 @@ const (
 func main() {
 	logrus.SetFormatter(&logFormatter{})
 	if len(os.Args) > 1 && os.Args[1] == nsbox.InitArg {
-		// The re-executed sandbox init: it execs the program, fails, or
-		// (for a probe) returns nil where the program would start.
-		err := nsbox.Init()
-		if err == nil {
-			os.Exit(0)
+		// The re-executed sandbox init: it runs the program to its end
+		// and ends the same way, fails, or (for a probe) returns a zero
+		// status where the program would start.
+		ws, err := nsbox.Init()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "np: %v\n", err)
+			os.Exit(exitCodeOf(err))
 		}
-		fmt.Fprintf(os.Stderr, "np: %v\n", err)
-		os.Exit(exitCodeOf(err))
+		code, sig := proc.ExitCode(ws)
+		if sig != 0 {
+			proc.Reraise(sig)
+		}
+		os.Exit(code)
 	}
 	// Taken before np opens anything: every fd >= 3 without close-on-exec
 	// now is one the caller passed on purpose.

@@ -79,12 +79,23 @@ func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
+	for _, fd := range j.passFDs { // at the same numbers; gaps stay closed
+		for len(cmd.ExtraFiles) <= fd-3 {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, nil)
+		}
+		cmd.ExtraFiles[fd-3] = os.NewFile(uintptr(fd), fmt.Sprintf("fd %d", fd))
+	}
 	return proc.Run(cmd)
 }
 
 // exec replaces np with the program: status, signals and the terminal are
 // then the program's own with no np in between.
 func (nativeRuntime) exec(j job) (syscall.WaitStatus, error) {
+	if os.Getpid() == 1 {
+		// A container's entrypoint: np stays as PID 1 to reap orphans and
+		// forward signals (proc.RunHook), which a program rarely does.
+		return nativeRuntime{}.run(j)
+	}
 	path, err := proc.LookPathEnv(j.argv[0], j.env)
 	if err != nil {
 		return 0, err

@@ -57,11 +57,28 @@ func (t Target) Store() string { return filepath.Join(t.NixDir, "store") }
 // npDir holds np's own bookkeeping next to Nix's (var/nix).
 func (t Target) npDir() string { return filepath.Join(t.NixDir, "var", "np") }
 
-// StateFile records a finished install; it is written last.
-func (t Target) StateFile() string { return filepath.Join(t.npDir(), "installed.json") }
+// Installs and GC roots are kept per payload fingerprint: two np versions
+// sharing one data dir each find their own install (no reinstall on every
+// switch), and a garbage collection run by one never deletes the other's
+// Nix. Store paths are named after their content (assets/mkpayload), so
+// two payloads share a store path only when it is the same.
 
-// GCRootDir holds the roots that keep np's own Nix alive across garbage collection.
+// StateFile records the finished install of the payload fp; it is written
+// last.
+func (t Target) StateFile(fp string) string {
+	return filepath.Join(t.npDir(), "installs", fp+".json")
+}
+
+// legacyStateFile is where np before per-payload records kept its one
+// install record.
+func (t Target) legacyStateFile() string { return filepath.Join(t.npDir(), "installed.json") }
+
+// GCRootDir holds the roots that keep np's own Nix alive across garbage
+// collection: one directory per payload fingerprint.
 func (t Target) GCRootDir() string { return filepath.Join(t.NixDir, "var", "nix", "gcroots", "np") }
+
+// gcRootDirOf holds the roots of the payload fp.
+func (t Target) gcRootDirOf(fp string) string { return filepath.Join(t.GCRootDir(), fp) }
 
 type state struct {
 	Fingerprint string    `json:"fingerprint"`
@@ -72,9 +89,11 @@ type state struct {
 // fingerprint fp, or nil when there is none. It reads one small file, so it is
 // what every run after the first costs.
 func (t Target) Installed(fp string) *Manifest {
-	data, err := os.ReadFile(t.StateFile())
+	data, err := os.ReadFile(t.StateFile(fp))
 	if err != nil {
-		return nil
+		if data, err = os.ReadFile(t.legacyStateFile()); err != nil {
+			return nil
+		}
 	}
 	var s state
 	if json.Unmarshal(data, &s) != nil || s.Fingerprint != fp || s.Manifest == nil {
@@ -123,7 +142,7 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 		return m, false, nil
 	}
 	logrus.Debugf("installing payload %s into %s", p.Trailer.Short(), t.NixDir)
-	m, err = t.install(p, opts.Progress)
+	m, err = t.install(p, fp, opts.Progress)
 	if err != nil {
 		return nil, false, err
 	}
@@ -141,7 +160,10 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	if err != nil {
 		return nil, false, fmt.Errorf("encoding install state: %w", err)
 	}
-	if err := WriteFileAtomic(t.StateFile(), data, 0o644); err != nil {
+	if err := t.mkdirs("var/np/installs"); err != nil {
+		return nil, false, err
+	}
+	if err := WriteFileAtomic(t.StateFile(fp), data, 0o644); err != nil {
 		return nil, false, err
 	}
 	return m, true, nil
@@ -197,8 +219,8 @@ func lockFile(name string, progress io.Writer) (func(), error) {
 // system as the store, checks it against the manifest and the trailer's
 // checksum, and only then renames each store path into place: a store path
 // that exists is always complete.
-func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
-	if err := t.mkdirs("store", "var/nix/gcroots/np", "var/np/tmp"); err != nil {
+func (t Target) install(p *Payload, fp string, progress io.Writer) (*Manifest, error) {
+	if err := t.mkdirs("store", "var/nix/gcroots/np/"+fp, "var/np/tmp"); err != nil {
 		return nil, err
 	}
 	// Under the lock no other install is running: whatever staging trees
@@ -236,29 +258,19 @@ func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
 			return nil, fmt.Errorf("sealing %s: %w", dst, err)
 		}
 	}
-	if err := t.writeGCRoots(m); err != nil {
+	if err := t.writeGCRoots(fp, m); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// writeGCRoots points one root at each payload path and drops roots of
-// payloads installed before, so an upgraded np's old Nix can be collected.
-func (t Target) writeGCRoots(m *Manifest) error {
-	want := map[string]bool{}
+// writeGCRoots points one root at each path of the payload fp, in a
+// directory of its own: the roots of other payloads (other np versions
+// sharing this data dir) are left alone.
+func (t Target) writeGCRoots(fp string, m *Manifest) error {
 	for _, name := range m.Names() {
-		want[name] = true
-		if err := ReplaceSymlink(StoreDir+"/"+name, filepath.Join(t.GCRootDir(), name)); err != nil {
+		if err := ReplaceSymlink(StoreDir+"/"+name, filepath.Join(t.gcRootDirOf(fp), name)); err != nil {
 			return fmt.Errorf("creating GC root: %w", err)
-		}
-	}
-	entries, err := os.ReadDir(t.GCRootDir())
-	if err != nil {
-		return fmt.Errorf("listing GC roots: %w", err)
-	}
-	for _, e := range entries {
-		if !want[e.Name()] {
-			os.Remove(filepath.Join(t.GCRootDir(), e.Name()))
 		}
 	}
 	return nil

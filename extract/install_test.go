@@ -119,7 +119,7 @@ func TestEnsureInstallsOnceAndRecordsLast(t *testing.T) {
 	finished := 0
 	opts := Options{Finish: func(m *Manifest) error {
 		finished++
-		if _, err := os.Stat(tg.StateFile()); err == nil {
+		if _, err := os.Stat(tg.StateFile(p.Trailer.Fingerprint())); err == nil {
 			t.Error("state written before Finish ran")
 		}
 		return nil
@@ -139,7 +139,7 @@ func TestEnsureInstallsOnceAndRecordsLast(t *testing.T) {
 	if target, _ := os.Readlink(filepath.Join(tg.Store(), filepath.Base(pathA), "bin", "nix-build")); target != "nix" {
 		t.Fatalf("symlink target %q", target)
 	}
-	if target, _ := os.Readlink(filepath.Join(tg.GCRootDir(), filepath.Base(pathA))); target != pathA {
+	if target, _ := os.Readlink(filepath.Join(tg.GCRootDir(), p.Trailer.Fingerprint(), filepath.Base(pathA))); target != pathA {
 		t.Fatalf("GC root points at %q", target)
 	}
 	if _, fresh, err := tg.Ensure(p, opts); err != nil || fresh || finished != 1 {

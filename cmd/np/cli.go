@@ -64,6 +64,12 @@ nix.conf in effect. --json prints the same as one JSON object. Exits 0 when
 some runtime works here, 1 otherwise.`,
 			run: cmdDoctor,
 		},
+		"gc": {
+			usage:   "np gc [--versions]",
+			summary: "collect garbage in np's store (--versions: forget other np versions first)",
+			help:    gcHelp,
+			run:     cmdGC,
+		},
 		"help": {
 			usage:   "np help [COMMAND]",
 			summary: "show help for np or one of its commands",

@@ -69,8 +69,8 @@ type storePath struct {
 	name        string // e.g. nix-2.26.3
 	hash        string // 32-character hash part: provisional until contentAddress
 	provisional string // the hash part it was staged under
-	dir  string // staging directory holding its contents
-	note string // what it holds, for the summary line
+	dir         string // staging directory holding its contents
+	note        string // what it holds, for the summary line
 }
 
 func (p *storePath) base() string { return p.hash + "-" + p.name }

@@ -83,12 +83,23 @@ func (t Target) gcRootDirOf(fp string) string { return filepath.Join(t.GCRootDir
 type state struct {
 	Fingerprint string    `json:"fingerprint"`
 	Manifest    *Manifest `json:"manifest"`
+	// Files lists every regular file of the payload's store paths, for
+	// the cheap damage check each run makes (see Damage).
+	Files []FileEntry `json:"files,omitempty"`
 }
 
 // Installed returns the manifest of the finished install of the payload with
 // fingerprint fp, or nil when there is none. It reads one small file, so it is
 // what every run after the first costs.
 func (t Target) Installed(fp string) *Manifest {
+	if s := t.readState(fp); s != nil {
+		return s.Manifest
+	}
+	return nil
+}
+
+// readState reads the install record of the payload fp, or nil.
+func (t Target) readState(fp string) *state {
 	data, err := os.ReadFile(t.StateFile(fp))
 	if err != nil {
 		if data, err = os.ReadFile(t.legacyStateFile()); err != nil {
@@ -99,7 +110,7 @@ func (t Target) Installed(fp string) *Manifest {
 	if json.Unmarshal(data, &s) != nil || s.Fingerprint != fp || s.Manifest == nil {
 		return nil
 	}
-	return s.Manifest
+	return &s
 }
 
 // Options tune Ensure.
@@ -113,6 +124,11 @@ type Options struct {
 	// is recorded as complete: registration in Nix's database, probes,
 	// configuration. If it fails, the next run installs again.
 	Finish func(m *Manifest) error
+	// Repair installs even when the payload is recorded as installed, and
+	// replaces each of its store paths whose content differs from the
+	// payload's (checked by NAR hash) or that is missing. Other store
+	// paths (the user's) are never touched.
+	Repair bool
 }
 
 // Ensure makes sure the payload is installed in t and returns its manifest.
@@ -120,9 +136,12 @@ type Options struct {
 // serialised by a lock; the loser waits and then uses the finished install.
 func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err error) {
 	fp := p.Trailer.Fingerprint()
-	if m := t.Installed(fp); m != nil {
+	if s := t.readState(fp); s != nil && !opts.Repair {
 		logrus.Tracef("install: %s holds payload %s already", t.NixDir, p.Trailer.Short())
-		return m, false, nil
+		if err := t.quickCheck(s); err != nil {
+			return nil, false, err
+		}
+		return s.Manifest, false, nil
 	}
 	if opts.Check != nil {
 		if err := opts.Check(); err != nil {
@@ -138,11 +157,11 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	}
 	defer unlock()
 	// Another np may have finished the install while this one waited.
-	if m := t.Installed(fp); m != nil {
+	if m := t.Installed(fp); m != nil && !opts.Repair {
 		return m, false, nil
 	}
 	logrus.Debugf("installing payload %s into %s", p.Trailer.Short(), t.NixDir)
-	m, err = t.install(p, fp, opts.Progress)
+	m, files, err := t.install(p, fp, opts)
 	if err != nil {
 		return nil, false, err
 	}
@@ -156,7 +175,7 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	if err := syncFS(t.Store()); err != nil {
 		return nil, false, err
 	}
-	data, err := json.MarshalIndent(state{Fingerprint: fp, Manifest: m}, "", " ")
+	data, err := json.MarshalIndent(state{Fingerprint: fp, Manifest: m, Files: files}, "", " ")
 	if err != nil {
 		return nil, false, fmt.Errorf("encoding install state: %w", err)
 	}
@@ -219,9 +238,9 @@ func lockFile(name string, progress io.Writer) (func(), error) {
 // system as the store, checks it against the manifest and the trailer's
 // checksum, and only then renames each store path into place: a store path
 // that exists is always complete.
-func (t Target) install(p *Payload, fp string, progress io.Writer) (*Manifest, error) {
+func (t Target) install(p *Payload, fp string, opts Options) (*Manifest, []FileEntry, error) {
 	if err := t.mkdirs("store", "var/nix/gcroots/np/"+fp, "var/np/tmp"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Under the lock no other install is running: whatever staging trees
 	// are left were abandoned by an np that was killed mid-install.
@@ -233,35 +252,44 @@ func (t Target) install(p *Payload, fp string, progress io.Writer) (*Manifest, e
 	}
 	staging, err := os.MkdirTemp(tmpDir, "install-")
 	if err != nil {
-		return nil, fmt.Errorf("creating staging directory: %w", err)
+		return nil, nil, fmt.Errorf("creating staging directory: %w", err)
 	}
 	defer RemoveTree(staging)
 
-	m, err := unpack(p, staging, progress)
+	m, files, err := unpack(p, staging, opts.Progress)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	want := map[string]PathEntry{}
+	for _, pe := range m.Paths {
+		want[path.Base(pe.Path)] = pe
 	}
 	for _, name := range m.Names() {
 		src := filepath.Join(staging, "store", name)
 		dst := filepath.Join(t.Store(), name)
 		if _, err := os.Lstat(dst); err == nil {
 			// Same name means same content: payload store paths are named
-			// after their inputs, and paths only ever appear by rename.
-			continue
+			// after their content, and paths only ever appear by rename.
+			// Unless it was damaged since: a repair checks.
+			if !opts.Repair || intact(dst, want[name]) && filesIntact(t.Store(), name, files) {
+				continue
+			}
+			logrus.Infof("repairing %s", dst)
+			RemoveTree(dst)
 		}
 		// seal left src writable: moving a directory to another parent
 		// needs write permission on it (its ".." changes).
 		if err := os.Rename(src, dst); err != nil {
-			return nil, fmt.Errorf("moving %s into the store: %w", name, err)
+			return nil, nil, fmt.Errorf("moving %s into the store: %w", name, err)
 		}
 		if err := os.Chmod(dst, 0o555); err != nil {
-			return nil, fmt.Errorf("sealing %s: %w", dst, err)
+			return nil, nil, fmt.Errorf("sealing %s: %w", dst, err)
 		}
 	}
 	if err := t.writeGCRoots(fp, m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m, nil
+	return m, files, nil
 }
 
 // writeGCRoots points one root at each path of the payload fp, in a
@@ -291,9 +319,9 @@ func verify(p *Payload) error {
 
 // unpack checks the compressed archive and streams it into dir, returning
 // the checked manifest.
-func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
+func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, []FileEntry, error) {
 	if err := verify(p); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var r io.Reader = io.NewSectionReader(p.File, p.Trailer.Offset, p.Trailer.Length)
 	if progress != nil {
@@ -303,7 +331,7 @@ func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
 	}
 	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(0))
 	if err != nil {
-		return nil, fmt.Errorf("reading payload: %w", err)
+		return nil, nil, fmt.Errorf("reading payload: %w", err)
 	}
 	defer zr.Close()
 
@@ -316,41 +344,41 @@ func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading payload archive: %w (corrupt binary; rebuild or re-download np)", err)
+			return nil, nil, fmt.Errorf("reading payload archive: %w (corrupt binary; rebuild or re-download np)", err)
 		}
 		if h.Name == "manifest.json" {
 			data, err := io.ReadAll(io.LimitReader(tr, 16<<20))
 			if err != nil {
-				return nil, fmt.Errorf("reading payload manifest: %w", err)
+				return nil, nil, fmt.Errorf("reading payload manifest: %w", err)
 			}
 			if m, err = parseManifest(data); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			continue
 		}
 		if err := x.add(h, tr); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if m == nil {
-		return nil, errors.New("payload has no manifest: the binary is corrupt; rebuild or re-download np")
+		return nil, nil, errors.New("payload has no manifest: the binary is corrupt; rebuild or re-download np")
 	}
 	listed := map[string]bool{}
 	for _, name := range m.Names() {
 		listed[name] = true
 		if !x.dirs["store/"+name] {
-			return nil, fmt.Errorf("payload lacks store path %s listed in its manifest", name)
+			return nil, nil, fmt.Errorf("payload lacks store path %s listed in its manifest", name)
 		}
 	}
 	for _, name := range x.topLevel {
 		if !listed[name] {
-			return nil, fmt.Errorf("payload holds store path %s that its manifest does not list", name)
+			return nil, nil, fmt.Errorf("payload holds store path %s that its manifest does not list", name)
 		}
 	}
 	if err := x.seal(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m, nil
+	return m, x.files, nil
 }
 
 // extractor writes archive entries below root without ever following a
@@ -361,6 +389,7 @@ type extractor struct {
 	order    []string        // in creation order, to seal them read-only afterwards
 	topLevel []string        // names of the store paths, in archive order
 	times    []string        // every entry, to set Nix's canonical mtime
+	files    []FileEntry     // every regular file, for the damage check
 }
 
 func newExtractor(root string) *extractor {
@@ -402,6 +431,7 @@ func (x *extractor) add(h *tar.Header, r io.Reader) error {
 		if err := f.Close(); err != nil {
 			return fmt.Errorf("extracting %s: %w", name, err)
 		}
+		x.files = append(x.files, FileEntry{Path: strings.TrimPrefix(name, "store/"), Size: h.Size, Mode: uint32(mode)})
 	case tar.TypeSymlink:
 		if err := os.Symlink(h.Linkname, full); err != nil {
 			return fmt.Errorf("extracting %s: %w", name, err)

@@ -70,6 +70,12 @@ some runtime works here, 1 otherwise.`,
 			help:    gcHelp,
 			run:     cmdGC,
 		},
+		"repair": {
+			usage:   "np repair",
+			summary: "restore np's own Nix from the payload when it is damaged",
+			help:    repairHelp,
+			run:     cmdRepair,
+		},
 		"help": {
 			usage:   "np help [COMMAND]",
 			summary: "show help for np or one of its commands",
@@ -203,7 +209,7 @@ func prepare() (*config, runtime, *extract.Manifest, error) {
 		return nil, nil, nil, err
 	}
 	logrus.Debugf("runtime %s: %s", rt.name(), why)
-	m, err := ensureNix(c, rt)
+	m, err := ensureNix(c, rt, false)
 	if err != nil {
 		return nil, nil, nil, explainSetupFailure(c, err)
 	}

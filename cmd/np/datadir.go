@@ -29,6 +29,19 @@ func (c *config) checkDataDir() error {
 			return fmt.Errorf("checking data dir: %w", err)
 		}
 	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(filepath.Join(c.DataDir, "nix"), &st); err == nil {
+		return c.checkExec(&st)
+	}
+	return nil
+}
+
+// checkExec refuses a data dir on a file system mounted noexec: every
+// program of np's Nix would fail there with 126, after unpacking 50 MB.
+func (c *config) checkExec(st *unix.Statfs_t) error {
+	if st.Flags&unix.ST_NOEXEC != 0 {
+		return fmt.Errorf("data dir %s is on a file system mounted noexec, where np's Nix cannot run; set NP_LOCATION to a directory on another file system", c.DataDir)
+	}
 	return nil
 }
 
@@ -45,12 +58,23 @@ func (c *config) makeDataDir() error {
 		return fmt.Errorf("opening %s: %w; set NP_LOCATION to a writable directory", c.Location, err)
 	}
 	defer unix.Close(loc)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(loc, &st); err == nil {
+		if err := c.checkExec(&st); err != nil {
+			return err
+		}
+	}
 	uid := os.Geteuid()
 	data, err := safedir.MkdirPrivate(loc, filepath.Base(c.DataDir), c.DataDir, 0o700, uid)
 	if err != nil {
 		return fmt.Errorf("creating data dir: %w", err)
 	}
 	defer unix.Close(data)
+	if err := unix.Fstatfs(data, &st); err == nil {
+		if err := c.checkExec(&st); err != nil {
+			return err
+		}
+	}
 	for _, name := range []string{"nix", "conf"} {
 		fd, err := safedir.MkdirPrivate(data, name, filepath.Join(c.DataDir, name), 0o755, uid)
 		if err != nil {

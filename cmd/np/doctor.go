@@ -32,6 +32,7 @@ type doctorReport struct {
 	FSType      string            `json:"fsType"`
 	Warnings    []string          `json:"warnings"`
 	Installed   bool              `json:"installed"`
+	Damaged     bool              `json:"damaged"` // np's own store paths need `np repair`
 	Runtimes    []runtimeReport   `json:"runtimes"`
 	Auto        runtimeName       `json:"auto"`
 	AutoReason  string            `json:"autoReason"`
@@ -64,7 +65,7 @@ func cmdDoctor(args []string) (syscall.WaitStatus, error) {
 	} else {
 		printReport(r)
 	}
-	if r.Auto == "" {
+	if r.Auto == "" || r.Damaged {
 		return exitStatus(1), nil
 	}
 	return exitStatus(0), nil
@@ -82,6 +83,10 @@ func diagnose(c *config) *doctorReport {
 		if m = installedManifest(c, p); m != nil {
 			r.Installed = true
 			r.NixVersion = m.NixVersion
+		}
+		if err := ownStoreDamage(c, p); err != nil {
+			r.Damaged = true
+			r.Warnings = append(r.Warnings, err.Error())
 		}
 		p.Close()
 	}
@@ -179,6 +184,9 @@ func printReport(r *doctorReport) {
 	state := "not installed yet (the first command installs)"
 	if r.Installed {
 		state = "installed"
+	}
+	if r.Damaged {
+		state = "damaged: run `np repair`"
 	}
 	fmt.Printf("install:    %s\n", state)
 	for _, w := range r.Warnings {

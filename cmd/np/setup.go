@@ -47,7 +47,9 @@ func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, networkFS bo
 
 // ensureNix installs the payload into the runtime's Nix directory when it is
 // not there yet and returns its manifest.
-func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
+// With repair, the install runs even when recorded as done, and replaces
+// np's own store paths that differ from the payload (np repair).
+func ensureNix(c *config, rt runtime, repair bool) (*extract.Manifest, error) {
 	payload, err := extract.OpenPayload("/proc/self/exe")
 	if err != nil {
 		return nil, err
@@ -55,6 +57,7 @@ func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
 	defer payload.Close()
 	target := extract.Target{NixDir: rt.nixDir()}
 	opts := extract.Options{
+		Repair: repair,
 		// Unpacking 50 MB only to fail at registration would repeat on
 		// every run: make sure the runtime works first.
 		Check: func() error {
@@ -77,6 +80,10 @@ func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
 	}
 	start := time.Now()
 	m, fresh, err := target.Ensure(payload, opts)
+	var damaged *extract.DamagedError
+	if errors.As(err, &damaged) {
+		return nil, err // it names the data dir and the fix already
+	}
 	if err != nil {
 		err = fmt.Errorf("installing Nix into %s: %w", rt.nixDir(), err)
 		if hint := locationHint(err); hint != "" {

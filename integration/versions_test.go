@@ -19,6 +19,13 @@ import (
 	"np/extract"
 )
 
+// installRecords lists the install records (one per payload) in loc's
+// data dir.
+func installRecords(loc string) []string {
+	recs, _ := filepath.Glob(filepath.Join(loc, ".nix-portable", "nix", "var", "np", "installs", "*.json"))
+	return recs
+}
+
 var (
 	otherOnce  sync.Once
 	otherBin   string

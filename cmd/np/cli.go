@@ -94,6 +94,9 @@ func run(args []string) (syscall.WaitStatus, error) {
 		fmt.Fprint(os.Stderr, usageText())
 		return 0, &usageError{"no command given"}
 	}
+	if a := args[1]; (a == "--help" || a == "-h" || a == "--version" || a == "-V") && len(args) > 2 {
+		return 0, &usageError{fmt.Sprintf("%s takes no arguments, got %q", a, args[2:])}
+	}
 	switch a := args[1]; {
 	case a == "--help" || a == "-h":
 		fmt.Print(usageText())

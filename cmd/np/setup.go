@@ -128,7 +128,7 @@ func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
 	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, false, "", netFS)), 0o644); err != nil {
 		return err
 	}
-	env := nixEnv(os.Environ(), c, m)
+	env := withUsableTmpdir(nixEnv(os.Environ(), c, m))
 
 	out, err := runCaptured(rt, job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: env, dir: "/",
 		stdin: bytes.NewReader(m.Registration())})

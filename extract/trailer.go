@@ -60,14 +60,14 @@ func ReadTrailer(f *os.File) (Trailer, error) {
 		return Trailer{}, fmt.Errorf("reading payload trailer: %w", err)
 	}
 	if st.Size() < TrailerSize {
-		return Trailer{}, ErrNoPayload
+		return Trailer{}, missingTrailer(f, st.Size())
 	}
 	buf := make([]byte, TrailerSize)
 	if _, err := f.ReadAt(buf, st.Size()-TrailerSize); err != nil {
 		return Trailer{}, fmt.Errorf("reading payload trailer of %s: %w", f.Name(), err)
 	}
 	if !bytes.Equal(buf[:8], trailerMagic[:]) {
-		return Trailer{}, ErrNoPayload
+		return Trailer{}, missingTrailer(f, st.Size())
 	}
 	t := Trailer{
 		Offset: int64(binary.LittleEndian.Uint64(buf[8:16])),

@@ -160,6 +160,11 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	if m := t.Installed(fp); m != nil && !opts.Repair {
 		return m, false, nil
 	}
+	if m, err := peekManifest(p); err != nil {
+		return nil, false, err
+	} else if err := t.checkSpace(m); err != nil && !opts.Repair {
+		return nil, false, err
+	}
 	logrus.Debugf("installing payload %s into %s", p.Trailer.Short(), t.NixDir)
 	m, files, err := t.install(p, fp, opts)
 	if err != nil {

@@ -77,3 +77,25 @@ ls -A "$1/.nix-portable/nix" 2>/dev/null | wc -l`
 		t.Errorf("np unpacked into the noexec data dir:\n%s", s)
 	}
 }
+
+// A data dir without room for np's Nix is refused before anything is
+// unpacked, with the space needed.
+func TestTooSmallDataDirIsRefusedWithTheSpaceNeeded(t *testing.T) {
+	mnt := t.TempDir()
+	script := `mount -t tmpfs -o size=24m tmpfs "$1" || exit 99
+NP_LOCATION="$1" "$2" run true; echo "rc=$?"
+ls -A "$1/.nix-portable/nix/store" 2>/dev/null | wc -l`
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", mnt, npBin)
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mounting a small tmpfs in a user namespace: %v\n%s", err, out)
+	}
+	s := string(out)
+	if !strings.Contains(s, "rc=125") || !strings.Contains(s, "not enough space") || !strings.Contains(s, "MB free") {
+		t.Fatalf("np with a 24 MB data dir:\n%s\nwant 125 naming the space needed", s)
+	}
+	if lines := strings.Split(strings.TrimSpace(s), "\n"); lines[len(lines)-1] != "0" {
+		t.Errorf("np unpacked into the full data dir:\n%s", s)
+	}
+}

@@ -22,6 +22,9 @@ func TestGroupWritableDataDirIsRefused(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dataDir, "nix", "store")); err == nil {
 			t.Errorf("np installed into a data dir whose %q is group-writable", rel)
 		}
+		if d := np(t, runOpts{loc: loc}, "doctor"); d.code != 1 || !strings.Contains(d.stdout, "writable by its group") {
+			t.Errorf("doctor with %q group-writable: exit %d\n%s", rel, d.code, d.stdout)
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ type doctorReport struct {
 	FSType      string            `json:"fsType"`
 	Warnings    []string          `json:"warnings"`
 	Installed   bool              `json:"installed"`
-	Damaged     bool              `json:"damaged"` // np's own store paths need `np repair`
+	Damaged     bool              `json:"damaged"` // np cannot run with this data dir: a repair or a fix is needed (see warnings)
 	Runtimes    []runtimeReport   `json:"runtimes"`
 	Auto        runtimeName       `json:"auto"`
 	AutoReason  string            `json:"autoReason"`
@@ -85,6 +85,10 @@ func diagnose(c *config) *doctorReport {
 			r.NixVersion = m.NixVersion
 		}
 		if err := ownStoreDamage(c, p); err != nil {
+			r.Damaged = true
+			r.Warnings = append(r.Warnings, err.Error())
+		}
+		if err := c.checkDataDir(); err != nil { // np refuses to run with it
 			r.Damaged = true
 			r.Warnings = append(r.Warnings, err.Error())
 		}
@@ -186,7 +190,7 @@ func printReport(r *doctorReport) {
 		state = "installed"
 	}
 	if r.Damaged {
-		state = "damaged: run `np repair`"
+		state = "unusable: see the warnings below"
 	}
 	fmt.Printf("install:    %s\n", state)
 	for _, w := range r.Warnings {

@@ -95,7 +95,11 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	logrus.SetLevel(logrus.Level(spec.LogLevel))
 
 	start := time.Now()
-	if err := runPlan(scratchPlan()); err != nil {
+	scratch := scratchPlan()
+	if spec.ForcePivotFallback {
+		scratch = withPivotFallback(scratch)
+	}
+	if err := runPlan(scratch); err != nil {
 		return err
 	}
 	entries, err := listHostRoot(oldRoot)

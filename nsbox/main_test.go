@@ -79,6 +79,18 @@ func runHelper(mode string) int {
 		return printProbe()
 	case "propagation":
 		return propagationHelper()
+	case "fallback-root":
+		// A run through the initramfs path (move + chroot instead of the
+		// first pivot_root), as whatever user this helper runs as.
+		nix, _ := os.MkdirTemp("", "np-nix-")
+		defer os.Remove(nix)
+		ws, err := Run(Spec{NixDir: nix, Argv: []string{"sh", "-c", "ls -A /; unshare -U true && echo nested-ok"},
+			Env: os.Environ(), Dir: "/", forcePivotFallback: true})
+		if err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
+			fmt.Fprintln(os.Stderr, "helper: run ended:", ws, err)
+			return 1
+		}
+		return 0
 	case "run-background":
 		// A program that leaves a background child, for killing this
 		// process from outside: prints the background child's pid.

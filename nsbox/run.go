@@ -42,6 +42,11 @@ type Spec struct {
 	// numbers: the ones np's own caller passed on purpose
 	// (proc.InheritedFDs, taken once at start-up).
 	PassFDs []int
+
+	// forcePivotFallback makes the init take the path it takes where the
+	// first pivot_root is refused (an initramfs root), so tests exercise
+	// it on hosts where pivot_root works.
+	forcePivotFallback bool
 }
 
 // stepCreate is the SetupError.Step of a refused clone or uid/gid map write.
@@ -102,7 +107,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 		return 0, &SetupError{Step: "checking nix directory", Path: spec.NixDir, Err: err}
 	}
 	wire := &wireSpec{NixDir: nixDir, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir,
-		Probe: probe, LogLevel: uint32(logrus.GetLevel())}
+		Probe: probe, LogLevel: uint32(logrus.GetLevel()), ForcePivotFallback: spec.forcePivotFallback}
 	if !probe {
 		wire.KeepFDs = spec.PassFDs
 	}
@@ -159,8 +164,10 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 			// An unprivileged gid_map write needs setgroups denied first.
 			GidMappingsEnableSetgroups: false,
 			// A non-root uid loses every capability at execve; the init must
-			// keep CAP_SYS_ADMIN to mount. Ambient capabilities: Linux >= 4.3.
-			AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN},
+			// keep CAP_SYS_ADMIN to mount, and CAP_SYS_CHROOT for the
+			// chroot where pivot_root is refused (initramfsFallback).
+			// Ambient capabilities: Linux >= 4.3.
+			AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SYS_CHROOT},
 			// No Pdeathsig: killed with np, the init could not end the
 			// program's tree. It watches the status pipe instead.
 		},

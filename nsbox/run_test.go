@@ -652,3 +652,55 @@ func TestInitRefusesToRunInTheHostsNamespaces(t *testing.T) {
 		t.Errorf("uid_map inside has %s lines", got)
 	}
 }
+
+// Where pivot_root is refused (an initramfs root), the init moves the
+// scratch root over / and chroots; that must work for an unprivileged user
+// too (it needs CAP_SYS_CHROOT kept across the re-exec), and nested user
+// namespaces must still work afterwards (the second pivot undoes the
+// chroot).
+func TestPivotRootFallbackWorksUnprivileged(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	if os.Geteuid() == 0 {
+		// Run the helper as nobody: as root the init has every capability
+		// anyway and the test would prove nothing.
+		dir, err := os.MkdirTemp("", "np-fallback-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		os.Chmod(dir, 0o755)
+		copyExe := filepath.Join(dir, "nsbox.test")
+		data, err := os.ReadFile(exe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(copyExe, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd = exec.Command(copyExe)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	cmd.Dir = "/"
+	cmd.Env = append(withoutVar(withoutVar(os.Environ(), helperEnv), "TMPDIR"), helperEnv+"=fallback-root", "TMPDIR=/tmp")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("a run through the pivot_root fallback as uid %d: %v\n%s", os.Geteuid(), err, out)
+	}
+	names := strings.Fields(string(out))
+	if !slicesContains(names, "nix") || !slicesContains(names, "nested-ok") || !slicesContains(names, "proc") {
+		t.Fatalf("root through the fallback lacks /nix or /proc, or nested user namespaces fail:\n%s", out)
+	}
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

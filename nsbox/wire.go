@@ -42,6 +42,9 @@ type wireSpec struct {
 	Probe    bool   // stop right before exec and exit 0
 	KeepFDs  []int  // fds >= 3 the caller passed to np on purpose; they reach the program
 	LogLevel uint32 // logrus level of the parent
+	// ForcePivotFallback: take the initramfs path even where pivot_root
+	// works (tests only; see Spec).
+	ForcePivotFallback bool
 }
 
 // wireStatus carries the init's failure to the parent.

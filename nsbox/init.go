@@ -147,12 +147,17 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	if err := proc.BecomeSubreaper(); err != nil {
 		return &SetupError{Step: "becoming the program's reaper", Err: err}
 	}
+	gone := proc.WaitGone(status)
+	select {
+	case <-gone:
+		return errLauncherGone // np died during the set-up: start nothing
+	default:
+	}
 	sup := proc.NewSupervisor(true)
 	pid, err := proc.StartProgram(spec.Argv, file, env, spec.KeepFDs)
 	if err != nil {
 		return err
 	}
-	gone := proc.WaitGone(status)
 	if _, err := status.Write([]byte{execMarker}); err != nil {
 		sup.Wait(pid, closed) // np is gone: end the program at once
 		return &SetupError{Step: "reporting exec", Err: err}

@@ -135,15 +135,18 @@ func reapAll(pid int) (ws syscall.WaitStatus, ended bool) {
 // it.
 func killTree() {
 	for {
+		var st syscall.WaitStatus
+		got, err := syscall.Wait4(-1, &st, syscall.WNOHANG, nil)
+		switch {
+		case errors.Is(err, syscall.EINTR), err == nil && got > 0:
+			continue // reaped one that had ended already
+		case err != nil: // ECHILD: none left (the common case: no /proc scan)
+			return
+		}
 		for _, child := range children() {
 			_ = unix.Kill(child, unix.SIGKILL)
 		}
-		var st syscall.WaitStatus
-		_, err := syscall.Wait4(-1, &st, 0, nil)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil { // ECHILD: none left
+		if _, err := syscall.Wait4(-1, &st, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
 			return
 		}
 	}

@@ -79,6 +79,17 @@ func (t Target) ForgetOthers(keep string) ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
+	// keep's own roots first: an install recorded by an older np (one
+	// install record, flat roots) has none of its own yet, and removing
+	// the flat ones would hand the running np's Nix to the collector.
+	if m := t.Installed(keep); m != nil {
+		if err := t.mkdirs("var/nix/gcroots/np/" + keep); err != nil {
+			return nil, err
+		}
+		if err := t.writeGCRoots(keep, m); err != nil {
+			return nil, err
+		}
+	}
 	versions, err := t.Versions()
 	if err != nil {
 		return nil, err

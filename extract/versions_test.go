@@ -79,3 +79,26 @@ func TestForgetOthersKeepsOnlyTheRunningVersion(t *testing.T) {
 		t.Errorf("Versions after forgetting: %+v", vs)
 	}
 }
+
+func TestForgetOthersKeepsTheRunningVersionsLegacyInstall(t *testing.T) {
+	a, _ := OpenPayload(makeBinary(t, testManifest(), goodEntries()))
+	defer a.Close()
+	tg := openTarget(t)
+	if _, _, err := tg.Ensure(a, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// Turn it into what an older np left: one record, flat roots.
+	fp := a.Trailer.Fingerprint()
+	os.Rename(tg.StateFile(fp), tg.legacyStateFile())
+	RemoveTree(tg.gcRootDirOf(fp))
+	os.Symlink(pathA, filepath.Join(tg.GCRootDir(), filepath.Base(pathA)))
+	if _, err := tg.ForgetOthers(fp); err != nil {
+		t.Fatal(err)
+	}
+	if target, _ := os.Readlink(filepath.Join(tg.gcRootDirOf(fp), filepath.Base(pathA))); target != pathA {
+		t.Fatalf("the running version's Nix lost its GC root (%q)", target)
+	}
+	if tg.Installed(fp) == nil {
+		t.Fatal("the running version's install record was removed")
+	}
+}

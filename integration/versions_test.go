@@ -38,7 +38,8 @@ var (
 func otherVersion(t *testing.T) (bin, extra string) {
 	t.Helper()
 	otherOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "np-other-")
+		// Inside the shared location, which TestMain removes at the end.
+		dir, err := os.MkdirTemp(sharedLocation(t), "np-other-")
 		if err != nil {
 			t.Fatal(err)
 		}

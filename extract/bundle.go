@@ -138,8 +138,8 @@ func (t Target) EnsureBundle(p *Payload, opts Options) (m *Manifest, fresh bool,
 			return nil, false, err
 		}
 	}
-	if err := os.MkdirAll(t.npDir(), 0o755); err != nil {
-		return nil, false, fmt.Errorf("creating %s: %w", t.npDir(), err)
+	if err := t.mkdirs("var/np"); err != nil {
+		return nil, false, err
 	}
 	unlock, err := lockFile(filepath.Join(t.npDir(), "lock"), opts)
 	if err != nil {
@@ -150,17 +150,16 @@ func (t Target) EnsureBundle(p *Payload, opts Options) (m *Manifest, fresh bool,
 		return m, false, nil
 	}
 	logrus.Debugf("installing bundle %s into %s", p.Trailer.Short(), t.NixDir)
-	if m, err = t.install(p, opts); err != nil {
+	if m, _, err = t.install(p, opts); err != nil {
 		return nil, false, err
 	}
 	if m.Bundle == nil {
 		return nil, false, errors.New("installing bundle: its payload is np's, not a bundle's")
 	}
 	roots := t.BundleRootDir(fp)
-	for _, d := range []string{roots, t.pendingDir(), filepath.Dir(t.bundleRecord(fp))} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, false, fmt.Errorf("creating %s: %w", d, err)
-		}
+	// np's own directories: never through a symlink someone planted.
+	if err := t.mkdirs("var/nix/gcroots/np-bundles/"+fp, "var/np/pending", "var/np/bundles"); err != nil {
+		return nil, false, err
 	}
 	for _, o := range m.Bundle.Outputs {
 		if err := ReplaceSymlink(o, filepath.Join(roots, path.Base(o))); err != nil {

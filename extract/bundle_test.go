@@ -103,7 +103,7 @@ func TestEnsureBundleInstallsRootsAndLeavesRegistration(t *testing.T) {
 	if tg.Installed(np.Trailer.Fingerprint()) == nil {
 		t.Fatal("installing a bundle undid np's install record")
 	}
-	if target, _ := os.Readlink(filepath.Join(tg.GCRootDir(), filepath.Base(pathA))); target != pathA {
+	if target, _ := os.Readlink(filepath.Join(tg.gcRootDirOf(np.Trailer.Fingerprint()), filepath.Base(pathA))); target != pathA {
 		t.Fatal("installing a bundle removed np's GC root")
 	}
 	fp := p.Trailer.Fingerprint()

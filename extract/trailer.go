@@ -62,15 +62,15 @@ func (t Trailer) Marshal() []byte {
 	return b
 }
 
-// ReadTrailer reads the trailer at the end of f, np's or a bundle's
-// (Trailer.Bundle). It returns ErrNoPayload when f has none.
+// ReadTrailer reads the trailer at the end of f. It returns ErrNoPayload when
+// f has none.
 func ReadTrailer(f *os.File) (Trailer, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return Trailer{}, fmt.Errorf("reading payload trailer: %w", err)
 	}
 	if st.Size() < TrailerSize {
-		return Trailer{}, ErrNoPayload
+		return Trailer{}, missingTrailer(f, st.Size())
 	}
 	buf := make([]byte, TrailerSize)
 	if _, err := f.ReadAt(buf, st.Size()-TrailerSize); err != nil {
@@ -78,7 +78,7 @@ func ReadTrailer(f *os.File) (Trailer, error) {
 	}
 	bundle := bytes.Equal(buf[:8], bundleMagic[:])
 	if !bundle && !bytes.Equal(buf[:8], trailerMagic[:]) {
-		return Trailer{}, ErrNoPayload
+		return Trailer{}, missingTrailer(f, st.Size())
 	}
 	t := Trailer{
 		Offset: int64(binary.LittleEndian.Uint64(buf[8:16])),

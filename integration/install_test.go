@@ -22,9 +22,8 @@ func TestFirstRunInstallsAndSecondRunDoesNot(t *testing.T) {
 	if !strings.Contains(first.stderr, "installing payload") {
 		t.Fatalf("first run did not report installing; stderr:\n%s", first.stderr)
 	}
-	state := filepath.Join(loc, ".nix-portable", "nix", "var", "np", "installed.json")
-	if _, err := os.Stat(state); err != nil {
-		t.Fatalf("install state missing after first run: %v", err)
+	if recs := installRecords(loc); len(recs) != 1 {
+		t.Fatalf("install records after the first run: %v, want one", recs)
 	}
 	second := np(t, runOpts{loc: loc, env: []string{"NP_DEBUG=1"}}, "nix", "--version")
 	if got := strings.TrimSpace(must(t, second)); got != wantNixVersion {
@@ -112,14 +111,19 @@ func TestConcurrentFirstRunsShareOneInstall(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = np(t, runOpts{loc: loc}, "nix", "--version")
+			results[i] = np(t, runOpts{loc: loc, env: []string{"NP_DEBUG=1"}}, "nix", "--version")
 		}()
 	}
 	wg.Wait()
+	installs := 0
 	for i, r := range results {
 		if got := strings.TrimSpace(must(t, r)); got != wantNixVersion {
 			t.Fatalf("run %d printed %q", i, got)
 		}
+		installs += strings.Count(r.stderr, "installing payload")
+	}
+	if installs != 1 {
+		t.Fatalf("%d concurrent first runs installed %d times, want once", len(results), installs)
 	}
 }
 
@@ -154,8 +158,8 @@ func TestCorruptPayloadLeavesNoCompleteLookingStore(t *testing.T) {
 	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Errorf("error is not one line:\n%s", r.stderr)
 	}
-	if _, err := os.Stat(filepath.Join(loc, ".nix-portable", "nix", "var", "np", "installed.json")); err == nil {
-		t.Fatal("a failed install left an install record behind")
+	if recs := installRecords(loc); len(recs) != 0 {
+		t.Fatalf("a failed install left an install record behind: %v", recs)
 	}
 	entries, _ := os.ReadDir(filepath.Join(loc, ".nix-portable", "nix", "store"))
 	if len(entries) != 0 {

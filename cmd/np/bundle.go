@@ -192,7 +192,7 @@ func (s *session) output(what string, argv []string, show bool) (outputResult, e
 		}
 		return j, nil
 	}, false)
-	if err := w.interrupted(); err != nil {
+	if err := w.check(); err != nil {
 		return outputResult{}, err
 	}
 	if err := captured(ws, err, path.Base(argv[0])+" "+argv[1], errOut); err != nil {
@@ -460,7 +460,7 @@ func isBundleFile(p string) bool {
 type stopOnInterrupt struct{ w *interruptWatch }
 
 func (s stopOnInterrupt) Write(p []byte) (int, error) {
-	if err := s.w.interrupted(); err != nil {
+	if err := s.w.check(); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -44,9 +44,11 @@ func runBundle(p *extract.Payload, args []string) (syscall.WaitStatus, error) {
 	}
 	registerNatively(ch)
 	argv := append([]string{m.Bundle.ProgramFor(filepath.Base(args[0]))}, args[1:]...)
+	// The program starts where the bundle was started, never elsewhere
+	// (see execUser).
 	dir, err := os.Getwd()
 	if err != nil {
-		dir = os.Getenv("HOME")
+		dir = ""
 	}
 	// The environment passes through untouched: the bundle carries no Nix
 	// whose settings np would have to protect, and the program's own
@@ -77,8 +79,10 @@ func ensureBundle(c *config, p *extract.Payload) (*extract.Manifest, *chooser, e
 		// As for np's first install: a host where no runtime works fails
 		// before anything is unpacked.
 		Check: func() error {
-			_, err := ch.settle()
-			return err
+			if _, err := ch.settle(); err != nil {
+				return err
+			}
+			return c.makeDataDir()
 		},
 	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
@@ -204,7 +208,7 @@ func loadRegistration(b *extract.Manifest, tool string, env []string, run func(j
 	out, errOut := &capture{}, &capture{}
 	ws, err := run(job{argv: append([]string{tool, "--check-validity", "--print-invalid"}, paths...),
 		env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: errOut})
-	if err := w.interrupted(); err != nil {
+	if err := w.check(); err != nil {
 		return err
 	}
 	if err := captured(ws, err, "nix-store --check-validity", errOut); err != nil {
@@ -221,7 +225,7 @@ func loadRegistration(b *extract.Manifest, tool string, env []string, run func(j
 	out.Reset()
 	ws, err = run(job{argv: []string{tool, "--load-db"}, env: env, dir: "/",
 		stdin: bytes.NewReader(b.Subset(invalid).Registration()), stdout: out, stderr: out})
-	if err := w.interrupted(); err != nil {
+	if err := w.check(); err != nil {
 		return err
 	}
 	return captured(ws, err, "nix-store --load-db", out)

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"np/extract"
+	"np/internal/safedir"
 )
 
 // version is np's own version; the Makefile sets it from git.
@@ -82,6 +83,18 @@ some runtime works here, 1 otherwise.`,
 			help:    bundleHelpText,
 			run:     cmdBundle,
 		},
+		"gc": {
+			usage:   "np gc [--versions]",
+			summary: "collect garbage in np's store (--versions: forget other np versions first)",
+			help:    gcHelp,
+			run:     cmdGC,
+		},
+		"repair": {
+			usage:   "np repair",
+			summary: "restore np's own Nix from the payload when it is damaged",
+			help:    repairHelp,
+			run:     cmdRepair,
+		},
 		"help": {
 			usage:   "np help [COMMAND]",
 			summary: "show help for np or one of its commands",
@@ -103,6 +116,9 @@ func run(args []string) (syscall.WaitStatus, error) {
 	if len(args) < 2 {
 		fmt.Fprint(os.Stderr, usageText())
 		return 0, &usageError{"no command given"}
+	}
+	if a := args[1]; (a == "--help" || a == "-h" || a == "--version" || a == "-V") && len(args) > 2 {
+		return 0, &usageError{fmt.Sprintf("%s takes no arguments, got %q", a, args[2:])}
 	}
 	switch a := args[1]; {
 	case a == "--help" || a == "-h":
@@ -226,7 +242,7 @@ func prepare() (*session, error) {
 		return nil, err
 	}
 	logrus.Debugf("runtimes: %s", ch.why)
-	m, err := ensureNix(c, ch)
+	m, err := ensureNix(c, ch, false)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +262,7 @@ func prepare() (*session, error) {
 
 // linkGit makes NP_GIT's git reachable as `git` on PATH inside.
 func linkGit(c *config) error {
-	if err := os.MkdirAll(c.binDir(), 0o755); err != nil {
+	if err := safedir.MkdirAll(c.DataDir, "bin", 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", c.binDir(), err)
 	}
 	if err := extract.ReplaceSymlink(c.Git, filepath.Join(c.binDir(), "git")); err != nil {
@@ -293,9 +309,13 @@ func cmdRun(args []string) (syscall.WaitStatus, error) {
 // execUser runs the user's program, as np's last act, in the first runtime
 // that can start it.
 func (s *session) execUser(argv []string) (syscall.WaitStatus, error) {
+	// The program starts where np was started, never elsewhere: the
+	// runtime enters this directory by name, or, when it has none any more
+	// (getcwd fails in a deleted directory), through np's own cwd.
 	dir, err := os.Getwd()
 	if err != nil {
-		dir = os.Getenv("HOME")
+		logrus.Debugf("working directory has no name (%v): the program inherits it as it is", err)
+		dir = ""
 	}
 	exposed := hasExposed(s.c)
 	ws, rt, err := s.ch.start(func(rt runtime) (job, error) {

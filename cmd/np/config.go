@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/sirupsen/logrus"
 )
@@ -123,28 +120,6 @@ func resolveExisting(p string) string {
 		rest = filepath.Join(filepath.Base(dir), rest)
 		dir = parent
 	}
-}
-
-// checkDataDir refuses a data dir that someone else could have filled: np
-// runs the programs in its store.
-func (c *config) checkDataDir() error {
-	st, err := os.Stat(c.DataDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("checking data dir %s: %w", c.DataDir, err)
-	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	switch {
-	case !st.IsDir():
-		return fmt.Errorf("data dir %s is not a directory; move it away or set NP_LOCATION to another directory", c.DataDir)
-	case ok && int(sys.Uid) != os.Geteuid():
-		return fmt.Errorf("data dir %s belongs to uid %d, not to you (uid %d); set NP_LOCATION to a directory of your own", c.DataDir, sys.Uid, os.Geteuid())
-	case st.Mode().Perm()&0o002 != 0:
-		return fmt.Errorf("data dir %s is writable by everyone; chmod o-w it or set NP_LOCATION to a directory of your own", c.DataDir)
-	}
-	return nil
 }
 
 // confDir holds nix.conf; NIX_CONF_DIR points here.

@@ -55,6 +55,7 @@ type doctorReport struct {
 	FSType      string            `json:"fsType"`
 	Warnings    []string          `json:"warnings"`
 	Installed   bool              `json:"installed"`
+	Damaged     bool              `json:"damaged"` // np cannot run with this data dir: a repair or a fix is needed (see warnings)
 	Runtimes    []runtimeReport   `json:"runtimes"`
 	Auto        runtimeName       `json:"auto"`
 	AutoReason  string            `json:"autoReason"`
@@ -87,7 +88,7 @@ func cmdDoctor(args []string) (syscall.WaitStatus, error) {
 	} else {
 		printReport(r)
 	}
-	if r.Auto == "" {
+	if r.Auto == "" || r.Damaged {
 		return exitStatus(1), nil
 	}
 	return exitStatus(0), nil
@@ -107,6 +108,14 @@ func diagnose(c *config) *doctorReport {
 		if m = installedManifest(c, p); m != nil {
 			r.Installed = true
 			r.NixVersion = m.NixVersion
+		}
+		if err := ownStoreDamage(c, p); err != nil {
+			r.Damaged = true
+			r.Warnings = append(r.Warnings, err.Error())
+		}
+		if err := c.checkDataDir(); err != nil { // np refuses to run with it
+			r.Damaged = true
+			r.Warnings = append(r.Warnings, err.Error())
 		}
 		p.Close()
 	}
@@ -243,6 +252,9 @@ func printReport(r *doctorReport) {
 	state := "not installed yet (the first command installs)"
 	if r.Installed {
 		state = "installed"
+	}
+	if r.Damaged {
+		state = "unusable: see the warnings below"
 	}
 	fmt.Printf("install:    %s\n", state)
 	for _, w := range r.Warnings {

@@ -6,24 +6,24 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
-// interruptSignals end np when they arrive during a step whose result np is
-// about to record (the first install's registration and probes).
-var interruptSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP}
+// interruptSignals end a first-run install: the user (or a service
+// manager) wants np gone.
+var interruptSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
 
-// interruptWatch notices interruptSignals arriving while a step runs. The
-// signals still reach the step's program (internal/proc forwards them);
-// the watch only makes sure np does not take the program's death, or its
-// "interrupted" exit status, for a result.
+// interruptWatch notices interrupt signals while np installs. While a probe
+// or a registration step runs, np catches these signals to pass them on to
+// the step (proc.RunHook); the step then fails because it was killed,
+// which must not be taken for a probe result (a ^C during the build-sandbox
+// probe used to write `sandbox = false` for good and run the program).
 type interruptWatch struct{ ch chan os.Signal }
 
+// watchInterrupts starts watching; signals np inherited as ignored stay
+// ignored (nohup, a background job's SIGINT).
 func watchInterrupts() *interruptWatch {
 	w := &interruptWatch{ch: make(chan os.Signal, len(interruptSignals))}
 	for _, sig := range interruptSignals {
-		// A signal np inherited as ignored stays ignored (nohup).
 		if !signal.Ignored(sig) {
 			signal.Notify(w.ch, sig)
 		}
@@ -33,20 +33,25 @@ func watchInterrupts() *interruptWatch {
 
 func (w *interruptWatch) stop() { signal.Stop(w.ch) }
 
-// interrupted returns an *interruptedError if a signal arrived so far.
-func (w *interruptWatch) interrupted() error {
+// check returns an *interruptedError if an interrupt signal arrived since
+// watching began.
+func (w *interruptWatch) check() error {
 	select {
 	case sig := <-w.ch:
+		w.ch <- sig // later checks see it too
 		return &interruptedError{sig: sig.(syscall.Signal)}
 	default:
 		return nil
 	}
 }
 
-// interruptedError: np was told to stop; main ends np by the same signal.
+// interruptedError: np was told to stop during an install. main ends np by
+// the same signal, as the interrupted step would have ended.
 type interruptedError struct{ sig syscall.Signal }
 
-func (e *interruptedError) Error() string { return fmt.Sprintf("interrupted by %v", e.sig) }
+func (e *interruptedError) Error() string {
+	return fmt.Sprintf("interrupted by %v during the first run's install; nothing was recorded, the next run installs again", e.sig)
+}
 
 func isInterrupt(err error) bool {
 	var ie *interruptedError

@@ -37,15 +37,20 @@ const (
 func main() {
 	logrus.SetFormatter(&logFormatter{})
 	if helper, ok := helpers.Lookup(os.Args); ok {
-		// np re-executed as one of its runtimes' helpers: it execs the
-		// program, fails, or (for a probe) returns nil where the program
-		// would start.
-		err := helper()
-		if err == nil {
-			os.Exit(0)
+		// np re-executed as one of its runtimes' helpers: it runs the
+		// program to its end and ends the same way, execs it, fails, or
+		// (for a probe) returns a zero status where the program would
+		// start.
+		ws, err := helper()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "np: %v\n", err)
+			os.Exit(exitCodeOf(err))
 		}
-		fmt.Fprintf(os.Stderr, "np: %v\n", err)
-		os.Exit(exitCodeOf(err))
+		code, sig := proc.ExitCode(ws)
+		if sig != 0 {
+			proc.Reraise(sig)
+		}
+		os.Exit(code)
 	}
 	// Taken before np opens anything: every fd >= 3 without close-on-exec
 	// now is one the caller passed on purpose.
@@ -58,11 +63,12 @@ func main() {
 	} else {
 		ws, err = run(os.Args)
 	}
-	var ie *interruptedError
-	if errors.As(err, &ie) {
-		// Told to stop while installing: end the way the signal would
-		// have ended np had it not been caught.
-		proc.Reraise(ie.sig)
+	var intr *interruptedError
+	if errors.As(err, &intr) {
+		// End as the interrupted step would have: a ^C is a ^C (130).
+		fmt.Fprintf(os.Stderr, "np: %v\n", err)
+		proc.Reraise(intr.sig)
+		os.Exit(128 + int(intr.sig))
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
@@ -80,7 +86,7 @@ func main() {
 // helpers are the re-executed helper processes of np's runtimes.
 var helpers = reexec.Table{
 	nsbox.InitArg:  nsbox.Init,
-	ptrace.StubArg: ptrace.Stub,
+	ptrace.StubArg: func() (syscall.WaitStatus, error) { return 0, ptrace.Stub() },
 }
 
 // exitCodeOf maps np's failures to the exit codes a shell uses.

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"syscall"
 
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"np/internal/proc"
@@ -20,7 +19,7 @@ import (
 type job struct {
 	argv           []string
 	env            []string
-	dir            string
+	dir            string    // working directory by name; "" keeps np's own (a deleted one)
 	stdin          io.Reader // nil: np's own
 	stdout, stderr io.Writer // nil: np's own
 	passFDs        []int     // descriptors >= 3 to hand on at the same numbers
@@ -142,19 +141,30 @@ func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
+	for _, fd := range j.passFDs { // at the same numbers; gaps stay closed
+		for len(cmd.ExtraFiles) <= fd-3 {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, nil)
+		}
+		cmd.ExtraFiles[fd-3] = os.NewFile(uintptr(fd), fmt.Sprintf("fd %d", fd))
+	}
 	return proc.Run(cmd)
 }
 
 // exec replaces np with the program: status, signals and the terminal are
 // then the program's own with no np in between.
 func (nativeRuntime) exec(j job) (syscall.WaitStatus, error) {
+	if os.Getpid() == 1 {
+		// A container's entrypoint: np stays as PID 1 to reap orphans and
+		// forward signals (proc.RunHook), which a program rarely does.
+		return nativeRuntime{}.run(j)
+	}
 	path, err := proc.LookPathEnv(j.argv[0], j.env)
 	if err != nil {
 		return 0, err
 	}
 	if j.dir != "" {
 		if err := os.Chdir(j.dir); err != nil {
-			logrus.Debugf("staying in the current directory: %v", err)
+			return 0, fmt.Errorf("entering working directory %s: %w; cd to another directory", j.dir, err)
 		}
 	}
 	if err := proc.CloseExtraFDs(j.passFDs...); err != nil {

@@ -52,7 +52,9 @@ func nixConf(m *extract.Manifest, networkFS bool, trustedKey string) string {
 // and returns its manifest. A first install first settles on a runtime that
 // works here (unpacking 50 MB only to fail at registration would repeat on
 // every run), then registers the store paths through it.
-func ensureNix(c *config, ch *chooser) (*extract.Manifest, error) {
+// With repair, the install runs even when recorded as done, and replaces
+// np's own store paths that differ from the payload (np repair).
+func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 	payload, err := extract.OpenPayload("/proc/self/exe")
 	if err != nil {
 		return nil, err
@@ -61,9 +63,19 @@ func ensureNix(c *config, ch *chooser) (*extract.Manifest, error) {
 	dir := ch.current().nixDir()
 	target := extract.Target{NixDir: dir}
 	opts := extract.Options{
+		Repair: repair,
 		Check: func() error {
+			// A signal during the probe ends np: see interruptWatch.
+			intr := watchInterrupts()
 			_, err := ch.settle()
-			return err
+			intr.stop()
+			if ierr := intr.check(); ierr != nil {
+				return ierr
+			}
+			if err != nil {
+				return err
+			}
+			return c.makeDataDir()
 		},
 		Finish: func(m *extract.Manifest) error { return finishInstall(c, ch, m) },
 	}
@@ -72,6 +84,10 @@ func ensureNix(c *config, ch *chooser) (*extract.Manifest, error) {
 	}
 	start := time.Now()
 	m, fresh, err := target.Ensure(payload, opts)
+	var damaged *extract.DamagedError
+	if errors.As(err, &damaged) {
+		return nil, err // it names the data dir and the fix already
+	}
 	if err != nil {
 		var none *noRuntimeError
 		if errors.As(err, &none) || isInterrupt(err) {
@@ -107,9 +123,11 @@ func locationHint(err error) string {
 
 // finishInstall writes nix.conf, registers the new store paths with Nix and
 // probes Nix's build sandbox in the runtime that registered them.
+// A step that ends because np was interrupted is no result: it becomes an
+// *interruptedError, so nothing is recorded (see interruptWatch).
 func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
-	if err := os.MkdirAll(c.confDir(), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", c.confDir(), err)
+	if err := c.makeDataDir(); err != nil {
+		return err
 	}
 	confPath := filepath.Join(c.confDir(), "nix.conf")
 	netFS := onNetworkFS(c.DataDir)
@@ -121,10 +139,10 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
 	out := &capture{}
 	ws, rt, err := ch.start(func(rt runtime) (job, error) {
 		out.Reset()
-		return job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: nixEnv(os.Environ(), c, m, false), dir: "/",
+		return job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: withUsableTmpdir(nixEnv(os.Environ(), c, m, false)), dir: "/",
 			stdin: bytes.NewReader(m.Registration()), stdout: out, stderr: out}, nil
 	}, false)
-	if err := w.interrupted(); err != nil {
+	if err := w.check(); err != nil {
 		return err
 	}
 	if err := captured(ws, err, "nix-store", out); err != nil {
@@ -134,7 +152,7 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
 	for _, name := range []runtimeName{runtimeNS, runtimePtrace, runtimeNative} {
 		os.Remove(sandboxRecord(c, name))
 	}
-	trustedKey, err := signOwnPaths(c, rt, m, nixEnv(os.Environ(), c, m, false))
+	trustedKey, err := signOwnPaths(c, rt, m, withUsableTmpdir(nixEnv(os.Environ(), c, m, false)))
 	if err != nil {
 		return err
 	}
@@ -176,7 +194,7 @@ func probeBuildSandbox(c *config, rt runtime, m *extract.Manifest) (bool, error)
 	}
 	w := watchInterrupts()
 	defer w.stop()
-	env := nixEnv(os.Environ(), c, m, true)
+	env := withUsableTmpdir(nixEnv(os.Environ(), c, m, true))
 	probe := func(sandbox bool) error {
 		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo ok > $out" ]; nonce = "%d"; }`, time.Now().UnixNano())
 		out := &capture{}
@@ -184,7 +202,7 @@ func probeBuildSandbox(c *config, rt runtime, m *extract.Manifest) (bool, error)
 		ws, err := rt.run(job{argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
 			"--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
 			env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: out})
-		if err := w.interrupted(); err != nil {
+		if err := w.check(); err != nil {
 			return err
 		}
 		return captured(ws, err, "nix-build", out)

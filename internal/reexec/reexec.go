@@ -8,16 +8,20 @@
 // per runtime.
 package reexec
 
-import "strings"
+import (
+	"strings"
+	"syscall"
+)
 
 // Prefix starts every helper name; no np command or Nix tool starts with it,
 // so a user's arguments are never taken for one.
 const Prefix = "__np_"
 
-// Entry is a helper's main: it returns only when it has nothing to exec
-// (nil: done, exit 0) or failed (main prints the error and exits with its
-// code).
-type Entry func() error
+// Entry is a helper's main. It returns when it has nothing (more) to exec:
+// with the status main ends by (the program's, when the helper waited for
+// it; zero for a probe), or with why it failed (main prints the error and
+// exits with its code).
+type Entry func() (syscall.WaitStatus, error)
 
 // Table maps helper names (argv[1]) to their entries.
 type Table map[string]Entry

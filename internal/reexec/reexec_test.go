@@ -1,11 +1,14 @@
 package reexec
 
-import "testing"
+import (
+	"syscall"
+	"testing"
+)
 
 func TestLookupFindsOnlyRegisteredHelpers(t *testing.T) {
 	called := ""
 	tab := Table{
-		Prefix + "a": func() error { called = "a"; return nil },
+		Prefix + "a": func() (syscall.WaitStatus, error) { called = "a"; return 0, nil },
 	}
 	for _, args := range [][]string{
 		{"np"},
@@ -21,7 +24,7 @@ func TestLookupFindsOnlyRegisteredHelpers(t *testing.T) {
 	if !ok {
 		t.Fatal("registered helper not found")
 	}
-	if err := e(); err != nil || called != "a" {
+	if ws, err := e(); err != nil || ws != 0 || called != "a" {
 		t.Fatalf("entry ran wrong: err %v, called %q", err, called)
 	}
 }

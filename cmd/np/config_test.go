@@ -147,7 +147,22 @@ func TestNixConf(t *testing.T) {
 			t.Errorf("nix.conf lacks %q:\n%s", want, conf)
 		}
 	}
-	if strings.Contains(nixConf(testManifest(), false, ""), "use-sqlite-wal") {
+	if strings.Contains(nixConf(testManifest(), false), "use-sqlite-wal") {
 		t.Error("use-sqlite-wal set off NFS")
+	}
+}
+
+func TestOwnKeysOfEarlierInstallsStayTrusted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nix.conf")
+	conf := nixConf(testManifest(), false, "np-install:AAAA", "np-install:BBBB")
+	if err := os.WriteFile(path, []byte(conf+"extra-trusted-public-keys = other:CCCC\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := ownKeys(path)
+	if strings.Join(got, " ") != "np-install:AAAA np-install:BBBB" {
+		t.Fatalf("ownKeys = %q, want np's two keys only", got)
+	}
+	if ownKeys(filepath.Join(t.TempDir(), "missing")) != nil {
+		t.Fatal("keys from a missing nix.conf")
 	}
 }

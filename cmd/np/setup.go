@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -20,8 +21,8 @@ import (
 
 // nixConf renders np's nix.conf. Nothing in it depends on the runtime:
 // the build sandbox, which does, is decided per run (see buildSandbox).
-// trustedKey is the public key np's own store paths are signed with.
-func nixConf(m *extract.Manifest, networkFS bool, trustedKey string) string {
+// trustedKeys are the public keys np's own store paths are signed with.
+func nixConf(m *extract.Manifest, networkFS bool, trustedKeys ...string) string {
 	var b strings.Builder
 	b.WriteString("# Written by np at install; your own settings belong in ~/.config/nix/nix.conf.\n")
 	b.WriteString("# `sandbox` is decided per run by np, for the runtime in use (see np doctor).\n")
@@ -36,9 +37,9 @@ func nixConf(m *extract.Manifest, networkFS bool, trustedKey string) string {
 	// SELinux and NFSv4 ACLs cannot be copied into the store by an
 	// unprivileged user (upstream #5).
 	b.WriteString("ignored-acls = security.selinux system.nfs4_acl\n")
-	if trustedKey != "" {
+	if len(trustedKeys) > 0 {
 		// np's own store paths are signed with it (see signOwnPaths).
-		b.WriteString("extra-trusted-public-keys = " + trustedKey + "\n")
+		b.WriteString("extra-trusted-public-keys = " + strings.Join(trustedKeys, " ") + "\n")
 	}
 	if networkFS {
 		// SQLite's WAL needs shared memory that network file systems do
@@ -131,7 +132,10 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
 	}
 	confPath := filepath.Join(c.confDir(), "nix.conf")
 	netFS := onNetworkFS(c.DataDir)
-	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, netFS, "")), 0o644); err != nil {
+	// Keys of earlier installs stay trusted: another np version sharing
+	// this data dir signed its own Nix with one of them.
+	keys := ownKeys(confPath)
+	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, netFS, keys...)), 0o644); err != nil {
 		return err
 	}
 	w := watchInterrupts()
@@ -156,11 +160,30 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
 	if err != nil {
 		return err
 	}
-	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, netFS, trustedKey)), 0o644); err != nil {
+	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, netFS, append(keys, trustedKey)...)), 0o644); err != nil {
 		return err
 	}
 	_, err = probeBuildSandbox(c, rt, m)
 	return err
+}
+
+// ownKeys are the keys of np's installs that the nix.conf at path trusts.
+func ownKeys(path string) []string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var keys []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "extra-trusted-public-keys = "); ok {
+			for _, k := range strings.Fields(v) {
+				if strings.HasPrefix(k, ownKeyName+":") && !slices.Contains(keys, k) {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	return keys
 }
 
 // buildSandbox says whether Nix's build sandbox is on in rt: never where

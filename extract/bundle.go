@@ -1,18 +1,15 @@
 package extract
 
 import (
-	"archive/tar"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/sirupsen/logrus"
 )
 
@@ -133,15 +130,7 @@ func (t Target) EnsureBundle(p *Payload, opts Options) (m *Manifest, fresh bool,
 	if m := t.InstalledBundle(fp); m != nil {
 		return m, false, nil
 	}
-	if opts.Check != nil {
-		if err := opts.Check(); err != nil {
-			return nil, false, err
-		}
-	}
-	if err := t.mkdirs("var/np"); err != nil {
-		return nil, false, err
-	}
-	unlock, err := lockFile(filepath.Join(t.npDir(), "lock"), opts)
+	unlock, err := t.beginInstall(opts)
 	if err != nil {
 		return nil, false, err
 	}
@@ -258,22 +247,6 @@ func (m *Manifest) Subset(keep map[string]bool) *Manifest {
 }
 
 // ReadManifest reads the manifest at the head of p's archive without
-// unpacking or verifying the rest: for describing a bundle (--np-help),
-// never for installing it.
-func ReadManifest(p *Payload) (*Manifest, error) {
-	zr, err := zstd.NewReader(io.NewSectionReader(p.File, p.Trailer.Offset, p.Trailer.Length), zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return nil, fmt.Errorf("reading payload: %w", err)
-	}
-	defer zr.Close()
-	tr := tar.NewReader(zr)
-	h, err := tr.Next()
-	if err != nil || h.Name != "manifest.json" {
-		return nil, errors.New("reading payload: it does not start with its manifest (corrupt binary)")
-	}
-	data, err := io.ReadAll(io.LimitReader(tr, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading payload manifest: %w", err)
-	}
-	return parseManifest(data)
-}
+// unpacking or verifying the rest: for describing a bundle (--np-help) and
+// sizing an install, never for installing it.
+func ReadManifest(p *Payload) (*Manifest, error) { return peekManifest(p) }

@@ -163,15 +163,7 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 		}
 		return s.Manifest, false, nil
 	}
-	if opts.Check != nil {
-		if err := opts.Check(); err != nil {
-			return nil, false, err
-		}
-	}
-	if err := t.mkdirs("var/np"); err != nil {
-		return nil, false, err
-	}
-	unlock, err := lockFile(filepath.Join(t.npDir(), "lock"), opts)
+	unlock, err := t.beginInstall(opts)
 	if err != nil {
 		return nil, false, err
 	}
@@ -240,6 +232,21 @@ func syncFS(dir string) error {
 		return fmt.Errorf("syncing %s: %w", dir, err)
 	}
 	return nil
+}
+
+// beginInstall is the start of every install: the caller's check that a
+// runtime works here (before anything is written), np's directory, and the
+// install lock, which it returns the release of.
+func (t Target) beginInstall(opts Options) (func(), error) {
+	if opts.Check != nil {
+		if err := opts.Check(); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.mkdirs("var/np"); err != nil {
+		return nil, err
+	}
+	return lockFile(filepath.Join(t.npDir(), "lock"), opts)
 }
 
 // lockFile takes an exclusive flock, telling the user when it has to wait.

@@ -42,15 +42,7 @@ func main() {
 		// (for a probe) returns a zero status where the program would
 		// start.
 		ws, err := helper()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "np: %v\n", err)
-			os.Exit(exitCodeOf(err))
-		}
-		code, sig := proc.ExitCode(ws)
-		if sig != 0 {
-			proc.Reraise(sig)
-		}
-		os.Exit(code)
+		exit(ws, err)
 	}
 	// Taken before np opens anything: every fd >= 3 without close-on-exec
 	// now is one the caller passed on purpose.
@@ -70,14 +62,19 @@ func main() {
 		proc.Reraise(intr.sig)
 		os.Exit(128 + int(intr.sig))
 	}
+	exit(ws, err)
+}
+
+// exit ends np: with np's own failure (one line, 125/126/127), or the way
+// the program ended — by the same signal, so a calling shell loop stops on
+// ^C as it would with the bare program.
+func exit(ws syscall.WaitStatus, err error) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
 		os.Exit(exitCodeOf(err))
 	}
 	code, sig := proc.ExitCode(ws)
 	if sig != 0 {
-		// Die the way the program died, so a calling shell loop stops on
-		// ^C as it would with the bare program.
 		proc.Reraise(sig)
 	}
 	os.Exit(code)

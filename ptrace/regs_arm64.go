@@ -1,0 +1,63 @@
+package ptrace
+
+import "golang.org/x/sys/unix"
+
+// regs are a thread's registers at a stop, plus the syscall number and
+// the entry value of x0 (the result overwrites it).
+type regs struct {
+	unix.PtraceRegs
+	nr   int
+	orig uint64
+}
+
+const (
+	redZone       = 0 // none on arm64
+	enosysAtEnter = -int64(unix.ENOSYS)
+)
+
+func getRegs(tid int, r *regs) error {
+	if err := getRegSet(tid, &r.PtraceRegs); err != nil {
+		return err
+	}
+	r.nr = int(int64(r.Regs[8]))
+	r.orig = r.Regs[0]
+	return nil
+}
+
+func setRegs(tid int, r *regs) error {
+	if err := setRegSet(tid, &r.PtraceRegs); err != nil {
+		return err
+	}
+	return setSyscallNr(tid, r.nr)
+}
+
+func sysNr(r *regs) int     { return r.nr }
+func setNr(r *regs, nr int) { r.nr = nr }
+
+func arg(r *regs, i int) uint64 {
+	if i == 0 {
+		return r.orig
+	}
+	return r.Regs[i]
+}
+
+func setArg(r *regs, i int, v uint64) {
+	if i == 0 {
+		r.orig = v
+	}
+	r.Regs[i] = v
+}
+
+func restoreArgs(r, saved *regs) {
+	for i := 1; i < 6; i++ {
+		r.Regs[i] = saved.Regs[i]
+	}
+}
+
+func result(r *regs) int64        { return int64(r.Regs[0]) }
+func setResult(r *regs, v int64)  { r.Regs[0] = uint64(v) }
+func stackPointer(r *regs) uint64 { return r.Sp }
+func isCompat(r *regs) bool       { return false }
+
+// isEnterForProbe: at the enter stop x0 still holds AT_FDCWD.
+func isEnterForProbe(r *regs) bool { return int64(r.Regs[0]) == int64(unix.AT_FDCWD) }

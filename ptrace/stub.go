@@ -1,0 +1,132 @@
+package ptrace
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"np/internal/proc"
+)
+
+// StubArg is the hidden argv[1] with which Run re-executes /proc/self/exe
+// as the stub: the child that is seized by the tracer, installs the
+// seccomp filter (unless disabled) and execs the program. main calls Stub
+// when it sees it.
+const StubArg = "__np_ptrace_stub"
+
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == StubArg {
+		// Locked during init, the main goroutine stays on the process's
+		// first thread: the one Run seizes (other Go threads are not
+		// traced), the one the filter is installed on, and the one that
+		// calls execve.
+		runtime.LockOSThread()
+	}
+}
+
+// Stub is the re-executed child's entry. It returns nil only for a
+// probe whose set-up succeeded (main then exits 0); otherwise it returns
+// only on failure, after sending the error to Run (main exits 125, or
+// 126/127 for a lookup error).
+func Stub() error {
+	if len(os.Args) != 4 {
+		return errors.New("ptrace stub: wrong arguments (not started by ptrace.Run?)")
+	}
+	specFD, err1 := strconv.Atoi(os.Args[2])
+	statusFD, err2 := strconv.Atoi(os.Args[3])
+	if err1 != nil || err2 != nil || specFD < 3 || statusFD < 3 {
+		return fmt.Errorf("ptrace stub: bad pipe fds %q %q (not started by ptrace.Run?)", os.Args[2], os.Args[3])
+	}
+	if _, err := unix.FcntlInt(uintptr(statusFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return fmt.Errorf("ptrace stub: status pipe (fd %d): %w (not started by ptrace.Run?)", statusFD, err)
+	}
+	status := os.NewFile(uintptr(statusFD), "status pipe")
+	err := stub(status, specFD)
+	if errors.Is(err, errProbeDone) {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("ptrace stub: returned without exec'ing the program")
+	}
+	if _, werr := status.Write(encodeFailure(err)); werr == nil {
+		silenceStderr() // Run reports it, or quietly falls back
+	}
+	return err
+}
+
+var errProbeDone = errors.New("probe set-up complete")
+
+func stub(status *os.File, specFD int) error {
+	f := os.NewFile(uintptr(specFD), "spec pipe")
+	b, err := io.ReadAll(f) // returns once the tracer has seized us
+	f.Close()
+	if err != nil {
+		return &SetupError{Step: "reading stub spec", Err: err}
+	}
+	var spec wireSpec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return &SetupError{Step: "reading stub spec", Err: err}
+	}
+	logrus.SetLevel(logrus.Level(spec.LogLevel))
+	if !spec.NoSeccomp {
+		if err := installTraceFilter(); err != nil {
+			return &SetupError{Step: stepFilter, Err: err}
+		}
+		// The tracer learns the kernel's stop order from this call.
+		fdcwd := unix.AT_FDCWD
+		_, _, _ = unix.RawSyscall6(unix.SYS_FACCESSAT, uintptr(fdcwd), uintptr(rootDirPtr()), unix.X_OK, 0, 0, 0)
+	}
+	if spec.Probe {
+		if _, err := status.Write([]byte{execMarker}); err != nil {
+			return &SetupError{Step: "reporting probe result", Err: err}
+		}
+		return errProbeDone
+	}
+	env := spec.Env
+	if spec.Dir != "" {
+		// From here on every path is the guest's: the tracer translates.
+		if err := unix.Chdir(spec.Dir); err != nil {
+			logrus.Debugf("ptrace: staying in the current directory: %v", err)
+		}
+	}
+	file, err := proc.LookPathEnv(spec.Argv[0], env)
+	if err != nil {
+		return err
+	}
+	if err := proc.CloseExtraFDs(spec.KeepFDs...); err != nil {
+		return &SetupError{Step: "closing stray fds", Err: err}
+	}
+	if _, err := status.Write([]byte{execMarker}); err != nil {
+		return &SetupError{Step: "reporting exec", Err: err}
+	}
+	return proc.Exec(spec.Argv, file, env)
+}
+
+// installTraceFilter installs the table's filter on this thread.
+// Precondition: the OS thread is locked (init did it).
+func installTraceFilter() error {
+	prog, err := buildFilter()
+	if err != nil {
+		return fmt.Errorf("building filter: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	return installFilter(prog)
+}
+
+func silenceStderr() {
+	fd, err := unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	_ = unix.Dup3(fd, 2, 0)
+	_ = unix.Close(fd)
+}

@@ -1,0 +1,8 @@
+package ptrace
+
+import "unsafe"
+
+var rootDir = [2]byte{'/', 0}
+
+// rootDirPtr points at a C string "/" for the probe call.
+func rootDirPtr() unsafe.Pointer { return unsafe.Pointer(&rootDir[0]) }

@@ -1,0 +1,303 @@
+package ptrace
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// enter handles a syscall at its seccomp stop (or enter stop without
+// seccomp). th.regs holds the registers. It may change the call (the
+// registers and memory below the stack pointer), fail it with an errno,
+// or ask for the exit stop (th.exit).
+func (t *tracer) enter(th *thread) error {
+	r := &th.regs
+	nr := sysNr(r)
+	th.exit = exitNone
+	if !t.seccomp {
+		// What the filter would have refused.
+		if isCompat(r) || x32Bit != 0 && nr&x32Bit != 0 || nr > maxKnownSyscall {
+			return t.fail(th, unix.ENOSYS)
+		}
+	}
+	info := byNr[nr]
+	if info == nil {
+		return nil
+	}
+	switch info.act {
+	case actPaths:
+		return t.enterPaths(th, info)
+	case actReadlink:
+		return t.enterReadlink(th, info)
+	case actExecve:
+		return t.enterExecve(th, 0)
+	case actExecveat:
+		return t.enterExecveat(th)
+	case actGetcwd:
+		return t.enterGetcwd(th)
+	case actGetdents:
+		return t.enterGetdents(th)
+	case actSockaddr:
+		return t.enterSockaddr(th, info)
+	case actSockname:
+		th.saved = *r
+		if lenPtr := arg(r, 2); lenPtr != 0 {
+			if n, ok := readWord(th.tid, lenPtr); ok {
+				th.exitArg = n & 0xffffffff
+				th.exit = exitSockname
+			}
+		}
+		return nil
+	case actPrctl:
+		if arg(r, 0) == unix.PR_SET_DUMPABLE && arg(r, 1) == 0 {
+			// A non-dumpable tracee would lock the tracer out of its
+			// /proc/<pid>/fd and memory; pretend it worked.
+			return t.fail(th, 0)
+		}
+		return nil
+	case actRefuse:
+		return t.fail(th, unix.ENOSYS)
+	}
+	return nil
+}
+
+// exitStop does th.exit's work at the syscall-exit stop.
+func (t *tracer) exitStop(th *thread) error {
+	work := th.exit
+	th.exit = exitNone
+	if work == exitNone {
+		return nil
+	}
+	if err := getRegs(th.tid, &th.regs); err != nil {
+		return t.ok(th, err)
+	}
+	r := &th.regs
+	switch work {
+	case exitRestore, exitExecve:
+		th.exec = nil
+		restoreArgs(r, &th.saved)
+		return t.ok(th, setRegs(th.tid, r))
+	case exitGetdents:
+		return t.exitGetdents(th)
+	case exitSockname:
+		return t.exitSockname(th)
+	}
+	return nil
+}
+
+// fail makes the current call return -errno (0: return 0) without
+// running it.
+func (t *tracer) fail(th *thread, errno unix.Errno) error {
+	r := &th.regs
+	setNr(r, -1)
+	setResult(r, -int64(errno))
+	th.exit = exitNone
+	return t.ok(th, setRegs(th.tid, r))
+}
+
+// succeed makes the current call return v without running it.
+func (t *tracer) succeed(th *thread, v int64) error {
+	r := &th.regs
+	setNr(r, -1)
+	setResult(r, v)
+	th.exit = exitNone
+	return t.ok(th, setRegs(th.tid, r))
+}
+
+// followLast decides whether the last component of pa is followed.
+func (t *tracer) followLast(th *thread, pa pathArg, info *sysInfo) bool {
+	var flags uint64
+	if info.flags >= 0 {
+		flags = arg(&th.regs, int(info.flags))
+	}
+	switch pa.follow {
+	case followNo:
+		return false
+	case followUnlessAtNF:
+		return flags&unix.AT_SYMLINK_NOFOLLOW == 0
+	case followIfAtFollow:
+		return flags&unix.AT_SYMLINK_FOLLOW != 0
+	case followOpenFlags:
+		return openFollows(flags)
+	case followOpenHow:
+		if f, ok := readWord(th.tid, flags); ok { // struct open_how starts with flags
+			return openFollows(f)
+		}
+		return true
+	case followUnlessInDF:
+		return flags&unix.IN_DONT_FOLLOW == 0
+	case followUnlessFanDF:
+		return flags&unix.FAN_MARK_DONT_FOLLOW == 0
+	}
+	return true
+}
+
+func openFollows(flags uint64) bool {
+	return flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
+}
+
+// baseDir returns the guest directory a relative path of th starts from:
+// its cwd, or the directory open as dirfd. ok is false when that is not
+// a directory path the tracer can see (a pipe, a deleted directory, a bad
+// fd): the kernel then decides, and the call is left alone.
+func (t *tracer) baseDir(th *thread, dirfdReg int8) (string, bool) {
+	fd := int32(unix.AT_FDCWD)
+	if dirfdReg >= 0 {
+		fd = int32(arg(&th.regs, int(dirfdReg)))
+	}
+	var link string
+	if fd == unix.AT_FDCWD {
+		link = t.procPath(th.tid, "cwd")
+	} else {
+		link = t.procPath(th.tid, "fd/"+itoa(int(fd)))
+	}
+	host, err := t.res.fs.readlink(link)
+	if err != nil || host == "" || host[0] != '/' {
+		return "", false
+	}
+	return t.res.toGuest(host), true
+}
+
+// resolveArg reads and resolves the path of pa. leave says the kernel
+// will do the same thing with the original path (or fail it the same way:
+// a NULL or unreadable pointer, an empty or too long path).
+func (t *tracer) resolveArg(th *thread, pa pathArg, follow bool) (res resolved, errno unix.Errno, leave bool) {
+	ptr := arg(&th.regs, int(pa.arg))
+	if ptr == 0 {
+		return res, 0, true
+	}
+	s, ok := t.mem.readString(th.tid, ptr)
+	if !ok || s == "" {
+		return res, 0, true
+	}
+	base := "/"
+	if s[0] != '/' {
+		if base, ok = t.baseDir(th, pa.dirfd); !ok {
+			return res, 0, true
+		}
+	}
+	res, errno = t.res.resolve(base, s, follow)
+	if errno != 0 && !res.crossed {
+		return res, 0, true
+	}
+	return res, errno, false
+}
+
+// hostFor says what path the kernel must be given for res, if not the
+// original one.
+func (t *tracer) hostFor(th *thread, res resolved, follow bool) (string, bool) {
+	if res.proc {
+		if follow {
+			if p := t.exeOf(th, res.guest); p != nil && p.exeHost != "" {
+				return p.exeHost, true
+			}
+		}
+		return res.guest, res.crossed
+	}
+	if !res.crossed {
+		return "", false
+	}
+	return t.res.hostPath(res), true
+}
+
+// exeOf returns the process whose /proc/<pid>/exe guest names, or nil.
+func (t *tracer) exeOf(th *thread, guest string) *process {
+	const pre = "/proc/"
+	if len(guest) < len(pre) || guest[:len(pre)] != pre {
+		return nil
+	}
+	rest := guest[len(pre):]
+	i := 0
+	for i < len(rest) && rest[i] != '/' {
+		i++
+	}
+	who, tail := rest[:i], rest[i:]
+	switch tail {
+	case "/exe":
+	case "/task/" + itoa(th.tid) + "/exe":
+		if who != "self" {
+			return nil
+		}
+	default:
+		return nil
+	}
+	switch who {
+	case "self", "thread-self":
+		return th.proc
+	}
+	if o := t.threads[atoi(who)]; o != nil {
+		return o.proc
+	}
+	return nil
+}
+
+func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
+	var alloc stackAlloc
+	changed := false
+	newArgs := th.regs
+	for i, pa := range info.paths {
+		follow := t.followLast(th, pa, info)
+		res, errno, leave := t.resolveArg(th, pa, follow)
+		if leave {
+			continue
+		}
+		if errno != 0 {
+			return t.fail(th, errno)
+		}
+		host, rewrite := t.hostFor(th, res, follow)
+		if !rewrite {
+			continue
+		}
+		if !changed {
+			alloc = newStackAlloc(stackPointer(&th.regs))
+			changed = true
+		}
+		addr, err := alloc.put(th.tid, cstring(host))
+		if err != nil {
+			return t.fail(th, unix.EFAULT)
+		}
+		_ = i
+		setArg(&newArgs, int(pa.arg), addr)
+	}
+	if !changed {
+		return nil
+	}
+	th.saved = th.regs
+	th.regs = newArgs
+	th.exit = exitRestore
+	return t.ok(th, setRegs(th.tid, &th.regs))
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+func atoi(s string) int {
+	n := 0
+	if s == "" {
+		return -1
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return -1
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}

@@ -214,7 +214,6 @@ func isAllSlashes(s string) bool {
 	return true
 }
 
-
 // isProcSelf says whether name, under /proc, names a process: the kernel
 // must resolve it for the tracee, not the tracer.
 func isProcSelf(name string) bool {

@@ -19,6 +19,7 @@ import (
 
 	"np/internal/proc"
 	"np/nsbox"
+	"np/ptrace"
 )
 
 // Exit codes of np's own failures; a program's status passes through.
@@ -34,6 +35,14 @@ func main() {
 		// The re-executed sandbox init: it execs the program, fails, or
 		// (for a probe) returns nil where the program would start.
 		err := nsbox.Init()
+		if err == nil {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "np: %v\n", err)
+		os.Exit(exitCodeOf(err))
+	}
+	if len(os.Args) > 1 && os.Args[1] == ptrace.StubArg {
+		err := ptrace.Stub()
 		if err == nil {
 			os.Exit(0)
 		}

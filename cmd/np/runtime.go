@@ -14,6 +14,7 @@ import (
 
 	"np/internal/proc"
 	"np/nsbox"
+	"np/ptrace"
 )
 
 // job is one program to run inside np's environment.
@@ -52,6 +53,24 @@ func (r nsRuntime) run(j job) (syscall.WaitStatus, error) {
 	return nsbox.Run(nsbox.Spec{
 		NixDir: r.dir, Argv: j.argv, Env: j.env, Dir: j.dir,
 		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr, PassFDs: j.passFDs,
+	})
+}
+
+// ptraceRuntime: the ptrace tracer rewrites paths under /nix to the data
+// dir (no namespaces needed). NP_PTRACE_NO_SECCOMP=1 traces every call.
+type ptraceRuntime struct{ dir string }
+
+func (r ptraceRuntime) name() runtimeName { return runtimePtrace }
+func (r ptraceRuntime) nixDir() string    { return r.dir }
+func (r ptraceRuntime) check() error      { return ptrace.Probe() }
+func (r ptraceRuntime) exec(j job) (syscall.WaitStatus, error) {
+	return r.run(j)
+}
+func (r ptraceRuntime) run(j job) (syscall.WaitStatus, error) {
+	return ptrace.Run(ptrace.Spec{
+		NixDir: r.dir, Argv: j.argv, Env: j.env, Dir: j.dir,
+		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr, PassFDs: j.passFDs,
+		NoSeccomp: os.Getenv("NP_PTRACE_NO_SECCOMP") == "1",
 	})
 }
 
@@ -141,7 +160,7 @@ func selectRuntime(c *config) (runtime, string, error) {
 	case runtimeNS:
 		return ns, "NP_RUNTIME=ns", nil
 	case runtimePtrace:
-		return nil, "", fmt.Errorf("NP_RUNTIME=ptrace: %w; use NP_RUNTIME=auto or ns", errPtraceMissing)
+		return ptraceRuntime{dir: filepath.Join(c.DataDir, "nix")}, "NP_RUNTIME=ptrace", nil
 	}
 	ok, why := nativeUsable()
 	logrus.Tracef("auto: native runtime usable=%v: %s", ok, why)

@@ -105,6 +105,12 @@ func copyFile(from, to string, mode os.FileMode) error {
 const helperEnv = "NP_PTRACE_TEST_HELPER"
 
 func runHelper(mode string) int {
+	switch mode {
+	case "inner-run":
+		return innerRun()
+	case "run-sleep":
+		return runSleep()
+	}
 	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 	return 2
 }

@@ -24,7 +24,7 @@ static int ok(int r) { if (r < 0) return fail(); printf("ok\n"); return 0; }
 
 static char *exec_path;
 static void *thread_exec(void *arg) {
-	char *argv[] = {exec_path, "from-thread", NULL};
+	char *argv[] = {"from-thread", "argv0", NULL};
 	execv(exec_path, argv);
 	fail();
 	exit(1);
@@ -127,18 +127,18 @@ int main(int argc, char **argv) {
 		char *nargv[] = {argv[0], "reexec", "child", NULL};
 		execv("/proc/self/exe", nargv); return fail();
 	}
-	if (!strcmp(op, "exec")) { execv(p, argv + 2); return fail(); }
+	if (!strcmp(op, "exec")) { execv(p, argv + 3); return fail(); }
 	if (!strcmp(op, "fexecve")) {
 		int fd = open(p, O_RDONLY | O_CLOEXEC); if (fd < 0) return fail();
-		fexecve(fd, argv + 2, environ); return fail();
+		fexecve(fd, argv + 3, environ); return fail();
 	}
 	if (!strcmp(op, "vfork")) {
 		pid_t pid = vfork();
-		if (pid == 0) { execv(p, argv + 2); _exit(127); }
+		if (pid == 0) { execv(p, argv + 3); _exit(127); }
 		int ws; waitpid(pid, &ws, 0); printf("status %d\n", WEXITSTATUS(ws)); return 0;
 	}
 	if (!strcmp(op, "spawn")) {
-		pid_t pid; int r = posix_spawn(&pid, p, NULL, NULL, argv + 2, environ);
+		pid_t pid; int r = posix_spawn(&pid, p, NULL, NULL, argv + 3, environ);
 		if (r) { errno = r; return fail(); }
 		int ws; waitpid(pid, &ws, 0); printf("status %d\n", WEXITSTATUS(ws)); return 0;
 	}

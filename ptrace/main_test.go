@@ -66,8 +66,15 @@ func rerunAsTestUser() int {
 	wd, _ := os.Getwd()
 	args := []string{"-u", testUser, "--", bin}
 	for _, a := range os.Args[1:] {
-		// go test's log lives in a directory only root may write.
-		if !strings.HasPrefix(a, "-test.testlogfile=") {
+		// go test's log and fuzz cache live where only root may write.
+		switch {
+		case strings.HasPrefix(a, "-test.testlogfile="):
+		case strings.HasPrefix(a, "-test.fuzzcachedir="):
+			cache := filepath.Join(dir, "fuzzcache")
+			os.Mkdir(cache, 0o777)
+			os.Chmod(cache, 0o777)
+			args = append(args, "-test.fuzzcachedir="+cache)
+		default:
 			args = append(args, a)
 		}
 	}

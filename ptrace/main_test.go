@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"np/nsbox"
 )
 
 // testUser is the unprivileged user the tests run as when started as
@@ -30,6 +32,14 @@ func TestMain(m *testing.M) {
 		}
 		fmt.Fprintln(os.Stderr, "np:", err)
 		os.Exit(125)
+	}
+	if len(os.Args) > 1 && os.Args[1] == nsbox.InitArg {
+		// The reference runs of the differential test.
+		if err := nsbox.Init(); err != nil {
+			fmt.Fprintln(os.Stderr, "np:", err)
+			os.Exit(125)
+		}
+		os.Exit(0)
 	}
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))

@@ -72,7 +72,9 @@ func buildFixture() (*fixture, string) {
 		func() error { return os.Symlink("/nix/loop2", f.nix+"/loop1") },
 		func() error { return os.Symlink("/nix/loop1", f.nix+"/loop2") },
 		func() error { return copyFile(hostBusybox(), f.nix+"/store/pkg/bin/busybox", 0o755) },
-		func() error { return copyFile("/lib64/ld-linux-x86-64.so.2", f.nix+"/store/glibc/lib/ld-linux-x86-64.so.2", 0o755) },
+		func() error {
+			return copyFile("/lib64/ld-linux-x86-64.so.2", f.nix+"/store/glibc/lib/ld-linux-x86-64.so.2", 0o755)
+		},
 		func() error { return copyFile(hostLib("libc.so.6"), f.nix+"/store/glibc/lib/libc.so.6", 0o755) },
 		func() error { return runCmd("gcc", "-O2", "-o", f.hostOps, src, "-lpthread") },
 		func() error {
@@ -82,8 +84,12 @@ func buildFixture() (*fixture, string) {
 		func() error {
 			return os.WriteFile(f.nix+"/store/pkg/bin/script", []byte("#!/nix/store/pkg/bin/busybox sh\necho script \"$0\" \"$@\"\n"), 0o755)
 		},
-		func() error { return os.WriteFile(f.nix+"/store/pkg/bin/nested", []byte("#!/nix/store/pkg/bin/script\n"), 0o755) },
-		func() error { return os.WriteFile(f.nix+"/store/pkg/bin/noexec", []byte("#!/bin/sh\necho no\n"), 0o644) },
+		func() error {
+			return os.WriteFile(f.nix+"/store/pkg/bin/nested", []byte("#!/nix/store/pkg/bin/script\n"), 0o755)
+		},
+		func() error {
+			return os.WriteFile(f.nix+"/store/pkg/bin/noexec", []byte("#!/bin/sh\necho no\n"), 0o644)
+		},
 		func() error { return os.WriteFile(f.nix+"/store/pkg/bin/garbage", []byte("garbage\n"), 0o755) },
 	}
 	for _, s := range steps {

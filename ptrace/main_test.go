@@ -127,6 +127,12 @@ func runHelper(mode string) int {
 		return innerRun()
 	case "run-sleep":
 		return runSleep()
+	case "trap-term":
+		return trapTerm()
+	case "deny-ptrace":
+		return denyPtraceAndProbe()
+	case "probe":
+		return printProbe()
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 	return 2

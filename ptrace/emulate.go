@@ -35,7 +35,7 @@ func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
 		if !strings.Contains(res.guest[len("/proc/"):], "/") {
 			return nil // readlink of /proc/self itself: the kernel knows best
 		}
-		host, err := t.res.fs.readlink(t.procLinkForTracer(th, res.guest))
+		host, err := t.procfs.readlink(t.procLinkForTracer(th, res.guest))
 		if err != nil {
 			return t.fail(th, toErrno(err))
 		}
@@ -57,7 +57,7 @@ func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
 
 // enterGetcwd answers getcwd when the cwd is under the Nix dir.
 func (t *tracer) enterGetcwd(th *thread) error {
-	host, err := t.res.fs.readlink(t.procPath(th.tid, "cwd"))
+	host, err := t.procfs.readlink(t.procPath(th.tid, "cwd"))
 	if err != nil || !strings.HasPrefix(host, "/") {
 		return nil
 	}
@@ -82,7 +82,7 @@ func (t *tracer) enterGetdents(th *thread) error {
 		return nil
 	}
 	fd := int(int32(arg(&th.regs, 0)))
-	host, err := t.res.fs.readlink(t.procPath(th.tid, "fd/"+itoa(fd)))
+	host, err := t.procfs.readlink(t.procPath(th.tid, "fd/"+itoa(fd)))
 	if err != nil || host != "/" {
 		return nil
 	}

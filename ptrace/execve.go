@@ -81,7 +81,7 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 			break
 		}
 		// /proc/self/fd/N (fexecve) and the like: the file it names.
-		host, err := t.res.fs.readlink(t.procLinkForTracer(th, res.guest))
+		host, err := t.procfs.readlink(t.procLinkForTracer(th, res.guest))
 		if err != nil || !strings.HasPrefix(host, "/") || strings.HasSuffix(host, " (deleted)") {
 			return nil
 		}

@@ -150,3 +150,20 @@ func TestBashTestsAndRefusedCalls(t *testing.T) {
 		expect(t, traced(t, f.nix, ns, f.hostOps, "unknown"), "ENOSYS\n")
 	})
 }
+
+// TestRemovedNamesAreLookedUpAfresh: the tracer caches lookups; a
+// directory replaced by a symlink into /nix (rm + ln, or mv over it) must
+// be seen as the symlink at once.
+func TestRemovedNamesAreLookedUpAfresh(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		d := t.TempDir()
+		script := strings.Join([]string{
+			"mkdir " + d + "/x", "echo host > " + d + "/x/hello", "cat " + d + "/x/hello",
+			"rm -r " + d + "/x", "ln -s /nix " + d + "/x", "cat " + d + "/x/hello",
+			"mkdir " + d + "/y", "echo host2 > " + d + "/y/hello", "cat " + d + "/y/hello",
+			"ln -s /nix " + d + "/z", "mv -T " + d + "/z " + d + "/y2", "rm -r " + d + "/y", "mv " + d + "/y2 " + d + "/y", "cat " + d + "/y/hello",
+		}, " && ")
+		expect(t, traced(t, f.nix, ns, "/bin/busybox", "sh", "-c", script), "host\nhello\nhost2\nhello\n")
+	})
+}

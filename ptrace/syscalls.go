@@ -149,7 +149,7 @@ func (t *tracer) baseDir(th *thread, dirfdReg int8) (string, bool) {
 	} else {
 		link = t.procPath(th.tid, "fd/"+itoa(int(fd)))
 	}
-	host, err := t.res.fs.readlink(link)
+	host, err := t.procfs.readlink(link)
 	if err != nil || host == "" || host[0] != '/' {
 		return "", false
 	}
@@ -233,9 +233,19 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 	var alloc stackAlloc
 	changed := false
 	newArgs := th.regs
-	for i, pa := range info.paths {
+	if info.cache == cacheForgetAll {
+		t.cache.forgetAll()
+	}
+	for _, pa := range info.paths {
 		follow := t.followLast(th, pa, info)
 		res, errno, leave := t.resolveArg(th, pa, follow)
+		if info.cache == cacheForget {
+			if leave || errno != 0 {
+				t.cache.forgetAll()
+			} else {
+				t.cache.forget(t.res.toHost(res.guest))
+			}
+		}
 		if leave {
 			continue
 		}
@@ -254,7 +264,6 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 		if err != nil {
 			return t.fail(th, unix.EFAULT)
 		}
-		_ = i
 		setArg(&newArgs, int(pa.arg), addr)
 	}
 	if !changed {

@@ -62,7 +62,18 @@ type sysInfo struct {
 	emptyPath bool
 	// nullPath: a NULL path means the dirfd itself (utimensat, fanotify).
 	nullPath bool
+	// cache says what the call does to the tracer's cache of host paths.
+	cache cacheEffect
 }
+
+// cacheEffect: which calls change what a cached lookup would say.
+type cacheEffect uint8
+
+const (
+	cacheKeep      cacheEffect = iota
+	cacheForget                // removes or replaces the names it is given
+	cacheForgetAll             // changes the tree (mount, chroot)
+)
 
 func p(arg int8, f follow) pathArg          { return pathArg{arg: arg, dirfd: -1, follow: f} }
 func pat(dirfd, arg int8, f follow) pathArg { return pathArg{arg: arg, dirfd: dirfd, follow: f} }
@@ -93,16 +104,16 @@ var table = []sysInfo{
 	{name: "readlink", act: actReadlink, paths: paths(p(0, followNo)), flags: -1},
 	{name: "readlinkat", act: actReadlink, paths: paths(pat(0, 1, followNo)), flags: -1, emptyPath: true},
 	// creating and removing names
-	row("unlink", p(0, followNo)),
-	row("rmdir", p(0, followNo)),
-	row("unlinkat", pat(0, 1, followNo)),
+	{name: "unlink", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget},
+	{name: "rmdir", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget},
+	{name: "unlinkat", act: actPaths, paths: paths(pat(0, 1, followNo)), flags: -1, cache: cacheForget},
 	row("mkdir", p(0, followNo)),
 	row("mkdirat", pat(0, 1, followNo)),
 	row("mknod", p(0, followNo)),
 	row("mknodat", pat(0, 1, followNo)),
-	row("rename", p(0, followNo), p(1, followNo)),
-	row("renameat", pat(0, 1, followNo), pat(2, 3, followNo)),
-	row("renameat2", pat(0, 1, followNo), pat(2, 3, followNo)),
+	{name: "rename", act: actPaths, paths: paths(p(0, followNo), p(1, followNo)), flags: -1, cache: cacheForget},
+	{name: "renameat", act: actPaths, paths: paths(pat(0, 1, followNo), pat(2, 3, followNo)), flags: -1, cache: cacheForget},
+	{name: "renameat2", act: actPaths, paths: paths(pat(0, 1, followNo), pat(2, 3, followNo)), flags: -1, cache: cacheForget},
 	row("link", p(0, followNo), p(1, followNo)),
 	{name: "linkat", act: actPaths, paths: paths(pat(0, 1, followIfAtFollow), pat(2, 3, followNo)), flags: 4, emptyPath: true},
 	// symlink's first argument is the link's contents: never translated.
@@ -135,7 +146,7 @@ var table = []sysInfo{
 	{name: "removexattrat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 2, emptyPath: true},
 	// directories and processes
 	row("chdir", p(0, followYes)),
-	row("chroot", p(0, followYes)),
+	{name: "chroot", act: actPaths, paths: paths(p(0, followYes)), flags: -1, cache: cacheForgetAll},
 	{name: "getcwd", act: actGetcwd, flags: -1},
 	{name: "execve", act: actExecve, paths: paths(p(0, followYes)), flags: -1},
 	{name: "execveat", act: actExecveat, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
@@ -146,9 +157,9 @@ var table = []sysInfo{
 	row("swapon", p(0, followYes)),
 	row("swapoff", p(0, followYes)),
 	row("uselib", p(0, followYes)),
-	row("mount", p(1, followYes)),
-	row("umount2", p(0, followNo)),
-	row("pivot_root", p(0, followYes), p(1, followYes)),
+	{name: "mount", act: actPaths, paths: paths(p(1, followYes)), flags: -1, cache: cacheForgetAll},
+	{name: "umount2", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForgetAll},
+	{name: "pivot_root", act: actPaths, paths: paths(p(0, followYes), p(1, followYes)), flags: -1, cache: cacheForgetAll},
 	// watching and handles
 	rowf("inotify_add_watch", 2, pat(-1, 1, followUnlessInDF)),
 	{name: "fanotify_mark", act: actPaths, paths: paths(pat(3, 4, followUnlessFanDF)), flags: 1, nullPath: true},

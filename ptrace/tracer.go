@@ -61,6 +61,8 @@ type thread struct {
 // tracer drives the traced tree.
 type tracer struct {
 	res      resolver
+	cache    *cachedFS // the resolver's view of the host, cached
+	procfs   *realFS   // /proc links, read afresh every time
 	mem      memReader
 	seccomp  bool
 	oldOrder bool
@@ -76,8 +78,11 @@ type tracer struct {
 }
 
 func newTracer(nixDir string, seccomp bool) *tracer {
+	cache := newCachedFS(&realFS{})
 	t := &tracer{
-		res:     resolver{view: view{nixDir: nixDir}, fs: &realFS{}},
+		res:     resolver{view: view{nixDir: nixDir}, fs: cache},
+		cache:   cache,
+		procfs:  &realFS{},
 		seccomp: seccomp,
 		probed:  !seccomp,
 		threads: map[int]*thread{},

@@ -179,8 +179,11 @@ func (t *tracer) enterSockaddr(th *thread, info *sysInfo) error {
 	sa := make([]byte, 2+len(host)+1)
 	binary.LittleEndian.PutUint16(sa, unix.AF_UNIX)
 	copy(sa[2:], host)
-	alloc := newStackAlloc(stackPointer(r))
-	addr, err := alloc.put(th.tid, sa)
+	area, ok, err := t.areaFor(th)
+	if !ok {
+		return err
+	}
+	addr, err := area.put(sa)
 	if err != nil {
 		return t.fail(th, unix.EFAULT)
 	}

@@ -205,14 +205,24 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 // points execve's registers at them.
 func (t *tracer) writeExec(th *thread, a execArgs, isExecveat bool, filename string, head []string, tail []uint64, plan *execPlan) error {
 	r := &th.regs
-	alloc := newStackAlloc(stackPointer(r))
-	fileAddr, err := alloc.put(th.tid, cstring(filename))
+	area, ok, err := t.areaFor(th)
+	if !ok {
+		return err
+	}
+	size := len(filename) + 16 + 8*(len(head)+len(tail)+1)
+	for _, s := range head {
+		size += len(s) + 16
+	}
+	if area.low != 0 && size > scratchSlotSize {
+		area = stackArea(th.tid, stackPointer(r)) // a huge argv: the stack has room
+	}
+	fileAddr, err := area.put(cstring(filename))
 	if err != nil {
 		return t.fail(th, unix.EFAULT)
 	}
 	ptrs := make([]byte, 0, 8*(len(head)+len(tail)+1))
 	for _, s := range head {
-		addr, err := alloc.put(th.tid, cstring(s))
+		addr, err := area.put(cstring(s))
 		if err != nil {
 			return t.fail(th, unix.EFAULT)
 		}
@@ -222,7 +232,7 @@ func (t *tracer) writeExec(th *thread, a execArgs, isExecveat bool, filename str
 		ptrs = binary.LittleEndian.AppendUint64(ptrs, p)
 	}
 	ptrs = binary.LittleEndian.AppendUint64(ptrs, 0)
-	argvAddr, err := alloc.put(th.tid, ptrs)
+	argvAddr, err := area.put(ptrs)
 	if err != nil {
 		return t.fail(th, unix.EFAULT)
 	}

@@ -133,6 +133,8 @@ func runHelper(mode string) int {
 		return denyPtraceAndProbe()
 	case "probe":
 		return printProbe()
+	case "go-stress":
+		return goStress()
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 	return 2

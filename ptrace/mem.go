@@ -2,6 +2,7 @@ package ptrace
 
 import (
 	"bytes"
+	"errors"
 	"encoding/binary"
 
 	"golang.org/x/sys/unix"
@@ -82,23 +83,43 @@ func writeMem(tid int, addr uint64, b []byte) error {
 	return err
 }
 
-// stackAlloc hands out tracee memory below the stack pointer (and its red
-// zone) for strings the tracer writes: the syscall reads them before the
-// tracee can run again, and the area is free by the ABI.
-type stackAlloc struct {
-	next uint64
+// Strings the tracer writes into a tracee (translated paths, a new argv)
+// go to a scratch area the tracer maps into each address space with an
+// injected mmap, one slot per thread: the syscall reads them before the
+// thread runs again, and no program memory is touched. Writing below the
+// stack pointer instead, as proot does, is unsafe for Go programs, whose
+// goroutine stacks may end a few hundred bytes below it. Only when the
+// scratch area cannot be mapped, or a thread finds no free slot, does the
+// tracer fall back to the stack (below the red zone).
+const (
+	scratchSlots    = 64
+	scratchSlotSize = 32 << 10
+	scratchSize     = scratchSlots * scratchSlotSize
+)
+
+// errNoRoom: the strings do not fit the thread's slot.
+var errNoRoom = errors.New("no room in the scratch slot")
+
+// alloc hands out tracee memory downwards from next, not below low (0:
+// the stack, no bound).
+type alloc struct {
+	tid       int
+	next, low uint64
 }
 
-func newStackAlloc(sp uint64) stackAlloc { return stackAlloc{next: sp - redZone} }
+func stackArea(tid int, sp uint64) alloc { return alloc{tid: tid, next: sp - redZone} }
 
-// put writes b (NUL-terminated by the caller where needed) and returns
-// its address.
-func (s *stackAlloc) put(tid int, b []byte) (uint64, error) {
-	s.next = (s.next - uint64(len(b))) &^ 15
-	if err := writeMem(tid, s.next, b); err != nil {
+// put writes b and returns its address.
+func (a *alloc) put(b []byte) (uint64, error) {
+	next := (a.next - uint64(len(b))) &^ 15
+	if a.low != 0 && (next < a.low || next > a.next) {
+		return 0, errNoRoom
+	}
+	if err := writeMem(a.tid, next, b); err != nil {
 		return 0, err
 	}
-	return s.next, nil
+	a.next = next
+	return next, nil
 }
 
 func cstring(s string) []byte {

@@ -71,3 +71,11 @@ func isCompat(r *regs) bool { return r.Cs == 0x23 }
 
 // isEnterForProbe tells the probe's faccessat enter stop from its exit.
 func isEnterForProbe(r *regs) bool { return int64(r.Rax) == enosysAtEnter }
+
+// rewindSyscall makes r, the registers of a syscall-enter stop, run the
+// call again: the instruction pointer back on the 2-byte syscall
+// instruction, rax (where the result went) holding the number again.
+func rewindSyscall(r *regs) {
+	r.Rip -= 2
+	r.Rax = r.Orig_rax
+}

@@ -61,3 +61,11 @@ func isCompat(r *regs) bool       { return false }
 
 // isEnterForProbe: at the enter stop x0 still holds AT_FDCWD.
 func isEnterForProbe(r *regs) bool { return int64(r.Regs[0]) == int64(unix.AT_FDCWD) }
+
+// rewindSyscall makes r, the registers of a syscall-enter stop, run the
+// call again: the program counter back on the 4-byte svc instruction, x0
+// holding the first argument again (x8 still holds the number).
+func rewindSyscall(r *regs) {
+	r.Pc -= 4
+	r.Regs[0] = r.orig
+}

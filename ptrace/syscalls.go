@@ -79,6 +79,8 @@ func (t *tracer) exitStop(th *thread) error {
 		return t.exitGetdents(th)
 	case exitSockname:
 		return t.exitSockname(th)
+	case exitScratch:
+		return t.exitScratch(th)
 	}
 	return nil
 }
@@ -230,12 +232,12 @@ func (t *tracer) exeOf(th *thread, guest string) *process {
 }
 
 func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
-	var alloc stackAlloc
-	changed := false
-	newArgs := th.regs
 	if info.cache == cacheForgetAll {
 		t.cache.forgetAll()
 	}
+	var hosts [2]string
+	var regsOf [2]int8
+	n := 0
 	for _, pa := range info.paths {
 		follow := t.followLast(th, pa, info)
 		res, errno, leave := t.resolveArg(th, pa, follow)
@@ -252,25 +254,28 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 		if errno != 0 {
 			return t.fail(th, errno)
 		}
-		host, rewrite := t.hostFor(th, res, follow)
-		if !rewrite {
-			continue
+		if host, rewrite := t.hostFor(th, res, follow); rewrite {
+			hosts[n], regsOf[n] = host, pa.arg
+			n++
 		}
-		if !changed {
-			alloc = newStackAlloc(stackPointer(&th.regs))
-			changed = true
-		}
-		addr, err := alloc.put(th.tid, cstring(host))
+	}
+	if n == 0 {
+		return nil
+	}
+	area, ok, err := t.areaFor(th)
+	if !ok {
+		return err
+	}
+	newRegs := th.regs
+	for i := 0; i < n; i++ {
+		addr, err := area.put(cstring(hosts[i]))
 		if err != nil {
 			return t.fail(th, unix.EFAULT)
 		}
-		setArg(&newArgs, int(pa.arg), addr)
-	}
-	if !changed {
-		return nil
+		setArg(&newRegs, int(regsOf[i]), addr)
 	}
 	th.saved = th.regs
-	th.regs = newArgs
+	th.regs = newRegs
 	th.exit = exitRestore
 	return t.ok(th, setRegs(th.tid, &th.regs))
 }

@@ -21,6 +21,8 @@ const traceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEFORK | unix
 
 // process is what the tracer keeps per thread group (address space).
 type process struct {
+	scratch scratch
+
 	// exeGuest and exeHost are the program the process runs when the
 	// tracer started it through its dynamic loader: the kernel's
 	// /proc/<pid>/exe then names the loader, so the tracer answers
@@ -37,6 +39,7 @@ const (
 	exitGetdents          // add a "nix" entry to a listing of /
 	exitSockname          // show a unix socket's guest path
 	exitExecve            // restore if the exec failed
+	exitScratch           // the scratch area is mapped: rerun the call
 )
 
 // thread is the tracer's state of one tracee thread.
@@ -56,6 +59,7 @@ type thread struct {
 	saved     regs // at the enter stop, when exit != exitNone
 	exitArg   uint64
 	exec      *execPlan // the execve in flight
+	slot      int       // its slot of the scratch area, -1: none yet
 }
 
 // tracer drives the traced tree.
@@ -103,7 +107,7 @@ func (t *tracer) seize(pid int) error {
 		return fmt.Errorf("ptrace(PTRACE_SEIZE, %d): %w", pid, errno)
 	}
 	t.root = pid
-	t.threads[pid] = &thread{tid: pid, proc: &process{}, fresh: true}
+	t.threads[pid] = &thread{tid: pid, proc: &process{}, fresh: true, slot: -1}
 	if !t.seccomp {
 		// Stop it so it can be resumed with PTRACE_SYSCALL.
 		if err := unix.PtraceInterrupt(pid); err != nil {
@@ -147,6 +151,9 @@ func (t *tracer) killAll() {
 
 func (t *tracer) handle(tid int, ws unix.WaitStatus) error {
 	if ws.Exited() || ws.Signaled() {
+		if th := t.threads[tid]; th != nil {
+			th.releaseSlot()
+		}
 		delete(t.threads, tid)
 		delete(t.parked, tid)
 		if tid == t.root {
@@ -226,10 +233,18 @@ func (t *tracer) newChild(parent *thread, event int) error {
 	tid := int(msg)
 	proc := parent.proc
 	if event != unix.PTRACE_EVENT_CLONE || !t.sharesThreadGroup(parent) {
+		// A new address space (or vfork's borrowed one): the same
+		// scratch area at the same address, its slots still taken.
 		cp := *parent.proc
+		cp.scratch.free = append([]int(nil), parent.proc.scratch.free...)
+		if parent.slot >= 0 {
+			// The child is the parent's thread's copy: the same slot is
+			// free for it, the parent's own stays the parent's.
+			cp.scratch.free = append(cp.scratch.free, parent.slot)
+		}
 		proc = &cp
 	}
-	th := &thread{tid: tid, proc: proc, fresh: true}
+	th := &thread{tid: tid, proc: proc, fresh: true, slot: -1}
 	t.threads[tid] = th
 	if t.parked[tid] {
 		delete(t.parked, tid)
@@ -272,6 +287,7 @@ func (t *tracer) execEvent(th *thread) error {
 		proc.exeGuest, proc.exeHost = plan.exeGuest, plan.exeHost
 	}
 	th.proc = proc
+	th.slot = -1
 	th.exec = nil
 	th.exit = exitNone
 	th.skipEnter = false

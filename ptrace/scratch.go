@@ -1,0 +1,74 @@
+package ptrace
+
+import "golang.org/x/sys/unix"
+
+// scratch is a process's scratch area (see alloc).
+type scratch struct {
+	addr   uint64 // 0: not mapped yet
+	failed bool   // the mmap failed: use the stack
+	next   int    // next slot never handed out
+	free   []int  // slots of threads that ended
+}
+
+// areaFor returns where th's strings go. ok is false when the scratch
+// area is being mapped first: the tracer has turned the current call into
+// an mmap, and the call runs again once it is done (see exitScratch).
+func (t *tracer) areaFor(th *thread) (a alloc, ok bool, err error) {
+	sc := &th.proc.scratch
+	if sc.addr == 0 && !sc.failed {
+		return alloc{}, false, t.injectMmap(th)
+	}
+	if sc.addr != 0 && th.slot < 0 {
+		switch {
+		case len(sc.free) > 0:
+			th.slot, sc.free = sc.free[len(sc.free)-1], sc.free[:len(sc.free)-1]
+		case sc.next < scratchSlots:
+			th.slot = sc.next
+			sc.next++
+		}
+	}
+	if sc.addr == 0 || th.slot < 0 {
+		return stackArea(th.tid, stackPointer(&th.regs)), true, nil
+	}
+	low := sc.addr + uint64(th.slot)*scratchSlotSize
+	return alloc{tid: th.tid, next: low + scratchSlotSize, low: low}, true, nil
+}
+
+// injectMmap turns th's current call into mmap of the scratch area.
+func (t *tracer) injectMmap(th *thread) error {
+	th.saved = th.regs
+	r := &th.regs
+	setNr(r, unix.SYS_MMAP)
+	setArg(r, 0, 0)
+	setArg(r, 1, scratchSize)
+	setArg(r, 2, unix.PROT_READ|unix.PROT_WRITE)
+	setArg(r, 3, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	setArg(r, 4, ^uint64(0)) // fd -1
+	setArg(r, 5, 0)
+	th.exit = exitScratch
+	return t.ok(th, setRegs(th.tid, r))
+}
+
+// exitScratch records the mmap's result and makes the thread run its
+// original call again: registers as they were, the instruction pointer
+// back on the syscall instruction.
+func (t *tracer) exitScratch(th *thread) error {
+	res := result(&th.regs)
+	sc := &th.proc.scratch
+	if res < 0 && res > -4096 {
+		sc.failed = true
+	} else {
+		sc.addr = uint64(res)
+	}
+	th.regs = th.saved
+	rewindSyscall(&th.regs)
+	return t.ok(th, setRegs(th.tid, &th.regs))
+}
+
+// releaseSlot gives an ended thread's slot back.
+func (th *thread) releaseSlot() {
+	if th.slot >= 0 && th.proc != nil {
+		th.proc.scratch.free = append(th.proc.scratch.free, th.slot)
+		th.slot = -1
+	}
+}

@@ -2,8 +2,8 @@ package ptrace
 
 import (
 	"bytes"
-	"errors"
 	"encoding/binary"
+	"errors"
 
 	"golang.org/x/sys/unix"
 )

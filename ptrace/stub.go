@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -94,6 +95,8 @@ func stub(status *os.File, specFD int) error {
 		// From here on every path is the guest's: the tracer translates.
 		if err := unix.Chdir(spec.Dir); err != nil {
 			logrus.Debugf("ptrace: staying in the current directory: %v", err)
+		} else {
+			env = setEnv(env, "PWD", spec.Dir)
 		}
 	}
 	file, err := proc.LookPathEnv(spec.Argv[0], env)
@@ -129,4 +132,15 @@ func silenceStderr() {
 	}
 	_ = unix.Dup3(fd, 2, 0)
 	_ = unix.Close(fd)
+}
+
+// setEnv returns env with every key=... replaced by one key=value.
+func setEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+value)
 }

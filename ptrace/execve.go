@@ -280,9 +280,10 @@ func checkExecutable(host string) unix.Errno {
 	return 0
 }
 
-// headerSize covers a #! line (the kernel reads 256 bytes) and an ELF
-// header.
-const headerSize = 256
+// headerSize covers a #! line (the kernel reads 256 bytes), and usually
+// an ELF header, its program headers and the interpreter's name: one read
+// answers all the planning needs.
+const headerSize = 4096
 
 func readHeader(host string) ([]byte, error) {
 	fd, err := unix.Open(host, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
@@ -339,13 +340,29 @@ func elfInterp(host string, hdr []byte) (string, bool) {
 	if phnum == 0 || phentsize < 32 || phnum > 256 {
 		return "", true
 	}
-	fd, err := unix.Open(host, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "", false
+	// read returns size bytes at off, from hdr when it has them.
+	fd := -1
+	defer func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}()
+	read := func(off, size uint64) ([]byte, bool) {
+		if off+size <= uint64(len(hdr)) && off+size >= off {
+			return hdr[off : off+size], true
+		}
+		if fd < 0 {
+			var err error
+			if fd, err = unix.Open(host, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+				return nil, false
+			}
+		}
+		b := make([]byte, size)
+		n, err := unix.Pread(fd, b, int64(off))
+		return b, err == nil && n == len(b)
 	}
-	defer unix.Close(fd)
-	ph := make([]byte, phentsize*phnum)
-	if n, err := unix.Pread(fd, ph, int64(phoff)); err != nil || n != len(ph) {
+	ph, ok := read(phoff, uint64(phentsize*phnum))
+	if !ok {
 		return "", false
 	}
 	for i := 0; i < phnum; i++ {
@@ -362,8 +379,8 @@ func elfInterp(host string, hdr []byte) (string, bool) {
 		if size == 0 || size > unix.PathMax {
 			return "", false
 		}
-		b := make([]byte, size)
-		if n, err := unix.Pread(fd, b, int64(off)); err != nil || n != len(b) {
+		b, ok := read(off, size)
+		if !ok {
 			return "", false
 		}
 		return strings.TrimRight(string(b), "\x00"), true

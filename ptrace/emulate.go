@@ -17,7 +17,7 @@ import (
 // any path (a store symlink's text already is a guest path).
 func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
 	pa := info.paths[0]
-	res, errno, leave := t.resolveArg(th, pa, false)
+	res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pa, false)
 	if leave {
 		return nil
 	}
@@ -28,14 +28,14 @@ func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
 		return t.enterPaths(th, info)
 	}
 	var text string
-	if p := t.exeOf(th, res.guest); p != nil && p.exeGuest != "" {
+	if p := t.exeOf(th.tid, th.proc, res.guest); p != nil && p.exeGuest != "" {
 		text = p.exeGuest
 	} else {
 		// The tracer's own view of the tracee's /proc entry.
 		if !strings.Contains(res.guest[len("/proc/"):], "/") {
 			return nil // readlink of /proc/self itself: the kernel knows best
 		}
-		host, err := t.procfs.readlink(t.procLinkForTracer(th, res.guest))
+		host, err := t.lk.procfs.readlink(t.procLinkForTracer(th, res.guest))
 		if err != nil {
 			return t.fail(th, toErrno(err))
 		}
@@ -57,7 +57,7 @@ func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
 
 // enterGetcwd answers getcwd when the cwd is under the Nix dir.
 func (t *tracer) enterGetcwd(th *thread) error {
-	host, err := t.procfs.readlink(t.procPath(th.tid, "cwd"))
+	host, err := t.lk.procfs.readlink(t.lk.procPath(th.tid, "cwd"))
 	if err != nil || !strings.HasPrefix(host, "/") {
 		return nil
 	}
@@ -82,11 +82,11 @@ func (t *tracer) enterGetdents(th *thread) error {
 		return nil
 	}
 	fd := int(int32(arg(&th.regs, 0)))
-	host, err := t.procfs.readlink(t.procPath(th.tid, "fd/"+itoa(fd)))
+	host, err := t.lk.procfs.readlink(t.lk.procPath(th.tid, "fd/"+itoa(fd)))
 	if err != nil || host != "/" {
 		return nil
 	}
-	info, err := os.ReadFile(t.procPath(th.tid, "fdinfo/"+itoa(fd)))
+	info, err := os.ReadFile(t.lk.procPath(th.tid, "fdinfo/"+itoa(fd)))
 	if err != nil || !strings.HasPrefix(string(info), "pos:\t0\n") {
 		return nil
 	}
@@ -155,7 +155,7 @@ func (t *tracer) enterSockaddr(th *thread, info *sysInfo) error {
 	follow := info.name != "bind"
 	base := "/"
 	if path[0] != '/' {
-		if base, ok = t.baseDir(th, -1); !ok {
+		if base, ok = t.lk.baseDir(th.tid, &th.args, -1); !ok {
 			return nil
 		}
 	}

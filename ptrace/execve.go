@@ -45,7 +45,7 @@ func (t *tracer) enterExecve(th *thread, _ int) error {
 func (t *tracer) enterExecveat(th *thread) error {
 	r := &th.regs
 	ptr := arg(r, 1)
-	s, ok := t.mem.readString(th.tid, ptr)
+	s, ok := t.lk.mem.readString(th.tid, ptr)
 	if !ok {
 		return nil
 	}
@@ -62,26 +62,26 @@ func (t *tracer) enterExecveat(th *thread) error {
 // it when the kernel, left alone, would get it wrong.
 func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 	r := &th.regs
-	res, errno, leave := t.resolveArg(th, pathArg{arg: a.path, dirfd: a.dirfd, follow: followYes}, true)
+	res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pathArg{arg: a.path, dirfd: a.dirfd, follow: followYes}, true)
 	if leave {
 		return nil
 	}
 	if errno != 0 {
 		return t.fail(th, errno)
 	}
-	given, _ := t.mem.readString(th.tid, arg(r, int(a.path)))
+	given, _ := t.lk.mem.readString(th.tid, arg(r, int(a.path)))
 	crossed := res.crossed
 	progGuest := res.guest
 	var progHost string
 	switch {
 	case res.proc:
-		p := t.exeOf(th, res.guest)
+		p := t.exeOf(th.tid, th.proc, res.guest)
 		if p != nil && p.exeHost != "" {
 			progGuest, progHost, crossed = p.exeGuest, p.exeHost, true
 			break
 		}
 		// /proc/self/fd/N (fexecve) and the like: the file it names.
-		host, err := t.procfs.readlink(t.procLinkForTracer(th, res.guest))
+		host, err := t.lk.procfs.readlink(t.procLinkForTracer(th, res.guest))
 		if err != nil || !strings.HasPrefix(host, "/") || strings.HasSuffix(host, " (deleted)") {
 			return nil
 		}
@@ -140,7 +140,7 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 			script = interp
 			base := "/"
 			if interp[0] != '/' {
-				if base, ok = t.baseDir(th, -1); !ok {
+				if base, ok = t.lk.baseDir(th.tid, &th.args, -1); !ok {
 					return nil
 				}
 			}
@@ -181,7 +181,7 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 		if head != nil {
 			argv0 = head[0]
 		} else if len(argvPtrs) > 0 {
-			argv0, _ = t.mem.readString(th.tid, argvPtrs[0])
+			argv0, _ = t.lk.mem.readString(th.tid, argvPtrs[0])
 		}
 		newHead := []string{interp, "--argv0", argv0, progGuest}
 		if head != nil {
@@ -259,7 +259,7 @@ func (t *tracer) procLinkForTracer(th *thread, guest string) string {
 		who, tail = rest[:i], rest[i+1:]
 	}
 	if who == "self" || who == "thread-self" {
-		return t.procPath(th.tid, tail)
+		return t.lk.procPath(th.tid, tail)
 	}
 	return guest
 }

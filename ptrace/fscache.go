@@ -1,6 +1,10 @@
 package ptrace
 
-import "golang.org/x/sys/unix"
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
 
 // cachedFS remembers what lstat and readlink said about host paths, so a
 // path resolved once costs no system call the next time: gcc alone looks
@@ -15,6 +19,7 @@ import "golang.org/x/sys/unix"
 // outside the traced tree is not seen: in the worst case a lookup there
 // is answered as it would have been a moment before.
 type cachedFS struct {
+	mu      sync.Mutex // the tracer and the notification server share it
 	fs      hostFS
 	types   map[string]uint32
 	targets map[string]string
@@ -28,13 +33,18 @@ func newCachedFS(fs hostFS) *cachedFS {
 }
 
 func (c *cachedFS) lstatType(path string) (uint32, error) {
-	if t, ok := c.types[path]; ok {
+	c.mu.Lock()
+	t, ok := c.types[path]
+	c.mu.Unlock()
+	if ok {
 		return t, nil
 	}
 	t, err := c.fs.lstatType(path)
 	if err == nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		if len(c.types) >= maxCached {
-			c.forgetAll()
+			c.clear()
 		}
 		c.types[path] = t
 	}
@@ -42,23 +52,27 @@ func (c *cachedFS) lstatType(path string) (uint32, error) {
 }
 
 func (c *cachedFS) readlink(path string) (string, error) {
-	if s, ok := c.targets[path]; ok {
+	c.mu.Lock()
+	s, ok := c.targets[path]
+	c.mu.Unlock()
+	if ok {
 		return s, nil
 	}
 	s, err := c.fs.readlink(path)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err == nil && c.types[path] == unix.S_IFLNK {
 		c.targets[path] = s
 	}
 	return s, err
 }
 
-// uncached reads a link afresh (the links of /proc change all the time).
-func (c *cachedFS) uncached() hostFS { return c.fs }
-
 // forget drops what is known of path; a directory takes everything with it.
 func (c *cachedFS) forget(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.types[path] == unix.S_IFDIR {
-		c.forgetAll()
+		c.clear()
 		return
 	}
 	delete(c.types, path)
@@ -66,6 +80,12 @@ func (c *cachedFS) forget(path string) {
 }
 
 func (c *cachedFS) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clear()
+}
+
+func (c *cachedFS) clear() {
 	clear(c.types)
 	clear(c.targets)
 }

@@ -12,6 +12,9 @@ func (t *tracer) enter(th *thread) error {
 	r := &th.regs
 	nr := sysNr(r)
 	th.exit = exitNone
+	for i := range th.args {
+		th.args[i] = arg(r, i)
+	}
 	if !t.seccomp {
 		// What the filter would have refused.
 		if isCompat(r) || x32Bit != 0 && nr&x32Bit != 0 || nr > maxKnownSyscall {
@@ -104,91 +107,12 @@ func (t *tracer) succeed(th *thread, v int64) error {
 	return t.ok(th, setRegs(th.tid, r))
 }
 
-// followLast decides whether the last component of pa is followed.
-func (t *tracer) followLast(th *thread, pa pathArg, info *sysInfo) bool {
-	var flags uint64
-	if info.flags >= 0 {
-		flags = arg(&th.regs, int(info.flags))
-	}
-	switch pa.follow {
-	case followNo:
-		return false
-	case followUnlessAtNF:
-		return flags&unix.AT_SYMLINK_NOFOLLOW == 0
-	case followIfAtFollow:
-		return flags&unix.AT_SYMLINK_FOLLOW != 0
-	case followOpenFlags:
-		return openFollows(flags)
-	case followOpenHow:
-		if f, ok := readWord(th.tid, flags); ok { // struct open_how starts with flags
-			return openFollows(f)
-		}
-		return true
-	case followUnlessInDF:
-		return flags&unix.IN_DONT_FOLLOW == 0
-	case followUnlessFanDF:
-		return flags&unix.FAN_MARK_DONT_FOLLOW == 0
-	}
-	return true
-}
-
-func openFollows(flags uint64) bool {
-	return flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
-}
-
-// baseDir returns the guest directory a relative path of th starts from:
-// its cwd, or the directory open as dirfd. ok is false when that is not
-// a directory path the tracer can see (a pipe, a deleted directory, a bad
-// fd): the kernel then decides, and the call is left alone.
-func (t *tracer) baseDir(th *thread, dirfdReg int8) (string, bool) {
-	fd := int32(unix.AT_FDCWD)
-	if dirfdReg >= 0 {
-		fd = int32(arg(&th.regs, int(dirfdReg)))
-	}
-	var link string
-	if fd == unix.AT_FDCWD {
-		link = t.procPath(th.tid, "cwd")
-	} else {
-		link = t.procPath(th.tid, "fd/"+itoa(int(fd)))
-	}
-	host, err := t.procfs.readlink(link)
-	if err != nil || host == "" || host[0] != '/' {
-		return "", false
-	}
-	return t.res.toGuest(host), true
-}
-
-// resolveArg reads and resolves the path of pa. leave says the kernel
-// will do the same thing with the original path (or fail it the same way:
-// a NULL or unreadable pointer, an empty or too long path).
-func (t *tracer) resolveArg(th *thread, pa pathArg, follow bool) (res resolved, errno unix.Errno, leave bool) {
-	ptr := arg(&th.regs, int(pa.arg))
-	if ptr == 0 {
-		return res, 0, true
-	}
-	s, ok := t.mem.readString(th.tid, ptr)
-	if !ok || s == "" {
-		return res, 0, true
-	}
-	base := "/"
-	if s[0] != '/' {
-		if base, ok = t.baseDir(th, pa.dirfd); !ok {
-			return res, 0, true
-		}
-	}
-	res, errno = t.res.resolve(base, s, follow)
-	if errno != 0 && !res.crossed {
-		return res, 0, true
-	}
-	return res, errno, false
-}
-
 // hostFor says what path the kernel must be given for res, if not the
 // original one.
 func (t *tracer) hostFor(th *thread, res resolved, follow bool) (string, bool) {
 	if res.proc {
 		if follow {
-			if p := t.exeOf(th, res.guest); p != nil && p.exeHost != "" {
+			if p := t.exeOf(th.tid, th.proc, res.guest); p != nil && p.exeHost != "" {
 				return p.exeHost, true
 			}
 		}
@@ -200,8 +124,9 @@ func (t *tracer) hostFor(th *thread, res resolved, follow bool) (string, bool) {
 	return t.res.hostPath(res), true
 }
 
-// exeOf returns the process whose /proc/<pid>/exe guest names, or nil.
-func (t *tracer) exeOf(th *thread, guest string) *process {
+// exeOf returns the process whose /proc/<pid>/exe guest names, or nil;
+// tid and proc are the asking thread's. Safe from any goroutine.
+func (t *tracer) exeOf(tid int, proc *process, guest string) *process {
 	const pre = "/proc/"
 	if len(guest) < len(pre) || guest[:len(pre)] != pre {
 		return nil
@@ -214,7 +139,7 @@ func (t *tracer) exeOf(th *thread, guest string) *process {
 	who, tail := rest[:i], rest[i:]
 	switch tail {
 	case "/exe":
-	case "/task/" + itoa(th.tid) + "/exe":
+	case "/task/" + itoa(tid) + "/exe":
 		if who != "self" {
 			return nil
 		}
@@ -223,12 +148,9 @@ func (t *tracer) exeOf(th *thread, guest string) *process {
 	}
 	switch who {
 	case "self", "thread-self":
-		return th.proc
+		return proc
 	}
-	if o := t.threads[atoi(who)]; o != nil {
-		return o.proc
-	}
-	return nil
+	return t.procOf(atoi(who))
 }
 
 func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
@@ -239,8 +161,8 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 	var regsOf [2]int8
 	n := 0
 	for _, pa := range info.paths {
-		follow := t.followLast(th, pa, info)
-		res, errno, leave := t.resolveArg(th, pa, follow)
+		follow := followLast(th.tid, &th.args, pa, info)
+		res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pa, follow)
 		if info.cache == cacheForget {
 			if leave || errno != 0 {
 				t.cache.forgetAll()

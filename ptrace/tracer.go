@@ -3,7 +3,7 @@ package ptrace
 import (
 	"errors"
 	"fmt"
-	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
@@ -56,6 +56,7 @@ type thread struct {
 	skipEnter bool
 	exit      exitWork
 	regs      regs // at the current stop
+	args      [6]uint64
 	saved     regs // at the enter stop, when exit != exitNone
 	exitArg   uint64
 	exec      *execPlan // the execve in flight
@@ -64,10 +65,10 @@ type thread struct {
 
 // tracer drives the traced tree.
 type tracer struct {
-	res      resolver
+	res      *resolver
 	cache    *cachedFS // the resolver's view of the host, cached
-	procfs   *realFS   // /proc links, read afresh every time
-	mem      memReader
+	lk       lookup
+	mu       sync.Mutex // guards threads against the notification server
 	seccomp  bool
 	oldOrder bool
 	probed   bool // the stop order is known (or irrelevant)
@@ -83,10 +84,11 @@ type tracer struct {
 
 func newTracer(nixDir string, seccomp bool) *tracer {
 	cache := newCachedFS(&realFS{})
+	res := &resolver{view: view{nixDir: nixDir}, fs: cache}
 	t := &tracer{
-		res:     resolver{view: view{nixDir: nixDir}, fs: cache},
+		res:     res,
 		cache:   cache,
-		procfs:  &realFS{},
+		lk:      lookup{res: res},
 		seccomp: seccomp,
 		probed:  !seccomp,
 		threads: map[int]*thread{},
@@ -107,7 +109,7 @@ func (t *tracer) seize(pid int) error {
 		return fmt.Errorf("ptrace(PTRACE_SEIZE, %d): %w", pid, errno)
 	}
 	t.root = pid
-	t.threads[pid] = &thread{tid: pid, proc: &process{}, fresh: true, slot: -1}
+	t.setThread(pid, &thread{tid: pid, proc: &process{}, fresh: true, slot: -1})
 	if !t.seccomp {
 		// Stop it so it can be resumed with PTRACE_SYSCALL.
 		if err := unix.PtraceInterrupt(pid); err != nil {
@@ -154,7 +156,7 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) error {
 		if th := t.threads[tid]; th != nil {
 			th.releaseSlot()
 		}
-		delete(t.threads, tid)
+		t.setThread(tid, nil)
 		delete(t.parked, tid)
 		if tid == t.root {
 			t.rootWS, t.rootDone = syscall.WaitStatus(ws), true
@@ -245,7 +247,7 @@ func (t *tracer) newChild(parent *thread, event int) error {
 		proc = &cp
 	}
 	th := &thread{tid: tid, proc: proc, fresh: true, slot: -1}
-	t.threads[tid] = th
+	t.setThread(tid, th)
 	if t.parked[tid] {
 		delete(t.parked, tid)
 		if err := t.resume(th, 0); err != nil {
@@ -276,9 +278,9 @@ func (t *tracer) execEvent(th *thread) error {
 	if msg, err := unix.PtraceGetEventMsg(th.tid); err == nil && int(msg) != th.tid {
 		// A non-leader thread exec'd: it now has the leader's tid.
 		if former := t.threads[int(msg)]; former != nil {
-			delete(t.threads, int(msg))
+			t.setThread(int(msg), nil)
 			former.tid = th.tid
-			t.threads[th.tid] = former
+			t.setThread(th.tid, former)
 			th = former
 		}
 	}
@@ -286,7 +288,9 @@ func (t *tracer) execEvent(th *thread) error {
 	if plan := th.exec; plan != nil && plan.viaLoader {
 		proc.exeGuest, proc.exeHost = plan.exeGuest, plan.exeHost
 	}
+	t.mu.Lock()
 	th.proc = proc
+	t.mu.Unlock()
 	th.slot = -1
 	th.exec = nil
 	th.exit = exitNone
@@ -388,12 +392,25 @@ func (t *tracer) syscallStop(th *thread) error {
 	return t.ok(th, unix.PtraceSyscall(th.tid, 0))
 }
 
-// procPath builds "/proc/<tid>/<rest>" without allocating more than once.
-func (t *tracer) procPath(tid int, rest string) string {
-	b := append(t.pathBuf[:0], "/proc/"...)
-	b = strconv.AppendInt(b, int64(tid), 10)
-	b = append(b, '/')
-	b = append(b, rest...)
-	t.pathBuf = b
-	return string(b)
+// setThread records (or with nil forgets) a thread. Only the tracer
+// goroutine writes the map; it reads it without the lock.
+func (t *tracer) setThread(tid int, th *thread) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if th == nil {
+		delete(t.threads, tid)
+		return
+	}
+	t.threads[tid] = th
+}
+
+// procOf returns the process of tid (nil if unknown). Safe from any
+// goroutine.
+func (t *tracer) procOf(tid int) *process {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if th := t.threads[tid]; th != nil {
+		return th.proc
+	}
+	return nil
 }

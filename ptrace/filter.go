@@ -19,13 +19,19 @@ import (
 //   - everything else: allowed, at no cost to the tracer.
 //
 // The numbers are searched with a binary tree of comparisons.
-func buildFilter() ([]unix.SockFilter, error) {
+//
+// With notify, the calls the notification server can answer return
+// SECCOMP_RET_USER_NOTIF instead of SECCOMP_RET_TRACE.
+func buildFilter(notify bool) ([]unix.SockFilter, error) {
 	verdict := map[int]string{}
 	var nrs []int
 	for _, nr := range tracedNumbers() {
 		verdict[nr] = "trace"
 		if byNr[nr].act == actPrctl {
 			verdict[nr] = "prctl"
+		}
+		if notify && byNr[nr].notify != viaPtrace {
+			verdict[nr] = "notify"
 		}
 		nrs = append(nrs, nr)
 	}
@@ -74,6 +80,8 @@ func buildFilter() ([]unix.SockFilter, error) {
 	p.Return(unix.SECCOMP_RET_ALLOW)
 	p.Label("trace")
 	p.Return(unix.SECCOMP_RET_TRACE)
+	p.Label("notify")
+	p.Return(unix.SECCOMP_RET_USER_NOTIF)
 	p.Label("enosys")
 	p.Return(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
 	return p.Assemble()

@@ -177,6 +177,9 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 		}()
 		werr := writeSpec(specW, wire)
 		loopErr = t.loop()
+		if t.notifier != nil {
+			t.notifier.stop()
+		}
 		if loopErr != nil {
 			t.killAll()
 			for t.drain() {

@@ -25,3 +25,14 @@ func installFilter(prog []unix.SockFilter) error {
 	}
 	return nil
 }
+
+// installFilterWithListener loads prog with a user-notification listener
+// and returns the listener's fd.
+func installFilterWithListener(prog []unix.SockFilter) (int, error) {
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	fd, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}

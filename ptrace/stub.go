@@ -77,12 +77,18 @@ func stub(status *os.File, specFD int) error {
 	}
 	logrus.SetLevel(logrus.Level(spec.LogLevel))
 	if !spec.NoSeccomp {
-		if err := installTraceFilter(); err != nil {
+		listener, err := installTraceFilter()
+		if err != nil {
 			return &SetupError{Step: stepFilter, Err: err}
 		}
-		// The tracer learns the kernel's stop order from this call.
+		// The tracer learns the kernel's stop order from this call (a
+		// harmless EEXIST), and takes the notification listener, whose
+		// number rides in an unused argument.
 		fdcwd := unix.AT_FDCWD
-		_, _, _ = unix.RawSyscall6(unix.SYS_FACCESSAT, uintptr(fdcwd), uintptr(rootDirPtr()), unix.X_OK, 0, 0, 0)
+		_, _, _ = unix.RawSyscall6(unix.SYS_MKDIRAT, uintptr(fdcwd), uintptr(rootDirPtr()), 0, uintptr(listener), 0, 0)
+		if listener >= 0 {
+			unix.Close(listener) // the tracer has its own copy now
+		}
 	}
 	if spec.Probe {
 		if _, err := status.Write([]byte{execMarker}); err != nil {
@@ -112,17 +118,24 @@ func stub(status *os.File, specFD int) error {
 	return proc.Exec(spec.Argv, file, env)
 }
 
-// installTraceFilter installs the table's filter on this thread.
+// installTraceFilter installs the table's filter on this thread, with a
+// notification listener (returned, close-on-exec) when the kernel offers
+// one (Linux >= 5.0 with seccomp(2)); -1 without.
 // Precondition: the OS thread is locked (init did it).
-func installTraceFilter() error {
-	prog, err := buildFilter()
-	if err != nil {
-		return fmt.Errorf("building filter: %w", err)
-	}
+func installTraceFilter() (int, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("setting no_new_privs: %w", err)
+		return -1, fmt.Errorf("setting no_new_privs: %w", err)
 	}
-	return installFilter(prog)
+	if prog, err := buildFilter(true); err == nil {
+		if fd, err := installFilterWithListener(prog); err == nil {
+			return fd, nil
+		}
+	}
+	prog, err := buildFilter(false)
+	if err != nil {
+		return -1, fmt.Errorf("building filter: %w", err)
+	}
+	return -1, installFilter(prog)
 }
 
 func silenceStderr() {

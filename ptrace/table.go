@@ -64,7 +64,23 @@ type sysInfo struct {
 	nullPath bool
 	// cache says what the call does to the tracer's cache of host paths.
 	cache cacheEffect
+	// notify: the call only reads (a stat, access or readlink), so the
+	// notification server may answer it (notify.go), and aux is the
+	// register of its result buffer (of its mode, for access).
+	notify notifyKind
+	aux    int8
 }
+
+// notifyKind says how the notification server answers a call.
+type notifyKind uint8
+
+const (
+	viaPtrace notifyKind = iota
+	notifyStat
+	notifyStatx
+	notifyAccess
+	notifyReadlink
+)
 
 // cacheEffect: which calls change what a cached lookup would say.
 type cacheEffect uint8
@@ -94,15 +110,15 @@ var table = []sysInfo{
 	rowf("openat", 2, pat(0, 1, followOpenFlags)),
 	rowf("openat2", 2, pat(0, 1, followOpenHow)),
 	// stat family
-	row("stat", p(0, followYes)),
-	row("lstat", p(0, followNo)),
-	{name: "newfstatat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true},
-	{name: "statx", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 2, emptyPath: true},
-	row("access", p(0, followYes)),
-	row("faccessat", pat(0, 1, followYes)),
-	{name: "faccessat2", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true},
-	{name: "readlink", act: actReadlink, paths: paths(p(0, followNo)), flags: -1},
-	{name: "readlinkat", act: actReadlink, paths: paths(pat(0, 1, followNo)), flags: -1, emptyPath: true},
+	{name: "stat", act: actPaths, paths: paths(p(0, followYes)), flags: -1, notify: notifyStat, aux: 1},
+	{name: "lstat", act: actPaths, paths: paths(p(0, followNo)), flags: -1, notify: notifyStat, aux: 1},
+	{name: "newfstatat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true, notify: notifyStat, aux: 2},
+	{name: "statx", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 2, emptyPath: true, notify: notifyStatx, aux: 4},
+	{name: "access", act: actPaths, paths: paths(p(0, followYes)), flags: -1, notify: notifyAccess, aux: 1},
+	{name: "faccessat", act: actPaths, paths: paths(pat(0, 1, followYes)), flags: -1, notify: notifyAccess, aux: 2},
+	{name: "faccessat2", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true, notify: notifyAccess, aux: 2},
+	{name: "readlink", act: actReadlink, paths: paths(p(0, followNo)), flags: -1, notify: notifyReadlink, aux: 1},
+	{name: "readlinkat", act: actReadlink, paths: paths(pat(0, 1, followNo)), flags: -1, emptyPath: true, notify: notifyReadlink, aux: 2},
 	// creating and removing names
 	{name: "unlink", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget},
 	{name: "rmdir", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget},

@@ -12,7 +12,13 @@ import (
 // every number and checks it traps exactly what the dispatcher handles
 // and refuses exactly what the table refuses.
 func TestFilterAndDispatcherAgree(t *testing.T) {
-	prog, err := buildFilter()
+	for _, notify := range []bool{false, true} {
+		checkFilter(t, notify)
+	}
+}
+
+func checkFilter(t *testing.T, notify bool) {
+	prog, err := buildFilter(notify)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +45,8 @@ func TestFilterAndDispatcherAgree(t *testing.T) {
 			want = unix.SECCOMP_RET_ALLOW
 		case info.act == actRefuse:
 			want = enosys
+		case notify && info.notify != viaPtrace:
+			want = unix.SECCOMP_RET_USER_NOTIF
 		default:
 			want = unix.SECCOMP_RET_TRACE
 		}
@@ -47,7 +55,7 @@ func TestFilterAndDispatcherAgree(t *testing.T) {
 			if info != nil {
 				name = info.name
 			}
-			t.Errorf("syscall %d (%s): filter says %#x, table says %#x", nr, name, got, want)
+			t.Errorf("notify=%v: syscall %d (%s): filter says %#x, table says %#x", notify, nr, name, got, want)
 		}
 	}
 	// prctl is trapped only for PR_SET_DUMPABLE 0.

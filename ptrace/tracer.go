@@ -80,6 +80,7 @@ type tracer struct {
 	pathBuf  []byte
 	sockets  sockDirs
 	hostNix  bool // the host itself has /nix: no listing of / needs an entry
+	notifier *notifier
 }
 
 func newTracer(nixDir string, seccomp bool) *tracer {
@@ -323,6 +324,17 @@ func (t *tracer) seccompStop(th *thread) error {
 // 4.8 (seccomp stop first) and its exit stop after.
 func (t *tracer) probeStop(th *thread) error {
 	tid := th.tid
+	if fd := int32(arg(&th.regs, 3)); fd > 2 {
+		// The stub's notification listener: take a copy.
+		if pidfd, err := unix.PidfdOpen(tid, 0); err == nil {
+			if l, err := unix.PidfdGetfd(pidfd, int(fd), 0); err == nil {
+				t.startNotifier(l)
+			} else {
+				logrus.Debugf("ptrace: taking the notification listener: %v", err)
+			}
+			unix.Close(pidfd)
+		}
+	}
 	if err := unix.PtraceSyscall(tid, 0); err != nil {
 		return t.ok(th, err)
 	}

@@ -3,6 +3,7 @@ package ptrace
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -27,7 +28,7 @@ type notifier struct {
 	stopR  int // read end of the stop pipe: readable once Run is done
 	stopW  int
 	wg     sync.WaitGroup
-	served int
+	served atomic.Int64 // notifications answered, for the debug log
 }
 
 // startNotifier serves the listener fd until stop.
@@ -82,6 +83,7 @@ func (n *notifier) serve() {
 		if err := notifRecv(n.fd, &req); err != nil {
 			continue // ENOENT: the caller went away; EINTR; another server took it
 		}
+		n.served.Add(1)
 		resp := n.answer(&lk, &req)
 		resp.id = req.id
 		_ = notifSend(n.fd, &resp) // ENOENT: the caller was interrupted

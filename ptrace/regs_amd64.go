@@ -79,3 +79,13 @@ func rewindSyscall(r *regs) {
 	r.Rip -= 2
 	r.Rax = r.Orig_rax
 }
+
+// callAgain makes r, the registers of a syscall-exit stop, run another
+// system call: the instruction pointer back on the syscall instruction,
+// rax the number, the arguments in their registers.
+func callAgain(r *regs, nr int, a0, a1, a2, a3, a4, a5 uint64) {
+	r.Rip -= 2
+	r.Rax = uint64(nr)
+	r.Orig_rax = uint64(nr)
+	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = a0, a1, a2, a3, a4, a5
+}

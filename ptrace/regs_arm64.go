@@ -69,3 +69,13 @@ func rewindSyscall(r *regs) {
 	r.Pc -= 4
 	r.Regs[0] = r.orig
 }
+
+// callAgain makes r, the registers of a syscall-exit stop, run another
+// system call: the program counter back on svc, x8 the number.
+func callAgain(r *regs, nr int, a0, a1, a2, a3, a4, a5 uint64) {
+	r.Pc -= 4
+	r.Regs[8] = uint64(nr)
+	r.nr = nr
+	r.orig = a0
+	r.Regs[0], r.Regs[1], r.Regs[2], r.Regs[3], r.Regs[4], r.Regs[5] = a0, a1, a2, a3, a4, a5
+}

@@ -177,9 +177,12 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 		}()
 		werr := writeSpec(specW, wire)
 		loopErr = t.loop()
+		served := int64(0)
 		if t.notifier != nil {
 			t.notifier.stop()
+			served = t.notifier.served.Load()
 		}
+		logrus.Debugf("ptrace: %d stops, %d notifications, seccomp=%v", t.stops, served, t.seccomp)
 		if loopErr != nil {
 			t.killAll()
 			for t.drain() {

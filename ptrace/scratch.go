@@ -14,7 +14,7 @@ type scratch struct {
 // area is being mapped first: the tracer has turned the current call into
 // an mmap, and the call runs again once it is done (see exitScratch).
 func (t *tracer) areaFor(th *thread) (a alloc, ok bool, err error) {
-	sc := &th.proc.scratch
+	sc := th.proc.scratch
 	if sc.addr == 0 && !sc.failed {
 		return alloc{}, false, t.injectMmap(th)
 	}
@@ -54,7 +54,7 @@ func (t *tracer) injectMmap(th *thread) error {
 // back on the syscall instruction.
 func (t *tracer) exitScratch(th *thread) error {
 	res := result(&th.regs)
-	sc := &th.proc.scratch
+	sc := th.proc.scratch
 	if res < 0 && res > -4096 {
 		sc.failed = true
 	} else {
@@ -65,9 +65,37 @@ func (t *tracer) exitScratch(th *thread) error {
 	return t.ok(th, setRegs(th.tid, &th.regs))
 }
 
+// forkReturned maps the scratch area in a parent at the exit stop of its
+// fork: the registers are saved, the syscall instruction runs again as
+// mmap, and exitInjected puts them back.
+func (t *tracer) forkReturned(th *thread) error {
+	if sc := th.proc.scratch; sc.addr != 0 || sc.failed {
+		return nil // a vfork child mapped it meanwhile
+	}
+	th.saved = th.regs
+	r := &th.regs
+	callAgain(r, unix.SYS_MMAP, 0, scratchSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+	th.exit = exitInjectEnter
+	return t.ok(th, setRegs(th.tid, r))
+}
+
+// exitInjected records the injected mmap's result and restores the
+// registers of the fork's return.
+func (t *tracer) exitInjected(th *thread) error {
+	res := result(&th.regs)
+	sc := th.proc.scratch
+	if res < 0 && res > -4096 {
+		sc.failed = true
+	} else {
+		sc.addr = uint64(res)
+	}
+	th.regs = th.saved
+	return t.ok(th, setRegs(th.tid, &th.regs))
+}
+
 // releaseSlot gives an ended thread's slot back.
 func (th *thread) releaseSlot() {
-	if th.slot >= 0 && th.proc != nil {
+	if th.slot >= 0 && th.proc != nil && th.proc.scratch != nil {
 		th.proc.scratch.free = append(th.proc.scratch.free, th.slot)
 		th.slot = -1
 	}

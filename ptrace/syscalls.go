@@ -84,6 +84,10 @@ func (t *tracer) exitStop(th *thread) error {
 		return t.exitSockname(th)
 	case exitScratch:
 		return t.exitScratch(th)
+	case exitForkReturn:
+		return t.forkReturned(th)
+	case exitInjectDone:
+		return t.exitInjected(th)
 	}
 	return nil
 }

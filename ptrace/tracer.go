@@ -21,7 +21,9 @@ const traceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEFORK | unix
 
 // process is what the tracer keeps per thread group (address space).
 type process struct {
-	scratch scratch
+	// scratch is shared by the processes of one address space (vfork).
+	scratch *scratch
+	forks   int // children started, to decide on mapping scratch early
 
 	// exeGuest and exeHost are the program the process runs when the
 	// tracer started it through its dynamic loader: the kernel's
@@ -40,6 +42,9 @@ const (
 	exitSockname          // show a unix socket's guest path
 	exitExecve            // restore if the exec failed
 	exitScratch           // the scratch area is mapped: rerun the call
+	exitForkReturn        // a fork returned in the parent: map scratch now
+	exitInjectEnter       // the injected mmap's enter stop
+	exitInjectDone        // the injected mmap's exit stop
 )
 
 // thread is the tracer's state of one tracee thread.
@@ -81,6 +86,7 @@ type tracer struct {
 	sockets  sockDirs
 	hostNix  bool // the host itself has /nix: no listing of / needs an entry
 	notifier *notifier
+	stops    int // ptrace stops handled, for the debug log
 }
 
 func newTracer(nixDir string, seccomp bool) *tracer {
@@ -110,7 +116,7 @@ func (t *tracer) seize(pid int) error {
 		return fmt.Errorf("ptrace(PTRACE_SEIZE, %d): %w", pid, errno)
 	}
 	t.root = pid
-	t.setThread(pid, &thread{tid: pid, proc: &process{}, fresh: true, slot: -1})
+	t.setThread(pid, &thread{tid: pid, proc: newProcess(), fresh: true, slot: -1})
 	if !t.seccomp {
 		// Stop it so it can be resumed with PTRACE_SYSCALL.
 		if err := unix.PtraceInterrupt(pid); err != nil {
@@ -153,6 +159,7 @@ func (t *tracer) killAll() {
 }
 
 func (t *tracer) handle(tid int, ws unix.WaitStatus) error {
+	t.stops++
 	if ws.Exited() || ws.Signaled() {
 		if th := t.threads[tid]; th != nil {
 			th.releaseSlot()
@@ -234,18 +241,31 @@ func (t *tracer) newChild(parent *thread, event int) error {
 		return t.ok(parent, err)
 	}
 	tid := int(msg)
+	var flags uint64
+	switch event {
+	case unix.PTRACE_EVENT_VFORK:
+		flags = unix.CLONE_VM | unix.CLONE_VFORK
+	case unix.PTRACE_EVENT_CLONE:
+		flags = t.cloneFlags(parent)
+	}
 	proc := parent.proc
-	if event != unix.PTRACE_EVENT_CLONE || !t.sharesThreadGroup(parent) {
-		// A new address space (or vfork's borrowed one): the same
-		// scratch area at the same address, its slots still taken.
+	if flags&unix.CLONE_THREAD == 0 {
 		cp := *parent.proc
-		cp.scratch.free = append([]int(nil), parent.proc.scratch.free...)
-		if parent.slot >= 0 {
-			// The child is the parent's thread's copy: the same slot is
-			// free for it, the parent's own stays the parent's.
-			cp.scratch.free = append(cp.scratch.free, parent.slot)
+		if flags&unix.CLONE_VM == 0 {
+			// A copy of the address space: the scratch area is there at
+			// the same address, with the same slots taken.
+			sc := *parent.proc.scratch
+			sc.free = append([]int(nil), sc.free...)
+			if parent.slot >= 0 {
+				// The child's thread is the parent thread's copy: its
+				// slot is free in the copy.
+				sc.free = append(sc.free, parent.slot)
+			}
+			cp.scratch = &sc
 		}
+		cp.forks = 0
 		proc = &cp
+		parent.proc.forks++
 	}
 	th := &thread{tid: tid, proc: proc, fresh: true, slot: -1}
 	t.setThread(tid, th)
@@ -255,15 +275,20 @@ func (t *tracer) newChild(parent *thread, event int) error {
 			return err
 		}
 	}
+	// A process that forks again and again (a shell, make) gets its
+	// scratch area now, on the way out of fork: its later children
+	// inherit it instead of each mapping their own.
+	if sc := parent.proc.scratch; parent.proc.forks == 2 && sc.addr == 0 && !sc.failed && parent.exit == exitNone {
+		parent.exit = exitForkReturn
+	}
 	return t.resume(parent, 0)
 }
 
-// sharesThreadGroup says whether parent's clone made a thread
-// (CLONE_THREAD), from the flags of the clone or clone3 in progress.
-func (t *tracer) sharesThreadGroup(parent *thread) bool {
+// cloneFlags returns the flags of the clone or clone3 in progress.
+func (t *tracer) cloneFlags(parent *thread) uint64 {
 	var r regs
 	if getRegs(parent.tid, &r) != nil {
-		return false
+		return 0
 	}
 	var flags uint64
 	switch sysNr(&r) {
@@ -272,8 +297,10 @@ func (t *tracer) sharesThreadGroup(parent *thread) bool {
 	case unix.SYS_CLONE3:
 		flags, _ = readWord(parent.tid, arg(&r, 0)) // struct clone_args starts with flags
 	}
-	return flags&unix.CLONE_THREAD != 0
+	return flags
 }
+
+func newProcess() *process { return &process{scratch: &scratch{}} }
 
 func (t *tracer) execEvent(th *thread) error {
 	if msg, err := unix.PtraceGetEventMsg(th.tid); err == nil && int(msg) != th.tid {
@@ -285,7 +312,7 @@ func (t *tracer) execEvent(th *thread) error {
 			th = former
 		}
 	}
-	proc := &process{}
+	proc := newProcess()
 	if plan := th.exec; plan != nil && plan.viaLoader {
 		proc.exeGuest, proc.exeHost = plan.exeGuest, plan.exeHost
 	}
@@ -371,6 +398,12 @@ func (t *tracer) probeStop(th *thread) error {
 }
 
 func (t *tracer) syscallStop(th *thread) error {
+	if th.exit == exitInjectEnter {
+		// The injected mmap's enter stop: on to its exit.
+		th.exit = exitInjectDone
+		th.inSyscall = true
+		return t.ok(th, unix.PtraceSyscall(th.tid, 0))
+	}
 	if t.seccomp {
 		if th.skipEnter {
 			th.skipEnter = false

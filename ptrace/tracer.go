@@ -36,15 +36,15 @@ type process struct {
 type exitWork uint8
 
 const (
-	exitNone     exitWork = iota
-	exitRestore           // put the saved argument registers back
-	exitGetdents          // add a "nix" entry to a listing of /
-	exitSockname          // show a unix socket's guest path
-	exitExecve            // restore if the exec failed
-	exitScratch           // the scratch area is mapped: rerun the call
-	exitForkReturn        // a fork returned in the parent: map scratch now
-	exitInjectEnter       // the injected mmap's enter stop
-	exitInjectDone        // the injected mmap's exit stop
+	exitNone        exitWork = iota
+	exitRestore              // put the saved argument registers back
+	exitGetdents             // add a "nix" entry to a listing of /
+	exitSockname             // show a unix socket's guest path
+	exitExecve               // restore if the exec failed
+	exitScratch              // the scratch area is mapped: rerun the call
+	exitForkReturn           // a fork returned in the parent: map scratch now
+	exitInjectEnter          // the injected mmap's enter stop
+	exitInjectDone           // the injected mmap's exit stop
 )
 
 // thread is the tracer's state of one tracee thread.

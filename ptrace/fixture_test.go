@@ -137,11 +137,20 @@ func testdataPath(name string) string {
 	return filepath.Join(wd, "testdata", name)
 }
 
-// modes runs f without and with the seccomp filter.
+// modes runs f with the seccomp filter (and its notifications), with the
+// filter but every call on ptrace (kernels before 5.6), and without it.
 func modes(t *testing.T, f func(t *testing.T, noSeccomp bool)) {
 	t.Run("seccomp", func(t *testing.T) { f(t, false) })
+	t.Run("seccomp-ptrace-only", func(t *testing.T) {
+		noNotifyForTests = true
+		defer func() { noNotifyForTests = false }()
+		f(t, false)
+	})
 	t.Run("no-seccomp", func(t *testing.T) { f(t, true) })
 }
+
+// noNotifyForTests makes traced() keep every filtered call on ptrace.
+var noNotifyForTests bool
 
 // expect checks a traced run's stdout.
 func expect(t *testing.T, r runResult, want string) {

@@ -31,13 +31,13 @@ type notifier struct {
 	served atomic.Int64 // notifications answered, for the debug log
 }
 
-// startNotifier serves the listener fd until stop.
-func (t *tracer) startNotifier(fd int) {
+// startNotifier serves the listener fd until stop; false if it cannot.
+func (t *tracer) startNotifier(fd int) bool {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		logrus.Debugf("ptrace: no notification server: %v", err)
 		unix.Close(fd)
-		return
+		return false
 	}
 	n := &notifier{t: t, fd: fd, stopR: p[0], stopW: p[1]}
 	t.notifier = n
@@ -45,6 +45,7 @@ func (t *tracer) startNotifier(fd int) {
 		n.wg.Add(1)
 		go n.serve()
 	}
+	return true
 }
 
 // stop ends the servers and closes the listener.

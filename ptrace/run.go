@@ -40,7 +40,15 @@ type Spec struct {
 	// NoSeccomp traces every system call (PTRACE_SYSCALL) instead of
 	// stopping only for the ones with paths (a seccomp filter).
 	NoSeccomp bool
+	// noNotify (tests) keeps every filtered call on ptrace, as on kernels
+	// without seccomp user notifications.
+	noNotify bool
 }
+
+// runStats are the counts of the last run, for tests.
+type runStats struct{ stops, notifications int64 }
+
+var lastRunStats runStats
 
 // runMu: one traced tree per process at a time. The wait loop waits for
 // any child (tracees are not all children), so two would steal each
@@ -103,7 +111,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	if err != nil {
 		return 0, &SetupError{Step: "checking nix directory " + spec.NixDir, Err: err}
 	}
-	wire := &wireSpec{Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, NoSeccomp: spec.NoSeccomp,
+	wire := &wireSpec{Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, NoSeccomp: spec.NoSeccomp, NoNotify: spec.noNotify,
 		Probe: probe, LogLevel: uint32(logrus.GetLevel())}
 	if !probe {
 		wire.KeepFDs = spec.PassFDs
@@ -183,6 +191,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 			served = t.notifier.served.Load()
 		}
 		logrus.Debugf("ptrace: %d stops, %d notifications, seccomp=%v", t.stops, served, t.seccomp)
+		lastRunStats = runStats{int64(t.stops), served}
 		if loopErr != nil {
 			t.killAll()
 			for t.drain() {

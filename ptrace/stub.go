@@ -77,17 +77,22 @@ func stub(status *os.File, specFD int) error {
 	}
 	logrus.SetLevel(logrus.Level(spec.LogLevel))
 	if !spec.NoSeccomp {
-		listener, err := installTraceFilter()
+		listener, err := installTraceFilter(!spec.NoNotify)
 		if err != nil {
 			return &SetupError{Step: stepFilter, Err: err}
 		}
 		// The tracer learns the kernel's stop order from this call (a
 		// harmless EEXIST), and takes the notification listener, whose
-		// number rides in an unused argument.
+		// number rides in an unused argument; it sets listenerTaken.
 		fdcwd := unix.AT_FDCWD
-		_, _, _ = unix.RawSyscall6(unix.SYS_MKDIRAT, uintptr(fdcwd), uintptr(rootDirPtr()), 0, uintptr(listener), 0, 0)
+		_, _, _ = unix.RawSyscall6(unix.SYS_MKDIRAT, uintptr(fdcwd), uintptr(rootDirPtr()), 0, uintptr(listener), uintptr(listenerTakenPtr()), 0)
 		if listener >= 0 {
-			unix.Close(listener) // the tracer has its own copy now
+			unix.Close(listener) // the tracer has its own copy, or none
+			if listenerTaken == 0 {
+				// Calls the filter routes to the listener would fail
+				// with ENOSYS from now on: start again without seccomp.
+				return &SetupError{Step: stepFilter, Err: errors.New("the tracer could not take the notification listener")}
+			}
 		}
 	}
 	if spec.Probe {
@@ -122,13 +127,15 @@ func stub(status *os.File, specFD int) error {
 // notification listener (returned, close-on-exec) when the kernel offers
 // one (Linux >= 5.0 with seccomp(2)); -1 without.
 // Precondition: the OS thread is locked (init did it).
-func installTraceFilter() (int, error) {
+func installTraceFilter(notify bool) (int, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return -1, fmt.Errorf("setting no_new_privs: %w", err)
 	}
-	if prog, err := buildFilter(true); err == nil {
-		if fd, err := installFilterWithListener(prog); err == nil {
-			return fd, nil
+	if notify && canTakeFDs() {
+		if prog, err := buildFilter(true); err == nil {
+			if fd, err := installFilterWithListener(prog); err == nil {
+				return fd, nil
+			}
 		}
 	}
 	prog, err := buildFilter(false)
@@ -156,4 +163,21 @@ func setEnv(env []string, key, value string) []string {
 		}
 	}
 	return append(out, key+"="+value)
+}
+
+// canTakeFDs says whether the tracer will be able to take the listener
+// from this process (pidfd_getfd, Linux >= 5.6, which also brings the
+// notification CONTINUE flag of 5.5).
+func canTakeFDs() bool {
+	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(pidfd)
+	fd, err := unix.PidfdGetfd(pidfd, 0, 0)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }

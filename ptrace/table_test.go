@@ -112,3 +112,20 @@ func TestTableRowsAreConsistent(t *testing.T) {
 		t.Error("index accepted a row without a number")
 	}
 }
+
+// TestNotificationsAnswerReadOnlyCalls: with the filter, stat, access and
+// readlink go to the notification server, not to ptrace stops; without
+// notifications they are stops again.
+func TestNotificationsAnswerReadOnlyCalls(t *testing.T) {
+	f := getFixture(t)
+	script := "for i in 1 2 3 4 5 6 7 8 9 10; do stat /nix/hello /nix/link >/dev/null; readlink /nix/link >/dev/null; done"
+	expect(t, traced(t, f.nix, false, "/bin/busybox", "sh", "-c", script), "")
+	with := lastRunStats
+	noNotifyForTests = true
+	expect(t, traced(t, f.nix, false, "/bin/busybox", "sh", "-c", script), "")
+	noNotifyForTests = false
+	without := lastRunStats
+	if with.notifications < 30 || without.notifications != 0 || without.stops < with.stops+30 {
+		t.Errorf("with notifications: %+v; without: %+v", with, without)
+	}
+}

@@ -355,7 +355,10 @@ func (t *tracer) probeStop(th *thread) error {
 		// The stub's notification listener: take a copy.
 		if pidfd, err := unix.PidfdOpen(tid, 0); err == nil {
 			if l, err := unix.PidfdGetfd(pidfd, int(fd), 0); err == nil {
-				t.startNotifier(l)
+				if t.startNotifier(l) {
+					// Tell the stub (its listenerTaken).
+					_ = writeMem(tid, arg(&th.regs, 4), []byte{1, 0, 0, 0})
+				}
 			} else {
 				logrus.Debugf("ptrace: taking the notification listener: %v", err)
 			}

@@ -26,6 +26,7 @@ type wireSpec struct {
 	Env       []string
 	Dir       string
 	NoSeccomp bool
+	NoNotify  bool  // no seccomp user notifications (tests)
 	Probe     bool  // stop right before exec and exit 0
 	KeepFDs   []int // fds >= 3 the caller passed on purpose
 	LogLevel  uint32

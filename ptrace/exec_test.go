@@ -9,6 +9,8 @@ func TestExecOfStoreProgramsAndScripts(t *testing.T) {
 	modes(t, func(t *testing.T, ns bool) {
 		// A static binary under /nix.
 		expect(t, traced(t, f.nix, ns, storeBusybox, "echo", "static"), "static\n")
+		expect(t, traced(t, f.nix, ns, storeBusybox, "readlink", "/proc/self/exe"), storeBusybox+"\n")
+		expect(t, traced(t, f.nix, ns, storeOps, "fdlink", "/proc/self/exe"), storeOps+"\n")
 		// PT_INTERP under /nix (natively ENOENT); argv[0] as given.
 		expect(t, traced(t, f.nix, ns, storeOps, "argv0"), storeOps+"\n")
 		expect(t, traced(t, f.nix, ns, f.hostOps, "exec", storeOps, "custom-name", "argv0"), "custom-name\n")

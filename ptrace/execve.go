@@ -329,16 +329,21 @@ func elfInterp(host string, hdr []byte) (string, bool) {
 	le := binary.LittleEndian
 	var phoff uint64
 	var phentsize, phnum int
+	minEntry := 56 // Elf64_Phdr
 	switch hdr[4] {
 	case 2: // ELFCLASS64
 		phoff, phentsize, phnum = le.Uint64(hdr[32:]), int(le.Uint16(hdr[54:])), int(le.Uint16(hdr[56:]))
 	case 1: // ELFCLASS32
 		phoff, phentsize, phnum = uint64(le.Uint32(hdr[28:])), int(le.Uint16(hdr[42:])), int(le.Uint16(hdr[44:]))
+		minEntry = 32 // Elf32_Phdr
 	default:
 		return "", false
 	}
-	if phnum == 0 || phentsize < 32 || phnum > 256 {
+	if phnum == 0 || phnum > 256 {
 		return "", true
+	}
+	if phentsize < minEntry {
+		return "", false // malformed: the kernel decides
 	}
 	// read returns size bytes at off, from hdr when it has them.
 	fd := -1

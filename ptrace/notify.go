@@ -93,8 +93,15 @@ func (n *notifier) serve() {
 
 var letThrough = seccompNotifResp{flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 
-// answer decides one call.
-func (n *notifier) answer(lk *lookup, req *seccompNotif) seccompNotifResp {
+// answer decides one call. A panic (a bug) lets the call through as it is
+// and is logged: the server must keep serving.
+func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp) {
+	defer func() {
+		if p := recover(); p != nil {
+			logrus.Warnf("ptrace: internal error answering syscall %d: %v", req.nr, p)
+			resp = letThrough
+		}
+	}()
 	info := byNr[int(req.nr)]
 	if info == nil || info.notify == viaPtrace || len(info.paths) == 0 {
 		return letThrough

@@ -3,6 +3,7 @@ package ptrace
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"syscall"
 
@@ -127,8 +128,14 @@ func (t *tracer) seize(pid int) error {
 }
 
 // loop waits for and handles every stop until no tracee is left. An
-// error is an invariant violation: the caller kills the tree.
-func (t *tracer) loop() error {
+// error is an invariant violation: the caller kills the tree. A panic (a
+// bug in the tracer) is one too: it is reported, not let loose.
+func (t *tracer) loop() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v\n%s", p, debug.Stack())
+		}
+	}()
 	for {
 		var ws unix.WaitStatus
 		tid, err := unix.Wait4(-1, &ws, unix.WALL, nil)

@@ -148,7 +148,8 @@ func readSockaddrUn(tid int, addr uint64, n int) (string, bool) {
 // connect).
 func (t *tracer) enterSockaddr(th *thread, info *sysInfo) error {
 	r := &th.regs
-	path, ok := readSockaddrUn(th.tid, arg(r, 1), int(uint32(arg(r, 2))))
+	saReg := int(info.aux)
+	path, ok := readSockaddrUn(th.tid, arg(r, saReg), int(uint32(arg(r, saReg+1))))
 	if !ok {
 		return nil
 	}
@@ -188,8 +189,8 @@ func (t *tracer) enterSockaddr(th *thread, info *sysInfo) error {
 		return t.fail(th, unix.EFAULT)
 	}
 	th.saved = *r
-	setArg(r, 1, addr)
-	setArg(r, 2, uint64(len(sa)))
+	setArg(r, saReg, addr)
+	setArg(r, saReg+1, uint64(len(sa)))
 	th.exit = exitRestore
 	return t.ok(th, setRegs(th.tid, r))
 }

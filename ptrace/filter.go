@@ -33,6 +33,9 @@ func buildFilter(notify bool) ([]unix.SockFilter, error) {
 		if notify && byNr[nr].notify != viaPtrace {
 			verdict[nr] = "notify"
 		}
+		if byNr[nr].nonNull > 0 {
+			verdict[nr] = fmt.Sprintf("nonnull%d", nr)
+		}
 		nrs = append(nrs, nr)
 	}
 	for _, nr := range refusedNumbers() {
@@ -71,6 +74,16 @@ func buildFilter(notify bool) ([]unix.SockFilter, error) {
 		tree(nrs[mid:])
 	}
 	tree(nrs)
+	for _, nr := range nrs {
+		if a := byNr[nr].nonNull; a > 0 {
+			p.Label(verdict[nr])
+			p.LoadArgLow(int(a - 1))
+			p.JumpIfNot(0, "trace")
+			p.LoadArgHigh(int(a - 1))
+			p.JumpIfNot(0, "trace")
+			p.Jump("allow")
+		}
+	}
 	p.Label("prctl")
 	p.LoadArgLow(0)
 	p.JumpIfNot(unix.PR_SET_DUMPABLE, "allow")

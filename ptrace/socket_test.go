@@ -16,6 +16,9 @@ func TestUnixSocketsUnderNix(t *testing.T) {
 			t.Errorf("socket in the data dir: %v %v", fi, err)
 		}
 		os.Remove(f.nix + name[len("/nix"):])
+		dgram := "/nix/dir/d" + map[bool]string{false: "1", true: "2"}[ns] + ".sock"
+		expect(t, traced(t, f.nix, ns, f.hostOps, "dgram", dgram), "dgram ok\n")
+		os.Remove(f.nix + dgram[len("/nix"):])
 	})
 }
 

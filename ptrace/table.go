@@ -69,6 +69,9 @@ type sysInfo struct {
 	// register of its result buffer (of its mode, for access).
 	notify notifyKind
 	aux    int8
+	// nonNull (1+register): the filter traps the call only when that
+	// argument is not NULL (send is sendto without an address).
+	nonNull int8
 }
 
 // notifyKind says how the notification server answers a call.
@@ -181,8 +184,10 @@ var table = []sysInfo{
 	{name: "fanotify_mark", act: actPaths, paths: paths(pat(3, 4, followUnlessFanDF)), flags: 1, nullPath: true},
 	{name: "name_to_handle_at", act: actPaths, paths: paths(pat(0, 1, followIfAtFollow)), flags: 4, emptyPath: true},
 	// unix sockets
-	{name: "bind", act: actSockaddr, flags: -1},
-	{name: "connect", act: actSockaddr, flags: -1},
+	// aux is the register of the sockaddr; its length follows it.
+	{name: "bind", act: actSockaddr, flags: -1, aux: 1},
+	{name: "connect", act: actSockaddr, flags: -1, aux: 1},
+	{name: "sendto", act: actSockaddr, flags: -1, aux: 4, nonNull: 1 + 4},
 	{name: "getsockname", act: actSockname, flags: -1},
 	{name: "getpeername", act: actSockname, flags: -1},
 	// Refused with ENOSYS: their paths escape any translation (io_uring's

@@ -33,7 +33,7 @@ var sysNumbers = map[string]int{
 	"acct": 163, "swapon": 167, "swapoff": 168, "uselib": 134,
 	"mount": 165, "umount2": 166, "pivot_root": 155,
 	"inotify_add_watch": 254, "fanotify_mark": 301, "name_to_handle_at": 303,
-	"bind": 49, "connect": 42, "getsockname": 51, "getpeername": 52,
+	"sendto": 44, "bind": 49, "connect": 42, "getsockname": 51, "getpeername": 52,
 	"io_uring_setup": 425, "open_by_handle_at": 304,
 	"open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
 	"mount_setattr": 442, "open_tree_attr": 467, "file_getattr": 468, "file_setattr": 469,

@@ -29,7 +29,7 @@ var sysNumbers = map[string]int{
 	"acct": 89, "swapon": 224, "swapoff": 225,
 	"mount": 40, "umount2": 39, "pivot_root": 41,
 	"inotify_add_watch": 27, "fanotify_mark": 263, "name_to_handle_at": 264,
-	"bind": 200, "connect": 203, "getsockname": 204, "getpeername": 205,
+	"sendto": 206, "bind": 200, "connect": 203, "getsockname": 204, "getpeername": 205,
 	"io_uring_setup": 425, "open_by_handle_at": 265,
 	"open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
 	"mount_setattr": 442, "open_tree_attr": 467, "file_getattr": 468, "file_setattr": 469,

@@ -53,6 +53,9 @@ func (p *Program) LoadArch() { p.Load(OffArch) }
 // LoadArgLow loads the low 32 bits of argument i.
 func (p *Program) LoadArgLow(i int) { p.Load(uint32(OffArgs + 8*i)) }
 
+// LoadArgHigh loads the high 32 bits of argument i.
+func (p *Program) LoadArgHigh(i int) { p.Load(uint32(OffArgs + 8*i + 4)) }
+
 // JumpIf jumps to label when A == k.
 func (p *Program) JumpIf(k uint32, label string) {
 	p.add(insn{code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, k: k, jt: label})

@@ -173,6 +173,16 @@ int main(int argc, char **argv) {
 		if (connect(c, (struct sockaddr *)&a, sizeof a) < 0) return fail();
 		printf("%s\n", b.sun_path); return 0;
 	}
+	if (!strcmp(op, "dgram")) { // bind a datagram socket at p, sendto it, read it back
+		int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		strncpy(a.sun_path, p, sizeof a.sun_path - 1);
+		if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) return fail();
+		int c = socket(AF_UNIX, SOCK_DGRAM, 0);
+		if (sendto(c, "dgram ok", 8, 0, (struct sockaddr *)&a, sizeof a) < 0) return fail();
+		ssize_t n = recv(s, buf, sizeof buf, 0); if (n < 0) return fail();
+		printf("%.*s\n", (int)n, buf); return 0;
+	}
 	if (!strcmp(op, "dumpable")) {
 		syscall(SYS_prctl, 4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0);
 		int fd = open(p, O_RDONLY); if (fd < 0) return fail();

@@ -95,6 +95,15 @@ const (
 	scratchSlots    = 64
 	scratchSlotSize = 32 << 10
 	scratchSize     = scratchSlots * scratchSlotSize
+	// A rewritten path goes to the next of a thread's scratchChunks chunks
+	// of its slot, in turn: the pointer the tracer put in the register
+	// stays valid for the next scratchChunks-1 rewrites of the thread, so
+	// a call the kernel restarts after a signal handler (which may make
+	// calls of its own) still finds its path. That is what lets the
+	// tracer leave the register as it is after the call instead of
+	// stopping again to restore it (see enterPaths).
+	scratchChunks    = 4
+	scratchChunkSize = scratchSlotSize / scratchChunks
 )
 
 // errNoRoom: the strings do not fit the thread's slot.

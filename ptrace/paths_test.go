@@ -167,3 +167,16 @@ func TestRemovedNamesAreLookedUpAfresh(t *testing.T) {
 		expect(t, traced(t, f.nix, ns, "/bin/busybox", "sh", "-c", script), "host\nhello\nhost2\nhello\n")
 	})
 }
+
+// TestRestartedCallsFindTheirPath: a blocking open under /nix, interrupted
+// by a signal whose handler makes path calls of its own, is restarted by
+// the kernel with the (rewritten) registers it had and must still open the
+// same file.
+func TestRestartedCallsFindTheirPath(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		fifo := "/nix/dir/fifo-" + filepath.Base(t.Name())
+		expect(t, traced(t, f.nix, ns, f.hostOps, "fifo-restart", fifo, fifo), "fifo ok handled=1\n")
+		os.Remove(f.nix + fifo[len("/nix"):])
+	})
+}

@@ -190,7 +190,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 			t.notifier.stop()
 			served = t.notifier.served.Load()
 		}
-		logrus.Debugf("ptrace: %d stops, %d notifications, seccomp=%v", t.stops, served, t.seccomp)
+		logrus.Debugf("ptrace: %d stops (%d to restore registers), %d notifications, seccomp=%v", t.stops, t.restores, served, t.seccomp)
 		lastRunStats = runStats{int64(t.stops), served}
 		if loopErr != nil {
 			t.killAll()

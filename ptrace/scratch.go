@@ -34,6 +34,19 @@ func (t *tracer) areaFor(th *thread) (a alloc, ok bool, err error) {
 	return alloc{tid: th.tid, next: low + scratchSlotSize, low: low}, true, nil
 }
 
+// chunkFor is areaFor for one rewrite: the thread's next chunk of its
+// slot. scratch says whether it is one (not the stack).
+func (t *tracer) chunkFor(th *thread) (a alloc, ok, scratch bool, err error) {
+	a, ok, err = t.areaFor(th)
+	if !ok || a.low == 0 {
+		return a, ok, false, err
+	}
+	th.chunk = (th.chunk + 1) % scratchChunks
+	a.low += uint64(th.chunk) * scratchChunkSize
+	a.next = a.low + scratchChunkSize
+	return a, true, true, nil
+}
+
 // injectMmap turns th's current call into mmap of the scratch area.
 func (t *tracer) injectMmap(th *thread) error {
 	th.saved = th.regs

@@ -67,6 +67,7 @@ type thread struct {
 	exitArg   uint64
 	exec      *execPlan // the execve in flight
 	slot      int       // its slot of the scratch area, -1: none yet
+	chunk     int       // the chunk of the slot used last
 }
 
 // tracer drives the traced tree.
@@ -88,6 +89,7 @@ type tracer struct {
 	hostNix  bool // the host itself has /nix: no listing of / needs an entry
 	notifier *notifier
 	stops    int // ptrace stops handled, for the debug log
+	restores int // of which exit stops to restore registers
 }
 
 func newTracer(nixDir string, seccomp bool) *tracer {

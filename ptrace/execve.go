@@ -69,7 +69,6 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 	if errno != 0 {
 		return t.fail(th, errno)
 	}
-	given, _ := t.lk.mem.readString(th.tid, arg(r, int(a.path)))
 	crossed := res.crossed
 	progGuest := res.guest
 	var progHost string
@@ -91,26 +90,30 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 		progHost = t.res.toHost(progGuest)
 	}
 
-	argvPtrs, ok := readPointers(th.tid, arg(r, int(a.argv)))
-	if !ok {
-		if crossed {
-			return t.fail(th, unix.EFAULT)
+	// argv and the path as given are read only when the exec is changed.
+	var argvPtrs []uint64
+	argvRead, argvOK := false, false
+	argv := func() ([]uint64, bool) {
+		if !argvRead {
+			argvPtrs, argvOK = readPointers(th.tid, arg(r, int(a.argv)))
+			argvRead = true
 		}
-		return nil
+		return argvPtrs, argvOK
 	}
 	var head []string // new leading arguments
 	tailFrom := 0     // argvPtrs[tailFrom:] follow them
-	script := given
+	script := ""
 	plan := &execPlan{exeGuest: progGuest, exeHost: progHost}
 	filename := progHost
 	for depth := 0; ; depth++ {
-		if errno := checkExecutable(progHost); errno != 0 {
+		st, errno := checkExecutable(progHost)
+		if errno != 0 {
 			if !crossed {
 				return nil // the kernel says the same
 			}
 			return t.fail(th, errno)
 		}
-		hdr, err := readHeader(progHost)
+		hdr, err := t.headers.get(progHost, &st)
 		if err != nil {
 			// Unreadable (execute-only): the kernel must decide.
 			break
@@ -126,6 +129,9 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 				}
 				return t.fail(th, unix.ENOEXEC)
 			}
+			if depth == 0 {
+				script, _ = t.lk.mem.readString(th.tid, arg(r, int(a.path)))
+			}
 			newHead := []string{interp}
 			if opt != "" {
 				newHead = append(newHead, opt)
@@ -133,7 +139,7 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 			newHead = append(newHead, script)
 			if head != nil {
 				newHead = append(newHead, head[1:]...)
-			} else if len(argvPtrs) > 0 {
+			} else if ptrs, _ := argv(); len(ptrs) > 0 {
 				tailFrom = 1
 			}
 			head = newHead
@@ -180,13 +186,13 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 		argv0 := ""
 		if head != nil {
 			argv0 = head[0]
-		} else if len(argvPtrs) > 0 {
-			argv0, _ = t.lk.mem.readString(th.tid, argvPtrs[0])
+		} else if ptrs, _ := argv(); len(ptrs) > 0 {
+			argv0, _ = t.lk.mem.readString(th.tid, ptrs[0])
 		}
 		newHead := []string{interp, "--argv0", argv0, progGuest}
 		if head != nil {
 			newHead = append(newHead, head[1:]...)
-		} else if len(argvPtrs) > 0 {
+		} else if ptrs, _ := argv(); len(ptrs) > 0 {
 			tailFrom = 1
 		}
 		head = newHead
@@ -197,6 +203,9 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 	}
 	if !crossed {
 		return nil
+	}
+	if _, ok := argv(); !ok {
+		return t.fail(th, unix.EFAULT)
 	}
 	return t.writeExec(th, a, isExecveat, filename, head, argvPtrs[tailFrom:], plan)
 }
@@ -266,18 +275,47 @@ func (t *tracer) procLinkForTracer(th *thread, guest string) string {
 
 // checkExecutable is execve's own check: a regular file the caller may
 // execute, else EACCES (ENOENT and the like as they come).
-func checkExecutable(host string) unix.Errno {
+func checkExecutable(host string) (unix.Stat_t, unix.Errno) {
 	var st unix.Stat_t
 	if err := unix.Stat(host, &st); err != nil {
-		return toErrno(err)
+		return st, toErrno(err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return unix.EACCES
+		return st, unix.EACCES
 	}
 	if err := unix.Faccessat(unix.AT_FDCWD, host, unix.X_OK, unix.AT_EACCESS); err != nil {
-		return toErrno(err)
+		return st, toErrno(err)
 	}
-	return 0
+	return st, 0
+}
+
+// headerCache keeps the first bytes of programs exec'd, keyed by what
+// stat says of them (a changed file has another inode, size or mtime):
+// a shell loop execs the same few programs thousands of times.
+type headerCache map[headerKey][]byte
+
+type headerKey struct {
+	dev, ino, size uint64
+	mtime, mtimeNs int64
+}
+
+// maxHeaders bounds the cache (4 KiB each).
+const maxHeaders = 512
+
+func (c *headerCache) get(host string, st *unix.Stat_t) ([]byte, error) {
+	k := headerKey{dev: st.Dev, ino: st.Ino, size: uint64(st.Size), mtime: st.Mtim.Sec, mtimeNs: st.Mtim.Nsec}
+	if h, ok := (*c)[k]; ok {
+		return h, nil
+	}
+	h, err := readHeader(host)
+	if err != nil {
+		return nil, err
+	}
+	if *c == nil || len(*c) >= maxHeaders {
+		*c = headerCache{}
+	}
+	(*c)[k] = h
+	return h, nil
 }
 
 // headerSize covers a #! line (the kernel reads 256 bytes), and usually

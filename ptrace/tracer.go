@@ -87,6 +87,7 @@ type tracer struct {
 	pathBuf  []byte
 	sockets  sockDirs
 	hostNix  bool // the host itself has /nix: no listing of / needs an entry
+	headers  headerCache
 	notifier *notifier
 	stops    int // ptrace stops handled, for the debug log
 	restores int // of which exit stops to restore registers

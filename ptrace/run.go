@@ -211,7 +211,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	case !traced:
 		return 0, err
 	case loopErr != nil:
-		return 0, fmt.Errorf("tracing %s: %w (the traced processes were killed)", spec.Argv0(), loopErr)
+		return 0, fmt.Errorf("tracing %s: %w (the traced processes were killed)", argv0(spec), loopErr)
 	case statusErr != nil:
 		return 0, &SetupError{Step: "reading stub status", Err: statusErr}
 	case len(status) == 0 && t.rootDone && t.rootWS.Signaled():
@@ -230,8 +230,8 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	return t.rootWS, copyErr
 }
 
-// Argv0 names the program in messages.
-func (s Spec) Argv0() string {
+// argv0 names the program in messages.
+func argv0(s Spec) string {
 	if len(s.Argv) == 0 {
 		return "program"
 	}

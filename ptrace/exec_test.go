@@ -1,6 +1,9 @@
 package ptrace
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -31,5 +34,28 @@ func TestExecOfStoreProgramsAndScripts(t *testing.T) {
 		expect(t, traced(t, f.nix, ns, f.hostOps, "spawn", storeOps, "s", "argv0"), "s\nstatus 0\n")
 		expect(t, traced(t, f.nix, ns, f.hostOps, "thread-exec", storeOps), "from-thread\n")
 		expect(t, traced(t, f.nix, ns, storeOps, "thread-exec", storeOps), "from-thread\n")
+	})
+}
+
+// TestChrootedProcessesAreLeftAlone: after chroot (as Nix's build sandbox
+// does with pivot_root) a process sees its own tree; /nix there is the
+// chroot's, not the tracer's.
+func TestChrootedProcessesAreLeftAlone(t *testing.T) {
+	f := getFixture(t)
+	root := f.nix + "/chroot-" + strconv.Itoa(os.Getpid())
+	for _, d := range []string{root + "/bin", root + "/nix"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer os.RemoveAll(root)
+	if err := copyFile(hostBusybox(), root+"/bin/busybox", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(root+"/nix/hello", []byte("inside\n"), 0o644)
+	guestRoot := "/nix" + strings.TrimPrefix(root, f.nix)
+	modes(t, func(t *testing.T, ns bool) {
+		r := traced(t, f.nix, ns, "/usr/bin/unshare", "-r", "/usr/sbin/chroot", guestRoot, "/bin/busybox", "cat", "/nix/hello")
+		expect(t, r, "inside\n")
 	})
 }

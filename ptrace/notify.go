@@ -107,6 +107,9 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp)
 		return letThrough
 	}
 	tid := int(req.pid)
+	if p := n.t.procOf(tid); p != nil && p.ownRoot {
+		return letThrough
+	}
 	args := &req.args
 	pa := info.paths[0]
 	follow := followLast(tid, args, pa, info)

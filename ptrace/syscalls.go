@@ -22,7 +22,7 @@ func (t *tracer) enter(th *thread) error {
 		}
 	}
 	info := byNr[nr]
-	if info == nil {
+	if info == nil || th.proc.ownRoot && info.act != actRefuse {
 		return nil
 	}
 	switch info.act {
@@ -89,6 +89,14 @@ func (t *tracer) exitStop(th *thread) error {
 		return t.forkReturned(th)
 	case exitInjectDone:
 		return t.exitInjected(th)
+	case exitNewRoot:
+		if result(r) == 0 {
+			t.mu.Lock()
+			th.proc.ownRoot = true
+			t.mu.Unlock()
+		}
+		restoreArgs(r, &th.saved)
+		return t.ok(th, setRegs(th.tid, r))
 	}
 	return nil
 }
@@ -187,6 +195,10 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 		}
 	}
 	if n == 0 {
+		if info.newRoot {
+			th.saved = th.regs
+			th.exit = exitNewRoot
+		}
 		return nil
 	}
 	area, ok, inScratch, err := t.chunkFor(th)
@@ -210,6 +222,9 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 	// stop for every rewritten path would cost 40 % more stops in Nix.
 	if !t.seccomp || !inScratch {
 		th.exit = exitRestore
+	}
+	if info.newRoot {
+		th.exit = exitNewRoot
 	}
 	return t.ok(th, setRegs(th.tid, &th.regs))
 }

@@ -72,6 +72,9 @@ type sysInfo struct {
 	// nonNull (1+register): the filter traps the call only when that
 	// argument is not NULL (send is sendto without an address).
 	nonNull int8
+	// newRoot: once it succeeds, the process sees another tree (a build
+	// sandbox pivoted into its chroot): the tracer stops translating it.
+	newRoot bool
 }
 
 // notifyKind says how the notification server answers a call.
@@ -165,7 +168,7 @@ var table = []sysInfo{
 	{name: "removexattrat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 2, emptyPath: true},
 	// directories and processes
 	row("chdir", p(0, followYes)),
-	{name: "chroot", act: actPaths, paths: paths(p(0, followYes)), flags: -1, cache: cacheForgetAll},
+	{name: "chroot", act: actPaths, paths: paths(p(0, followYes)), flags: -1, cache: cacheForgetAll, newRoot: true},
 	{name: "getcwd", act: actGetcwd, flags: -1},
 	{name: "execve", act: actExecve, paths: paths(p(0, followYes)), flags: -1},
 	{name: "execveat", act: actExecveat, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
@@ -176,9 +179,11 @@ var table = []sysInfo{
 	row("swapon", p(0, followYes)),
 	row("swapoff", p(0, followYes)),
 	row("uselib", p(0, followYes)),
-	{name: "mount", act: actPaths, paths: paths(p(1, followYes)), flags: -1, cache: cacheForgetAll},
+	// mount's source is a path for bind mounts; for others (a device, a
+	// file system's name) the lookup leaves it alone.
+	{name: "mount", act: actPaths, paths: paths(p(0, followYes), p(1, followYes)), flags: -1, cache: cacheForgetAll},
 	{name: "umount2", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForgetAll},
-	{name: "pivot_root", act: actPaths, paths: paths(p(0, followYes), p(1, followYes)), flags: -1, cache: cacheForgetAll},
+	{name: "pivot_root", act: actPaths, paths: paths(p(0, followYes), p(1, followYes)), flags: -1, cache: cacheForgetAll, newRoot: true},
 	// watching and handles
 	rowf("inotify_add_watch", 2, pat(-1, 1, followUnlessInDF)),
 	{name: "fanotify_mark", act: actPaths, paths: paths(pat(3, 4, followUnlessFanDF)), flags: 1, nullPath: true},

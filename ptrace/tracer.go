@@ -25,6 +25,9 @@ type process struct {
 	// scratch is shared by the processes of one address space (vfork).
 	scratch *scratch
 	forks   int // children started, to decide on mapping scratch early
+	// ownRoot: the process changed its root (chroot, pivot_root); its
+	// paths are its own business now, and its children's too.
+	ownRoot bool
 
 	// exeGuest and exeHost are the program the process runs when the
 	// tracer started it through its dynamic loader: the kernel's
@@ -46,6 +49,7 @@ const (
 	exitForkReturn           // a fork returned in the parent: map scratch now
 	exitInjectEnter          // the injected mmap's enter stop
 	exitInjectDone           // the injected mmap's exit stop
+	exitNewRoot              // chroot or pivot_root: stop translating if it worked
 )
 
 // thread is the tracer's state of one tracee thread.
@@ -323,6 +327,7 @@ func (t *tracer) execEvent(th *thread) error {
 		}
 	}
 	proc := newProcess()
+	proc.ownRoot = th.proc.ownRoot // the root stays changed across exec
 	if plan := th.exec; plan != nil && plan.viaLoader {
 		proc.exeGuest, proc.exeHost = plan.exeGuest, plan.exeHost
 	}

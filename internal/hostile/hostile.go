@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"np/internal/bpf"
 )
 
 // nsFlags are the clone/unshare flags that create namespaces; Docker's
@@ -53,24 +55,24 @@ func DenyUserNamespacesAndExec(argv, env []string) error {
 
 // denyNamespacesFilter is the filter of DenyUserNamespacesAndExec.
 func denyNamespacesFilter() ([]unix.SockFilter, error) {
-	var p program
-	p.loadArch()
-	p.jumpIfNot(auditArch, "allow")
-	p.loadNr()
-	p.jumpIf(unix.SYS_CLONE3, "enosys")
-	p.jumpIf(unix.SYS_CLONE, "check-flags")
-	p.jumpIf(unix.SYS_UNSHARE, "check-flags")
-	p.ret(unix.SECCOMP_RET_ALLOW)
+	var p bpf.Program
+	p.LoadArch()
+	p.JumpIfNot(auditArch, "allow")
+	p.LoadNr()
+	p.JumpIf(unix.SYS_CLONE3, "enosys")
+	p.JumpIf(unix.SYS_CLONE, "check-flags")
+	p.JumpIf(unix.SYS_UNSHARE, "check-flags")
+	p.Return(unix.SECCOMP_RET_ALLOW)
 
 	// clone's and unshare's flags are both argument 0 on amd64 and arm64.
-	p.label("check-flags")
-	p.loadArg0Low()
-	p.jumpIfAnyBit(nsFlags, "eperm")
-	p.label("allow")
-	p.ret(unix.SECCOMP_RET_ALLOW)
-	p.label("eperm")
-	p.ret(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
-	p.label("enosys")
-	p.ret(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
-	return p.assemble()
+	p.Label("check-flags")
+	p.LoadArgLow(0)
+	p.JumpIfAnyBit(nsFlags, "eperm")
+	p.Label("allow")
+	p.Return(unix.SECCOMP_RET_ALLOW)
+	p.Label("eperm")
+	p.Return(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
+	p.Label("enosys")
+	p.Return(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
+	return p.Assemble()
 }

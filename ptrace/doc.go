@@ -1,0 +1,53 @@
+// Package ptrace runs a program so that every path under /nix is served
+// from a host directory (NixDir) and everything else is the host as it
+// is, with no namespaces and no privileges: a pure-Go path-rewriting
+// tracer, accelerated by seccomp. It is np's fallback where user
+// namespaces are disabled.
+//
+// How a run goes:
+//
+//  1. Run re-executes this binary as the stub (argv[1] = StubArg) from a
+//     locked OS thread, which stays the tracer thread for the whole run
+//     (every ptrace request must come from it), and seizes it
+//     (PTRACE_SEIZE, PTRACE_O_EXITKILL: if np dies, no tracee runs on).
+//  2. The stub reads the spec from a pipe (so it does nothing untraced),
+//     installs the seccomp filter derived from the syscall table
+//     (table.go, filter.go), and makes one probe call from which the
+//     tracer learns the kernel's order of seccomp and syscall-enter stops
+//     (Linux 4.8 swapped them) and takes the filter's notification
+//     listener. Then it changes to Dir, finds the program on the PATH as
+//     execvp does (already through the tracer) and execs it.
+//  3. The tracer's wait loop (tracer.go) handles every stop of the tree:
+//     fork, vfork, clone and exec events, group-stops (PTRACE_LISTEN keeps
+//     ^Z working), signals (delivered as they come) and the filter's
+//     SECCOMP_RET_TRACE stops, where syscalls.go translates path
+//     arguments: resolve.go resolves the guest path component by
+//     component on the host (symlinks into /nix, ".." out of it, ELOOP,
+//     trailing slashes) and says whether the kernel, left alone, would
+//     reach another file; only then is the path rewritten, into a scratch
+//     area the tracer maps into the process (scratch.go), and the
+//     registers restored at the exit stop. execve is planned in the tracer
+//     (execve.go): #! lines are expanded and an ELF whose interpreter is
+//     under /nix runs as "ld.so --argv0 ARGV0 PROG ARGS", with
+//     /proc/self/exe answered from the tracer. getcwd, readlink of /proc
+//     links, getdents64 of / (a "nix" entry) and unix socket names are
+//     answered with guest paths (emulate.go).
+//  4. Calls that only read (stat, access, readlink) go to seccomp user
+//     notifications instead, where the kernel has them (Linux >= 5.6):
+//     notify.go lets them through untouched or answers them itself, at
+//     half the cost of a ptrace stop and beside the tracer thread.
+//
+// Run returns the root program's wait status once every traced process
+// has ended. Without the filter (Spec.NoSeccomp, or where it cannot be
+// installed) every syscall stops twice (PTRACE_SYSCALL): slower, same
+// result. Failures before the program runs come out of Run as a
+// *SetupError or a *proc.LookupError; Probe checks that tracing works,
+// Diagnose explains why not.
+//
+// Known limits: the contents of /proc/<pid>/maps, cmdline and environ
+// still show host paths; accept and recvfrom/recvmsg return host socket
+// paths; sendmsg's address is not translated; io_uring, open_by_handle_at
+// and the new mount API are refused with ENOSYS; a process outside the
+// traced tree that replaces a directory by a symlink may be seen late (the
+// lookup cache, fscache.go).
+package ptrace

@@ -1,0 +1,276 @@
+package ptrace
+
+import (
+	"encoding/binary"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Calls whose results show host paths: the tracer answers them itself
+// (readlink of /proc links, getcwd) or fixes the result at the exit stop
+// (getdents64 of /, getsockname of unix sockets).
+
+// enterReadlink: /proc/<pid>/{exe,cwd,root,fd/N,...} are read by the
+// tracer and answered with guest paths; other links are translated like
+// any path (a store symlink's text already is a guest path).
+func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
+	pa := info.paths[0]
+	res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pa, false)
+	if leave {
+		return nil
+	}
+	if errno != 0 {
+		return t.fail(th, errno)
+	}
+	if !res.proc {
+		return t.enterPaths(th, info)
+	}
+	var text string
+	if p := t.exeOf(th.tid, th.proc, res.guest); p != nil && p.exeGuest != "" {
+		text = p.exeGuest
+	} else {
+		// The tracer's own view of the tracee's /proc entry.
+		if !strings.Contains(res.guest[len("/proc/"):], "/") {
+			return nil // readlink of /proc/self itself: the kernel knows best
+		}
+		host, err := t.lk.procfs.readlink(t.procLinkForTracer(th, res.guest))
+		if err != nil {
+			return t.fail(th, toErrno(err))
+		}
+		text = t.res.toGuest(host)
+	}
+	buf, size := arg(&th.regs, int(pa.arg)+1), int64(arg(&th.regs, int(pa.arg)+2))
+	if int32(size) <= 0 {
+		return t.fail(th, unix.EINVAL)
+	}
+	b := []byte(text)
+	if int64(len(b)) > int64(int32(size)) {
+		b = b[:int32(size)]
+	}
+	if err := writeMem(th.tid, buf, b); err != nil {
+		return t.fail(th, unix.EFAULT)
+	}
+	return t.succeed(th, int64(len(b)))
+}
+
+// enterGetcwd answers getcwd when the cwd is under the Nix dir.
+func (t *tracer) enterGetcwd(th *thread) error {
+	host, err := t.lk.procfs.readlink(t.lk.procPath(th.tid, "cwd"))
+	if err != nil || !strings.HasPrefix(host, "/") {
+		return nil
+	}
+	guest := t.res.toGuest(host)
+	if guest == host {
+		return nil
+	}
+	buf, size := arg(&th.regs, 0), arg(&th.regs, 1)
+	if uint64(len(guest)+1) > size {
+		return t.fail(th, unix.ERANGE)
+	}
+	if err := writeMem(th.tid, buf, cstring(guest)); err != nil {
+		return t.fail(th, unix.EFAULT)
+	}
+	return t.succeed(th, int64(len(guest)+1))
+}
+
+// enterGetdents asks for the exit stop of the first getdents64 of a
+// directory stream on / (its position is 0), to add "nix" to it.
+func (t *tracer) enterGetdents(th *thread) error {
+	if t.hostNix {
+		return nil
+	}
+	fd := int(int32(arg(&th.regs, 0)))
+	host, err := t.lk.procfs.readlink(t.lk.procPath(th.tid, "fd/"+itoa(fd)))
+	if err != nil || host != "/" {
+		return nil
+	}
+	info, err := os.ReadFile(t.lk.procPath(th.tid, "fdinfo/"+itoa(fd)))
+	if err != nil || !strings.HasPrefix(string(info), "pos:\t0\n") {
+		return nil
+	}
+	th.saved = th.regs
+	th.exit = exitGetdents
+	return nil
+}
+
+// exitGetdents appends a "nix" entry (struct linux_dirent64) when the
+// buffer has room for it.
+func (t *tracer) exitGetdents(th *thread) error {
+	n := result(&th.regs)
+	count := int64(arg(&th.saved, 2))
+	const reclen = 24 // 19 bytes of header + "nix\0", 8-aligned
+	if n <= 0 || n+reclen > count {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Stat(t.res.nixDir, &st) != nil {
+		return nil
+	}
+	var ent [reclen]byte
+	binary.LittleEndian.PutUint64(ent[0:], st.Ino)
+	binary.LittleEndian.PutUint64(ent[8:], 1<<62) // d_off: beyond any real entry
+	binary.LittleEndian.PutUint16(ent[16:], reclen)
+	ent[18] = unix.DT_DIR
+	copy(ent[19:], "nix")
+	if writeMem(th.tid, arg(&th.saved, 1)+uint64(n), ent[:]) != nil {
+		return nil
+	}
+	setResult(&th.regs, n+reclen)
+	return t.ok(th, setRegs(th.tid, &th.regs))
+}
+
+// sunPathMax is the size of sockaddr_un.sun_path.
+const sunPathMax = 108
+
+// readSockaddrUn reads a sockaddr_un of length n; ok is false for other
+// families and abstract names.
+func readSockaddrUn(tid int, addr uint64, n int) (string, bool) {
+	if addr == 0 || n <= 2 {
+		return "", false
+	}
+	if n > 2+sunPathMax {
+		n = 2 + sunPathMax
+	}
+	b := make([]byte, n)
+	if !readFull(tid, addr, b) || binary.LittleEndian.Uint16(b) != unix.AF_UNIX || b[2] == 0 {
+		return "", false
+	}
+	p := b[2:]
+	if i := strings.IndexByte(string(p), 0); i >= 0 {
+		p = p[:i]
+	}
+	return string(p), true
+}
+
+// enterSockaddr translates the path of a unix socket address (bind,
+// connect).
+func (t *tracer) enterSockaddr(th *thread, info *sysInfo) error {
+	r := &th.regs
+	saReg := int(info.aux)
+	path, ok := readSockaddrUn(th.tid, arg(r, saReg), int(uint32(arg(r, saReg+1))))
+	if !ok {
+		return nil
+	}
+	follow := info.name != "bind"
+	base := "/"
+	if path[0] != '/' {
+		if base, ok = t.lk.baseDir(th.tid, &th.args, -1); !ok {
+			return nil
+		}
+	}
+	res, errno := t.res.resolve(base, path, follow)
+	if errno != 0 {
+		if res.crossed {
+			return t.fail(th, errno)
+		}
+		return nil
+	}
+	if !res.crossed {
+		return nil
+	}
+	host := t.res.hostPath(res)
+	if len(host) >= sunPathMax {
+		var err error
+		if host, err = t.sockets.shortName(host); err != nil {
+			return t.fail(th, unix.ENAMETOOLONG)
+		}
+	}
+	sa := make([]byte, 2+len(host)+1)
+	binary.LittleEndian.PutUint16(sa, unix.AF_UNIX)
+	copy(sa[2:], host)
+	area, ok, err := t.areaFor(th)
+	if !ok {
+		return err
+	}
+	addr, err := area.put(sa)
+	if err != nil {
+		return t.fail(th, unix.EFAULT)
+	}
+	th.saved = *r
+	setArg(r, saReg, addr)
+	setArg(r, saReg+1, uint64(len(sa)))
+	th.exit = exitRestore
+	return t.ok(th, setRegs(th.tid, r))
+}
+
+// exitSockname replaces a host socket path by its guest path.
+func (t *tracer) exitSockname(th *thread) error {
+	if result(&th.regs) != 0 {
+		return nil
+	}
+	addr, lenPtr := arg(&th.saved, 1), arg(&th.saved, 2)
+	n, ok := readWord(th.tid, lenPtr)
+	if !ok {
+		return nil
+	}
+	host, ok := readSockaddrUn(th.tid, addr, int(uint32(n)))
+	if !ok {
+		return nil
+	}
+	guest := t.sockets.longName(host)
+	guest = t.res.toGuest(guest)
+	if guest == host {
+		return nil
+	}
+	sa := make([]byte, 2+len(guest)+1)
+	binary.LittleEndian.PutUint16(sa, unix.AF_UNIX)
+	copy(sa[2:], guest)
+	size := int(th.exitArg)
+	w := sa
+	if len(w) > size {
+		w = w[:size]
+	}
+	if writeMem(th.tid, addr, w) != nil {
+		return nil
+	}
+	var lb [4]byte
+	binary.LittleEndian.PutUint32(lb[:], uint32(len(sa)))
+	_ = writeMem(th.tid, lenPtr, lb[:])
+	return nil
+}
+
+// sockDirs makes socket paths too long for sun_path short: the socket's
+// directory is opened by the tracer, and the tracee names the socket
+// through the tracer's /proc/<pid>/fd/<n>/<name>, which the kernel follows
+// like any path.
+type sockDirs struct {
+	fds   map[string]int    // host dir -> tracer's O_PATH fd
+	names map[string]string // short name -> long host path
+}
+
+func (s *sockDirs) shortName(host string) (string, error) {
+	dir, name := parentDir(host), host[strings.LastIndexByte(host, '/')+1:]
+	if s.fds == nil {
+		s.fds, s.names = map[string]int{}, map[string]string{}
+	}
+	fd, ok := s.fds[dir]
+	if !ok {
+		var err error
+		fd, err = unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return "", err
+		}
+		s.fds[dir] = fd
+	}
+	short := "/proc/" + itoa(os.Getpid()) + "/fd/" + itoa(fd) + "/" + name
+	if len(short) >= sunPathMax {
+		return "", unix.ENAMETOOLONG
+	}
+	s.names[short] = host
+	return short, nil
+}
+
+func (s *sockDirs) longName(p string) string {
+	if long, ok := s.names[p]; ok {
+		return long
+	}
+	return p
+}
+
+func (s *sockDirs) close() {
+	for _, fd := range s.fds {
+		_ = unix.Close(fd)
+	}
+}

@@ -1,0 +1,101 @@
+package ptrace
+
+import (
+	"fmt"
+	"sort"
+
+	"golang.org/x/sys/unix"
+
+	"np/internal/bpf"
+)
+
+// buildFilter derives the seccomp filter from the syscall table:
+//
+//   - other architectures are killed, except the compat (i386) entry point
+//     and x32 numbers, which get ENOSYS: the tracer only knows native calls;
+//   - numbers above maxKnownSyscall and the table's refused calls: ENOSYS;
+//   - prctl(PR_SET_DUMPABLE, 0): traced (the tracer makes it a no-op);
+//   - the table's other calls: traced (SECCOMP_RET_TRACE);
+//   - everything else: allowed, at no cost to the tracer.
+//
+// The numbers are searched with a binary tree of comparisons.
+//
+// With notify, the calls the notification server can answer return
+// SECCOMP_RET_USER_NOTIF instead of SECCOMP_RET_TRACE.
+func buildFilter(notify bool) ([]unix.SockFilter, error) {
+	verdict := map[int]string{}
+	var nrs []int
+	for _, nr := range tracedNumbers() {
+		verdict[nr] = "trace"
+		if byNr[nr].act == actPrctl {
+			verdict[nr] = "prctl"
+		}
+		if notify && byNr[nr].notify != viaPtrace {
+			verdict[nr] = "notify"
+		}
+		if byNr[nr].nonNull > 0 {
+			verdict[nr] = fmt.Sprintf("nonnull%d", nr)
+		}
+		nrs = append(nrs, nr)
+	}
+	for _, nr := range refusedNumbers() {
+		verdict[nr] = "enosys"
+		nrs = append(nrs, nr)
+	}
+	sort.Ints(nrs)
+
+	var p bpf.Program
+	p.LoadArch()
+	p.JumpIf(auditArch, "native")
+	p.JumpIf(auditArchCompat, "enosys")
+	p.Return(unix.SECCOMP_RET_KILL_PROCESS)
+	p.Label("native")
+	p.LoadNr()
+	if x32Bit != 0 {
+		p.JumpIfAnyBit(x32Bit, "enosys")
+	}
+	p.JumpIfAbove(maxKnownSyscall, "enosys")
+	n := 0
+	var tree func(nrs []int)
+	tree = func(nrs []int) {
+		if len(nrs) <= 4 {
+			for _, nr := range nrs {
+				p.JumpIf(uint32(nr), verdict[nr])
+			}
+			p.Jump("allow")
+			return
+		}
+		mid := len(nrs) / 2
+		n++
+		right := fmt.Sprintf("ge%d", n)
+		p.JumpIfAtLeast(uint32(nrs[mid]), right)
+		tree(nrs[:mid])
+		p.Label(right)
+		tree(nrs[mid:])
+	}
+	tree(nrs)
+	for _, nr := range nrs {
+		if a := byNr[nr].nonNull; a > 0 {
+			p.Label(verdict[nr])
+			p.LoadArgLow(int(a - 1))
+			p.JumpIfNot(0, "trace")
+			p.LoadArgHigh(int(a - 1))
+			p.JumpIfNot(0, "trace")
+			p.Jump("allow")
+		}
+	}
+	p.Label("prctl")
+	p.LoadArgLow(0)
+	p.JumpIfNot(unix.PR_SET_DUMPABLE, "allow")
+	p.LoadArgLow(1)
+	p.JumpIf(0, "trace")
+	p.Label("allow")
+	p.Return(unix.SECCOMP_RET_ALLOW)
+	p.Label("trace")
+	p.Return(unix.SECCOMP_RET_TRACE)
+	p.Label("notify")
+	p.Return(unix.SECCOMP_RET_USER_NOTIF)
+	p.Label("enosys")
+	p.Return(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
+	return p.Assemble()
+}

@@ -1,0 +1,168 @@
+package ptrace
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"np/internal/proc"
+	"np/nsbox"
+)
+
+// testUser is the unprivileged user the tests run as when started as
+// root: the tracer must work without privileges, and root would hide
+// permission errors.
+const testUser = "nptest"
+
+// droppedEnv marks the test binary re-executed as testUser.
+const droppedEnv = "NP_PTRACE_TEST_DROPPED"
+
+// TestMain makes the test binary its own stub (Run re-executes
+// /proc/self/exe) and, when started as root, re-runs the tests as
+// testUser.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == StubArg {
+		err := Stub()
+		if err == nil {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "np:", err)
+		os.Exit(125)
+	}
+	if len(os.Args) > 1 && os.Args[1] == nsbox.InitArg {
+		// The reference runs of the differential test.
+		ws, err := nsbox.Init()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "np:", err)
+			os.Exit(125)
+		}
+		code, sig := proc.ExitCode(ws)
+		if sig != 0 {
+			proc.Reraise(sig)
+		}
+		os.Exit(code)
+	}
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(runHelper(mode))
+	}
+	if os.Geteuid() == 0 && os.Getenv(droppedEnv) == "" {
+		os.Exit(rerunAsTestUser())
+	}
+	os.Exit(m.Run())
+}
+
+// rerunAsTestUser copies the test binary where testUser can run it and
+// runs it with the same arguments through runuser.
+func rerunAsTestUser() int {
+	fail := func(err error) int {
+		fmt.Fprintf(os.Stderr, "running the tests as %s: %v (create the user with useradd -m %s)\n", testUser, err, testUser)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "np-ptrace-test-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail(err)
+	}
+	bin := filepath.Join(dir, "ptrace.test")
+	if err := copyFile(self, bin, 0o755); err != nil {
+		return fail(err)
+	}
+	wd, _ := os.Getwd()
+	args := []string{"-u", testUser, "--", bin}
+	for _, a := range os.Args[1:] {
+		// go test's log and fuzz cache live where only root may write.
+		switch {
+		case strings.HasPrefix(a, "-test.testlogfile="):
+		case strings.HasPrefix(a, "-test.fuzzcachedir="):
+			cache := filepath.Join(dir, "fuzzcache")
+			os.Mkdir(cache, 0o777)
+			os.Chmod(cache, 0o777)
+			args = append(args, "-test.fuzzcachedir="+cache)
+		default:
+			args = append(args, a)
+		}
+	}
+	cmd := exec.Command("runuser", args...)
+	cmd.Env = append(os.Environ(), droppedEnv+"=1", "NP_PTRACE_TEST_SRC="+wd, "HOME="+dir)
+	cmd.Dir = dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		return fail(err)
+	}
+	return 0
+}
+
+func copyFile(from, to string, mode os.FileMode) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// helperEnv selects a helper mode of the test binary.
+const helperEnv = "NP_PTRACE_TEST_HELPER"
+
+func runHelper(mode string) int {
+	switch mode {
+	case "inner-run":
+		return innerRun()
+	case "run-sleep":
+		return runSleep()
+	case "trap-term":
+		return trapTerm()
+	case "deny-ptrace":
+		return denyPtraceAndProbe()
+	case "probe":
+		return printProbe()
+	case "go-stress":
+		return goStress()
+	}
+	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
+	return 2
+}
+
+// runResult is what a traced run printed and how it ended.
+type runResult struct {
+	out, errOut string
+	ws          syscall.WaitStatus
+}
+
+// traced runs argv under the tracer with nixDir at /nix.
+func traced(t *testing.T, nixDir string, noSeccomp bool, argv ...string) runResult {
+	t.Helper()
+	var out, errOut strings.Builder
+	ws, err := Run(Spec{NixDir: nixDir, Argv: argv, Env: testEnv(), Stdout: &out, Stderr: &errOut, NoSeccomp: noSeccomp, noNotify: noNotifyForTests})
+	if err != nil {
+		t.Fatalf("Run %q: %v\nstderr: %s", argv, err, errOut.String())
+	}
+	return runResult{out.String(), errOut.String(), ws}
+}
+
+func testEnv() []string {
+	return []string{"PATH=/usr/bin:/bin", "HOME=" + os.Getenv("HOME"), "LC_ALL=C"}
+}

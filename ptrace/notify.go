@@ -1,0 +1,254 @@
+package ptrace
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// The notification server answers the calls that only read (stat,
+// access, readlink) through seccomp user notifications instead of ptrace
+// stops: a round trip costs about half a stop, no ptrace request is
+// needed, and its goroutines run beside the tracer's. It never changes a
+// call's arguments (the kernel does not allow it): a call whose path the
+// kernel would get right anyway is let through as it is
+// (SECCOMP_USER_NOTIF_FLAG_CONTINUE); any other is answered by the server
+// doing it on the host path and writing the result into the caller.
+// Linux >= 5.5 (CONTINUE); without it the filter traces these calls too.
+
+// notifyServers is how many goroutines serve notifications.
+const notifyServers = 2
+
+type notifier struct {
+	t      *tracer
+	fd     int
+	stopR  int // read end of the stop pipe: readable once Run is done
+	stopW  int
+	wg     sync.WaitGroup
+	served atomic.Int64 // notifications answered, for the debug log
+}
+
+// startNotifier serves the listener fd until stop; false if it cannot.
+func (t *tracer) startNotifier(fd int) bool {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		logrus.Debugf("ptrace: no notification server: %v", err)
+		unix.Close(fd)
+		return false
+	}
+	n := &notifier{t: t, fd: fd, stopR: p[0], stopW: p[1]}
+	t.notifier = n
+	for i := 0; i < notifyServers; i++ {
+		n.wg.Add(1)
+		go n.serve()
+	}
+	return true
+}
+
+// stop ends the servers and closes the listener.
+func (n *notifier) stop() {
+	unix.Write(n.stopW, []byte{0})
+	n.wg.Wait()
+	unix.Close(n.fd)
+	unix.Close(n.stopR)
+	unix.Close(n.stopW)
+}
+
+func (n *notifier) serve() {
+	defer n.wg.Done()
+	lk := lookup{res: n.t.res}
+	fds := []unix.PollFd{{Fd: int32(n.fd), Events: unix.POLLIN}, {Fd: int32(n.stopR), Events: unix.POLLIN}}
+	var req seccompNotif
+	for {
+		fds[0].Revents, fds[1].Revents = 0, 0
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			logrus.Debugf("ptrace: notification server: poll: %v", err)
+			return
+		}
+		if fds[1].Revents != 0 {
+			return
+		}
+		if fds[0].Revents&unix.POLLIN == 0 {
+			if fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+				// No process uses the filter any more; wait for the stop.
+				fds[0].Events = 0
+			}
+			continue
+		}
+		if err := notifRecv(n.fd, &req); err != nil {
+			continue // ENOENT: the caller went away; EINTR; another server took it
+		}
+		n.served.Add(1)
+		resp := n.answer(&lk, &req)
+		resp.id = req.id
+		_ = notifSend(n.fd, &resp) // ENOENT: the caller was interrupted
+	}
+}
+
+var letThrough = seccompNotifResp{flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+
+// answer decides one call. A panic (a bug) lets the call through as it is
+// and is logged: the server must keep serving.
+func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp) {
+	defer func() {
+		if p := recover(); p != nil {
+			logrus.Warnf("ptrace: internal error answering syscall %d: %v", req.nr, p)
+			resp = letThrough
+		}
+	}()
+	info := byNr[int(req.nr)]
+	if info == nil || info.notify == viaPtrace || len(info.paths) == 0 {
+		return letThrough
+	}
+	tid := int(req.pid)
+	if p := n.t.procOf(tid); p != nil && p.ownRoot {
+		return letThrough
+	}
+	args := &req.args
+	pa := info.paths[0]
+	follow := followLast(tid, args, pa, info)
+	res, errno, leave := lk.resolveArg(tid, args, pa, follow)
+	if leave {
+		return letThrough
+	}
+	if errno != 0 {
+		return failWith(errno)
+	}
+	if info.notify == notifyReadlink {
+		return n.readlink(lk, req, res)
+	}
+	host, rewrite := n.hostFor(tid, res, follow)
+	if !rewrite {
+		return letThrough
+	}
+	switch info.notify {
+	case notifyStat:
+		var st unix.Stat_t
+		flags := 0
+		if !follow {
+			flags = unix.AT_SYMLINK_NOFOLLOW
+		}
+		if err := unix.Fstatat(unix.AT_FDCWD, host, &st, flags); err != nil {
+			return failWith(toErrno(err))
+		}
+		return n.reply(req, args[info.aux], statBytes(&st), 0)
+	case notifyStatx:
+		var stx unix.Statx_t
+		flags := int(args[2]) &^ (unix.AT_SYMLINK_NOFOLLOW | unix.AT_EMPTY_PATH)
+		if !follow {
+			flags |= unix.AT_SYMLINK_NOFOLLOW
+		}
+		if err := unix.Statx(unix.AT_FDCWD, host, flags, int(uint32(args[3])), &stx); err != nil {
+			return failWith(toErrno(err))
+		}
+		return n.reply(req, args[info.aux], statxBytes(&stx), 0)
+	case notifyAccess:
+		flags := 0
+		if info.flags >= 0 {
+			flags = int(args[info.flags]) & (unix.AT_EACCESS | unix.AT_SYMLINK_NOFOLLOW)
+		}
+		if err := faccessat2(host, uint32(args[info.aux]), flags); err != nil {
+			return failWith(toErrno(err))
+		}
+		return seccompNotifResp{}
+	}
+	return letThrough
+}
+
+// hostFor is tracer.hostFor for a thread known only by its tid; the
+// tracer's own /proc/self is not the caller's, so /proc paths name the
+// caller by number.
+func (n *notifier) hostFor(tid int, res resolved, follow bool) (string, bool) {
+	if !res.proc {
+		if !res.crossed {
+			return "", false
+		}
+		return n.t.res.hostPath(res), true
+	}
+	proc := n.t.procOf(tid)
+	if follow && proc != nil {
+		if p := n.t.exeOf(tid, proc, res.guest); p != nil && p.exeHost != "" {
+			return p.exeHost, true
+		}
+	}
+	if !res.crossed {
+		return "", false
+	}
+	return procForTracer(tid, res.guest), true
+}
+
+// readlink answers readlink and readlinkat like tracer.enterReadlink.
+func (n *notifier) readlink(lk *lookup, req *seccompNotif, res resolved) seccompNotifResp {
+	tid := int(req.pid)
+	info := byNr[int(req.nr)]
+	var text string
+	switch {
+	case res.proc:
+		proc := n.t.procOf(tid)
+		if p := n.t.exeOf(tid, proc, res.guest); p != nil && p.exeGuest != "" {
+			text = p.exeGuest
+			break
+		}
+		if !strings.Contains(res.guest[len("/proc/"):], "/") {
+			return letThrough
+		}
+		host, err := lk.procfs.readlink(procForTracer(tid, res.guest))
+		if err != nil {
+			return failWith(toErrno(err))
+		}
+		text = n.t.res.toGuest(host)
+	case !res.crossed:
+		return letThrough
+	default:
+		host, err := lk.procfs.readlink(n.t.res.hostPath(res))
+		if err != nil {
+			return failWith(toErrno(err))
+		}
+		text = host
+	}
+	size := int32(req.args[info.aux+1])
+	if size <= 0 {
+		return failWith(unix.EINVAL)
+	}
+	b := []byte(text)
+	if len(b) > int(size) {
+		b = b[:size]
+	}
+	return n.reply(req, req.args[info.aux], b, int64(len(b)))
+}
+
+// reply writes b at addr in the caller and returns val, unless the call
+// was abandoned meanwhile (its memory may be another process's now).
+func (n *notifier) reply(req *seccompNotif, addr uint64, b []byte, val int64) seccompNotifResp {
+	if !notifValid(n.fd, req.id) {
+		return seccompNotifResp{}
+	}
+	if err := writeMem(int(req.pid), addr, b); err != nil {
+		return failWith(unix.EFAULT)
+	}
+	return seccompNotifResp{val: val}
+}
+
+func failWith(errno unix.Errno) seccompNotifResp {
+	return seccompNotifResp{error: -int32(errno)}
+}
+
+// procForTracer turns /proc/self/... and /proc/thread-self/... of tid
+// into paths the tracer can use for it.
+func procForTracer(tid int, guest string) string {
+	rest := guest[len("/proc/"):]
+	who, tail := rest, ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		who, tail = rest[:i], rest[i:]
+	}
+	if who == "self" || who == "thread-self" {
+		return "/proc/" + itoa(tid) + tail
+	}
+	return guest
+}

@@ -1,0 +1,182 @@
+package ptrace
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestReadsNixFilesAndLeavesHostFilesAlone(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		expect(t, traced(t, f.nix, ns, f.hostOps, "cat", "/nix/hello"), "hello\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "cat", "/etc/passwd"), native(t, f.hostOps, "cat", "/etc/passwd"))
+		expect(t, traced(t, f.nix, ns, "/bin/busybox", "cat", "/nix/link"), "hello\n")
+	})
+}
+
+func TestStatGivesTheDataDirsInode(t *testing.T) {
+	f := getFixture(t)
+	var st syscall.Stat_t
+	if err := syscall.Stat(f.nix+"/hello", &st); err != nil {
+		t.Fatal(err)
+	}
+	modes(t, func(t *testing.T, ns bool) {
+		expect(t, traced(t, f.nix, ns, f.hostOps, "ino", "/nix/hello"), fmt.Sprintln(st.Ino))
+		expect(t, traced(t, f.nix, ns, "/bin/busybox", "stat", "-c", "%i", "/nix/hello"), fmt.Sprintln(st.Ino))
+	})
+}
+
+func TestSymlinks(t *testing.T) {
+	f := getFixture(t)
+	hostLink := filepath.Join(t.TempDir(), "tonix")
+	if err := os.Symlink("/nix/hello", hostLink); err != nil {
+		t.Fatal(err)
+	}
+	modes(t, func(t *testing.T, ns bool) {
+		expect(t, traced(t, f.nix, ns, f.hostOps, "readlink", "/nix/link"), "/nix/hello\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "cat", "/nix/rel"), "hello\n")
+		// Natively ENOENT: the host has no /nix.
+		expect(t, traced(t, f.nix, ns, f.hostOps, "cat", hostLink), "hello\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "open", "/nix/loop1"), "ELOOP\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "open-nofollow", "/nix/link"), "ELOOP\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "lstat", "/nix/link"), "ok\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "open", "/nix/missing/x"), "ENOENT\n")
+	})
+}
+
+func TestDotDotOutOfNixIsTheRoot(t *testing.T) {
+	f := getFixture(t)
+	want := native(t, f.hostOps, "ls", "/")
+	want = insertSorted(want, "nix")
+	modes(t, func(t *testing.T, ns bool) {
+		expect(t, traced(t, f.nix, ns, "/bin/busybox", "sh", "-c", "cd /nix && "+f.hostOps+" ls .."), want)
+		expect(t, traced(t, f.nix, ns, f.hostOps, "ls", "/nix/dir/../.."), want)
+		expect(t, traced(t, f.nix, ns, f.hostOps, "ls", "/"), want)
+	})
+}
+
+// insertSorted adds name to a sorted listing (one name a line).
+func insertSorted(listing, name string) string {
+	names := strings.Split(strings.TrimSuffix(listing, "\n"), "\n")
+	for _, n := range names {
+		if n == name {
+			return listing
+		}
+	}
+	names = append(names, name)
+	for i := len(names) - 1; i > 0 && names[i] < names[i-1]; i-- {
+		names[i], names[i-1] = names[i-1], names[i]
+	}
+	return strings.Join(names, "\n") + "\n"
+}
+
+func TestTrailingSlashAndOddArguments(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		expect(t, traced(t, f.nix, ns, f.hostOps, "open", "/nix/hello/"), "ENOTDIR\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "open", "/nix/hello/."), "ENOTDIR\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "open", "/nix/dir/"), "ok\n")
+		// As natively: fd 0 is not a directory, "" is ENOENT, NULL EFAULT.
+		expect(t, traced(t, f.nix, ns, f.hostOps, "openat-fd0", "x"), "ENOTDIR\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "openat-empty"), "ENOENT\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "openat-null"), "EFAULT\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "openat-bad"), "EFAULT\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "longpath"), "ENAMETOOLONG\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "openat-dirfd", "/nix/dir", "../hello"), "ok\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "openat-dirfd", "/nix", "../nix/hello"), "ok\n")
+	})
+}
+
+func TestFstatWithEmptyPathIsUntouched(t *testing.T) {
+	f := getFixture(t)
+	var st syscall.Stat_t
+	syscall.Stat(f.nix+"/hello", &st)
+	modes(t, func(t *testing.T, ns bool) {
+		expect(t, traced(t, f.nix, ns, f.hostOps, "fstat-empty", "/nix/hello"), fmt.Sprintln(st.Ino))
+	})
+}
+
+func TestProcLinksShowGuestPaths(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		expect(t, traced(t, f.nix, ns, f.hostOps, "fdlink", "/nix/hello"), "/nix/hello\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "pipelink"), "pipe:\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "cwd", "/nix/dir"), "/nix/dir /nix/dir\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "getcwd-small", "/nix/dir"), "ERANGE\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "readlink-short", "/nix/link"), "5 /nix/XXX\n")
+		expect(t, traced(t, f.nix, ns, "/bin/busybox", "sh", "-c", "cd /nix/dir && pwd -P && readlink /proc/self/cwd"), "/nix/dir\n/nix/dir\n")
+		// PR_SET_DUMPABLE 0 is a no-op: /proc/self/fd still works.
+		expect(t, traced(t, f.nix, ns, f.hostOps, "dumpable", "/nix/hello"), "/nix/hello\n")
+	})
+}
+
+func TestChangesUnderNixLandInTheDataDir(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		d := "/nix/w" + map[bool]string{false: "s", true: "n"}[ns]
+		script := strings.Join([]string{
+			"mkdir " + d, "echo data > " + d + "/f", "mv " + d + "/f " + d + "/g", "ln " + d + "/g " + d + "/h",
+			"ln -s /nix/hello " + d + "/s", "chmod 600 " + d + "/g", "touch -h " + d + "/s", "rm " + d + "/h",
+			"cat " + d + "/g", "readlink " + d + "/s",
+		}, " && ")
+		r := traced(t, f.nix, ns, "/bin/busybox", "sh", "-c", script)
+		expect(t, r, "data\n/nix/hello\n")
+		host := f.nix + d[len("/nix"):]
+		if b, err := os.ReadFile(host + "/g"); err != nil || string(b) != "data\n" {
+			t.Errorf("data dir file: %q, %v", b, err)
+		}
+		if l, err := os.Readlink(host + "/s"); err != nil || l != "/nix/hello" {
+			t.Errorf("created symlink's text: %q, %v; want /nix/hello", l, err)
+		}
+		if fi, err := os.Stat(host + "/g"); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("chmod: %v %v", fi, err)
+		}
+		if _, err := os.Lstat(host + "/h"); !os.IsNotExist(err) {
+			t.Errorf("rm: %v", err)
+		}
+		os.RemoveAll(host)
+	})
+}
+
+func TestBashTestsAndRefusedCalls(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		expect(t, traced(t, f.nix, ns, "/bin/bash", "-c", "[[ -r /nix/hello ]] && echo readable"), "readable\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "uring"), "ENOSYS\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "unknown"), "ENOSYS\n")
+	})
+}
+
+// TestRemovedNamesAreLookedUpAfresh: the tracer caches lookups; a
+// directory replaced by a symlink into /nix (rm + ln, or mv over it) must
+// be seen as the symlink at once.
+func TestRemovedNamesAreLookedUpAfresh(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		d := t.TempDir()
+		script := strings.Join([]string{
+			"mkdir " + d + "/x", "echo host > " + d + "/x/hello", "cat " + d + "/x/hello",
+			"rm -r " + d + "/x", "ln -s /nix " + d + "/x", "cat " + d + "/x/hello",
+			"mkdir " + d + "/y", "echo host2 > " + d + "/y/hello", "cat " + d + "/y/hello",
+			"ln -s /nix " + d + "/z", "mv -T " + d + "/z " + d + "/y2", "rm -r " + d + "/y", "mv " + d + "/y2 " + d + "/y", "cat " + d + "/y/hello",
+		}, " && ")
+		expect(t, traced(t, f.nix, ns, "/bin/busybox", "sh", "-c", script), "host\nhello\nhost2\nhello\n")
+	})
+}
+
+// TestRestartedCallsFindTheirPath: a blocking open under /nix, interrupted
+// by a signal whose handler makes path calls of its own, is restarted by
+// the kernel with the (rewritten) registers it had and must still open the
+// same file.
+func TestRestartedCallsFindTheirPath(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		fifo := "/nix/dir/fifo-" + filepath.Base(t.Name())
+		expect(t, traced(t, f.nix, ns, f.hostOps, "fifo-restart", fifo, fifo), "fifo ok handled=1\n")
+		os.Remove(f.nix + fifo[len("/nix"):])
+	})
+}

@@ -1,0 +1,91 @@
+package ptrace
+
+import "golang.org/x/sys/unix"
+
+// regs are a thread's registers at a stop.
+type regs = unix.PtraceRegs
+
+const (
+	// redZone is the area below the stack pointer that leaf functions
+	// may use without moving it (System V x86_64 ABI).
+	redZone = 128
+	// enosysAtEnter is what the result register holds at a syscall-enter
+	// stop; the stop-order probe tells enter from exit by it.
+	enosysAtEnter = -int64(unix.ENOSYS)
+)
+
+func getRegs(tid int, r *regs) error { return unix.PtraceGetRegs(tid, r) }
+func setRegs(tid int, r *regs) error { return unix.PtraceSetRegs(tid, r) }
+
+func sysNr(r *regs) int     { return int(int64(r.Orig_rax)) }
+func setNr(r *regs, nr int) { r.Orig_rax = uint64(int64(nr)) }
+
+func arg(r *regs, i int) uint64 {
+	switch i {
+	case 0:
+		return r.Rdi
+	case 1:
+		return r.Rsi
+	case 2:
+		return r.Rdx
+	case 3:
+		return r.R10
+	case 4:
+		return r.R8
+	case 5:
+		return r.R9
+	}
+	return 0
+}
+
+func setArg(r *regs, i int, v uint64) {
+	switch i {
+	case 0:
+		r.Rdi = v
+	case 1:
+		r.Rsi = v
+	case 2:
+		r.Rdx = v
+	case 3:
+		r.R10 = v
+	case 4:
+		r.R8 = v
+	case 5:
+		r.R9 = v
+	}
+}
+
+// restoreArgs puts the argument registers of saved back into r, keeping
+// r's result: the x86_64 syscall ABI preserves every register but rax,
+// rcx and r11, and compiled code may rely on it.
+func restoreArgs(r, saved *regs) {
+	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = saved.Rdi, saved.Rsi, saved.Rdx, saved.R10, saved.R8, saved.R9
+}
+
+func result(r *regs) int64        { return int64(r.Rax) }
+func setResult(r *regs, v int64)  { r.Rax = uint64(v) }
+func stackPointer(r *regs) uint64 { return r.Rsp }
+
+// isCompat says whether the call came through the 32-bit entry point.
+func isCompat(r *regs) bool { return r.Cs == 0x23 }
+
+// isEnterForProbe tells the probe's faccessat enter stop from its exit.
+func isEnterForProbe(r *regs) bool { return int64(r.Rax) == enosysAtEnter }
+
+// rewindSyscall makes r, the registers of a syscall-enter stop, run the
+// call again: the instruction pointer back on the 2-byte syscall
+// instruction, rax (where the result went) holding the number again.
+func rewindSyscall(r *regs) {
+	r.Rip -= 2
+	r.Rax = r.Orig_rax
+}
+
+// callAgain makes r, the registers of a syscall-exit stop, run another
+// system call: the instruction pointer back on the syscall instruction,
+// rax the number, the arguments in their registers.
+func callAgain(r *regs, nr int, a0, a1, a2, a3, a4, a5 uint64) {
+	r.Rip -= 2
+	r.Rax = uint64(nr)
+	r.Orig_rax = uint64(nr)
+	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = a0, a1, a2, a3, a4, a5
+}

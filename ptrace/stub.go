@@ -1,0 +1,183 @@
+package ptrace
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"np/internal/proc"
+)
+
+// StubArg is the hidden argv[1] with which Run re-executes /proc/self/exe
+// as the stub: the child that is seized by the tracer, installs the
+// seccomp filter (unless disabled) and execs the program. main calls Stub
+// when it sees it.
+const StubArg = "__np_ptrace_stub"
+
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == StubArg {
+		// Locked during init, the main goroutine stays on the process's
+		// first thread: the one Run seizes (other Go threads are not
+		// traced), the one the filter is installed on, and the one that
+		// calls execve.
+		runtime.LockOSThread()
+	}
+}
+
+// Stub is the re-executed child's entry. It returns nil only for a
+// probe whose set-up succeeded (main then exits 0); otherwise it returns
+// only on failure, after sending the error to Run (main exits 125, or
+// 126/127 for a lookup error).
+func Stub() error {
+	if len(os.Args) != 4 {
+		return errors.New("ptrace stub: wrong arguments (not started by ptrace.Run?)")
+	}
+	specFD, err1 := strconv.Atoi(os.Args[2])
+	statusFD, err2 := strconv.Atoi(os.Args[3])
+	if err1 != nil || err2 != nil || specFD < 3 || statusFD < 3 {
+		return fmt.Errorf("ptrace stub: bad pipe fds %q %q (not started by ptrace.Run?)", os.Args[2], os.Args[3])
+	}
+	if _, err := unix.FcntlInt(uintptr(statusFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return fmt.Errorf("ptrace stub: status pipe (fd %d): %w (not started by ptrace.Run?)", statusFD, err)
+	}
+	status := os.NewFile(uintptr(statusFD), "status pipe")
+	err := stub(status, specFD)
+	if errors.Is(err, errProbeDone) {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("ptrace stub: returned without exec'ing the program")
+	}
+	if _, werr := status.Write(encodeFailure(err)); werr == nil {
+		silenceStderr() // Run reports it, or quietly falls back
+	}
+	return err
+}
+
+var errProbeDone = errors.New("probe set-up complete")
+
+func stub(status *os.File, specFD int) error {
+	f := os.NewFile(uintptr(specFD), "spec pipe")
+	b, err := io.ReadAll(f) // returns once the tracer has seized us
+	f.Close()
+	if err != nil {
+		return &SetupError{Step: "reading stub spec", Err: err}
+	}
+	var spec wireSpec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return &SetupError{Step: "reading stub spec", Err: err}
+	}
+	logrus.SetLevel(logrus.Level(spec.LogLevel))
+	if !spec.NoSeccomp {
+		listener, err := installTraceFilter(!spec.NoNotify)
+		if err != nil {
+			return &SetupError{Step: stepFilter, Err: err}
+		}
+		// The tracer learns the kernel's stop order from this call (a
+		// harmless EEXIST), and takes the notification listener, whose
+		// number rides in an unused argument; it sets listenerTaken.
+		fdcwd := unix.AT_FDCWD
+		_, _, _ = unix.RawSyscall6(unix.SYS_MKDIRAT, uintptr(fdcwd), uintptr(rootDirPtr()), 0, uintptr(listener), uintptr(listenerTakenPtr()), 0)
+		if listener >= 0 {
+			unix.Close(listener) // the tracer has its own copy, or none
+			if listenerTaken == 0 {
+				// Calls the filter routes to the listener would fail
+				// with ENOSYS from now on: start again without seccomp.
+				return &SetupError{Step: stepFilter, Err: errors.New("the tracer could not take the notification listener")}
+			}
+		}
+	}
+	if spec.Probe {
+		if _, err := status.Write([]byte{execMarker}); err != nil {
+			return &SetupError{Step: "reporting probe result", Err: err}
+		}
+		return errProbeDone
+	}
+	env := spec.Env
+	if spec.Dir != "" {
+		// From here on every path is the guest's: the tracer translates.
+		if err := unix.Chdir(spec.Dir); err != nil {
+			logrus.Debugf("ptrace: staying in the current directory: %v", err)
+		} else {
+			env = setEnv(env, "PWD", spec.Dir)
+		}
+	}
+	file, err := proc.LookPathEnv(spec.Argv[0], env)
+	if err != nil {
+		return err
+	}
+	if err := proc.CloseExtraFDs(spec.KeepFDs...); err != nil {
+		return &SetupError{Step: "closing stray fds", Err: err}
+	}
+	if _, err := status.Write([]byte{execMarker}); err != nil {
+		return &SetupError{Step: "reporting exec", Err: err}
+	}
+	return proc.Exec(spec.Argv, file, env)
+}
+
+// installTraceFilter installs the table's filter on this thread, with a
+// notification listener (returned, close-on-exec) when the kernel offers
+// one (Linux >= 5.0 with seccomp(2)); -1 without.
+// Precondition: the OS thread is locked (init did it).
+func installTraceFilter(notify bool) (int, error) {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return -1, fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	if notify && canTakeFDs() {
+		if prog, err := buildFilter(true); err == nil {
+			if fd, err := installFilterWithListener(prog); err == nil {
+				return fd, nil
+			}
+		}
+	}
+	prog, err := buildFilter(false)
+	if err != nil {
+		return -1, fmt.Errorf("building filter: %w", err)
+	}
+	return -1, installFilter(prog)
+}
+
+func silenceStderr() {
+	fd, err := unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	_ = unix.Dup3(fd, 2, 0)
+	_ = unix.Close(fd)
+}
+
+// setEnv returns env with every key=... replaced by one key=value.
+func setEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+value)
+}
+
+// canTakeFDs says whether the tracer will be able to take the listener
+// from this process (pidfd_getfd, Linux >= 5.6, which also brings the
+// notification CONTINUE flag of 5.5).
+func canTakeFDs() bool {
+	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(pidfd)
+	fd, err := unix.PidfdGetfd(pidfd, 0, 0)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+}

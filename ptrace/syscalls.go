@@ -1,0 +1,266 @@
+package ptrace
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// enter handles a syscall at its seccomp stop (or enter stop without
+// seccomp). th.regs holds the registers. It may change the call (the
+// registers and memory below the stack pointer), fail it with an errno,
+// or ask for the exit stop (th.exit).
+func (t *tracer) enter(th *thread) error {
+	r := &th.regs
+	nr := sysNr(r)
+	th.exit = exitNone
+	for i := range th.args {
+		th.args[i] = arg(r, i)
+	}
+	if !t.seccomp {
+		// What the filter would have refused.
+		if isCompat(r) || x32Bit != 0 && nr&x32Bit != 0 || nr > maxKnownSyscall {
+			return t.fail(th, unix.ENOSYS)
+		}
+	}
+	info := byNr[nr]
+	if info == nil || th.proc.ownRoot && info.act != actRefuse {
+		return nil
+	}
+	switch info.act {
+	case actPaths:
+		return t.enterPaths(th, info)
+	case actReadlink:
+		return t.enterReadlink(th, info)
+	case actExecve:
+		return t.enterExecve(th, 0)
+	case actExecveat:
+		return t.enterExecveat(th)
+	case actGetcwd:
+		return t.enterGetcwd(th)
+	case actGetdents:
+		return t.enterGetdents(th)
+	case actSockaddr:
+		return t.enterSockaddr(th, info)
+	case actSockname:
+		th.saved = *r
+		if lenPtr := arg(r, 2); lenPtr != 0 {
+			if n, ok := readWord(th.tid, lenPtr); ok {
+				th.exitArg = n & 0xffffffff
+				th.exit = exitSockname
+			}
+		}
+		return nil
+	case actPrctl:
+		if arg(r, 0) == unix.PR_SET_DUMPABLE && arg(r, 1) == 0 {
+			// A non-dumpable tracee would lock the tracer out of its
+			// /proc/<pid>/fd and memory; pretend it worked.
+			return t.fail(th, 0)
+		}
+		return nil
+	case actRefuse:
+		return t.fail(th, unix.ENOSYS)
+	}
+	return nil
+}
+
+// exitStop does th.exit's work at the syscall-exit stop.
+func (t *tracer) exitStop(th *thread) error {
+	work := th.exit
+	th.exit = exitNone
+	if work == exitNone {
+		return nil
+	}
+	if err := getRegs(th.tid, &th.regs); err != nil {
+		return t.ok(th, err)
+	}
+	r := &th.regs
+	switch work {
+	case exitRestore, exitExecve:
+		t.restores++
+		th.exec = nil
+		restoreArgs(r, &th.saved)
+		return t.ok(th, setRegs(th.tid, r))
+	case exitGetdents:
+		return t.exitGetdents(th)
+	case exitSockname:
+		return t.exitSockname(th)
+	case exitScratch:
+		return t.exitScratch(th)
+	case exitForkReturn:
+		return t.forkReturned(th)
+	case exitInjectDone:
+		return t.exitInjected(th)
+	case exitNewRoot:
+		if result(r) == 0 {
+			t.mu.Lock()
+			th.proc.ownRoot = true
+			t.mu.Unlock()
+		}
+		restoreArgs(r, &th.saved)
+		return t.ok(th, setRegs(th.tid, r))
+	}
+	return nil
+}
+
+// fail makes the current call return -errno (0: return 0) without
+// running it.
+func (t *tracer) fail(th *thread, errno unix.Errno) error {
+	r := &th.regs
+	setNr(r, -1)
+	setResult(r, -int64(errno))
+	th.exit = exitNone
+	return t.ok(th, setRegs(th.tid, r))
+}
+
+// succeed makes the current call return v without running it.
+func (t *tracer) succeed(th *thread, v int64) error {
+	r := &th.regs
+	setNr(r, -1)
+	setResult(r, v)
+	th.exit = exitNone
+	return t.ok(th, setRegs(th.tid, r))
+}
+
+// hostFor says what path the kernel must be given for res, if not the
+// original one.
+func (t *tracer) hostFor(th *thread, res resolved, follow bool) (string, bool) {
+	if res.proc {
+		if follow {
+			if p := t.exeOf(th.tid, th.proc, res.guest); p != nil && p.exeHost != "" {
+				return p.exeHost, true
+			}
+		}
+		return res.guest, res.crossed
+	}
+	if !res.crossed {
+		return "", false
+	}
+	return t.res.hostPath(res), true
+}
+
+// exeOf returns the process whose /proc/<pid>/exe guest names, or nil;
+// tid and proc are the asking thread's. Safe from any goroutine.
+func (t *tracer) exeOf(tid int, proc *process, guest string) *process {
+	const pre = "/proc/"
+	if len(guest) < len(pre) || guest[:len(pre)] != pre {
+		return nil
+	}
+	rest := guest[len(pre):]
+	i := 0
+	for i < len(rest) && rest[i] != '/' {
+		i++
+	}
+	who, tail := rest[:i], rest[i:]
+	switch tail {
+	case "/exe":
+	case "/task/" + itoa(tid) + "/exe":
+		if who != "self" {
+			return nil
+		}
+	default:
+		return nil
+	}
+	switch who {
+	case "self", "thread-self":
+		return proc
+	}
+	return t.procOf(atoi(who))
+}
+
+func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
+	if info.cache == cacheForgetAll {
+		t.cache.forgetAll()
+	}
+	var hosts [2]string
+	var regsOf [2]int8
+	n := 0
+	for _, pa := range info.paths {
+		follow := followLast(th.tid, &th.args, pa, info)
+		res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pa, follow)
+		if info.cache == cacheForget {
+			if leave || errno != 0 {
+				t.cache.forgetAll()
+			} else {
+				t.cache.forget(t.res.toHost(res.guest))
+			}
+		}
+		if leave {
+			continue
+		}
+		if errno != 0 {
+			return t.fail(th, errno)
+		}
+		if host, rewrite := t.hostFor(th, res, follow); rewrite {
+			hosts[n], regsOf[n] = host, pa.arg
+			n++
+		}
+	}
+	if n == 0 {
+		if info.newRoot {
+			th.saved = th.regs
+			th.exit = exitNewRoot
+		}
+		return nil
+	}
+	area, ok, inScratch, err := t.chunkFor(th)
+	if !ok {
+		return err
+	}
+	newRegs := th.regs
+	for i := 0; i < n; i++ {
+		addr, err := area.put(cstring(hosts[i]))
+		if err != nil {
+			return t.fail(th, unix.EFAULT)
+		}
+		setArg(&newRegs, int(regsOf[i]), addr)
+	}
+	th.saved = th.regs
+	th.regs = newRegs
+	// The argument register keeps the scratch pointer after the call
+	// (its string names the same file) unless restoring it is free (no
+	// seccomp: the exit stop comes anyway) or the string is on the stack,
+	// where a signal frame would overwrite it before a restart. An exit
+	// stop for every rewritten path would cost 40 % more stops in Nix.
+	if !t.seccomp || !inScratch {
+		th.exit = exitRestore
+	}
+	if info.newRoot {
+		th.exit = exitNewRoot
+	}
+	return t.ok(th, setRegs(th.tid, &th.regs))
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+func atoi(s string) int {
+	n := 0
+	if s == "" {
+		return -1
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return -1
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}

@@ -1,0 +1,280 @@
+package ptrace
+
+import (
+	"fmt"
+	"sort"
+)
+
+// The syscall table: what the tracer does with each system call it stops
+// for. It is the one source of truth: the seccomp filter traps exactly the
+// calls listed here (and refuses the ones marked refuse), and the
+// dispatcher handles exactly those. Names are the kernel's; the numbers of
+// this architecture are in sysNumbers (table_<arch>.go).
+
+// action says which handler a stop goes to.
+type action uint8
+
+const (
+	actPaths    action = iota + 1 // translate the path arguments
+	actExecve                     // plan the exec in the tracer (execve.go)
+	actExecveat                   // execveat: like execve for AT_FDCWD, else ENOSYS
+	actReadlink                   // translate the path, emulate /proc links
+	actGetcwd                     // the guest path of the cwd
+	actGetdents                   // inject a "nix" entry when listing /
+	actSockaddr                   // bind/connect/sendto with a unix socket address
+	actSockname                   // getsockname/getpeername: the guest path on exit
+	actPrctl                      // PR_SET_DUMPABLE 0 is made a no-op
+	actRefuse                     // refused with ENOSYS by the filter itself
+)
+
+// follow says whether the last component of a path is followed when it is
+// a symlink.
+type follow uint8
+
+const (
+	followYes         follow = iota // always
+	followNo                        // never (lstat, unlink, mkdir...)
+	followUnlessAtNF                // unless AT_SYMLINK_NOFOLLOW in flags
+	followIfAtFollow                // only with AT_SYMLINK_FOLLOW in flags
+	followOpenFlags                 // unless O_NOFOLLOW or O_CREAT|O_EXCL in flags
+	followOpenHow                   // openat2: the flags of struct open_how
+	followUnlessInDF                // inotify: unless IN_DONT_FOLLOW
+	followUnlessFanDF               // fanotify: unless FAN_MARK_DONT_FOLLOW
+)
+
+// pathArg is one path argument: the register holding the pointer, the one
+// holding its dirfd (-1: relative paths are relative to the cwd), and
+// whether its last component is followed.
+type pathArg struct {
+	arg, dirfd int8
+	follow     follow
+}
+
+// sysInfo is one row of the table.
+type sysInfo struct {
+	name  string
+	act   action
+	paths []pathArg
+	// flags is the register of the flags that follow and emptyPath look
+	// at; -1 if none.
+	flags int8
+	// emptyPath: "" with AT_EMPTY_PATH in flags means the dirfd itself.
+	emptyPath bool
+	// nullPath: a NULL path means the dirfd itself (utimensat, fanotify).
+	nullPath bool
+	// cache says what the call does to the tracer's cache of host paths.
+	cache cacheEffect
+	// notify: the call only reads (a stat, access or readlink), so the
+	// notification server may answer it (notify.go), and aux is the
+	// register of its result buffer (of its mode, for access).
+	notify notifyKind
+	aux    int8
+	// nonNull (1+register): the filter traps the call only when that
+	// argument is not NULL (send is sendto without an address).
+	nonNull int8
+	// newRoot: once it succeeds, the process sees another tree (a build
+	// sandbox pivoted into its chroot): the tracer stops translating it.
+	newRoot bool
+}
+
+// notifyKind says how the notification server answers a call.
+type notifyKind uint8
+
+const (
+	viaPtrace notifyKind = iota
+	notifyStat
+	notifyStatx
+	notifyAccess
+	notifyReadlink
+)
+
+// cacheEffect: which calls change what a cached lookup would say.
+type cacheEffect uint8
+
+const (
+	cacheKeep      cacheEffect = iota
+	cacheForget                // removes or replaces the names it is given
+	cacheForgetAll             // changes the tree (mount, chroot)
+)
+
+func p(arg int8, f follow) pathArg          { return pathArg{arg: arg, dirfd: -1, follow: f} }
+func pat(dirfd, arg int8, f follow) pathArg { return pathArg{arg: arg, dirfd: dirfd, follow: f} }
+func paths(ps ...pathArg) []pathArg         { return ps }
+func row(name string, ps ...pathArg) sysInfo {
+	return sysInfo{name: name, act: actPaths, paths: ps, flags: -1}
+}
+func rowf(name string, flags int8, ps ...pathArg) sysInfo {
+	return sysInfo{name: name, act: actPaths, paths: ps, flags: flags}
+}
+
+// table lists every system call the tracer stops for or refuses. A
+// syscall missing from sysNumbers does not exist on that architecture.
+var table = []sysInfo{
+	// open and friends
+	rowf("open", 1, p(0, followOpenFlags)),
+	row("creat", p(0, followYes)),
+	rowf("openat", 2, pat(0, 1, followOpenFlags)),
+	rowf("openat2", 2, pat(0, 1, followOpenHow)),
+	// stat family
+	{name: "stat", act: actPaths, paths: paths(p(0, followYes)), flags: -1, notify: notifyStat, aux: 1},
+	{name: "lstat", act: actPaths, paths: paths(p(0, followNo)), flags: -1, notify: notifyStat, aux: 1},
+	{name: "newfstatat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true, notify: notifyStat, aux: 2},
+	{name: "statx", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 2, emptyPath: true, notify: notifyStatx, aux: 4},
+	{name: "access", act: actPaths, paths: paths(p(0, followYes)), flags: -1, notify: notifyAccess, aux: 1},
+	{name: "faccessat", act: actPaths, paths: paths(pat(0, 1, followYes)), flags: -1, notify: notifyAccess, aux: 2},
+	{name: "faccessat2", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true, notify: notifyAccess, aux: 2},
+	{name: "readlink", act: actReadlink, paths: paths(p(0, followNo)), flags: -1, notify: notifyReadlink, aux: 1},
+	{name: "readlinkat", act: actReadlink, paths: paths(pat(0, 1, followNo)), flags: -1, emptyPath: true, notify: notifyReadlink, aux: 2},
+	// creating and removing names
+	{name: "unlink", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget},
+	{name: "rmdir", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget},
+	{name: "unlinkat", act: actPaths, paths: paths(pat(0, 1, followNo)), flags: -1, cache: cacheForget},
+	row("mkdir", p(0, followNo)),
+	row("mkdirat", pat(0, 1, followNo)),
+	row("mknod", p(0, followNo)),
+	row("mknodat", pat(0, 1, followNo)),
+	{name: "rename", act: actPaths, paths: paths(p(0, followNo), p(1, followNo)), flags: -1, cache: cacheForget},
+	{name: "renameat", act: actPaths, paths: paths(pat(0, 1, followNo), pat(2, 3, followNo)), flags: -1, cache: cacheForget},
+	{name: "renameat2", act: actPaths, paths: paths(pat(0, 1, followNo), pat(2, 3, followNo)), flags: -1, cache: cacheForget},
+	row("link", p(0, followNo), p(1, followNo)),
+	{name: "linkat", act: actPaths, paths: paths(pat(0, 1, followIfAtFollow), pat(2, 3, followNo)), flags: 4, emptyPath: true},
+	// symlink's first argument is the link's contents: never translated.
+	row("symlink", p(1, followNo)),
+	row("symlinkat", pat(1, 2, followNo)),
+	// attributes
+	row("chmod", p(0, followYes)),
+	row("fchmodat", pat(0, 1, followYes)),
+	{name: "fchmodat2", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true},
+	row("chown", p(0, followYes)),
+	row("lchown", p(0, followNo)),
+	{name: "fchownat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
+	row("truncate", p(0, followYes)),
+	row("statfs", p(0, followYes)),
+	row("utime", p(0, followYes)),
+	row("utimes", p(0, followYes)),
+	{name: "futimesat", act: actPaths, paths: paths(pat(0, 1, followYes)), flags: -1, nullPath: true},
+	{name: "utimensat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true, nullPath: true},
+	row("setxattr", p(0, followYes)),
+	row("lsetxattr", p(0, followNo)),
+	row("getxattr", p(0, followYes)),
+	row("lgetxattr", p(0, followNo)),
+	row("listxattr", p(0, followYes)),
+	row("llistxattr", p(0, followNo)),
+	row("removexattr", p(0, followYes)),
+	row("lremovexattr", p(0, followNo)),
+	{name: "setxattrat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 2, emptyPath: true},
+	{name: "getxattrat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 2, emptyPath: true},
+	{name: "listxattrat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 2, emptyPath: true},
+	{name: "removexattrat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 2, emptyPath: true},
+	// directories and processes
+	row("chdir", p(0, followYes)),
+	{name: "chroot", act: actPaths, paths: paths(p(0, followYes)), flags: -1, cache: cacheForgetAll, newRoot: true},
+	{name: "getcwd", act: actGetcwd, flags: -1},
+	{name: "execve", act: actExecve, paths: paths(p(0, followYes)), flags: -1},
+	{name: "execveat", act: actExecveat, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
+	{name: "getdents64", act: actGetdents, flags: -1},
+	{name: "prctl", act: actPrctl, flags: -1},
+	// system administration (need privileges, translated all the same)
+	row("acct", p(0, followYes)),
+	row("swapon", p(0, followYes)),
+	row("swapoff", p(0, followYes)),
+	row("uselib", p(0, followYes)),
+	// mount's source is a path for bind mounts; for others (a device, a
+	// file system's name) the lookup leaves it alone.
+	{name: "mount", act: actPaths, paths: paths(p(0, followYes), p(1, followYes)), flags: -1, cache: cacheForgetAll},
+	{name: "umount2", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForgetAll},
+	{name: "pivot_root", act: actPaths, paths: paths(p(0, followYes), p(1, followYes)), flags: -1, cache: cacheForgetAll, newRoot: true},
+	// watching and handles
+	rowf("inotify_add_watch", 2, pat(-1, 1, followUnlessInDF)),
+	{name: "fanotify_mark", act: actPaths, paths: paths(pat(3, 4, followUnlessFanDF)), flags: 1, nullPath: true},
+	{name: "name_to_handle_at", act: actPaths, paths: paths(pat(0, 1, followIfAtFollow)), flags: 4, emptyPath: true},
+	// unix sockets
+	// aux is the register of the sockaddr; its length follows it.
+	{name: "bind", act: actSockaddr, flags: -1, aux: 1},
+	{name: "connect", act: actSockaddr, flags: -1, aux: 1},
+	{name: "sendto", act: actSockaddr, flags: -1, aux: 4, nonNull: 1 + 4},
+	{name: "getsockname", act: actSockname, flags: -1},
+	{name: "getpeername", act: actSockname, flags: -1},
+	// Refused with ENOSYS: their paths escape any translation (io_uring's
+	// OPENAT and STATX ops never enter the syscall path; handles and the
+	// new mount API take paths the tracer cannot see or map). Programs
+	// fall back to the older calls.
+	{name: "io_uring_setup", act: actRefuse},
+	{name: "open_by_handle_at", act: actRefuse},
+	{name: "open_tree", act: actRefuse},
+	{name: "move_mount", act: actRefuse},
+	{name: "fsopen", act: actRefuse},
+	{name: "fsconfig", act: actRefuse},
+	{name: "fsmount", act: actRefuse},
+	{name: "fspick", act: actRefuse},
+	{name: "mount_setattr", act: actRefuse},
+	{name: "open_tree_attr", act: actRefuse},
+	{name: "file_getattr", act: actRefuse},
+	{name: "file_setattr", act: actRefuse},
+}
+
+// byNr is the table indexed by this architecture's numbers.
+var byNr = mustIndex(table, sysNumbers)
+
+// index maps numbers to rows; every row must have a number or be listed in
+// sysAbsent, and every number must have a row.
+func index(rows []sysInfo, numbers map[string]int) (map[int]*sysInfo, error) {
+	out := make(map[int]*sysInfo, len(rows))
+	seen := map[string]bool{}
+	for i := range rows {
+		r := &rows[i]
+		if seen[r.name] {
+			return nil, fmt.Errorf("syscall %s listed twice", r.name)
+		}
+		seen[r.name] = true
+		nr, ok := numbers[r.name]
+		if !ok {
+			if sysAbsent[r.name] {
+				continue
+			}
+			return nil, fmt.Errorf("syscall %s has no number on this architecture", r.name)
+		}
+		if nr > maxKnownSyscall {
+			return nil, fmt.Errorf("syscall %s (%d) above maxKnownSyscall %d", r.name, nr, maxKnownSyscall)
+		}
+		out[nr] = r
+	}
+	for name := range numbers {
+		if !seen[name] {
+			return nil, fmt.Errorf("syscall %s has a number but no row", name)
+		}
+	}
+	return out, nil
+}
+
+func mustIndex(rows []sysInfo, numbers map[string]int) map[int]*sysInfo {
+	m, err := index(rows, numbers)
+	if err != nil {
+		panic("ptrace syscall table: " + err.Error()) // a programming error, caught by every test
+	}
+	return m
+}
+
+// tracedNumbers lists, sorted, the numbers the filter traps (RET_TRACE).
+func tracedNumbers() []int {
+	var nrs []int
+	for nr, r := range byNr {
+		if r.act != actRefuse {
+			nrs = append(nrs, nr)
+		}
+	}
+	sort.Ints(nrs)
+	return nrs
+}
+
+// refusedNumbers lists, sorted, the numbers the filter refuses (ENOSYS).
+func refusedNumbers() []int {
+	var nrs []int
+	for nr, r := range byNr {
+		if r.act == actRefuse {
+			nrs = append(nrs, nr)
+		}
+	}
+	sort.Ints(nrs)
+	return nrs
+}

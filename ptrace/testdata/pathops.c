@@ -1,0 +1,238 @@
+// pathops: one path operation per call, printing the result or the errno
+// name, so traced and native runs can be compared line by line.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int fail(void) { printf("%s\n", strerrorname_np(errno)); return 1; }
+static int ok(int r) { if (r < 0) return fail(); printf("ok\n"); return 0; }
+
+static char *exec_path;
+static void *thread_exec(void *arg) {
+	char *argv[] = {"from-thread", "argv0", NULL};
+	execv(exec_path, argv);
+	fail();
+	exit(1);
+}
+
+static volatile int handled;
+static void on_alarm(int sig) {
+	(void)sig;
+	struct stat st;
+	stat("/nix/hello", &st); // path calls of its own, in the middle of the open
+	stat("/nix/dir/../hello", &st);
+	handled++;
+}
+
+static int cmpstr(const void *a, const void *b) { return strcmp(*(char **)a, *(char **)b); }
+
+// walk: print what a program sees of every entry under a tree.
+static int walk_entry(const char *p, const struct stat *lst, int flag, struct FTW *f) {
+	(void)flag; (void)f;
+	struct stat st;
+	char buf[4096];
+	printf("%s type=%o", p, lst->st_mode & S_IFMT);
+	if (S_ISLNK(lst->st_mode)) {
+		ssize_t n = readlink(p, buf, sizeof buf - 1);
+		if (n >= 0) { buf[n] = 0; printf(" link=%s", buf); }
+	}
+	if (stat(p, &st) < 0) printf(" stat=%s", strerrorname_np(errno));
+	else if (S_ISREG(st.st_mode)) printf(" stat=%o size=%lld", st.st_mode & S_IFMT, (long long)st.st_size);
+	else printf(" stat=%o", st.st_mode & S_IFMT); // directory sizes differ between a real / and the ns runtime's
+	int fd = open(p, O_RDONLY);
+	if (fd < 0) printf(" open=%s", strerrorname_np(errno));
+	else {
+		if (S_ISREG(st.st_mode)) {
+			ssize_t n = read(fd, buf, 64);
+			if (n >= 0) { buf[n] = 0; char *nl = strchr(buf, '\n'); if (nl) *nl = 0; printf(" data=%s", buf); }
+		}
+		close(fd);
+	}
+	printf("\n");
+	return 0;
+}
+
+int main(int argc, char **argv) {
+	if (argc < 2) { fprintf(stderr, "usage: pathops OP ARGS\n"); return 2; }
+	const char *op = argv[1], *p = argc > 2 ? argv[2] : NULL;
+	char buf[8192];
+	struct stat st;
+	if (!strcmp(op, "open")) return ok(open(p, O_RDONLY));
+	if (!strcmp(op, "open-nofollow")) return ok(open(p, O_RDONLY | O_NOFOLLOW));
+	if (!strcmp(op, "cat")) {
+		int fd = open(p, O_RDONLY); if (fd < 0) return fail();
+		ssize_t n; while ((n = read(fd, buf, sizeof buf)) > 0) fwrite(buf, 1, n, stdout);
+		return 0;
+	}
+	if (!strcmp(op, "openat-fd0")) return ok(openat(0, p, O_RDONLY));
+	if (!strcmp(op, "openat-empty")) return ok(openat(AT_FDCWD, "", O_RDONLY));
+	if (!strcmp(op, "openat-null")) return ok(syscall(SYS_openat, AT_FDCWD, NULL, O_RDONLY));
+	if (!strcmp(op, "openat-bad")) return ok(syscall(SYS_openat, AT_FDCWD, (char *)1, O_RDONLY));
+	if (!strcmp(op, "openat-dirfd")) { // openat(open(dir), name)
+		int d = open(p, O_RDONLY | O_DIRECTORY); if (d < 0) return fail();
+		return ok(openat(d, argv[3], O_RDONLY));
+	}
+	if (!strcmp(op, "fstat-empty")) {
+		int fd = open(p, O_RDONLY); if (fd < 0) return fail();
+		if (fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) return fail();
+		printf("%llu\n", (unsigned long long)st.st_ino); return 0;
+	}
+	if (!strcmp(op, "ino")) { if (stat(p, &st) < 0) return fail(); printf("%llu\n", (unsigned long long)st.st_ino); return 0; }
+	if (!strcmp(op, "lstat")) return ok(lstat(p, &st));
+	if (!strcmp(op, "stat")) return ok(stat(p, &st));
+	if (!strcmp(op, "access")) return ok(access(p, R_OK));
+	if (!strcmp(op, "readlink")) {
+		ssize_t n = readlink(p, buf, sizeof buf); if (n < 0) return fail();
+		printf("%.*s\n", (int)n, buf); return 0;
+	}
+	if (!strcmp(op, "readlink-short")) { // bufsiz 5: truncated, no NUL
+		memset(buf, 'X', 16);
+		ssize_t n = readlink(p, buf, 5); if (n < 0) return fail();
+		printf("%zd %.8s\n", n, buf); return 0;
+	}
+	if (!strcmp(op, "fdlink")) {
+		int fd = open(p, O_RDONLY); if (fd < 0) return fail();
+		snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd);
+		char out[4096]; ssize_t n = readlink(buf, out, sizeof out); if (n < 0) return fail();
+		printf("%.*s\n", (int)n, out); return 0;
+	}
+	if (!strcmp(op, "pipelink")) {
+		int fds[2]; if (pipe(fds) < 0) return fail();
+		snprintf(buf, sizeof buf, "/proc/self/fd/%d", fds[0]);
+		char out[4096]; ssize_t n = readlink(buf, out, sizeof out); if (n < 0) return fail();
+		printf("%.5s\n", out); return 0;
+	}
+	if (!strcmp(op, "cwd")) {
+		if (chdir(p) < 0) return fail();
+		if (!getcwd(buf, sizeof buf)) return fail();
+		char out[4096]; ssize_t n = readlink("/proc/self/cwd", out, sizeof out); if (n < 0) return fail();
+		printf("%s %.*s\n", buf, (int)n, out); return 0;
+	}
+	if (!strcmp(op, "getcwd-small")) {
+		if (chdir(p) < 0) return fail();
+		return ok(syscall(SYS_getcwd, buf, 3));
+	}
+	if (!strcmp(op, "exe")) {
+		ssize_t n = readlink("/proc/self/exe", buf, sizeof buf); if (n < 0) return fail();
+		printf("%.*s\n", (int)n, buf); return 0;
+	}
+	if (!strcmp(op, "argv0")) { printf("%s\n", argv[0]); return 0; }
+	if (!strcmp(op, "reexec")) { // re-executes itself through /proc/self/exe
+		if (p && !strcmp(p, "child")) { printf("child ok\n"); return 0; }
+		char *nargv[] = {argv[0], "reexec", "child", NULL};
+		execv("/proc/self/exe", nargv); return fail();
+	}
+	if (!strcmp(op, "exec")) { execv(p, argv + 3); return fail(); }
+	if (!strcmp(op, "fexecve")) {
+		int fd = open(p, O_RDONLY | O_CLOEXEC); if (fd < 0) return fail();
+		fexecve(fd, argv + 3, environ); return fail();
+	}
+	if (!strcmp(op, "vfork")) {
+		pid_t pid = vfork();
+		if (pid == 0) { execv(p, argv + 3); _exit(127); }
+		int ws; waitpid(pid, &ws, 0); printf("status %d\n", WEXITSTATUS(ws)); return 0;
+	}
+	if (!strcmp(op, "spawn")) {
+		pid_t pid; int r = posix_spawn(&pid, p, NULL, NULL, argv + 3, environ);
+		if (r) { errno = r; return fail(); }
+		int ws; waitpid(pid, &ws, 0); printf("status %d\n", WEXITSTATUS(ws)); return 0;
+	}
+	if (!strcmp(op, "thread-exec")) {
+		exec_path = (char *)p; pthread_t th; pthread_create(&th, NULL, thread_exec, NULL);
+		pthread_join(th, NULL); return 1;
+	}
+	if (!strcmp(op, "uring")) return ok(syscall(425, 1, NULL));
+	if (!strcmp(op, "unknown")) return ok(syscall(1000));
+	if (!strcmp(op, "longpath")) {
+		char *lp = malloc(5000); memset(lp, 'a', 4999); lp[0] = '/'; lp[4999] = 0;
+		return ok(open(lp, O_RDONLY));
+	}
+	if (!strcmp(op, "ls")) {
+		DIR *d = opendir(p); if (!d) return fail();
+		char *names[1024]; int n = 0; struct dirent *e;
+		while ((e = readdir(d)) && n < 1024) names[n++] = strdup(e->d_name);
+		qsort(names, n, sizeof *names, cmpstr);
+		for (int i = 0; i < n; i++) printf("%s\n", names[i]);
+		return 0;
+	}
+	if (!strcmp(op, "sock")) { // bind at p, print getsockname
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		strncpy(a.sun_path, p, sizeof a.sun_path - 1);
+		if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) return fail();
+		struct sockaddr_un b; socklen_t l = sizeof b;
+		if (getsockname(s, (struct sockaddr *)&b, &l) < 0) return fail();
+		listen(s, 1);
+		int c = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(c, (struct sockaddr *)&a, sizeof a) < 0) return fail();
+		printf("%s\n", b.sun_path); return 0;
+	}
+	if (!strcmp(op, "dgram")) { // bind a datagram socket at p, sendto it, read it back
+		int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		strncpy(a.sun_path, p, sizeof a.sun_path - 1);
+		if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) return fail();
+		int c = socket(AF_UNIX, SOCK_DGRAM, 0);
+		if (sendto(c, "dgram ok", 8, 0, (struct sockaddr *)&a, sizeof a) < 0) return fail();
+		ssize_t n = recv(s, buf, sizeof buf, 0); if (n < 0) return fail();
+		printf("%.*s\n", (int)n, buf); return 0;
+	}
+	if (!strcmp(op, "fifo-restart")) { // an open of a FIFO restarted after a signal handler
+		if (mkfifo(p, 0600) < 0) return fail();
+		struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+		sigaction(SIGALRM, &sa, NULL);
+		pid_t w = fork();
+		if (w == 0) { // the writer gives up after 3 s rather than hang the test
+			usleep(300000);
+			for (int i = 0; i < 30; i++, usleep(100000)) {
+				int fd = open(argv[3], O_WRONLY | O_NONBLOCK);
+				if (fd >= 0) { write(fd, "fifo ok", 7); _exit(0); }
+			}
+			_exit(1);
+		}
+		struct itimerval it = {.it_value = {.tv_usec = 100000}};
+		setitimer(ITIMER_REAL, &it, NULL);
+		int fd = open(p, O_RDONLY); if (fd < 0) return fail();
+		ssize_t n = read(fd, buf, sizeof buf); if (n < 0) return fail();
+		waitpid(w, NULL, 0);
+		printf("%.*s handled=%d\n", (int)n, buf, handled); return 0;
+	}
+	if (!strcmp(op, "dumpable")) {
+		syscall(SYS_prctl, 4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0);
+		int fd = open(p, O_RDONLY); if (fd < 0) return fail();
+		snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd);
+		char out[4096]; ssize_t n = readlink(buf, out, sizeof out); if (n < 0) return fail();
+		printf("%.*s\n", (int)n, out); return 0;
+	}
+	if (!strcmp(op, "walk")) {
+		for (int i = 2; i < argc; i++) nftw(argv[i], walk_entry, 16, FTW_PHYS);
+		return 0;
+	}
+	if (!strcmp(op, "paths")) { // stat/readlink/open each path given
+		for (int i = 2; i < argc; i++) {
+			struct stat l;
+			if (lstat(argv[i], &l) < 0) { printf("%s lstat=%s\n", argv[i], strerrorname_np(errno)); continue; }
+			walk_entry(argv[i], &l, 0, NULL);
+		}
+		return 0;
+	}
+	fprintf(stderr, "pathops: unknown op %s\n", op);
+	return 2;
+}

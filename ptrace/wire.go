@@ -1,0 +1,104 @@
+package ptrace
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"np/internal/proc"
+)
+
+// Run and the stub talk over two pipes whose numbers the stub gets as
+// argv[2] and argv[3]:
+//
+//   - spec pipe: Run writes one JSON wireSpec, once the stub is seized,
+//     and closes it. The stub blocks reading it, so it does nothing
+//     untraced.
+//   - status pipe, close-on-exec in the stub: it writes execMarker right
+//     before exec'ing the program and a JSON wireStatus if something
+//     fails. EOF with no data = the stub died early; the marker alone =
+//     the program runs; anything else = the reason it does not.
+const execMarker = 'x'
+
+type wireSpec struct {
+	Argv      []string
+	Env       []string
+	Dir       string
+	NoSeccomp bool
+	NoNotify  bool  // no seccomp user notifications (tests)
+	Probe     bool  // stop right before exec and exit 0
+	KeepFDs   []int // fds >= 3 the caller passed on purpose
+	LogLevel  uint32
+}
+
+type wireStatus struct {
+	Setup  *wireSetupError  `json:",omitempty"`
+	Lookup *wireLookupError `json:",omitempty"`
+}
+
+type wireSetupError struct {
+	Step  string
+	Msg   string
+	Errno syscall.Errno
+}
+
+type wireLookupError struct {
+	Name, File, Reason string
+	NotExecutable      bool
+}
+
+func encodeFailure(err error) []byte {
+	var st wireStatus
+	var setupErr *SetupError
+	var lookupErr *proc.LookupError
+	switch {
+	case errors.As(err, &lookupErr):
+		st.Lookup = &wireLookupError{Name: lookupErr.Name, File: lookupErr.File, Reason: lookupErr.Reason,
+			NotExecutable: errors.Is(lookupErr.Err, proc.ErrNotExecutable)}
+	case errors.As(err, &setupErr):
+		st.Setup = &wireSetupError{Step: setupErr.Step, Msg: setupErr.Err.Error()}
+		errors.As(setupErr.Err, &st.Setup.Errno)
+	default:
+		st.Setup = &wireSetupError{Step: stepStub, Msg: err.Error()}
+		errors.As(err, &st.Setup.Errno)
+	}
+	b, jerr := json.Marshal(st)
+	if jerr != nil {
+		b = []byte(`{"Setup":{"Step":"starting the traced stub","Msg":"unencodable error"}}`)
+	}
+	return b
+}
+
+func decodeFailure(b []byte) error {
+	var st wireStatus
+	if err := json.Unmarshal(b, &st); err != nil {
+		return &SetupError{Step: "reading stub status", Err: fmt.Errorf("%w (%q)", err, b)}
+	}
+	switch {
+	case st.Lookup != nil:
+		kind := proc.ErrNotFound
+		if st.Lookup.NotExecutable {
+			kind = proc.ErrNotExecutable
+		}
+		return &proc.LookupError{Name: st.Lookup.Name, File: st.Lookup.File, Reason: st.Lookup.Reason, Err: kind}
+	case st.Setup != nil:
+		return &SetupError{Step: st.Setup.Step, Err: &remoteError{msg: st.Setup.Msg, errno: st.Setup.Errno}}
+	}
+	return &SetupError{Step: "reading stub status", Err: fmt.Errorf("empty status %q", b)}
+}
+
+// remoteError is a stub error: its text, and its errno for errors.Is.
+type remoteError struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *remoteError) Error() string { return e.msg }
+
+func (e *remoteError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
+}

@@ -31,6 +31,12 @@ func run(t *testing.T, prog []unix.SockFilter, arch, nr uint32, arg0 uint64) uin
 			} else {
 				pc += int(in.Jf)
 			}
+		case unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K:
+			if a > in.K {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
 		case unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
 			if a&in.K != 0 {
 				pc += int(in.Jt)

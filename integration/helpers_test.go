@@ -7,9 +7,11 @@ package integration
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +33,10 @@ func TestMain(m *testing.M) {
 	}
 	if os.Geteuid() == 0 {
 		fmt.Fprintln(os.Stderr, "integration: np's tests must run as an unprivileged user; `make integration` drops to one")
+		os.Exit(2)
+	}
+	if err := selectPass(os.Getenv("NP_TEST_RUNTIME")); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
 		os.Exit(2)
 	}
 	code := m.Run()
@@ -56,6 +62,7 @@ type runOpts struct {
 	dir   string
 	bin   string // defaults to npBin
 	argv0 string // defaults to the binary's path
+	auto  bool   // leave NP_RUNTIME unset so np chooses, instead of the pass's runtime
 }
 
 var (
@@ -135,16 +142,26 @@ func npCmd(t *testing.T, o runOpts, args ...string) *exec.Cmd {
 	if o.argv0 != "" {
 		cmd.Args[0] = o.argv0
 	}
-	cmd.Env = append(cleanEnv(), "NP_LOCATION="+loc)
+	env := cleanEnv()
+	if o.auto {
+		env = autoEnv()
+	}
+	cmd.Env = append(env, "NP_LOCATION="+loc)
 	cmd.Env = append(cmd.Env, o.env...)
 	cmd.Dir = o.dir
 	return cmd
 }
 
 // cleanEnv is the test's environment without np's own variables, so the
-// caller's NP_* settings cannot change what a test means. The tests are
-// offline: no substituters, so Nix never waits on an unreachable cache.
+// caller's NP_* settings cannot change what a test means, plus the pass's
+// runtime choice. The tests are offline: no substituters, so Nix never
+// waits on an unreachable cache.
 func cleanEnv() []string {
+	return append(autoEnv(), passes[pass]...)
+}
+
+// autoEnv is cleanEnv without the pass's runtime: np chooses by itself.
+func autoEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "NP_") && !strings.HasPrefix(kv, "NIX_CONFIG=") {
@@ -152,6 +169,34 @@ func cleanEnv() []string {
 		}
 	}
 	return append(env, "NIX_CONFIG=substituters =")
+}
+
+// selectPass sets the runtime this run of the suite tests and leaves out
+// the tests that belong to another pass (see onePass): they are not run at
+// all, rather than skipped, because a skipped test fails the suite.
+func selectPass(name string) error {
+	if _, ok := passes[name]; !ok {
+		return fmt.Errorf("NP_TEST_RUNTIME=%q names no runtime pass; want one of ns, ptrace, ptrace-noseccomp (integration/run.sh sets it)", name)
+	}
+	pass = name
+	flag.Parse()
+	if f := flag.Lookup("test.skip"); f != nil && f.Value.String() != "" {
+		return fmt.Errorf("-test.skip is set by the suite to leave out other passes' tests; select tests with -test.run")
+	}
+	var others []string
+	for test, p := range onePass {
+		if _, ok := passes[p]; !ok {
+			return fmt.Errorf("onePass: %s belongs to pass %q, which does not exist", test, p)
+		}
+		if p != pass {
+			others = append(others, test)
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	sort.Strings(others)
+	return flag.Set("test.skip", "^("+strings.Join(others, "|")+")$")
 }
 
 // must asserts that np succeeded and returns its stdout.

@@ -178,7 +178,7 @@ func TestNpLeaksNoFDsOfItsOwn(t *testing.T) {
 	}
 	for name, args := range map[string][]string{
 		"ns":     {"run", "sh", "-c", "ls /proc/$$/fd"},
-		"native": {"run", npBin, "run", "sh", "-c", "ls /proc/$$/fd"},
+		"native": append(nestedNp(), "run", "sh", "-c", "ls /proc/$$/fd"),
 	} {
 		out := must(t, np(t, runOpts{}, args...))
 		if got := strings.Fields(out); strings.Join(got, " ") != strings.Join(strings.Fields(string(want)), " ") {
@@ -205,13 +205,19 @@ func TestNoCapabilitiesInside(t *testing.T) {
 }
 
 func TestNestedNpUsesNativeRuntime(t *testing.T) {
-	r := np(t, runOpts{env: []string{"NP_DEBUG=1"}}, "run", npBin, "nix-store", "--version")
+	r := np(t, runOpts{env: []string{"NP_DEBUG=1"}}, append(nestedNp(), "nix-store", "--version")...)
 	if got := strings.TrimSpace(must(t, r)); got != "nix-store (Nix) 2.26.3" {
 		t.Fatalf("nested np printed %q", got)
 	}
 	if !strings.Contains(r.stderr, "runtime native") {
 		t.Fatalf("nested np did not pick the native runtime:\n%s", r.stderr)
 	}
+}
+
+// nestedNp is `np run` of np itself, choosing its runtime as a user's would:
+// the pass's NP_RUNTIME would otherwise reach it through the environment.
+func nestedNp() []string {
+	return []string{"run", "env", "-u", "NP_RUNTIME", "-u", "NP_PTRACE_NO_SECCOMP", npBin}
 }
 
 func TestKillNineOfNpLeavesNoSandboxedProcess(t *testing.T) {
@@ -257,7 +263,7 @@ func TestFDsTheCallerPassesReachTheProgram(t *testing.T) {
 	os.WriteFile(f, []byte("through fd 5\n"), 0o644)
 	for name, args := range map[string][]string{
 		"ns":     {"run", "sh", "-c", "cat <&5"},
-		"native": {"run", npBin, "run", "sh", "-c", "cat <&5"},
+		"native": append(nestedNp(), "run", "sh", "-c", "cat <&5"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			in, err := os.Open(f)

@@ -47,4 +47,6 @@ var onePass = map[string]string{
 	// they belong to the ptrace pass (seccomp on, as auto uses it).
 	"TestHostileHostsFallBackToPtrace": "ptrace",
 	"TestHostRefusingPtraceToo":        "ptrace",
+	// A data dir moving from ns to ptrace: once, with seccomp.
+	"TestDataDirInstalledUnderNSWorksUnderPtrace": "ptrace",
 }

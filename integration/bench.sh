@@ -13,11 +13,11 @@
 # Workloads: start-up (`run true`); a loop of execs of a store binary that
 # stats store paths; a C build (gcc, make -j2) whose sources and outputs are
 # under /nix; many nix-instantiate calls over generated .nix files. Ratios are
-# to native, and for Nix (which has no native here) to bwrap.
+# of medians, to native, and for Nix (which has no native here) to bwrap.
 #
 # Knobs: NP_BENCH_LOOP (execs, 10000), NP_BENCH_C_FILES (120),
 # NP_BENCH_EVAL (nix-instantiate calls, 200), NP_BENCH_RUNS (runs of the
-# heavy workloads, 2), PROOT54.
+# heavy workloads, 3), PROOT54.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/sbin:/sbin # runuser, useradd
@@ -54,7 +54,7 @@ np=${NP_BENCH_NP:-$PWD/bin/np}
 loops=${NP_BENCH_LOOP:-10000}
 cfiles=${NP_BENCH_C_FILES:-120}
 evals=${NP_BENCH_EVAL:-200}
-runs=${NP_BENCH_RUNS:-2}
+runs=${NP_BENCH_RUNS:-3}
 
 loc=$(mktemp -d /tmp/np-bench-loc.XXXXXX)
 results=$(mktemp -d /tmp/np-bench-results.XXXXXX)
@@ -266,14 +266,16 @@ run_workload() {
 	fi
 	hyperfine -N --style basic "$@" --export-csv "$results/$w.csv" "${args[@]}" >"$results/$w.log" 2>&1 ||
 		{ cat "$results/$w.log"; notes+=("$title: hyperfine failed"); return; }
+	# Ratios compare medians: on a shared 2-core machine one disturbed run
+	# moves a mean of three far more than a median.
 	awk -F, -v base="$baseline" '
 		NR == 1 { next }
-		{ name[NR] = $1; mean[NR] = $2; sd[NR] = $3; if ($1 == base) b = $2 }
+		{ name[NR] = $1; mean[NR] = $2; sd[NR] = $3; med[NR] = $4; if ($1 == base) b = $4 }
 		END {
-			printf "%-22s %12s %10s  %s\n", "environment", "mean", "σ", "ratio to " base
+			printf "%-22s %12s %10s %12s  %s\n", "environment", "mean", "σ", "median", "median / " base
 			for (i = 2; i <= NR; i++) {
-				r = b ? sprintf("%.2f", mean[i] / b) : "-"
-				printf "%-22s %10.1f ms %7.1f ms  %s\n", name[i], mean[i] * 1000, sd[i] * 1000, r
+				r = b ? sprintf("%.2f", med[i] / b) : "-"
+				printf "%-22s %10.1f ms %7.1f ms %9.1f ms  %s\n", name[i], mean[i] * 1000, sd[i] * 1000, med[i] * 1000, r
 			}
 			if (!b) print "(no " base " row to compare with)"
 		}' "$results/$w.csv"

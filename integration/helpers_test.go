@@ -7,11 +7,9 @@ package integration
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -169,34 +167,6 @@ func autoEnv() []string {
 		}
 	}
 	return append(env, "NIX_CONFIG=substituters =")
-}
-
-// selectPass sets the runtime this run of the suite tests and leaves out
-// the tests that belong to another pass (see onePass): they are not run at
-// all, rather than skipped, because a skipped test fails the suite.
-func selectPass(name string) error {
-	if _, ok := passes[name]; !ok {
-		return fmt.Errorf("NP_TEST_RUNTIME=%q names no runtime pass; want one of ns, ptrace, ptrace-noseccomp (integration/run.sh sets it)", name)
-	}
-	pass = name
-	flag.Parse()
-	if f := flag.Lookup("test.skip"); f != nil && f.Value.String() != "" {
-		return fmt.Errorf("-test.skip is set by the suite to leave out other passes' tests; select tests with -test.run")
-	}
-	var others []string
-	for test, p := range onePass {
-		if _, ok := passes[p]; !ok {
-			return fmt.Errorf("onePass: %s belongs to pass %q, which does not exist", test, p)
-		}
-		if p != pass {
-			others = append(others, test)
-		}
-	}
-	if len(others) == 0 {
-		return nil
-	}
-	sort.Strings(others)
-	return flag.Set("test.skip", "^("+strings.Join(others, "|")+")$")
 }
 
 // must asserts that np succeeded and returns its stdout.

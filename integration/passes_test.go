@@ -2,6 +2,13 @@
 
 package integration
 
+import (
+	"flag"
+	"fmt"
+	"sort"
+	"strings"
+)
+
 // The suite runs once per runtime (integration/run.sh sets NP_TEST_RUNTIME
 // for each pass); every np a test starts gets the pass's settings.
 var passes = map[string][]string{
@@ -49,4 +56,32 @@ var onePass = map[string]string{
 	"TestHostRefusingPtraceToo":        "ptrace",
 	// A data dir moving from ns to ptrace: once, with seccomp.
 	"TestDataDirInstalledUnderNSWorksUnderPtrace": "ptrace",
+}
+
+// selectPass sets the runtime this run of the suite tests and leaves out
+// the tests that belong to another pass (see onePass): they are not run at
+// all, rather than skipped, because a skipped test fails the suite.
+func selectPass(name string) error {
+	if _, ok := passes[name]; !ok {
+		return fmt.Errorf("NP_TEST_RUNTIME=%q names no runtime pass; want one of ns, ptrace, ptrace-noseccomp (integration/run.sh sets it)", name)
+	}
+	pass = name
+	flag.Parse()
+	if f := flag.Lookup("test.skip"); f != nil && f.Value.String() != "" {
+		return fmt.Errorf("-test.skip is set by the suite to leave out other passes' tests; select tests with -test.run")
+	}
+	var others []string
+	for test, p := range onePass {
+		if _, ok := passes[p]; !ok {
+			return fmt.Errorf("onePass: %s belongs to pass %q, which does not exist", test, p)
+		}
+		if p != pass {
+			others = append(others, test)
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	sort.Strings(others)
+	return flag.Set("test.skip", "^("+strings.Join(others, "|")+")$")
 }

@@ -285,6 +285,10 @@ echo "np bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, kernel $(uname
 echo "environments: ${available[*]}"
 
 run_workload "start-up: run /bin/true" startup native --warmup 3 --runs 30
+echo
+echo "np --version (one Go start, no sandbox: the part of np's start-up that is np itself):"
+hyperfine -N --style basic --warmup 3 --runs 30 "$np --version" | grep -E 'Time|Range'
+
 run_workload "exec/stat loop: $loops execs of a store busybox, each stat-ing two store paths" loop native --runs "$runs"
 run_workload "C build: $cfiles files, gcc -O2, make -j2, sources and objects under /nix" cbuild native \
 	--runs "$runs" --prepare "rm -rf $(host $cdir)/obj $(host $cdir)/prog"

@@ -224,7 +224,7 @@ func nestedNp() []string {
 }
 
 func TestKillNineOfNpLeavesNoSandboxedProcess(t *testing.T) {
-	marker := "4242.4242"
+	marker := "4242." + strconv.Itoa(os.Getpid()) // unique: other test runs may share the machine
 	cmd := npCmd(t, runOpts{}, "run", "sleep", marker)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

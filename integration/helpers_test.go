@@ -39,8 +39,8 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	sharedOnce.Do(func() {}) // nothing more may start the shared install
-	if sharedLoc != "" {
-		extract.RemoveTree(sharedLoc)
+	if sharedDir != "" {
+		extract.RemoveTree(sharedDir)
 	}
 	os.Exit(code)
 }
@@ -65,7 +65,9 @@ type runOpts struct {
 
 var (
 	sharedOnce sync.Once
-	sharedLoc  string
+	sharedDir  string // made for the shared install, removed at the end
+	sharedLoc  string // set once the install succeeded
+	sharedErr  string // why it did not
 )
 
 // sharedLocation is one NP_LOCATION installed once and reused by the tests
@@ -75,17 +77,20 @@ func sharedLocation(t *testing.T) string {
 	sharedOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "np-shared-")
 		if err != nil {
-			t.Fatal(err)
+			sharedErr = err.Error()
+			return
 		}
-		sharedLoc = dir
+		sharedDir = dir
 		cmd := exec.Command(npBin, "nix", "--version")
 		cmd.Env = append(cleanEnv(), "NP_LOCATION="+dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("installing into the shared location: %v\n%s", err, out)
+			sharedErr = fmt.Sprintf("%v\n%s", err, out)
+			return
 		}
+		sharedLoc = dir
 	})
 	if sharedLoc == "" {
-		t.Fatal("shared location failed to install earlier")
+		t.Fatalf("installing into the shared location: %s", sharedErr)
 	}
 	return sharedLoc
 }

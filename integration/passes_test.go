@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"testing"
 )
 
 // The suite runs once per runtime (integration/run.sh sets NP_TEST_RUNTIME
@@ -91,4 +92,20 @@ func selectPass(name string) error {
 	}
 	sort.Strings(others)
 	return flag.Set("test.skip", "^("+strings.Join(others, "|")+")$")
+}
+
+// TestPassUsesItsRuntime guards the passes themselves: np runs programs in
+// the pass's runtime, and under ptrace with seccomp the program runs under
+// the tracer's filter (mode 2 in /proc/self/status), without it under none.
+func TestPassUsesItsRuntime(t *testing.T) {
+	r := np(t, runOpts{env: []string{"NP_DEBUG=1"}}, "run", "grep", "^Seccomp:", "/proc/self/status")
+	out := must(t, r)
+	runtime := strings.TrimSuffix(pass, "-noseccomp")
+	if !strings.Contains(r.stderr, "runtime "+runtime) {
+		t.Fatalf("np did not report running the %s runtime:\n%s", runtime, r.stderr)
+	}
+	want := map[string]string{"ns": "0", "ptrace": "2", "ptrace-noseccomp": "0"}[pass]
+	if got := strings.TrimSpace(strings.TrimPrefix(out, "Seccomp:")); got != want {
+		t.Fatalf("the program's seccomp mode is %s, want %s in the %s pass", got, want, pass)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // These tests check, through bin/np and in every runtime pass, what programs
@@ -164,6 +166,20 @@ func TestSymlinksAndPathErrors(t *testing.T) {
 	}
 }
 
+// TestBadPathArgumentsGiveNativeErrors: openat with a dirfd that is no
+// directory, an empty path and a NULL path fail as they do natively.
+func TestBadPathArgumentsGiveNativeErrors(t *testing.T) {
+	script := `my $nr = $ARGV[0]; my @r;
+for my $call ([0, "x"], [-100, ""], [-100, 0]) {
+  push @r, syscall($nr, $call->[0], $call->[1], 0) == -1 ? "$!" : "opened";
+}
+print join("\n", @r), "\n";`
+	r := np(t, runOpts{stdin: []byte{}}, "run", "perl", "-e", script, strconv.Itoa(unix.SYS_OPENAT))
+	if got, want := must(t, r), "Not a directory\nNo such file or directory\nBad address\n"; got != want {
+		t.Fatalf("openat(stdin, \"x\"), openat(AT_FDCWD, \"\"), openat(AT_FDCWD, NULL) gave %q, want %q", got, want)
+	}
+}
+
 func TestProcLinksShowGuestPaths(t *testing.T) {
 	bb := busybox(t)
 	out := must(t, sh(t, runOpts{}, `exec 3</nix/var/np/installed.json; readlink /proc/$$/fd/3; echo | readlink /proc/self/fd/0; readlink /proc/self/exe`))
@@ -238,7 +254,7 @@ func TestShebangScripts(t *testing.T) {
 	// From a program inside, a raw execve (libc's execvp would hand a
 	// non-ELF file to /bin/sh): the errors the kernel gives natively.
 	for name, want := range map[string]string{"noexec": "Permission denied", "dir": "Permission denied", "garbage": "Exec format error"} {
-		r := np(t, runOpts{}, "run", "perl", "-e", `syscall(59, $ARGV[0], 0, 0); die "$!\n"`, guest+"/"+name)
+		r := np(t, runOpts{}, "run", "perl", "-e", `syscall($ARGV[0], $ARGV[1], 0, 0); die "$!\n"`, strconv.Itoa(unix.SYS_EXECVE), guest+"/"+name)
 		if r.code == 0 || strings.TrimSpace(r.stderr) != want {
 			t.Errorf("exec of %s from perl: exit %d stderr %q; want %q", name, r.code, r.stderr, want)
 		}
@@ -379,7 +395,7 @@ func TestUntranslatableSyscallsGiveENOSYS(t *testing.T) {
 	}
 	// io_uring_setup: its operations would reach paths without a system
 	// call the tracer sees, so ptrace refuses it and programs fall back.
-	r = np(t, runOpts{}, "run", "perl", "-e", `my $p = "\0" x 120; syscall(425, 1, $p) == -1 or die "succeeded\n"; print "$!\n"`)
+	r = np(t, runOpts{}, "run", "perl", "-e", `my $p = "\0" x 120; syscall($ARGV[0], 1, $p) == -1 or die "succeeded\n"; print "$!\n"`, strconv.Itoa(unix.SYS_IO_URING_SETUP))
 	if got := strings.TrimSpace(must(t, r)); got != "Function not implemented" {
 		t.Fatalf("io_uring_setup inside ptrace: %q", got)
 	}

@@ -60,6 +60,7 @@ test: lint unit reproducible integration
 
 bench: bin/np
 	bash integration/bench.sh
+	bash integration/bench-bundle.sh
 
 # An offline example end to end: a fresh data dir, a build, a sandboxed run.
 demo: bin/np

@@ -18,6 +18,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"np/internal/safedir"
 )
 
 // Payload is the archive carried by a binary.
@@ -26,15 +28,26 @@ type Payload struct {
 	Trailer Trailer
 }
 
-// OpenPayload opens the payload appended to the executable at exe.
+// OpenPayload opens np's Nix payload appended to the executable at exe. A
+// bundle's payload is not one (see OpenBundle).
 func OpenPayload(exe string) (*Payload, error) {
+	return openPayload(exe, false)
+}
+
+func openPayload(exe string, bundle bool) (*Payload, error) {
 	f, err := os.Open(exe)
 	if err != nil {
 		return nil, fmt.Errorf("opening own executable: %w", err)
 	}
 	t, err := ReadTrailer(f)
+	if err == nil && t.Bundle != bundle {
+		err = ErrNoPayload
+	}
 	if err != nil {
 		f.Close()
+		if bundle && errors.Is(err, ErrNoPayload) {
+			return nil, ErrNotBundle
+		}
 		return nil, err
 	}
 	return &Payload{File: f, Trailer: t}, nil
@@ -55,30 +68,60 @@ func (t Target) Store() string { return filepath.Join(t.NixDir, "store") }
 // npDir holds np's own bookkeeping next to Nix's (var/nix).
 func (t Target) npDir() string { return filepath.Join(t.NixDir, "var", "np") }
 
-// StateFile records a finished install; it is written last.
-func (t Target) StateFile() string { return filepath.Join(t.npDir(), "installed.json") }
+// Installs and GC roots are kept per payload fingerprint: two np versions
+// sharing one data dir each find their own install (no reinstall on every
+// switch), and a garbage collection run by one never deletes the other's
+// Nix. Store paths are named after their content (assets/mkpayload), so
+// two payloads share a store path only when it is the same.
 
-// GCRootDir holds the roots that keep np's own Nix alive across garbage collection.
+// StateFile records the finished install of the payload fp; it is written
+// last.
+func (t Target) StateFile(fp string) string {
+	return filepath.Join(t.npDir(), "installs", fp+".json")
+}
+
+// legacyStateFile is where np before per-payload records kept its one
+// install record.
+func (t Target) legacyStateFile() string { return filepath.Join(t.npDir(), "installed.json") }
+
+// GCRootDir holds the roots that keep np's own Nix alive across garbage
+// collection: one directory per payload fingerprint.
 func (t Target) GCRootDir() string { return filepath.Join(t.NixDir, "var", "nix", "gcroots", "np") }
+
+// gcRootDirOf holds the roots of the payload fp.
+func (t Target) gcRootDirOf(fp string) string { return filepath.Join(t.GCRootDir(), fp) }
 
 type state struct {
 	Fingerprint string    `json:"fingerprint"`
 	Manifest    *Manifest `json:"manifest"`
+	// Files lists every regular file of the payload's store paths, for
+	// the cheap damage check each run makes (see Damage).
+	Files []FileEntry `json:"files,omitempty"`
 }
 
 // Installed returns the manifest of the finished install of the payload with
 // fingerprint fp, or nil when there is none. It reads one small file, so it is
 // what every run after the first costs.
 func (t Target) Installed(fp string) *Manifest {
-	data, err := os.ReadFile(t.StateFile())
+	if s := t.readState(fp); s != nil {
+		return s.Manifest
+	}
+	return nil
+}
+
+// readState reads the install record of the payload fp, or nil.
+func (t Target) readState(fp string) *state {
+	data, err := os.ReadFile(t.StateFile(fp))
 	if err != nil {
-		return nil
+		if data, err = os.ReadFile(t.legacyStateFile()); err != nil {
+			return nil
+		}
 	}
 	var s state
 	if json.Unmarshal(data, &s) != nil || s.Fingerprint != fp || s.Manifest == nil {
 		return nil
 	}
-	return s.Manifest
+	return &s
 }
 
 // Options tune Ensure.
@@ -92,6 +135,20 @@ type Options struct {
 	// is recorded as complete: registration in Nix's database, probes,
 	// configuration. If it fails, the next run installs again.
 	Finish func(m *Manifest) error
+	// Repair installs even when the payload is recorded as installed, and
+	// replaces each of its store paths whose content differs from the
+	// payload's (checked by NAR hash) or that is missing. Other store
+	// paths (the user's) are never touched.
+	Repair bool
+	// What is installed, for the user's messages; "" is Nix.
+	What string
+}
+
+func (o Options) what() string {
+	if o.What == "" {
+		return "Nix"
+	}
+	return o.What
 }
 
 // Ensure makes sure the payload is installed in t and returns its manifest.
@@ -99,30 +156,41 @@ type Options struct {
 // serialised by a lock; the loser waits and then uses the finished install.
 func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err error) {
 	fp := p.Trailer.Fingerprint()
-	if m := t.Installed(fp); m != nil {
+	if s := t.readState(fp); s != nil && !opts.Repair {
 		logrus.Tracef("install: %s holds payload %s already", t.NixDir, p.Trailer.Short())
-		return m, false, nil
+		if err := t.quickCheck(s); err != nil {
+			return nil, false, err
+		}
+		return s.Manifest, false, nil
 	}
 	if opts.Check != nil {
 		if err := opts.Check(); err != nil {
 			return nil, false, err
 		}
 	}
-	if err := os.MkdirAll(t.npDir(), 0o755); err != nil {
-		return nil, false, fmt.Errorf("creating %s: %w", t.npDir(), err)
+	if err := t.mkdirs("var/np"); err != nil {
+		return nil, false, err
 	}
-	unlock, err := lockFile(filepath.Join(t.npDir(), "lock"), opts.Progress)
+	unlock, err := lockFile(filepath.Join(t.npDir(), "lock"), opts)
 	if err != nil {
 		return nil, false, err
 	}
 	defer unlock()
 	// Another np may have finished the install while this one waited.
-	if m := t.Installed(fp); m != nil {
+	if m := t.Installed(fp); m != nil && !opts.Repair {
 		return m, false, nil
 	}
+	if m, err := peekManifest(p); err != nil {
+		return nil, false, err
+	} else if err := t.checkSpace(m); err != nil && !opts.Repair {
+		return nil, false, err
+	}
 	logrus.Debugf("installing payload %s into %s", p.Trailer.Short(), t.NixDir)
-	m, err = t.install(p, opts.Progress)
+	m, files, err := t.install(p, opts)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := t.writeGCRoots(fp, m); err != nil {
 		return nil, false, err
 	}
 	if opts.Finish != nil {
@@ -135,14 +203,30 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	if err := syncFS(t.Store()); err != nil {
 		return nil, false, err
 	}
-	data, err := json.MarshalIndent(state{Fingerprint: fp, Manifest: m}, "", " ")
+	data, err := json.MarshalIndent(state{Fingerprint: fp, Manifest: m, Files: files}, "", " ")
 	if err != nil {
 		return nil, false, fmt.Errorf("encoding install state: %w", err)
 	}
-	if err := WriteFileAtomic(t.StateFile(), data, 0o644); err != nil {
+	if err := t.mkdirs("var/np/installs"); err != nil {
+		return nil, false, err
+	}
+	if err := WriteFileAtomic(t.StateFile(fp), data, 0o644); err != nil {
 		return nil, false, err
 	}
 	return m, true, nil
+}
+
+// mkdirs creates directories of np's below NixDir (NixDir included) without
+// following a symbolic link anywhere in them: a link planted at
+// var/np/tmp would have np empty its target, one at gcroots/np would have
+// np write into and delete from it.
+func (t Target) mkdirs(rels ...string) error {
+	for _, rel := range rels {
+		if err := safedir.MkdirAll(filepath.Dir(t.NixDir), filepath.Base(t.NixDir)+"/"+rel, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", filepath.Join(t.NixDir, rel), err)
+		}
+	}
+	return nil
 }
 
 // syncFS flushes the file system holding dir.
@@ -159,15 +243,15 @@ func syncFS(dir string) error {
 }
 
 // lockFile takes an exclusive flock, telling the user when it has to wait.
-func lockFile(name string, progress io.Writer) (func(), error) {
+func lockFile(name string, opts Options) (func(), error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening install lock %s: %w", name, err)
 	}
 	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		if progress != nil {
-			fmt.Fprintln(progress, "np: another np is installing Nix here; waiting for it")
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "np: another np is installing %s here; waiting for it\n", opts.what())
 		}
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
 	}
@@ -182,11 +266,9 @@ func lockFile(name string, progress io.Writer) (func(), error) {
 // system as the store, checks it against the manifest and the trailer's
 // checksum, and only then renames each store path into place: a store path
 // that exists is always complete.
-func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
-	for _, d := range []string{t.Store(), t.GCRootDir(), filepath.Join(t.npDir(), "tmp")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", d, err)
-		}
+func (t Target) install(p *Payload, opts Options) (*Manifest, []FileEntry, error) {
+	if err := t.mkdirs("store", "var/np/tmp"); err != nil {
+		return nil, nil, err
 	}
 	// Under the lock no other install is running: whatever staging trees
 	// are left were abandoned by an np that was killed mid-install.
@@ -198,54 +280,53 @@ func (t Target) install(p *Payload, progress io.Writer) (*Manifest, error) {
 	}
 	staging, err := os.MkdirTemp(tmpDir, "install-")
 	if err != nil {
-		return nil, fmt.Errorf("creating staging directory: %w", err)
+		return nil, nil, fmt.Errorf("creating staging directory: %w", err)
 	}
 	defer RemoveTree(staging)
 
-	m, err := unpack(p, staging, progress)
+	m, files, err := unpack(p, staging, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	want := map[string]PathEntry{}
+	for _, pe := range m.Paths {
+		want[path.Base(pe.Path)] = pe
 	}
 	for _, name := range m.Names() {
 		src := filepath.Join(staging, "store", name)
 		dst := filepath.Join(t.Store(), name)
 		if _, err := os.Lstat(dst); err == nil {
 			// Same name means same content: payload store paths are named
-			// after their inputs, and paths only ever appear by rename.
-			continue
+			// after their content, and paths only ever appear by rename.
+			// Unless it was damaged since: a repair checks.
+			if !opts.Repair || intact(dst, want[name]) && filesIntact(t.Store(), name, files) {
+				continue
+			}
+			logrus.Infof("repairing %s", dst)
+			RemoveTree(dst)
 		}
 		// seal left src writable: moving a directory to another parent
 		// needs write permission on it (its ".." changes).
 		if err := os.Rename(src, dst); err != nil {
-			return nil, fmt.Errorf("moving %s into the store: %w", name, err)
+			return nil, nil, fmt.Errorf("moving %s into the store: %w", name, err)
 		}
 		if err := os.Chmod(dst, 0o555); err != nil {
-			return nil, fmt.Errorf("sealing %s: %w", dst, err)
+			return nil, nil, fmt.Errorf("sealing %s: %w", dst, err)
 		}
 	}
-	if err := t.writeGCRoots(m); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return m, files, nil
 }
 
-// writeGCRoots points one root at each payload path and drops roots of
-// payloads installed before, so an upgraded np's old Nix can be collected.
-func (t Target) writeGCRoots(m *Manifest) error {
-	want := map[string]bool{}
+// writeGCRoots points one root at each path of the payload fp, in a
+// directory of its own: the roots of other payloads (other np versions
+// sharing this data dir) are left alone.
+func (t Target) writeGCRoots(fp string, m *Manifest) error {
+	if err := t.mkdirs("var/nix/gcroots/np/" + fp); err != nil {
+		return err
+	}
 	for _, name := range m.Names() {
-		want[name] = true
-		if err := ReplaceSymlink(StoreDir+"/"+name, filepath.Join(t.GCRootDir(), name)); err != nil {
+		if err := ReplaceSymlink(StoreDir+"/"+name, filepath.Join(t.gcRootDirOf(fp), name)); err != nil {
 			return fmt.Errorf("creating GC root: %w", err)
-		}
-	}
-	entries, err := os.ReadDir(t.GCRootDir())
-	if err != nil {
-		return fmt.Errorf("listing GC roots: %w", err)
-	}
-	for _, e := range entries {
-		if !want[e.Name()] {
-			os.Remove(filepath.Join(t.GCRootDir(), e.Name()))
 		}
 	}
 	return nil
@@ -266,19 +347,19 @@ func verify(p *Payload) error {
 
 // unpack checks the compressed archive and streams it into dir, returning
 // the checked manifest.
-func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
+func unpack(p *Payload, dir string, opts Options) (*Manifest, []FileEntry, error) {
 	if err := verify(p); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var r io.Reader = io.NewSectionReader(p.File, p.Trailer.Offset, p.Trailer.Length)
-	if progress != nil {
-		bar := newProgressBar(progress, p.Trailer.Length)
+	if opts.Progress != nil {
+		bar := newProgressBar(opts.Progress, opts.what(), p.Trailer.Length)
 		defer bar.done()
 		r = io.TeeReader(r, bar)
 	}
 	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(0))
 	if err != nil {
-		return nil, fmt.Errorf("reading payload: %w", err)
+		return nil, nil, fmt.Errorf("reading payload: %w", err)
 	}
 	defer zr.Close()
 
@@ -291,41 +372,44 @@ func unpack(p *Payload, dir string, progress io.Writer) (*Manifest, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading payload archive: %w (corrupt binary; rebuild or re-download np)", err)
+			return nil, nil, fmt.Errorf("reading payload archive: %w (corrupt binary; rebuild or re-download np)", err)
 		}
 		if h.Name == "manifest.json" {
 			data, err := io.ReadAll(io.LimitReader(tr, 16<<20))
 			if err != nil {
-				return nil, fmt.Errorf("reading payload manifest: %w", err)
+				return nil, nil, fmt.Errorf("reading payload manifest: %w", err)
 			}
 			if m, err = parseManifest(data); err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if (m.Bundle != nil) != p.Trailer.Bundle {
+				return nil, nil, errors.New("payload manifest does not match its trailer (a bundle's manifest in np's payload or the reverse): the binary is corrupt")
 			}
 			continue
 		}
 		if err := x.add(h, tr); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if m == nil {
-		return nil, errors.New("payload has no manifest: the binary is corrupt; rebuild or re-download np")
+		return nil, nil, errors.New("payload has no manifest: the binary is corrupt; rebuild or re-download np")
 	}
 	listed := map[string]bool{}
 	for _, name := range m.Names() {
 		listed[name] = true
 		if !x.dirs["store/"+name] {
-			return nil, fmt.Errorf("payload lacks store path %s listed in its manifest", name)
+			return nil, nil, fmt.Errorf("payload lacks store path %s listed in its manifest", name)
 		}
 	}
 	for _, name := range x.topLevel {
 		if !listed[name] {
-			return nil, fmt.Errorf("payload holds store path %s that its manifest does not list", name)
+			return nil, nil, fmt.Errorf("payload holds store path %s that its manifest does not list", name)
 		}
 	}
 	if err := x.seal(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m, nil
+	return m, x.files, nil
 }
 
 // extractor writes archive entries below root without ever following a
@@ -336,6 +420,7 @@ type extractor struct {
 	order    []string        // in creation order, to seal them read-only afterwards
 	topLevel []string        // names of the store paths, in archive order
 	times    []string        // every entry, to set Nix's canonical mtime
+	files    []FileEntry     // every regular file, for the damage check
 }
 
 func newExtractor(root string) *extractor {
@@ -377,6 +462,7 @@ func (x *extractor) add(h *tar.Header, r io.Reader) error {
 		if err := f.Close(); err != nil {
 			return fmt.Errorf("extracting %s: %w", name, err)
 		}
+		x.files = append(x.files, FileEntry{Path: strings.TrimPrefix(name, "store/"), Size: h.Size, Mode: uint32(mode)})
 	case tar.TypeSymlink:
 		if err := os.Symlink(h.Linkname, full); err != nil {
 			return fmt.Errorf("extracting %s: %w", name, err)
@@ -492,13 +578,14 @@ func WriteFileAtomic(name string, data []byte, perm os.FileMode) error {
 // progressBar draws "np: installing Nix  42%" on a terminal.
 type progressBar struct {
 	w     io.Writer
+	what  string
 	total int64
 	n     int64
 	last  time.Time
 }
 
-func newProgressBar(w io.Writer, total int64) *progressBar {
-	return &progressBar{w: w, total: total}
+func newProgressBar(w io.Writer, what string, total int64) *progressBar {
+	return &progressBar{w: w, what: what, total: total}
 }
 
 func (b *progressBar) Write(p []byte) (int, error) {
@@ -511,7 +598,7 @@ func (b *progressBar) Write(p []byte) (int, error) {
 		}
 		const width = 30
 		fill := int(pct * width / 100)
-		fmt.Fprintf(b.w, "\rnp: installing Nix (first run) [%s%s] %3d%%", strings.Repeat("#", fill), strings.Repeat(".", width-fill), pct)
+		fmt.Fprintf(b.w, "\rnp: installing %s (first run) [%s%s] %3d%%", b.what, strings.Repeat("#", fill), strings.Repeat(".", width-fill), pct)
 	}
 	return len(p), nil
 }

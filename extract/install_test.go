@@ -119,7 +119,7 @@ func TestEnsureInstallsOnceAndRecordsLast(t *testing.T) {
 	finished := 0
 	opts := Options{Finish: func(m *Manifest) error {
 		finished++
-		if _, err := os.Stat(tg.StateFile()); err == nil {
+		if _, err := os.Stat(tg.StateFile(p.Trailer.Fingerprint())); err == nil {
 			t.Error("state written before Finish ran")
 		}
 		return nil
@@ -139,7 +139,7 @@ func TestEnsureInstallsOnceAndRecordsLast(t *testing.T) {
 	if target, _ := os.Readlink(filepath.Join(tg.Store(), filepath.Base(pathA), "bin", "nix-build")); target != "nix" {
 		t.Fatalf("symlink target %q", target)
 	}
-	if target, _ := os.Readlink(filepath.Join(tg.GCRootDir(), filepath.Base(pathA))); target != pathA {
+	if target, _ := os.Readlink(filepath.Join(tg.GCRootDir(), p.Trailer.Fingerprint(), filepath.Base(pathA))); target != pathA {
 		t.Fatalf("GC root points at %q", target)
 	}
 	if _, fresh, err := tg.Ensure(p, opts); err != nil || fresh || finished != 1 {
@@ -316,5 +316,45 @@ func TestReplaceSymlink(t *testing.T) {
 		if got, _ := os.Readlink(link); got != target {
 			t.Fatalf("link points at %q, want %q", got, target)
 		}
+	}
+}
+
+func TestSymlinkedStagingDirIsRefusedAndItsTargetKept(t *testing.T) {
+	p, _ := OpenPayload(makeBinary(t, testManifest(), goodEntries()))
+	defer p.Close()
+	tg := openTarget(t)
+	precious := t.TempDir()
+	thesis := filepath.Join(precious, "thesis.tex")
+	os.WriteFile(thesis, []byte("years of work"), 0o644)
+	os.MkdirAll(tg.npDir(), 0o755)
+	if err := os.Symlink(precious, filepath.Join(tg.npDir(), "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := tg.Ensure(p, Options{})
+	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("install with var/np/tmp a symlink: %v, want a refusal naming the link", err)
+	}
+	if b, err := os.ReadFile(thesis); err != nil || string(b) != "years of work" {
+		t.Fatalf("the symlink's target was emptied: %v", err)
+	}
+}
+
+func TestSymlinkedGCRootDirIsNeverWrittenThrough(t *testing.T) {
+	p, _ := OpenPayload(makeBinary(t, testManifest(), goodEntries()))
+	defer p.Close()
+	tg := openTarget(t)
+	elsewhere := t.TempDir()
+	keep := filepath.Join(elsewhere, "keep")
+	os.WriteFile(keep, nil, 0o644)
+	os.MkdirAll(filepath.Dir(tg.GCRootDir()), 0o755)
+	if err := os.Symlink(elsewhere, tg.GCRootDir()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tg.Ensure(p, Options{}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("install with gcroots/np a symlink: %v, want a refusal naming the link", err)
+	}
+	entries, _ := os.ReadDir(elsewhere)
+	if len(entries) != 1 || entries[0].Name() != "keep" {
+		t.Fatalf("np wrote into or deleted from the symlink's target: %v", entries)
 	}
 }

@@ -21,6 +21,9 @@ type Manifest struct {
 	Busybox    string      `json:"busybox"`  // store path of a static busybox
 	CABundle   string      `json:"caBundle"` // file inside a store path
 	Paths      []PathEntry `json:"paths"`
+	// Bundle is set in a bundle's manifest, whose paths are a program's
+	// closure (and carry no Nix unless the program needs it).
+	Bundle *BundleInfo `json:"bundle,omitempty"`
 }
 
 // PathEntry is one store path with what Nix needs to register it as valid.
@@ -57,6 +60,12 @@ func parseManifest(data []byte) (*Manifest, error) {
 				return nil, fmt.Errorf("payload manifest: %s references %s, which the payload lacks", p.Path, r)
 			}
 		}
+	}
+	if m.Bundle != nil {
+		if err := m.Bundle.check(known); err != nil {
+			return nil, err
+		}
+		return &m, nil
 	}
 	for _, need := range []string{m.Nix, m.Busybox} {
 		if !known[need] {

@@ -22,6 +22,11 @@ import (
 // trailer format version.
 var trailerMagic = [8]byte{'N', 'P', 'P', 'A', 'Y', 'L', 'D', 1}
 
+// bundleMagic marks a bundle (np bundle): its payload is a program's
+// closure, not np's Nix, and the binary runs that program. A distinct magic
+// lets a bundle know what it is from the trailer alone.
+var bundleMagic = [8]byte{'N', 'P', 'B', 'U', 'N', 'D', 'L', 1}
+
 // TrailerSize is the number of bytes the trailer adds after the payload.
 const TrailerSize = 8 + 8 + 8 + sha256.Size
 
@@ -34,6 +39,7 @@ type Trailer struct {
 	Offset int64
 	Length int64
 	Sum    [sha256.Size]byte
+	Bundle bool // the payload is a bundle's closure (bundleMagic)
 }
 
 // Fingerprint names this payload: installs are keyed by it.
@@ -45,7 +51,11 @@ func (t Trailer) Short() string { return t.Fingerprint()[:12] }
 // Marshal encodes the trailer.
 func (t Trailer) Marshal() []byte {
 	b := make([]byte, 0, TrailerSize)
-	b = append(b, trailerMagic[:]...)
+	magic := trailerMagic
+	if t.Bundle {
+		magic = bundleMagic
+	}
+	b = append(b, magic[:]...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(t.Offset))
 	b = binary.LittleEndian.AppendUint64(b, uint64(t.Length))
 	b = append(b, t.Sum[:]...)
@@ -60,18 +70,20 @@ func ReadTrailer(f *os.File) (Trailer, error) {
 		return Trailer{}, fmt.Errorf("reading payload trailer: %w", err)
 	}
 	if st.Size() < TrailerSize {
-		return Trailer{}, ErrNoPayload
+		return Trailer{}, missingTrailer(f, st.Size())
 	}
 	buf := make([]byte, TrailerSize)
 	if _, err := f.ReadAt(buf, st.Size()-TrailerSize); err != nil {
 		return Trailer{}, fmt.Errorf("reading payload trailer of %s: %w", f.Name(), err)
 	}
-	if !bytes.Equal(buf[:8], trailerMagic[:]) {
-		return Trailer{}, ErrNoPayload
+	bundle := bytes.Equal(buf[:8], bundleMagic[:])
+	if !bundle && !bytes.Equal(buf[:8], trailerMagic[:]) {
+		return Trailer{}, missingTrailer(f, st.Size())
 	}
 	t := Trailer{
 		Offset: int64(binary.LittleEndian.Uint64(buf[8:16])),
 		Length: int64(binary.LittleEndian.Uint64(buf[16:24])),
+		Bundle: bundle,
 	}
 	copy(t.Sum[:], buf[24:])
 	if t.Offset < 0 || t.Length < 0 || t.Offset+t.Length != st.Size()-TrailerSize {

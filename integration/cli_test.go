@@ -220,7 +220,7 @@ func TestNestedNpUsesNativeRuntime(t *testing.T) {
 // nestedNp is `np run` of np itself, choosing its runtime as a user's would:
 // the pass's NP_RUNTIME would otherwise reach it through the environment.
 func nestedNp() []string {
-	return []string{"run", "env", "-u", "NP_RUNTIME", "-u", "NP_PTRACE_NO_SECCOMP", npBin}
+	return append([]string{"run"}, withoutPassRuntime(npBin)...)
 }
 
 func TestKillNineOfNpLeavesNoSandboxedProcess(t *testing.T) {

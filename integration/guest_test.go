@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +40,11 @@ func busybox(t *testing.T) string {
 // and the host path it has in the data dir.
 func scratch(t *testing.T) (guest, host string) {
 	t.Helper()
-	name := "np-test-" + strings.ReplaceAll(t.Name(), "/", "-")
+	return scratchNamed(t, "np-test-"+strings.ReplaceAll(t.Name(), "/", "-"))
+}
+
+func scratchNamed(t *testing.T, name string) (guest, host string) {
+	t.Helper()
 	host = filepath.Join(sharedLocation(t), ".nix-portable", "nix", "var", name)
 	os.RemoveAll(host)
 	if err := os.MkdirAll(host, 0o755); err != nil {
@@ -49,6 +52,18 @@ func scratch(t *testing.T) (guest, host string) {
 	}
 	t.Cleanup(func() { os.RemoveAll(host) })
 	return "/nix/var/" + name, host
+}
+
+// nixFile is a file under /nix for one test to read: its guest path and
+// its contents.
+func nixFile(t *testing.T) (guest, content string) {
+	t.Helper()
+	dir, host := scratchNamed(t, "np-test-file-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	content = "a file under /nix for " + t.Name() + "\n"
+	if err := os.WriteFile(filepath.Join(host, "data"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir + "/data", content
 }
 
 // sh runs script with the store's busybox sh inside np.
@@ -60,11 +75,8 @@ func sh(t *testing.T, o runOpts, script string, args ...string) result {
 func TestNixFilesReadAndStatAsTheDataDirs(t *testing.T) {
 	loc := sharedLocation(t)
 	host := filepath.Join(loc, ".nix-portable", "nix")
-	want, err := os.ReadFile(filepath.Join(host, "var", "np", "installed.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := must(t, sh(t, runOpts{}, "cat /nix/var/np/installed.json")); got != string(want) {
+	file, want := nixFile(t)
+	if got := must(t, sh(t, runOpts{}, `cat "$1"`, file)); got != want {
 		t.Fatalf("cat of a /nix file inside np differs from the data dir's file")
 	}
 	var st syscall.Stat_t
@@ -182,16 +194,18 @@ print join("\n", @r), "\n";`
 
 func TestProcLinksShowGuestPaths(t *testing.T) {
 	bb := busybox(t)
-	out := must(t, sh(t, runOpts{}, `exec 3</nix/var/np/installed.json; readlink /proc/$$/fd/3; echo | readlink /proc/self/fd/0; readlink /proc/self/exe`))
+	file, _ := nixFile(t)
+	out := must(t, sh(t, runOpts{}, `exec 3<"$1"; readlink /proc/$$/fd/3; echo | readlink /proc/self/fd/0; readlink /proc/self/exe`, file))
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || lines[0] != "/nix/var/np/installed.json" || !strings.HasPrefix(lines[1], "pipe:[") || lines[2] != bb {
+	if len(lines) != 3 || lines[0] != file || !strings.HasPrefix(lines[1], "pipe:[") || lines[2] != bb {
 		t.Fatalf("readlink of /proc links printed %q; want the guest file, a pipe, %s", out, bb)
 	}
 }
 
 func TestBashFileTestsOnNixPaths(t *testing.T) {
-	script := `[[ -r /nix/var/np/installed.json && -f /nix/var/np/installed.json && -x /nix/store && -d /nix/store && -w /nix/var && ! -e /nix/var/np/no-such-file ]] && echo yes`
-	if got := must(t, np(t, runOpts{}, "run", "bash", "-c", script)); got != "yes\n" {
+	file, _ := nixFile(t)
+	script := `[[ -r $1 && -f $1 && -x /nix/store && -d /nix/store && -w /nix/var && ! -e /nix/var/no-such-file ]] && echo yes`
+	if got := must(t, np(t, runOpts{}, "run", "bash", "-c", script, "bash", file)); got != "yes\n" {
 		t.Fatalf("bash [[ ]] tests on /nix paths printed %q", got)
 	}
 }
@@ -305,19 +319,20 @@ func TestKillNineInsideIsDeathBySIGKILL(t *testing.T) {
 
 func TestOrphansKeepSeeingNix(t *testing.T) {
 	guest, host := scratch(t)
+	file, want := nixFile(t)
 	// The middle shell exits at once; its child, an orphan, works under
 	// /nix while np's program still runs.
-	script := `sh -c '(sleep 0.3; cat /nix/var/np/installed.json > "$1/orphan-out") &' sh "$1"; sleep 1.5`
-	must(t, sh(t, runOpts{}, script, guest))
-	want, _ := os.ReadFile(filepath.Join(sharedLocation(t), ".nix-portable", "nix", "var", "np", "installed.json"))
-	if got, err := os.ReadFile(filepath.Join(host, "orphan-out")); err != nil || string(got) != string(want) {
+	script := `sh -c '(sleep 0.3; cat "$2" > "$1/orphan-out") &' sh "$1" "$2"; sleep 1.5`
+	must(t, sh(t, runOpts{}, script, guest, file))
+	if got, err := os.ReadFile(filepath.Join(host, "orphan-out")); err != nil || string(got) != want {
 		t.Fatalf("the orphan's copy of a /nix file: %q (%v)", got, err)
 	}
 }
 
 func TestForkStorm(t *testing.T) {
-	script := `i=0; while [ $i -lt 200 ]; do cat /nix/var/np/installed.json > /dev/null & i=$((i+1)); done; wait; echo storm-done`
-	if got := must(t, sh(t, runOpts{}, script)); got != "storm-done\n" {
+	file, _ := nixFile(t)
+	script := `i=0; while [ $i -lt 200 ]; do cat "$1" > /dev/null & i=$((i+1)); done; wait; echo storm-done`
+	if got := must(t, sh(t, runOpts{}, script, file)); got != "storm-done\n" {
 		t.Fatalf("fork storm printed %q", got)
 	}
 }
@@ -346,15 +361,10 @@ func TestKillingNpEndsTheProgramsTree(t *testing.T) {
 	waitFor(t, "both sleeps to start", 10*time.Second, func() bool { return len(sleeps()) == 2 })
 	cmd.Process.Kill()
 	cmd.Wait()
-	// Under ptrace every tracee dies with the tracer (PTRACE_O_EXITKILL).
-	// Under ns only the program np started dies with np (PR_SET_PDEATHSIG):
-	// there is no pid namespace, so what it started lives on (README), with
-	// /nix still in its mount namespace.
-	want := 0
-	if pass == "ns" {
-		want = 2
-	}
-	waitFor(t, fmt.Sprintf("%d of the program's sleeps to outlive np", want), 5*time.Second, func() bool { return len(sleeps()) == want })
+	// Under ptrace every tracee dies with the tracer (PTRACE_O_EXITKILL);
+	// under ns the sandbox init, reaper of the program's tree, notices np's
+	// death and ends the tree (README: "Nothing outlives np").
+	waitFor(t, "the program's sleeps to end with np", 5*time.Second, func() bool { return len(sleeps()) == 0 })
 }
 
 func TestTracerInsideEndsCleanly(t *testing.T) {
@@ -363,7 +373,8 @@ func TestTracerInsideEndsCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatalf("this test needs strace: %v", err)
 	}
-	cmd := npCmd(t, runOpts{}, "run", strace, "-f", "-o", "/dev/null", busybox(t), "cat", "/nix/var/np/installed.json")
+	file, content := nixFile(t)
+	cmd := npCmd(t, runOpts{}, "run", strace, "-f", "-o", "/dev/null", busybox(t), "cat", file)
 	var out strings.Builder
 	cmd.Stdout = &out
 	if err := cmd.Start(); err != nil {
@@ -375,7 +386,7 @@ func TestTracerInsideEndsCleanly(t *testing.T) {
 		t.Fatal("strace inside np hung for a minute")
 	}
 	code := cmd.ProcessState.ExitCode()
-	if pass == "ns" && (code != 0 || out.Len() == 0) {
+	if pass == "ns" && (code != 0 || out.String() != content) {
 		t.Fatalf("strace inside the ns runtime: exit %d, output %q", code, out.String())
 	}
 	if code != 0 && code != 1 {

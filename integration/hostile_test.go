@@ -263,8 +263,8 @@ func TestRootInAUserNamespaceBuildsSandboxed(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("sandboxed build as root in a user namespace: exit %d\n%s", r.code, r.stderr)
 	}
-	conf, _ := os.ReadFile(filepath.Join(loc, ".nix-portable", "conf", "nix.conf"))
-	if !strings.Contains(string(conf), "sandbox = true") {
+	conf, _ := os.ReadFile(filepath.Join(loc, ".nix-portable", "conf", "build-sandbox.ns"))
+	if !strings.HasPrefix(string(conf), "true\n") {
 		t.Fatalf("the probe found no working build sandbox for root:\n%s", conf)
 	}
 	data, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "nix", "store", filepath.Base(strings.TrimSpace(r.stdout))))

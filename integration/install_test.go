@@ -22,9 +22,8 @@ func TestFirstRunInstallsAndSecondRunDoesNot(t *testing.T) {
 	if !strings.Contains(first.stderr, "installing payload") {
 		t.Fatalf("first run did not report installing; stderr:\n%s", first.stderr)
 	}
-	state := filepath.Join(loc, ".nix-portable", "nix", "var", "np", "installed.json")
-	if _, err := os.Stat(state); err != nil {
-		t.Fatalf("install state missing after first run: %v", err)
+	if recs := installRecords(loc); len(recs) != 1 {
+		t.Fatalf("install records after the first run: %v, want one", recs)
 	}
 	second := np(t, runOpts{loc: loc, env: []string{"NP_DEBUG=1"}}, "nix", "--version")
 	if got := strings.TrimSpace(must(t, second)); got != wantNixVersion {
@@ -73,22 +72,22 @@ func TestBuildWithoutSandbox(t *testing.T) {
 
 func TestBuildSandboxWorksOrProbeSaysWhy(t *testing.T) {
 	loc := sharedLocation(t)
-	conf, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "conf", "nix.conf"))
+	conf, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "conf", "build-sandbox.ns"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	switch {
-	case strings.Contains(string(conf), "sandbox = true"):
+	case strings.HasPrefix(string(conf), "true\n"):
 		expr := `derivation { name = "sandboxed"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "test ! -e /home && echo inside > $out"]; }`
 		out := strings.TrimSpace(must(t, np(t, runOpts{}, "nix-build", "--no-out-link", "--option", "sandbox", "true", "-E", expr)))
 		data, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "nix", "store", filepath.Base(out)))
 		if err != nil || string(data) != "inside\n" {
 			t.Fatalf("sandboxed build output %q (%v)", data, err)
 		}
-	case strings.Contains(string(conf), "# sandbox probe: "):
+	case strings.HasPrefix(string(conf), "false\na build with sandbox = true failed: "):
 		t.Logf("build sandbox unavailable, recorded: %s", conf)
 	default:
-		t.Fatalf("nix.conf neither enables the sandbox nor records why not:\n%s", conf)
+		t.Fatalf("the probe record neither enables the sandbox nor says why not:\n%s", conf)
 	}
 }
 
@@ -112,14 +111,19 @@ func TestConcurrentFirstRunsShareOneInstall(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = np(t, runOpts{loc: loc}, "nix", "--version")
+			results[i] = np(t, runOpts{loc: loc, env: []string{"NP_DEBUG=1"}}, "nix", "--version")
 		}()
 	}
 	wg.Wait()
+	installs := 0
 	for i, r := range results {
 		if got := strings.TrimSpace(must(t, r)); got != wantNixVersion {
 			t.Fatalf("run %d printed %q", i, got)
 		}
+		installs += strings.Count(r.stderr, "installing payload")
+	}
+	if installs != 1 {
+		t.Fatalf("%d concurrent first runs installed %d times, want once", len(results), installs)
 	}
 }
 
@@ -154,8 +158,8 @@ func TestCorruptPayloadLeavesNoCompleteLookingStore(t *testing.T) {
 	if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Errorf("error is not one line:\n%s", r.stderr)
 	}
-	if _, err := os.Stat(filepath.Join(loc, ".nix-portable", "nix", "var", "np", "installed.json")); err == nil {
-		t.Fatal("a failed install left an install record behind")
+	if recs := installRecords(loc); len(recs) != 0 {
+		t.Fatalf("a failed install left an install record behind: %v", recs)
 	}
 	entries, _ := os.ReadDir(filepath.Join(loc, ".nix-portable", "nix", "store"))
 	if len(entries) != 0 {

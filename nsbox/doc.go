@@ -16,13 +16,19 @@
 //     every host root entry into it (symlinks copied, directories and files
 //     bound recursively, the host's /nix left out), bind the data directory
 //     on /nix, pivot into /newroot, detach the rest and make / read-only.
-//  4. Init drops its capabilities, enters the working directory (or $HOME,
-//     or /), finds the program on the PATH of its environment and execs it
-//     in place, so the pid Run waits on is the program's.
+//  4. Init drops its capabilities, enters the caller's working directory
+//     (by name, or through the directory it inherited when the name leads
+//     nowhere; never a substitute), finds the program on the PATH of its
+//     environment, makes itself the subreaper of the program's tree and
+//     starts the program as its child. It forwards signals, reaps orphans,
+//     kills what the program left running when it ends, kills the whole
+//     tree when np dies (its status pipe loses its reader), and ends the
+//     way the program ended.
 //
-// Failures before the exec travel back over a close-on-exec status pipe and
+// Failures before the program starts travel back over the status pipe and
 // come out of Run as *SetupError (the caller may fall back to another
-// runtime) or as a *proc.LookupError (program not found or not executable).
+// runtime), *WorkDirError, or *proc.LookupError (program not found or not
+// executable).
 // Probe runs the same set-up without a program; Diagnose explains a failure
 // from the host's settings.
 package nsbox

@@ -1,14 +1,14 @@
 package nsbox
 
 import (
-	"encoding/json"
+	"encoding/gob"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -23,55 +23,68 @@ const InitArg = "__np_nsbox_init"
 
 // Init is the sandbox init: it runs inside the new user and mount
 // namespaces that Run created, reads the spec from the parent, builds the
-// sandbox root, and execs the program in place (the pid the parent waits on
-// stays the same).
+// sandbox root, and starts the program as its child. It stays the
+// program's parent and the reaper of its whole tree (see proc.Supervise):
+// it forwards signals, reaps orphans, and ends the tree when the program
+// ends or when np dies, even by SIGKILL.
 //
-// It returns nil only for a probe whose set-up succeeded (main then exits
-// 0, which is what exec'ing a no-op program would do). Otherwise it returns
-// only on failure, after sending the error to the parent, which turns it
-// into Run's *SetupError or lookup error; main then exits 125 (126 or 127
-// for a lookup error).
+// It returns the program's wait status with a nil error once the program
+// has ended (main then ends the same way: the same exit code, or death by
+// the same signal), or a zero status for a probe whose set-up succeeded.
+// Otherwise it returns a failure, after sending it to the parent, which
+// turns it into Run's *SetupError, *WorkDirError or lookup error; main
+// then exits 125 (126 or 127 for a lookup error).
 // Once the parent has the error, Init points fd 2 at /dev/null: reporting
 // it is the parent's job, and the parent may quietly fall back to another
 // runtime, so main's own "np: ..." line must not reach the user.
 //
 // Capabilities are per thread, so Init locks its goroutine to one OS
 // thread for good: the thread whose capabilities it drops is the thread
-// that calls execve.
-func Init() error {
+// that forks the program.
+func Init() (syscall.WaitStatus, error) {
 	runtime.LockOSThread()
 	specFD, statusFD := specFD, statusFD
 	if len(os.Args) == 4 {
 		s, err1 := strconv.Atoi(os.Args[2])
 		t, err2 := strconv.Atoi(os.Args[3])
 		if err1 != nil || err2 != nil || s < 3 || t < 3 {
-			return fmt.Errorf("sandbox init: bad pipe fds %q %q (not started by nsbox.Run?)", os.Args[2], os.Args[3])
+			return 0, fmt.Errorf("sandbox init: bad pipe fds %q %q (not started by nsbox.Run?)", os.Args[2], os.Args[3])
 		}
 		specFD, statusFD = s, t
 	}
 	// Close-on-exec at once, so the status pipe closes when the program starts.
 	if _, err := unix.FcntlInt(uintptr(statusFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
-		return fmt.Errorf("sandbox init: status pipe (fd %d): %w (not started by nsbox.Run?)", statusFD, err)
+		return 0, fmt.Errorf("sandbox init: status pipe (fd %d): %w (not started by nsbox.Run?)", statusFD, err)
 	}
 	status := os.NewFile(uintptr(statusFD), "status pipe")
-	err := initSandbox(status, specFD)
-	if errors.Is(err, errProbeDone) {
-		return nil
+	// Before anything changes directory.
+	callerCwd, err := openCallerCwd()
+	if err != nil {
+		callerCwd = -1
 	}
-	if err == nil { // initSandbox returns only on failure
-		err = errors.New("sandbox init: returned without exec'ing the program")
+	err = initSandbox(status, specFD, callerCwd)
+	var ended *programEnded
+	switch {
+	case errors.Is(err, errProbeDone):
+		return 0, nil
+	case errors.As(err, &ended):
+		return ended.ws, nil
+	case errors.Is(err, errLauncherGone):
+		return 0, err // nobody is left to tell
+	case err == nil: // initSandbox returns only on failure
+		err = errors.New("sandbox init: returned without running the program")
 	}
 	if _, werr := status.Write(encodeFailure(err)); werr == nil {
 		silenceStderr()
 	}
-	return err
+	return 0, err
 }
 
 // errProbeDone ends a probe's set-up right before exec: all went well.
 var errProbeDone = errors.New("probe set-up complete")
 
 // initSandbox does Init's work and returns why it could not exec.
-func initSandbox(status *os.File, specFD int) error {
+func initSandbox(status *os.File, specFD, callerCwd int) error {
 	spec, err := readSpec(specFD)
 	if err != nil {
 		return &SetupError{Step: "reading sandbox spec", Err: err}
@@ -82,7 +95,11 @@ func initSandbox(status *os.File, specFD int) error {
 	logrus.SetLevel(logrus.Level(spec.LogLevel))
 
 	start := time.Now()
-	if err := runPlan(scratchPlan()); err != nil {
+	scratch := scratchPlan()
+	if spec.ForcePivotFallback {
+		scratch = withPivotFallback(scratch)
+	}
+	if err := runPlan(scratch); err != nil {
 		return err
 	}
 	entries, err := listHostRoot(oldRoot)
@@ -100,8 +117,14 @@ func initSandbox(status *os.File, specFD int) error {
 		return &SetupError{Step: "dropping capabilities", Err: err}
 	}
 	env := spec.Env
-	dir := enterWorkDir(spec.Dir, env)
-	env = setEnv(env, "PWD", dir)
+	named, err := enterWorkDir(spec.Dir, callerCwd)
+	if err != nil {
+		return err
+	}
+	if named {
+		env = setEnv(env, "PWD", spec.Dir)
+	}
+	_ = unix.Close(callerCwd)
 
 	if spec.Probe {
 		if _, err := status.Write([]byte{execMarker}); err != nil {
@@ -117,22 +140,52 @@ func initSandbox(status *os.File, specFD int) error {
 	if err := proc.CloseExtraFDs(spec.KeepFDs...); err != nil {
 		return &SetupError{Step: "closing stray fds", Err: err}
 	}
+	// The init stays as the program's parent and the reaper of its whole
+	// tree: when np dies, even by SIGKILL, it ends the tree; when the
+	// program ends, it ends what the program left running (see README,
+	// "Processes after np ends").
+	if err := proc.BecomeSubreaper(); err != nil {
+		return &SetupError{Step: "becoming the program's reaper", Err: err}
+	}
+	gone := proc.WaitGone(status)
+	select {
+	case <-gone:
+		return errLauncherGone // np died during the set-up: start nothing
+	default:
+	}
+	sup := proc.NewSupervisor(true)
+	pid, err := proc.StartProgram(spec.Argv, file, env, spec.KeepFDs)
+	if err != nil {
+		return err
+	}
 	if _, err := status.Write([]byte{execMarker}); err != nil {
+		sup.Wait(pid, closed) // np is gone: end the program at once
 		return &SetupError{Step: "reporting exec", Err: err}
 	}
-	return proc.Exec(spec.Argv, file, env)
+	ws, ok := sup.Wait(pid, gone)
+	if !ok {
+		return errLauncherGone
+	}
+	return &programEnded{ws: ws}
 }
 
-// readSpec reads the parent's JSON spec from fd and closes it.
+// closed is a channel that is always closed.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// errLauncherGone: np died; the init ended the program's tree.
+var errLauncherGone = errors.New("the launcher is gone")
+
+// programEnded carries the program's wait status from initSandbox to Init.
+type programEnded struct{ ws syscall.WaitStatus }
+
+func (p *programEnded) Error() string { return "program ended: " + describeStatus(p.ws) }
+
+// readSpec reads the parent's gob-encoded spec from fd and closes it.
 func readSpec(fd int) (*wireSpec, error) {
 	f := os.NewFile(uintptr(fd), "spec pipe")
 	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, err
-	}
 	var spec wireSpec
-	if err := json.Unmarshal(b, &spec); err != nil {
+	if err := gob.NewDecoder(f).Decode(&spec); err != nil {
 		return nil, err
 	}
 	if !spec.Probe && len(spec.Argv) == 0 {
@@ -211,25 +264,6 @@ func dropCapabilities() error {
 		return fmt.Errorf("capset: %w", err)
 	}
 	return nil
-}
-
-// enterWorkDir changes to dir, or if that fails (it may not exist inside,
-// or not be reachable without capabilities) to $HOME of env, or to "/".
-// It returns the directory it entered.
-func enterWorkDir(dir string, env []string) string {
-	home, _ := proc.Getenv(env, "HOME")
-	for _, d := range []string{dir, home} {
-		if d == "" {
-			continue
-		}
-		err := unix.Chdir(d)
-		if err == nil {
-			return d
-		}
-		logrus.Debugf("nsbox: cannot enter %s inside the sandbox: %v", d, err)
-	}
-	_ = unix.Chdir("/") // the root we just made: cannot fail
-	return "/"
 }
 
 // silenceStderr points fd 2 at /dev/null.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"np/internal/hostile"
+	"np/internal/proc"
 )
 
 // helperEnv selects a helper mode of the test binary (see runHelper).
@@ -19,12 +20,16 @@ const helperEnv = "NSBOX_TEST_HELPER"
 // /proc/self/exe), and a few helper programs the tests start.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == InitArg {
-		err := Init()
-		if err == nil {
-			os.Exit(0) // a probe's set-up succeeded
+		ws, err := Init()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "np:", err)
+			os.Exit(125)
 		}
-		fmt.Fprintln(os.Stderr, "np:", err)
-		os.Exit(125)
+		code, sig := proc.ExitCode(ws)
+		if sig != 0 {
+			proc.Reraise(sig)
+		}
+		os.Exit(code)
 	}
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
@@ -74,6 +79,25 @@ func runHelper(mode string) int {
 		return printProbe()
 	case "propagation":
 		return propagationHelper()
+	case "fallback-root":
+		// A run through the initramfs path (move + chroot instead of the
+		// first pivot_root), as whatever user this helper runs as.
+		nix, _ := os.MkdirTemp("", "np-nix-")
+		defer os.Remove(nix)
+		ws, err := Run(Spec{NixDir: nix, Argv: []string{"sh", "-c", "ls -A /; unshare -U true && echo nested-ok"},
+			Env: os.Environ(), Dir: "/", forcePivotFallback: true})
+		if err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
+			fmt.Fprintln(os.Stderr, "helper: run ended:", ws, err)
+			return 1
+		}
+		return 0
+	case "run-background":
+		// A program that leaves a background child, for killing this
+		// process from outside: prints the background child's pid.
+		nix, _ := os.MkdirTemp("", "np-nix-")
+		ws, err := Run(Spec{NixDir: nix, Argv: []string{"sh", "-c", "sleep 1000 & echo $!; exec sleep 1000"}, Env: os.Environ(), Dir: "/"})
+		fmt.Fprintln(os.Stderr, "helper: run ended:", ws, err)
+		return 1
 	case "run-sleep":
 		// A plain sandboxed run, for killing this process from outside.
 		nix, _ := os.MkdirTemp("", "np-nix-")

@@ -203,3 +203,17 @@ func mirrorOps(e hostEntry) []op {
 		}
 	}
 }
+
+// withPivotFallback returns ops with every pivot_root that has a Fallback
+// replaced by that fallback: what runPlan does when pivot_root says EINVAL.
+func withPivotFallback(ops []op) []op {
+	var out []op
+	for _, o := range ops {
+		if o.Kind == opPivotRoot && len(o.Fallback) > 0 {
+			out = append(out, o.Fallback...)
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}

@@ -25,8 +25,13 @@ type Spec struct {
 	Argv []string
 	// Env is the program's complete environment.
 	Env []string
-	// Dir is the working directory inside; when it does not exist there,
-	// $HOME of Env is used, then "/". PWD is set to the one entered.
+	// Dir is the name of np's own working directory (which the init
+	// inherits), "" when it has none (getcwd fails in a deleted
+	// directory); or a directory that exists inside, such as "/". The
+	// program starts there by name (PWD is then set to Dir), or, when Dir
+	// leads nowhere inside, in the inherited directory itself. Under /nix
+	// a name leading to another directory than the inherited one is a
+	// *WorkDirError: never a silent substitute.
 	Dir string
 	// Stdin, Stdout and Stderr default to np's own (the fds are inherited,
 	// not copied). An *os.File is passed as is; anything else is copied
@@ -37,6 +42,11 @@ type Spec struct {
 	// numbers: the ones np's own caller passed on purpose
 	// (proc.InheritedFDs, taken once at start-up).
 	PassFDs []int
+
+	// forcePivotFallback makes the init take the path it takes where the
+	// first pivot_root is refused (an initramfs root), so tests exercise
+	// it on hosts where pivot_root works.
+	forcePivotFallback bool
 }
 
 // stepCreate is the SetupError.Step of a refused clone or uid/gid map write.
@@ -46,7 +56,8 @@ const stepCreate = "creating user namespace"
 // and mount namespaces, and waits for the program, forwarding signals to it
 // (proc.RunHook). It returns the program's wait status.
 //
-// If the sandbox could not be set up, it returns a *SetupError, the program
+// If the program cannot start in the working directory, the error is a
+// *WorkDirError. If the sandbox could not be set up, it returns a *SetupError, the program
 // never started and Stdin was not read: the caller can fall back to another
 // runtime. If Argv[0] cannot be found or run inside, the error is a
 // *proc.LookupError wrapping proc.ErrNotFound or proc.ErrNotExecutable.
@@ -57,7 +68,8 @@ const stepCreate = "creating user namespace"
 //
 // The init keeps CAP_SYS_ADMIN across the re-exec as an ambient capability,
 // which needs Linux >= 4.3; it is dropped before the program starts. If np
-// is killed, the kernel kills the program (PR_SET_PDEATHSIG, SIGKILL).
+// is killed, the init notices (its end of the status pipe loses its
+// reader) and kills the program's whole tree.
 func Run(spec Spec) (syscall.WaitStatus, error) {
 	if len(spec.Argv) == 0 {
 		return 0, errors.New("running sandbox: no program given")
@@ -95,7 +107,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 		return 0, &SetupError{Step: "checking nix directory", Path: spec.NixDir, Err: err}
 	}
 	wire := &wireSpec{NixDir: nixDir, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir,
-		Probe: probe, LogLevel: uint32(logrus.GetLevel())}
+		Probe: probe, LogLevel: uint32(logrus.GetLevel()), ForcePivotFallback: spec.forcePivotFallback}
 	if !probe {
 		wire.KeepFDs = spec.PassFDs
 	}
@@ -152,9 +164,12 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 			// An unprivileged gid_map write needs setgroups denied first.
 			GidMappingsEnableSetgroups: false,
 			// A non-root uid loses every capability at execve; the init must
-			// keep CAP_SYS_ADMIN to mount. Ambient capabilities: Linux >= 4.3.
-			AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN},
-			Pdeathsig:   syscall.SIGKILL,
+			// keep CAP_SYS_ADMIN to mount, and CAP_SYS_CHROOT for the
+			// chroot where pivot_root is refused (initramfsFallback).
+			// Ambient capabilities: Linux >= 4.3.
+			AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SYS_CHROOT},
+			// No Pdeathsig: killed with np, the init could not end the
+			// program's tree. It watches the status pipe instead.
 		},
 	}
 
@@ -191,20 +206,26 @@ func awaitExec(p *plumbing, child *os.Process, specW, statusR *os.File, wire *wi
 	// Our copies of the child's ends must go, or EOF never comes.
 	p.closeChildEnds()
 	werr := writeSpec(specW, wire)
-	status, rerr := io.ReadAll(statusR)
+	// The marker comes alone, and the init keeps the pipe open while the
+	// program runs (its closing is how the init learns that np died); a
+	// failure is all the init writes before it exits.
+	first := make([]byte, 1)
+	n, rerr := io.ReadFull(statusR, first)
+	var rest []byte
+	if n == 1 && first[0] != execMarker {
+		rest, rerr = io.ReadAll(statusR)
+	}
 	switch {
-	case rerr != nil:
+	case rerr != nil && rerr != io.EOF:
 		// Whether the program runs is unknown: make sure it does not.
 		_ = child.Kill()
 		return &SetupError{Step: "reading sandbox init status", Err: rerr}
-	case len(status) == 0 && werr != nil:
+	case n == 0 && werr != nil:
 		return &SetupError{Step: "sending spec to sandbox init", Err: werr}
-	case len(status) == 0:
+	case n == 0:
 		return errInitDied
-	case status[0] != execMarker:
-		return decodeFailure(status)
-	case len(status) > 1:
-		return decodeFailure(status[1:])
+	case first[0] != execMarker:
+		return decodeFailure(append(first, rest...))
 	}
 	p.startStdin()
 	return nil

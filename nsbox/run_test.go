@@ -242,17 +242,65 @@ func TestWorkingDirectoryIsKept(t *testing.T) {
 	}
 }
 
-func TestMissingWorkingDirectoryFallsBackToHomeThenRoot(t *testing.T) {
+func TestUnreachableWorkingDirectoryNameKeepsTheInheritedOneNotHome(t *testing.T) {
 	home := t.TempDir()
-	spec := newSpec(t, "sh", "-c", `pwd; echo "$PWD"`)
-	spec.Dir = "/nonexistent/np-test"
+	spec := newSpec(t, "sh", "-c", `touch np-test-x`)
+	spec.Dir = "/nonexistent/np-test" // the init itself runs in the test's cwd
 	spec.Env = append(withoutVar(spec.Env, "HOME"), "HOME="+home)
-	if got, want := output(t, spec), home+"\n"+home+"\n"; got != want {
-		t.Errorf("with HOME: got %q, want %q", got, want)
+	output(t, spec)
+	if entries, _ := os.ReadDir(home); len(entries) != 0 {
+		t.Errorf("the program wrote into $HOME: %v", entries)
 	}
-	spec.Env = append(withoutVar(spec.Env, "HOME"), "HOME=/nonexistent/home")
-	if got, want := output(t, spec), "/\n/\n"; got != want {
-		t.Errorf("without a usable HOME: got %q, want %q", got, want)
+	wd, _ := os.Getwd()
+	if err := os.Remove(filepath.Join(wd, "np-test-x")); err != nil {
+		t.Errorf("the program did not run in the inherited working directory: %v", err)
+	}
+}
+
+func TestWorkingDirectoryHiddenByNixIsAnError(t *testing.T) {
+	// The test runs elsewhere; /nix inside is the (empty) NixDir.
+	spec := newSpec(t, "true")
+	spec.Dir = "/nix"
+	_, err := Run(spec)
+	var wdErr *WorkDirError
+	if !errors.As(err, &wdErr) || !strings.Contains(err.Error(), "/nix") {
+		t.Fatalf("Run in a host /nix directory: %v, want a *WorkDirError naming it", err)
+	}
+}
+
+func TestDeletedWorkingDirectoryIsKeptAsWithoutNp(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "gone")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	script := `touch x 2>/dev/null && echo created || echo refused; ls -a | wc -l`
+	native, _ := exec.Command("sh", "-c", script).Output()
+	// Dir "" is what np passes when getcwd fails.
+	spec := Spec{NixDir: t.TempDir(), Argv: []string{"sh", "-c", script},
+		Env: append(withoutVar(os.Environ(), "HOME"), "HOME="+home)}
+	if got := output(t, spec); got != string(native) {
+		t.Errorf("in a deleted directory, inside np: %q, without np: %q", got, native)
+	}
+	if entries, _ := os.ReadDir(home); len(entries) != 0 {
+		t.Errorf("the program wrote into $HOME: %v", entries)
+	}
+}
+
+func TestNonUTF8WorkingDirectoryIsKept(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d\xe9\xff")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	spec := newSpec(t, "sh", "-c", `pwd; printf '%s\n' "$PWD"`)
+	spec.Dir = dir
+	if got, want := output(t, spec), dir+"\n"+dir+"\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
@@ -433,12 +481,20 @@ type countingReader struct {
 func (c *countingReader) Read(p []byte) (int, error) { c.reads++; return c.r.Read(p) }
 
 func TestArgumentsAndEnvironmentPassExactly(t *testing.T) {
-	args := []string{"with space", "", "new\nline", "*", "$HOME"}
-	spec := newSpec(t, append([]string{"sh", "-c", `printf '[%s]' "$@"; printf '{%s}' "$NP_TEST_VAR"`, "sh"}, args...)...)
-	spec.Env = append(spec.Env, "NP_TEST_VAR=a b\nc")
-	if got, want := output(t, spec), "[with space][][new\nline][*][$HOME]{a b\nc}"; got != want {
+	args := []string{"with space", "", "new\nline", "*", "$HOME", "caf\xe9", "\xff\xfe", "\xe9\n"}
+	spec := newSpec(t, append([]string{"sh", "-c", `printf '[%s]' "$@"; printf '{%s}' "$NP_TEST_VAR" "$NP_TEST_EMPTY"`, "sh"}, args...)...)
+	spec.Env = append(spec.Env, "NP_TEST_VAR=a b\nc\xe9\xff", "NP_TEST_EMPTY=", "NP_\xe9=1")
+	if got, want := output(t, spec), "[with space][][new\nline][*][$HOME][caf\xe9][\xff\xfe][\xe9\n]{a b\nc\xe9\xff}{}"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
+	if got := output(t, newSpecEnv(spec.Env, "env")); !strings.Contains(got, "\nNP_\xe9=1\n") {
+		t.Errorf("a variable with a non-UTF-8 name did not arrive: %q", got)
+	}
+}
+
+func newSpecEnv(env []string, argv ...string) Spec {
+	wd, _ := os.Getwd()
+	return Spec{NixDir: os.TempDir(), Argv: argv, Env: env, Dir: wd}
 }
 
 func TestNestedUserNamespacesWork(t *testing.T) {
@@ -478,12 +534,49 @@ func TestParallelRuns(t *testing.T) {
 }
 
 func TestKillingTheLauncherKillsTheProgram(t *testing.T) {
+	killLauncherAndWatch(t, "run-sleep")
+}
+
+func TestKillingTheLauncherKillsTheProgramsBackgroundChildren(t *testing.T) {
+	killLauncherAndWatch(t, "run-background")
+}
+
+func TestProgramsLeftoversEndWithIt(t *testing.T) {
+	// The program exits at once, leaving a background child behind.
+	out := sh(t, "sleep 1000 >/dev/null 2>&1 & echo $!")
+	pid, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("program printed %q", out)
+	}
+	if alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("background child %d outlived the program and the sandbox", pid)
+	}
+}
+
+func TestOrphansAreReapedWhileTheProgramRuns(t *testing.T) {
+	// The subshell's child is orphaned at once and exits; the init is its
+	// reaper now and must reap it, or it stays a zombie until the program
+	// ends.
+	out := sh(t, `(sleep 0.1 & echo $!); sleep 0.5; echo done`)
+	lines := strings.Fields(out)
+	if len(lines) != 2 || lines[1] != "done" {
+		t.Fatalf("program printed %q", out)
+	}
+	pid, _ := strconv.Atoi(lines[0])
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		t.Errorf("orphan %d still exists after it ended (a zombie nobody reaps)", pid)
+	}
+}
+
+func killLauncherAndWatch(t *testing.T, mode string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(withoutVar(os.Environ(), helperEnv), helperEnv+"=run-sleep")
+	cmd.Env = append(withoutVar(os.Environ(), helperEnv), helperEnv+"="+mode)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -558,4 +651,56 @@ func TestInitRefusesToRunInTheHostsNamespaces(t *testing.T) {
 	if got := sh(t, "cat /proc/self/uid_map | wc -l"); strings.TrimSpace(got) != "1" {
 		t.Errorf("uid_map inside has %s lines", got)
 	}
+}
+
+// Where pivot_root is refused (an initramfs root), the init moves the
+// scratch root over / and chroots; that must work for an unprivileged user
+// too (it needs CAP_SYS_CHROOT kept across the re-exec), and nested user
+// namespaces must still work afterwards (the second pivot undoes the
+// chroot).
+func TestPivotRootFallbackWorksUnprivileged(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	if os.Geteuid() == 0 {
+		// Run the helper as nobody: as root the init has every capability
+		// anyway and the test would prove nothing.
+		dir, err := os.MkdirTemp("", "np-fallback-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		os.Chmod(dir, 0o755)
+		copyExe := filepath.Join(dir, "nsbox.test")
+		data, err := os.ReadFile(exe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(copyExe, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd = exec.Command(copyExe)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	cmd.Dir = "/"
+	cmd.Env = append(withoutVar(withoutVar(os.Environ(), helperEnv), "TMPDIR"), helperEnv+"=fallback-root", "TMPDIR=/tmp")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("a run through the pivot_root fallback as uid %d: %v\n%s", os.Geteuid(), err, out)
+	}
+	names := strings.Fields(string(out))
+	if !slicesContains(names, "nix") || !slicesContains(names, "nested-ok") || !slicesContains(names, "proc") {
+		t.Fatalf("root through the fallback lacks /nix or /proc, or nested user namespaces fail:\n%s", out)
+	}
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }

@@ -1,7 +1,8 @@
 package nsbox
 
 import (
-	"encoding/json"
+	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"syscall"
@@ -14,11 +15,17 @@ import (
 // their numbers, and the pipes come after them (argv[2] and argv[3] of the
 // init name them then).
 //
-//   - fd specFD: the parent writes one JSON wireSpec and closes it.
+//   - fd specFD: the parent writes one gob-encoded wireSpec and closes it.
+//     Gob, not JSON: argv, environment and directory names are bytes, not
+//     UTF-8 text, and JSON would replace an invalid byte such as 0xe9 by
+//     U+FFFD (so `np run rm $'file\xe9'` would remove another file).
 //   - fd statusFD: close-on-exec in the init. The init writes execMarker
-//     right before exec'ing the program and a JSON wireStatus if something
-//     fails. So: EOF with no data = the init died early; the marker alone =
-//     the program runs; anything else = the reason it does not.
+//     once the program has started, or a gob-encoded wireStatus if
+//     something fails (gob too: paths in it are bytes), and then exits.
+//     So: EOF with no data = the init died early; the marker = the program
+//     runs; anything else = the reason it does not. After the marker the
+//     init keeps the pipe open while the program runs: np's end closing
+//     tells it that np died.
 const (
 	specFD     = 3
 	statusFD   = 4
@@ -35,12 +42,16 @@ type wireSpec struct {
 	Probe    bool   // stop right before exec and exit 0
 	KeepFDs  []int  // fds >= 3 the caller passed to np on purpose; they reach the program
 	LogLevel uint32 // logrus level of the parent
+	// ForcePivotFallback: take the initramfs path even where pivot_root
+	// works (tests only; see Spec).
+	ForcePivotFallback bool
 }
 
 // wireStatus carries the init's failure to the parent.
 type wireStatus struct {
-	Setup  *wireSetupError  `json:",omitempty"`
-	Lookup *wireLookupError `json:",omitempty"`
+	Setup   *wireSetupError  `json:",omitempty"`
+	Lookup  *wireLookupError `json:",omitempty"`
+	WorkDir *WorkDirError
 }
 
 type wireSetupError struct {
@@ -61,7 +72,10 @@ func encodeFailure(err error) []byte {
 	var st wireStatus
 	var setupErr *SetupError
 	var lookupErr *proc.LookupError
+	var workDirErr *WorkDirError
 	switch {
+	case errors.As(err, &workDirErr):
+		st.WorkDir = workDirErr
 	case errors.As(err, &lookupErr):
 		st.Lookup = &wireLookupError{Name: lookupErr.Name, File: lookupErr.File, Reason: lookupErr.Reason,
 			NotExecutable: errors.Is(lookupErr.Err, proc.ErrNotExecutable)}
@@ -73,21 +87,24 @@ func encodeFailure(err error) []byte {
 		st.Setup = &wireSetupError{Step: "running sandbox init", Msg: err.Error()}
 		errors.As(err, &st.Setup.Errno)
 	}
-	b, jerr := json.Marshal(st)
-	if jerr != nil { // cannot happen: plain strings and numbers
-		b = []byte(`{"Setup":{"Step":"running sandbox init","Msg":"unencodable error"}}`)
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(st); err != nil { // cannot happen: plain strings and numbers
+		b.Reset()
+		_ = gob.NewEncoder(&b).Encode(wireStatus{Setup: &wireSetupError{Step: "running sandbox init", Msg: "unencodable error"}})
 	}
-	return b
+	return b.Bytes()
 }
 
 // decodeFailure rebuilds the error encodeFailure sent: a *SetupError or a
 // *proc.LookupError.
 func decodeFailure(b []byte) error {
 	var st wireStatus
-	if err := json.Unmarshal(b, &st); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
 		return &SetupError{Step: "reading sandbox init status", Err: fmt.Errorf("%w (%q)", err, b)}
 	}
 	switch {
+	case st.WorkDir != nil:
+		return st.WorkDir
 	case st.Lookup != nil:
 		kind := proc.ErrNotFound
 		if st.Lookup.NotExecutable {

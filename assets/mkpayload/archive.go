@@ -1,26 +1,21 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
 
 	"np/assets/storepath"
 	"np/extract"
+	"np/extract/pack"
 )
 
 // describe computes NAR hash, size and references for every path. A
@@ -55,121 +50,14 @@ func describe(paths []*storePath) ([]extract.PathEntry, error) {
 	return out, nil
 }
 
-// canonicalTime is the mtime Nix gives everything in the store.
-var canonicalTime = time.Unix(1, 0)
-
-// writeTar produces the uncompressed payload: manifest.json first, so the
-// installer can read it before committing to unpack anything, then every
-// store path as store/<hash>-<name>/... in sorted depth-first order with
-// Nix's canonical permissions and no owner names or extra timestamps.
+// writeTar produces the uncompressed payload (see package pack: manifest
+// first, then the store paths with canonical metadata).
 func writeTar(storeDir string, m *extract.Manifest) ([]byte, error) {
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	mj, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encoding manifest: %w", err)
-	}
-	mj = append(mj, '\n')
-	if err := tw.WriteHeader(header("manifest.json", tar.TypeReg, 0o444, int64(len(mj)), "")); err != nil {
-		return nil, fmt.Errorf("writing manifest to tar: %w", err)
-	}
-	if _, err := tw.Write(mj); err != nil {
-		return nil, fmt.Errorf("writing manifest to tar: %w", err)
-	}
-	names, err := sortedDir(storeDir)
-	if err != nil {
+	if err := pack.WriteTar(&buf, m, storeDir); err != nil {
 		return nil, err
 	}
-	for _, n := range names {
-		if err := tarTree(tw, filepath.Join(storeDir, n), "store/"+n); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("finishing tar: %w", err)
-	}
 	return buf.Bytes(), nil
-}
-
-func header(name string, typ byte, mode int64, size int64, link string) *tar.Header {
-	return &tar.Header{
-		Typeflag: typ,
-		Name:     name,
-		Linkname: link,
-		Mode:     mode,
-		Size:     size,
-		ModTime:  canonicalTime,
-		// PAX is chosen explicitly so the encoding never depends on
-		// archive/tar's format guessing; with short names and no extra
-		// times it emits plain ustar blocks, and only falls back to PAX
-		// records if a name ever outgrows ustar.
-		Format: tar.FormatPAX,
-	}
-}
-
-func tarTree(tw *tar.Writer, src, name string) error {
-	fi, err := os.Lstat(src)
-	if err != nil {
-		return fmt.Errorf("adding %s to tar: %w", name, err)
-	}
-	switch mode := fi.Mode(); {
-	case mode.IsDir():
-		if err := tw.WriteHeader(header(name+"/", tar.TypeDir, 0o555, 0, "")); err != nil {
-			return fmt.Errorf("adding %s to tar: %w", name, err)
-		}
-		kids, err := sortedDir(src)
-		if err != nil {
-			return err
-		}
-		for _, k := range kids {
-			if err := tarTree(tw, filepath.Join(src, k), name+"/"+k); err != nil {
-				return err
-			}
-		}
-		return nil
-	case mode&fs.ModeSymlink != 0:
-		t, err := os.Readlink(src)
-		if err != nil {
-			return fmt.Errorf("adding %s to tar: %w", name, err)
-		}
-		if err := tw.WriteHeader(header(name, tar.TypeSymlink, 0o777, 0, t)); err != nil {
-			return fmt.Errorf("adding %s to tar: %w", name, err)
-		}
-		return nil
-	case mode.IsRegular():
-		// Same rule as the NAR: only the owner-execute bit matters.
-		perm := int64(0o444)
-		if mode.Perm()&0o100 != 0 {
-			perm = 0o555
-		}
-		if err := tw.WriteHeader(header(name, tar.TypeReg, perm, fi.Size(), "")); err != nil {
-			return fmt.Errorf("adding %s to tar: %w", name, err)
-		}
-		f, err := os.Open(src)
-		if err != nil {
-			return fmt.Errorf("adding %s to tar: %w", name, err)
-		}
-		defer f.Close()
-		if _, err := io.Copy(tw, f); err != nil {
-			return fmt.Errorf("adding %s to tar: %w", name, err)
-		}
-		return nil
-	default:
-		return fmt.Errorf("adding %s to tar: unsupported file type %s", name, mode.Type())
-	}
-}
-
-func sortedDir(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", dir, err)
-	}
-	names := make([]string, len(ents))
-	for i, e := range ents {
-		names[i] = e.Name()
-	}
-	sort.Strings(names)
-	return names, nil
 }
 
 // compress returns the zstd payload and a word on how it was made. Every
@@ -204,7 +92,7 @@ func compressGo(tarball []byte) ([]byte, string, error) {
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedBestCompression),
 		zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(windowFor(len(tarball))),
+		zstd.WithWindowSize(pack.WindowFor(int64(len(tarball)))),
 		zstd.WithEncoderCRC(true),
 	)
 	if err != nil {
@@ -215,16 +103,6 @@ func compressGo(tarball []byte) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("closing zstd encoder: %w", err)
 	}
 	return out, "zstd (go, best)", nil
-}
-
-// windowFor returns the smallest power-of-two window covering n bytes,
-// within what both the encoder and np's default decoder accept.
-func windowFor(n int) int {
-	w := zstd.MinWindowSize
-	for w < n && w < 1<<27 {
-		w <<= 1
-	}
-	return w
 }
 
 func compressCLI(c *config, tarball []byte) ([]byte, string, error) {

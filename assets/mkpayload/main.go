@@ -66,10 +66,11 @@ func main() {
 
 // storePath is one payload store path being built.
 type storePath struct {
-	name string // e.g. nix-2.26.3
-	hash string // 32-character hash part
-	dir  string // staging directory holding its contents
-	note string // what it holds, for the summary line
+	name        string // e.g. nix-2.26.3
+	hash        string // 32-character hash part: provisional until contentAddress
+	provisional string // the hash part it was staged under
+	dir         string // staging directory holding its contents
+	note        string // what it holds, for the summary line
 }
 
 func (p *storePath) base() string { return p.hash + "-" + p.name }
@@ -110,6 +111,9 @@ func run(c *config) error {
 	if err != nil {
 		return err
 	}
+	if _, err := stageManPages(c, nix); err != nil {
+		return err
+	}
 
 	bbVersion, err := c.upstream("busybox-static")
 	if err != nil {
@@ -136,6 +140,9 @@ func run(c *config) error {
 	}
 
 	paths := []*storePath{nix, bb, ca}
+	if err := contentAddress(paths); err != nil {
+		return err
+	}
 	m := extract.Manifest{
 		Version:    1,
 		NixVersion: nixVersion,
@@ -179,10 +186,10 @@ func run(c *config) error {
 	return nil
 }
 
-// newPath allocates a store path whose hash part depends only on its name
-// and the exact set of .deb files (which carry versions), so rebuilding from
-// the same packages reproduces the same paths, and any package change moves
-// every path, as a real Nix build would.
+// newPath allocates a store path to stage into, under a provisional hash
+// part (from its name and the exact set of .deb files, so it is
+// reproducible and unlikely to occur by chance in a binary);
+// contentAddress later renames it after its content.
 func (c *config) newPath(name string) (*storePath, error) {
 	if err := storepath.ValidName(name); err != nil {
 		return nil, err

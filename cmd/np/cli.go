@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"np/extract"
+	"np/internal/safedir"
 )
 
 // version is np's own version; the Makefile sets it from git.
@@ -53,6 +54,19 @@ putting DIR on PATH gives you Nix's commands. Existing links to np are
 replaced; other files are left alone and reported.`,
 			run: cmdLink,
 		},
+		"expose": {
+			usage:   "np expose [--remove] DIR",
+			summary: "put the programs of your Nix profile on the host's PATH",
+			help: `Writes into DIR a small sh wrapper for every program in ~/.nix-profile/bin;
+each runs that program through np with its own arguments, exit status and
+signals. Put DIR on PATH (export PATH="DIR:$PATH") and the programs you
+installed with nix-env -i or nix profile install run from any shell. np keeps
+DIR in sync: after every command it ran, when the profile changed (nix-env
+-i/-e, nix profile install/remove, rollbacks), wrappers are added and
+removed. --remove DIR removes the wrappers and forgets DIR. Files in DIR that
+np did not write are left alone.`,
+			run: cmdExpose,
+		},
 		"doctor": {
 			usage:   "np doctor [--json]",
 			summary: "explain which runtime works here and why",
@@ -62,6 +76,24 @@ when it does not, the runtime auto would pick and why, the CA bundle and the
 nix.conf in effect. --json prints the same as one JSON object. Exits 0 when
 some runtime works here, 1 otherwise.`,
 			run: cmdDoctor,
+		},
+		"bundle": {
+			usage:   bundleUsage,
+			summary: "write one executable that runs a Nix-built program anywhere",
+			help:    bundleHelpText,
+			run:     cmdBundle,
+		},
+		"gc": {
+			usage:   "np gc [--versions]",
+			summary: "collect garbage in np's store (--versions: forget other np versions first)",
+			help:    gcHelp,
+			run:     cmdGC,
+		},
+		"repair": {
+			usage:   "np repair",
+			summary: "restore np's own Nix from the payload when it is damaged",
+			help:    repairHelp,
+			run:     cmdRepair,
 		},
 		"help": {
 			usage:   "np help [COMMAND]",
@@ -74,12 +106,19 @@ some runtime works here, 1 otherwise.`,
 // run dispatches on how np was invoked: through a link named after a Nix
 // tool, or as np with a command.
 func run(args []string) (syscall.WaitStatus, error) {
+	if filepath.Base(args[0]) == "man" {
+		// np's link in the data dir's bin, which Nix's --help runs.
+		return runMan(args[1:])
+	}
 	if name := filepath.Base(args[0]); isNixTool(name) {
 		return runNix(append([]string{name}, args[1:]...))
 	}
 	if len(args) < 2 {
 		fmt.Fprint(os.Stderr, usageText())
 		return 0, &usageError{"no command given"}
+	}
+	if a := args[1]; (a == "--help" || a == "-h" || a == "--version" || a == "-V") && len(args) > 2 {
+		return 0, &usageError{fmt.Sprintf("%s takes no arguments, got %q", a, args[2:])}
 	}
 	switch a := args[1]; {
 	case a == "--help" || a == "-h":
@@ -125,6 +164,7 @@ Environment:
   NP_LOCATION  directory holding np's data dir .nix-portable (default: $HOME)
   NP_RUNTIME   auto (default), ns, ptrace or native (aliases bwrap, proot, nix)
   NP_DEBUG     1: debug messages, 2: trace every decision
+  NP_PTRACE_NO_SECCOMP  1: the ptrace runtime traces every system call
   NP_GIT       a git binary to put on PATH inside np
 
 Exit status: the program's own; np's own failures 125, a program that is not
@@ -179,38 +219,50 @@ func installedManifest(c *config, p *extract.Payload) *extract.Manifest {
 	return nil
 }
 
-// prepare does what every command that runs something needs: configuration,
-// a runtime and an installed Nix.
-func prepare() (*config, runtime, *extract.Manifest, error) {
+// session is what every command that runs something needs: configuration,
+// the runtime chooser and an installed Nix.
+type session struct {
+	c  *config
+	ch *chooser
+	m  *extract.Manifest
+}
+
+func prepare() (*session, error) {
 	c, err := loadConfig(os.Getenv)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	setupLogging(c)
 	if err := c.checkDataDir(); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	logrus.Tracef("config: data dir %s, NP_RUNTIME %s, NP_GIT %q", c.DataDir, c.Runtime, c.Git)
-	rt, why, err := selectRuntime(c)
+	ch, err := newChooser(c)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	logrus.Debugf("runtime %s: %s", rt.name(), why)
-	m, err := ensureNix(c, rt)
+	logrus.Debugf("runtimes: %s", ch.why)
+	m, err := ensureNix(c, ch, false)
 	if err != nil {
-		return nil, nil, nil, explainSetupFailure(c, err)
+		return nil, err
+	}
+	if err := registerBundles(c, ch, m); err != nil {
+		return nil, err
 	}
 	if c.Git != "" {
 		if err := linkGit(c); err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 	}
-	return c, rt, m, nil
+	if err := linkMan(c); err != nil {
+		return nil, err
+	}
+	return &session{c: c, ch: ch, m: m}, nil
 }
 
 // linkGit makes NP_GIT's git reachable as `git` on PATH inside.
 func linkGit(c *config) error {
-	if err := os.MkdirAll(c.binDir(), 0o755); err != nil {
+	if err := safedir.MkdirAll(c.DataDir, "bin", 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", c.binDir(), err)
 	}
 	if err := extract.ReplaceSymlink(c.Git, filepath.Join(c.binDir(), "git")); err != nil {
@@ -221,18 +273,23 @@ func linkGit(c *config) error {
 
 // runNix runs a tool of the bundled Nix: argv[0] is the tool's name.
 func runNix(argv []string) (syscall.WaitStatus, error) {
-	c, rt, m, err := prepare()
+	s, err := prepare()
 	if err != nil {
 		return 0, err
 	}
 	// The absolute path skips the PATH search; Nix dispatches on the base
 	// name, which stays the tool's.
-	argv = append([]string{m.Tool(argv[0])}, argv[1:]...)
-	return execUser(c, rt, m, argv)
+	argv = append([]string{s.m.Tool(argv[0])}, argv[1:]...)
+	return s.execUser(argv)
 }
 
 func cmdRun(args []string) (syscall.WaitStatus, error) {
-	c, rt, m, err := prepare()
+	// np run's own options come before PROGRAM: `np run prog --help` is
+	// prog's help.
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+		return cmdHelp([]string{"run"})
+	}
+	s, err := prepare()
 	if err != nil {
 		return 0, err
 	}
@@ -246,20 +303,34 @@ func cmdRun(args []string) (syscall.WaitStatus, error) {
 		}
 		args = []string{sh}
 	}
-	return execUser(c, rt, m, args)
+	return s.execUser(args)
 }
 
-// execUser runs the user's program in the runtime, as np's last act.
-func execUser(c *config, rt runtime, m *extract.Manifest, argv []string) (syscall.WaitStatus, error) {
+// execUser runs the user's program, as np's last act, in the first runtime
+// that can start it.
+func (s *session) execUser(argv []string) (syscall.WaitStatus, error) {
+	// The program starts where np was started, never elsewhere: the
+	// runtime enters this directory by name, or, when it has none any more
+	// (getcwd fails in a deleted directory), through np's own cwd.
 	dir, err := os.Getwd()
 	if err != nil {
-		dir = os.Getenv("HOME")
+		logrus.Debugf("working directory has no name (%v): the program inherits it as it is", err)
+		dir = ""
 	}
-	env := nixEnv(os.Environ(), c, m)
-	logrus.Tracef("exec %q in %s via %s", argv, dir, rt.name())
-	ws, err := rt.exec(job{argv: argv, env: env, dir: dir, passFDs: callerFDs})
-	if err != nil {
-		return 0, explainSetupFailure(c, err)
+	exposed := hasExposed(s.c)
+	ws, rt, err := s.ch.start(func(rt runtime) (job, error) {
+		sandbox, err := s.buildSandbox(rt)
+		if err != nil {
+			return job{}, err
+		}
+		env := nixEnv(os.Environ(), s.c, s.m, sandbox)
+		env = withOfflineDefaults(env, argv, s.c, os.Getenv("NIX_PATH") == "", isNixTool(filepath.Base(argv[0])))
+		logrus.Debugf("runtime %s: starting %s", rt.name(), argv[0])
+		logrus.Tracef("exec %q in %s", argv, dir)
+		return job{argv: argv, env: env, dir: dir, passFDs: callerFDs}, nil
+	}, !exposed) // np must outlive the program to bring expose dirs up to date
+	if err == nil && exposed {
+		syncExposed(s.c, rt)
 	}
-	return ws, nil
+	return ws, err
 }

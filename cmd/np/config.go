@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/sirupsen/logrus"
 )
@@ -40,11 +37,15 @@ const validRuntimes = "auto, ns, ptrace, native (aliases: bwrap = ns, proot = pt
 // config is np's whole configuration, read once from the environment and
 // checked in one place.
 type config struct {
-	Location string       // NP_LOCATION, resolved through symlinks
-	DataDir  string       // Location/.nix-portable
-	Runtime  runtimeName  // NP_RUNTIME
-	LogLevel logrus.Level // NP_DEBUG
-	Git      string       // NP_GIT: a git to put on PATH inside, or ""
+	Location    string       // NP_LOCATION, resolved through symlinks
+	LocationSet bool         // NP_LOCATION was set (not defaulted to HOME)
+	DataDir     string       // Location/.nix-portable
+	Runtime     runtimeName  // NP_RUNTIME
+	LogLevel    logrus.Level // NP_DEBUG
+	Git         string       // NP_GIT: a git to put on PATH inside, or ""
+	// PtraceNoSeccomp (NP_PTRACE_NO_SECCOMP=1) makes the ptrace runtime stop
+	// at every system call instead of filtering with seccomp.
+	PtraceNoSeccomp bool
 }
 
 // loadConfig reads NP_* variables through getenv. Every error names the bad
@@ -53,6 +54,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	c := &config{LogLevel: logrus.WarnLevel}
 
 	loc, from := getenv("NP_LOCATION"), "NP_LOCATION"
+	c.LocationSet = loc != ""
 	if loc == "" {
 		loc, from = getenv("HOME"), "HOME"
 		if loc == "" {
@@ -85,6 +87,14 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("NP_DEBUG=%q is not a level; valid values: 0, 1 (debug), 2 (trace)", d)
 	}
 
+	switch v := getenv("NP_PTRACE_NO_SECCOMP"); v {
+	case "", "0":
+	case "1":
+		c.PtraceNoSeccomp = true
+	default:
+		return nil, fmt.Errorf("NP_PTRACE_NO_SECCOMP=%q is not valid; valid values: 0, 1", v)
+	}
+
 	if g := getenv("NP_GIT"); g != "" {
 		st, err := os.Stat(g)
 		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
@@ -112,30 +122,8 @@ func resolveExisting(p string) string {
 	}
 }
 
-// checkDataDir refuses a data dir that someone else could have filled: np
-// runs the programs in its store.
-func (c *config) checkDataDir() error {
-	st, err := os.Stat(c.DataDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("checking data dir %s: %w", c.DataDir, err)
-	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	switch {
-	case !st.IsDir():
-		return fmt.Errorf("data dir %s is not a directory; move it away or set NP_LOCATION to another directory", c.DataDir)
-	case ok && int(sys.Uid) != os.Geteuid():
-		return fmt.Errorf("data dir %s belongs to uid %d, not to you (uid %d); set NP_LOCATION to a directory of your own", c.DataDir, sys.Uid, os.Geteuid())
-	case st.Mode().Perm()&0o002 != 0:
-		return fmt.Errorf("data dir %s is writable by everyone; chmod o-w it or set NP_LOCATION to a directory of your own", c.DataDir)
-	}
-	return nil
-}
-
 // confDir holds nix.conf; NIX_CONF_DIR points here.
 func (c *config) confDir() string { return filepath.Join(c.DataDir, "conf") }
 
-// binDir holds helper links np puts on PATH inside (git from NP_GIT).
+// binDir holds helper links np puts on PATH inside: np as man, git from NP_GIT.
 func (c *config) binDir() string { return filepath.Join(c.DataDir, "bin") }

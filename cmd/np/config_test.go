@@ -60,7 +60,7 @@ func testManifest() *extract.Manifest {
 
 func TestNixEnvOverridesHostSettings(t *testing.T) {
 	c := &config{DataDir: "/d/.nix-portable"}
-	env := nixEnv([]string{"HOME=/h", "PATH=/usr/bin", "LD_LIBRARY_PATH=/x", "LD_PRELOAD=/y.so", "NIX_REMOTE=daemon", "NIX_CONFIG=substituters = x", "KEEP=1"}, c, testManifest())
+	env := nixEnv([]string{"HOME=/h", "PATH=/usr/bin", "LD_LIBRARY_PATH=/x", "LD_PRELOAD=/y.so", "NIX_REMOTE=daemon", "NIX_CONFIG=substituters = x", "KEEP=1"}, c, testManifest(), true)
 	got := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -73,7 +73,7 @@ func TestNixEnvOverridesHostSettings(t *testing.T) {
 	}
 	want := map[string]string{
 		"KEEP": "1", "NIX_CONF_DIR": "/d/.nix-portable/conf", "NIX_BIN_DIR": "/nix/store/h-nix/bin",
-		"NIX_STATE_DIR": "/nix/var/nix", "PATH": "/nix/store/h-nix/bin:/h/.nix-profile/bin:/usr/bin",
+		"NIX_STATE_DIR": "/nix/var/nix", "PATH": "/nix/store/h-nix/bin:/d/.nix-portable/bin:/h/.nix-profile/bin:/usr/bin",
 		"NIX_CONFIG": "store = local\nsubstituters = x", "NIX_PATH": "/h/.nix-defexpr/channels:nixpkgs=flake:nixpkgs",
 	}
 	for k, v := range want {
@@ -99,7 +99,7 @@ func TestNixEnvCABundles(t *testing.T) {
 		{"an empty file is not a bundle", []string{"NIX_SSL_CERT_FILE=/dev/null"}, caBundle(m), caBundle(m)},
 		{"SSL_CERT_FILE of the user's own kept", []string{"SSL_CERT_FILE=" + mine}, caBundle(m), mine},
 	} {
-		env := nixEnv(append([]string{"HOME=/h"}, c.env...), &config{DataDir: "/d"}, m)
+		env := nixEnv(append([]string{"HOME=/h"}, c.env...), &config{DataDir: "/d"}, m, true)
 		gotNix, _ := proc.Getenv(env, "NIX_SSL_CERT_FILE")
 		gotSSL, _ := proc.Getenv(env, "SSL_CERT_FILE")
 		if gotNix != c.wantNix || gotSSL != c.wantSSL {
@@ -110,28 +110,59 @@ func TestNixEnvCABundles(t *testing.T) {
 
 func TestNixEnvInsideNpAddsNothingTwice(t *testing.T) {
 	c, m := &config{DataDir: "/d"}, testManifest()
-	once := nixEnv([]string{"HOME=/h", "NIX_CONFIG=substituters = x"}, c, m)
-	twice := nixEnv(once, c, m)
-	if got, _ := proc.Getenv(twice, "NIX_CONFIG"); got != "store = local\nsubstituters = x" {
+	once := nixEnv([]string{"HOME=/h", "NIX_CONFIG=substituters = x"}, c, m, false)
+	twice := nixEnv(once, c, m, false)
+	if got, _ := proc.Getenv(twice, "NIX_CONFIG"); got != "store = local\n"+noSandbox+"substituters = x" {
 		t.Fatalf("NIX_CONFIG after two np layers = %q", got)
+	}
+	// An inner np whose runtime has a build sandbox drops the outer's "no".
+	inner := nixEnv(once, c, m, true)
+	if got, _ := proc.Getenv(inner, "NIX_CONFIG"); got != "store = local\nsubstituters = x" {
+		t.Fatalf("NIX_CONFIG of an inner np with a sandbox = %q", got)
+	}
+}
+
+func TestNixEnvWithoutBuildSandboxSaysSo(t *testing.T) {
+	env := nixEnv([]string{"HOME=/h", "NIX_CONFIG=sandbox = relaxed"}, &config{DataDir: "/d"}, testManifest(), false)
+	// The user's own setting comes after np's, so it still wins.
+	if got, _ := proc.Getenv(env, "NIX_CONFIG"); got != "store = local\n"+noSandbox+"sandbox = relaxed" {
+		t.Fatalf("NIX_CONFIG = %q", got)
 	}
 }
 
 func TestNixEnvKeepsUserNixPath(t *testing.T) {
-	env := nixEnv([]string{"HOME=/h", "NIX_PATH=nixpkgs=/mine"}, &config{DataDir: "/d"}, testManifest())
+	env := nixEnv([]string{"HOME=/h", "NIX_PATH=nixpkgs=/mine"}, &config{DataDir: "/d"}, testManifest(), true)
 	if v, _ := proc.Getenv(env, "NIX_PATH"); v != "nixpkgs=/mine" {
 		t.Fatalf("NIX_PATH = %q", v)
 	}
 }
 
 func TestNixConf(t *testing.T) {
-	conf := nixConf(testManifest(), false, "a build with sandbox = true failed here: x", true)
-	for _, want := range []string{"build-users-group =\n", "sandbox = false\n", "# sandbox probe: a build", "sandbox-paths = /bin/sh=/nix/store/b-busybox/bin/busybox\n", "use-sqlite-wal = false\n", "experimental-features = nix-command flakes\n", "require-drop-supplementary-groups = false\n"} {
+	conf := nixConf(testManifest(), true, "np-install:AAAA")
+	if strings.Contains(conf, "\nsandbox =") {
+		t.Errorf("nix.conf decides the build sandbox, which depends on the runtime:\n%s", conf)
+	}
+	for _, want := range []string{"extra-trusted-public-keys = np-install:AAAA\n", "build-users-group =\n", "sandbox-paths = /bin/sh=/nix/store/b-busybox/bin/busybox\n", "use-sqlite-wal = false\n", "experimental-features = nix-command flakes\n", "require-drop-supplementary-groups = false\n"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("nix.conf lacks %q:\n%s", want, conf)
 		}
 	}
-	if strings.Contains(nixConf(testManifest(), true, "", false), "use-sqlite-wal") {
+	if strings.Contains(nixConf(testManifest(), false), "use-sqlite-wal") {
 		t.Error("use-sqlite-wal set off NFS")
+	}
+}
+
+func TestOwnKeysOfEarlierInstallsStayTrusted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nix.conf")
+	conf := nixConf(testManifest(), false, "np-install:AAAA", "np-install:BBBB")
+	if err := os.WriteFile(path, []byte(conf+"extra-trusted-public-keys = other:CCCC\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := ownKeys(path)
+	if strings.Join(got, " ") != "np-install:AAAA np-install:BBBB" {
+		t.Fatalf("ownKeys = %q, want np's two keys only", got)
+	}
+	if ownKeys(filepath.Join(t.TempDir(), "missing")) != nil {
+		t.Fatal("keys from a missing nix.conf")
 	}
 }

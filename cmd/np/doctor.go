@@ -13,6 +13,7 @@ import (
 
 	"np/extract"
 	"np/nsbox"
+	"np/ptrace"
 )
 
 // runtimeReport says whether one runtime works here and why.
@@ -21,6 +22,28 @@ type runtimeReport struct {
 	Available bool        `json:"available"`
 	Cause     string      `json:"cause,omitempty"` // a word naming why not, for scripts
 	Detail    string      `json:"detail"`
+	// BuildSandbox says whether Nix's build sandbox is on in this runtime.
+	BuildSandbox string `json:"buildSandbox,omitempty"`
+}
+
+// availableDetail says what a working runtime does.
+var availableDetail = map[runtimeName]string{
+	runtimeNative: "/nix/store exists and is writable by this user",
+	runtimeNS:     "user and mount namespaces can be created and set up",
+	runtimePtrace: "this process may trace its children",
+}
+
+// sandboxState is what the last build-sandbox probe found in a runtime.
+func sandboxState(c *config, name runtimeName) string {
+	data, err := os.ReadFile(sandboxRecord(c, name))
+	if err != nil {
+		return "not probed yet (the first run in this runtime probes it)"
+	}
+	ok, why, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+	if ok == "true" {
+		return "on"
+	}
+	return "off: " + why
 }
 
 // doctorReport is everything np doctor prints.
@@ -32,6 +55,7 @@ type doctorReport struct {
 	FSType      string            `json:"fsType"`
 	Warnings    []string          `json:"warnings"`
 	Installed   bool              `json:"installed"`
+	Damaged     bool              `json:"damaged"` // np cannot run with this data dir: a repair or a fix is needed (see warnings)
 	Runtimes    []runtimeReport   `json:"runtimes"`
 	Auto        runtimeName       `json:"auto"`
 	AutoReason  string            `json:"autoReason"`
@@ -64,7 +88,7 @@ func cmdDoctor(args []string) (syscall.WaitStatus, error) {
 	} else {
 		printReport(r)
 	}
-	if r.Auto == "" {
+	if r.Auto == "" || r.Damaged {
 		return exitStatus(1), nil
 	}
 	return exitStatus(0), nil
@@ -72,7 +96,9 @@ func cmdDoctor(args []string) (syscall.WaitStatus, error) {
 
 func diagnose(c *config) *doctorReport {
 	r := &doctorReport{NpVersion: version, DataDir: c.DataDir, NixVersion: "unknown", Payload: "none"}
-	r.FSType, r.Warnings = fsReport(c.Location)
+	// A data dir that does not exist yet is normal before the first run:
+	// its file system is that of the nearest directory that exists.
+	r.FSType, r.Warnings = fsReport(nearestExisting(c.Location))
 
 	var m *extract.Manifest
 	if p, err := extract.OpenPayload("/proc/self/exe"); err != nil {
@@ -83,29 +109,60 @@ func diagnose(c *config) *doctorReport {
 			r.Installed = true
 			r.NixVersion = m.NixVersion
 		}
+		if err := ownStoreDamage(c, p); err != nil {
+			r.Damaged = true
+			r.Warnings = append(r.Warnings, err.Error())
+		}
+		if err := c.checkDataDir(); err != nil { // np refuses to run with it
+			r.Damaged = true
+			r.Warnings = append(r.Warnings, err.Error())
+		}
 		p.Close()
 	}
 
-	native, nativeWhy := nativeUsable()
-	r.Runtimes = append(r.Runtimes, runtimeReport{Name: runtimeNative, Available: native, Detail: nativeWhy})
-
-	probeErr := nsbox.Probe()
-	d := nsbox.Diagnose(probeErr)
-	r.Facts = d.Facts
-	ns := runtimeReport{Name: runtimeNS, Available: probeErr == nil, Detail: "user and mount namespaces can be created and set up"}
-	if probeErr != nil {
-		ns.Cause, ns.Detail = d.Cause, fmt.Sprintf("%v: %s", probeErr, d.Detail)
+	// auto's pick comes from the chooser every run uses; the report on each
+	// runtime from probing it directly.
+	auto := *c
+	auto.Runtime = runtimeAuto
+	ch, err := newChooser(&auto)
+	if err != nil { // cannot happen for auto
+		r.AutoReason = err.Error()
+		return r
 	}
-	r.Runtimes = append(r.Runtimes, ns)
-	r.Runtimes = append(r.Runtimes, runtimeReport{Name: runtimePtrace, Cause: "not_built", Detail: errPtraceMissing.Error()})
-
-	switch {
-	case native:
-		r.Auto, r.AutoReason = runtimeNative, nativeWhy
-	case probeErr == nil:
-		r.Auto, r.AutoReason = runtimeNS, "the host has no usable /nix and user namespaces work"
-	default:
-		r.AutoReason = "no runtime works here: " + ns.Detail
+	picked, autoErr := ch.settle()
+	r.Facts = map[string]string{}
+	for _, rt := range allRuntimes(c) {
+		rep := runtimeReport{Name: rt.name(), Available: true, Detail: availableDetail[rt.name()]}
+		err := rt.check()
+		if rt.name() == runtimeNS {
+			for k, v := range nsbox.Diagnose(err).Facts {
+				r.Facts[k] = v
+			}
+		}
+		if rt.name() == runtimePtrace {
+			for k, v := range ptrace.Diagnose(err).Facts {
+				r.Facts[k] = v
+			}
+		}
+		if err != nil {
+			rep.Available = false
+			rep.Cause, rep.Detail = rt.explain(err)
+		} else if rt.buildSandbox() {
+			rep.BuildSandbox = sandboxState(c, rt.name())
+		} else {
+			rep.BuildSandbox = "off: this runtime cannot have one"
+		}
+		r.Runtimes = append(r.Runtimes, rep)
+	}
+	if autoErr != nil {
+		r.AutoReason = autoErr.Error()
+	} else {
+		r.Auto = picked.name()
+		r.AutoReason = ch.why
+		if len(ch.refused) > 0 {
+			_, detail := ch.refused[0].rt.explain(ch.refused[0].err)
+			r.AutoReason = fmt.Sprintf("%s is refused here: %s", ch.refused[0].rt.name(), detail)
+		}
 	}
 	if c.Runtime != runtimeAuto {
 		r.AutoReason += fmt.Sprintf(" (but NP_RUNTIME=%s overrides auto)", c.Runtime)
@@ -115,6 +172,12 @@ func diagnose(c *config) *doctorReport {
 		r.CABundle = caBundle(m)
 	} else {
 		r.CABundle = "(decided after install)"
+	}
+	if r.Warnings == nil {
+		r.Warnings = []string{} // JSON [] rather than null
+	}
+	if r.Facts == nil {
+		r.Facts = map[string]string{}
 	}
 	r.NixConfPath = filepath.Join(c.confDir(), "nix.conf")
 	if data, err := os.ReadFile(r.NixConfPath); err == nil {
@@ -155,6 +218,16 @@ func onNetworkFS(dir string) bool {
 	return networkFS[name]
 }
 
+// nearestExisting is dir or its nearest parent that exists.
+func nearestExisting(dir string) string {
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			return dir
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
 func fsReport(dir string) (string, []string) {
 	name, st, err := fsType(dir)
 	if err != nil {
@@ -180,6 +253,9 @@ func printReport(r *doctorReport) {
 	if r.Installed {
 		state = "installed"
 	}
+	if r.Damaged {
+		state = "unusable: see the warnings below"
+	}
 	fmt.Printf("install:    %s\n", state)
 	for _, w := range r.Warnings {
 		fmt.Printf("warning:    %s\n", w)
@@ -191,6 +267,9 @@ func printReport(r *doctorReport) {
 			mark = "yes"
 		}
 		fmt.Printf("  %-7s %s  %s\n", rt.Name, mark, rt.Detail)
+		if rt.BuildSandbox != "" {
+			fmt.Printf("          Nix build sandbox: %s\n", rt.BuildSandbox)
+		}
 	}
 	auto := string(r.Auto)
 	if auto == "" {

@@ -11,8 +11,10 @@ import (
 
 // cmdLink creates DIR/<tool> -> np for every Nix tool.
 func cmdLink(args []string) (syscall.WaitStatus, error) {
-	if len(args) != 1 {
-		return 0, &usageError{"np link needs exactly one directory"}
+	if len(args) != 1 || args[0] == "" {
+		// An empty name would mean the current directory to filepath.Abs:
+		// links dropped where the user did not ask for them.
+		return 0, &usageError{"np link needs exactly one directory, not an empty name"}
 	}
 	dir, err := filepath.Abs(args[0])
 	if err != nil {

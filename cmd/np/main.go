@@ -3,10 +3,13 @@
 //	np <nix tool> ARGS...      run a Nix tool (nix, nix-shell, nix-build, ...)
 //	np run PROGRAM ARGS...     run any program where /nix is np's store
 //	np link DIR                make links named after the Nix tools in DIR
+//	np expose [--remove] DIR   wrappers in DIR for the programs of your Nix profile
+//	np bundle INSTALLABLE      write one executable running a Nix-built program
 //	np doctor [--json]         explain which runtime works here and why
 //	np help [COMMAND] | --help | --version
 //
-// A link to np named after a Nix tool runs that tool. See README.md.
+// A link to np named after a Nix tool runs that tool. A bundle (np bundle)
+// runs its program instead of all this. See README.md.
 package main
 
 import (
@@ -17,8 +20,11 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"np/extract"
 	"np/internal/proc"
+	"np/internal/reexec"
 	"np/nsbox"
+	"np/ptrace"
 )
 
 // Exit codes of np's own failures; a program's status passes through.
@@ -30,20 +36,40 @@ const (
 
 func main() {
 	logrus.SetFormatter(&logFormatter{})
-	if len(os.Args) > 1 && os.Args[1] == nsbox.InitArg {
-		// The re-executed sandbox init: it execs the program, fails, or
-		// (for a probe) returns nil where the program would start.
-		err := nsbox.Init()
-		if err == nil {
-			os.Exit(0)
+	if helper, ok := helpers.Lookup(os.Args); ok {
+		// np re-executed as one of its runtimes' helpers: it runs the
+		// program to its end and ends the same way, execs it, fails, or
+		// (for a probe) returns a zero status where the program would
+		// start.
+		ws, err := helper()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "np: %v\n", err)
+			os.Exit(exitCodeOf(err))
 		}
-		fmt.Fprintf(os.Stderr, "np: %v\n", err)
-		os.Exit(exitCodeOf(err))
+		code, sig := proc.ExitCode(ws)
+		if sig != 0 {
+			proc.Reraise(sig)
+		}
+		os.Exit(code)
 	}
 	// Taken before np opens anything: every fd >= 3 without close-on-exec
 	// now is one the caller passed on purpose.
 	callerFDs = proc.InheritedFDs()
-	ws, err := run(os.Args)
+	var ws syscall.WaitStatus
+	var err error
+	if b, berr := extract.OpenBundle("/proc/self/exe"); berr == nil {
+		// A bundle: every argument is its program's.
+		ws, err = runBundle(b, os.Args)
+	} else {
+		ws, err = run(os.Args)
+	}
+	var intr *interruptedError
+	if errors.As(err, &intr) {
+		// End as the interrupted step would have: a ^C is a ^C (130).
+		fmt.Fprintf(os.Stderr, "np: %v\n", err)
+		proc.Reraise(intr.sig)
+		os.Exit(128 + int(intr.sig))
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
 		os.Exit(exitCodeOf(err))
@@ -55,6 +81,12 @@ func main() {
 		proc.Reraise(sig)
 	}
 	os.Exit(code)
+}
+
+// helpers are the re-executed helper processes of np's runtimes.
+var helpers = reexec.Table{
+	nsbox.InitArg:  nsbox.Init,
+	ptrace.StubArg: func() (syscall.WaitStatus, error) { return 0, ptrace.Stub() },
 }
 
 // exitCodeOf maps np's failures to the exit codes a shell uses.

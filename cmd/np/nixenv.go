@@ -13,6 +13,10 @@ import (
 // storeLocal opens NIX_CONFIG inside np.
 const storeLocal = "store = local\n"
 
+// noSandbox follows it in runtimes where Nix's build sandbox cannot work;
+// the comment tells it apart from a line of the user's.
+const noSandbox = "sandbox = false # np: no build sandbox in this runtime\n"
+
 // strippedVars never reach programs inside: host library overrides break the
 // bundled Nix (upstream #86, #161), and host Nix settings would point it at
 // another store or daemon.
@@ -96,7 +100,8 @@ func (e *envList) list() []string {
 
 // nixEnv builds the environment every program inside np sees from the
 // caller's: Nix's compiled-in Debian paths overridden, np's Nix first on PATH.
-func nixEnv(environ []string, c *config, m *extract.Manifest) []string {
+// sandbox says whether Nix's build sandbox can work in the runtime.
+func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool) []string {
 	e := newEnvList(environ)
 	for _, k := range strippedVars {
 		if _, ok := e.vals[k]; ok {
@@ -115,10 +120,14 @@ func nixEnv(environ []string, c *config, m *extract.Manifest) []string {
 	// A `store = ...` in the user's own nix.conf must not send np's Nix to
 	// another store (upstream #77); NIX_CONFIG is read after the user's
 	// files, and the user's own NIX_CONFIG still comes after this line.
-	// An np inside np finds the line already there.
-	if cfg := e.get("NIX_CONFIG"); !strings.HasPrefix(cfg, storeLocal) {
-		e.set("NIX_CONFIG", storeLocal+cfg)
+	// An np inside np finds an outer np's lines there and replaces them.
+	cfg := strings.TrimPrefix(e.get("NIX_CONFIG"), storeLocal)
+	cfg = strings.TrimPrefix(cfg, noSandbox)
+	prefix := storeLocal
+	if !sandbox {
+		prefix += noSandbox
 	}
+	e.set("NIX_CONFIG", prefix+cfg)
 
 	// A usable bundle the user chose is kept; otherwise np's choice.
 	bundle := e.get("NIX_SSL_CERT_FILE")
@@ -142,10 +151,8 @@ func nixEnv(environ []string, c *config, m *extract.Manifest) []string {
 		e.set("NIX_PATH", nixPath)
 	}
 
-	path := []string{m.Nix + "/bin"}
-	if c.Git != "" {
-		path = append(path, c.binDir())
-	}
+	// The data dir's bin holds np as man (for Nix's --help) and NP_GIT's git.
+	path := []string{m.Nix + "/bin", c.binDir()}
 	if home != "" {
 		path = append(path, filepath.Join(home, ".nix-profile", "bin"))
 	}

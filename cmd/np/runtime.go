@@ -6,21 +6,20 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"np/internal/proc"
 	"np/nsbox"
+	"np/ptrace"
 )
 
 // job is one program to run inside np's environment.
 type job struct {
 	argv           []string
 	env            []string
-	dir            string
+	dir            string    // working directory by name; "" keeps np's own (a deleted one)
 	stdin          io.Reader // nil: np's own
 	stdout, stderr io.Writer // nil: np's own
 	passFDs        []int     // descriptors >= 3 to hand on at the same numbers
@@ -35,16 +34,35 @@ type runtime interface {
 	run(j job) (syscall.WaitStatus, error)
 	// exec runs the user's program as np's last act.
 	exec(j job) (syscall.WaitStatus, error)
-	// check says whether the runtime can work here at all.
+	// check says whether the runtime can work here at all; it costs
+	// milliseconds, so it runs only where a failure would be expensive
+	// (before a first install) or where it is the question (np doctor).
 	check() error
+	// explain turns an error of check, run or exec that happened before the
+	// program started into a cause word and one line naming the fix.
+	explain(err error) (cause, detail string)
+	// buildSandbox says whether Nix's own build sandbox can work inside
+	// this runtime at all (a probe decides whether it really does).
+	buildSandbox() bool
+}
+
+// beforeStart reports whether err means the program never started, so
+// another runtime may still run it: a refused sandbox or tracer set-up.
+// A program that was not found or not executable is not such a failure:
+// every runtime would say the same.
+func beforeStart(err error) bool {
+	var nsErr *nsbox.SetupError
+	var ptErr *ptrace.SetupError
+	return errors.As(err, &nsErr) || errors.As(err, &ptErr)
 }
 
 // nsRuntime: new user and mount namespaces with the data dir bound at /nix.
 type nsRuntime struct{ dir string }
 
-func (r nsRuntime) name() runtimeName { return runtimeNS }
-func (r nsRuntime) nixDir() string    { return r.dir }
-func (r nsRuntime) check() error      { return nsbox.Probe() }
+func (r nsRuntime) name() runtimeName  { return runtimeNS }
+func (r nsRuntime) nixDir() string     { return r.dir }
+func (r nsRuntime) check() error       { return nsbox.Probe() }
+func (r nsRuntime) buildSandbox() bool { return true }
 func (r nsRuntime) exec(j job) (syscall.WaitStatus, error) {
 	return r.run(j)
 }
@@ -54,14 +72,58 @@ func (r nsRuntime) run(j job) (syscall.WaitStatus, error) {
 		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr, PassFDs: j.passFDs,
 	})
 }
+func (r nsRuntime) explain(err error) (string, string) {
+	d := nsbox.Diagnose(err)
+	what := "user namespaces are unavailable"
+	if d.Cause == "unknown" {
+		what = "the namespace sandbox could not be set up"
+	}
+	return d.Cause, fmt.Sprintf("%s (%v: %s)", what, err, d.Detail)
+}
+
+// ptraceRuntime: a tracer rewriting the paths of system calls, for hosts
+// that refuse user namespaces.
+type ptraceRuntime struct {
+	dir       string
+	noSeccomp bool
+}
+
+func (r ptraceRuntime) name() runtimeName { return runtimePtrace }
+func (r ptraceRuntime) nixDir() string    { return r.dir }
+func (r ptraceRuntime) check() error      { return ptrace.Probe() }
+
+// buildSandbox: Nix's build sandbox needs namespaces, which is why this
+// runtime was chosen in the first place.
+func (r ptraceRuntime) buildSandbox() bool { return false }
+func (r ptraceRuntime) exec(j job) (syscall.WaitStatus, error) {
+	return r.run(j)
+}
+func (r ptraceRuntime) run(j job) (syscall.WaitStatus, error) {
+	return ptrace.Run(ptrace.Spec{
+		NixDir: r.dir, Argv: j.argv, Env: j.env, Dir: j.dir,
+		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr, PassFDs: j.passFDs,
+		NoSeccomp: r.noSeccomp,
+	})
+}
+func (r ptraceRuntime) explain(err error) (string, string) {
+	d := ptrace.Diagnose(err)
+	return d.Cause, fmt.Sprintf("ptrace cannot trace here (%v: %s)", err, d.Detail)
+}
 
 // nativeRuntime: the host already has a /nix/store this user may write, so
 // programs run directly, without any sandbox.
 type nativeRuntime struct{}
 
-func (nativeRuntime) name() runtimeName { return runtimeNative }
-func (nativeRuntime) nixDir() string    { return "/nix" }
-func (nativeRuntime) check() error      { return nil } // nativeUsable decided
+func (nativeRuntime) name() runtimeName  { return runtimeNative }
+func (nativeRuntime) nixDir() string     { return "/nix" }
+func (nativeRuntime) buildSandbox() bool { return true }
+func (nativeRuntime) check() error {
+	if ok, why := nativeUsable(); !ok {
+		return errors.New(why)
+	}
+	return nil
+}
+func (nativeRuntime) explain(err error) (string, string) { return "no_writable_nix", err.Error() }
 
 func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
 	path, err := proc.LookPathEnv(j.argv[0], j.env)
@@ -79,19 +141,30 @@ func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
+	for _, fd := range j.passFDs { // at the same numbers; gaps stay closed
+		for len(cmd.ExtraFiles) <= fd-3 {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, nil)
+		}
+		cmd.ExtraFiles[fd-3] = os.NewFile(uintptr(fd), fmt.Sprintf("fd %d", fd))
+	}
 	return proc.Run(cmd)
 }
 
 // exec replaces np with the program: status, signals and the terminal are
 // then the program's own with no np in between.
 func (nativeRuntime) exec(j job) (syscall.WaitStatus, error) {
+	if os.Getpid() == 1 {
+		// A container's entrypoint: np stays as PID 1 to reap orphans and
+		// forward signals (proc.RunHook), which a program rarely does.
+		return nativeRuntime{}.run(j)
+	}
 	path, err := proc.LookPathEnv(j.argv[0], j.env)
 	if err != nil {
 		return 0, err
 	}
 	if j.dir != "" {
 		if err := os.Chdir(j.dir); err != nil {
-			logrus.Debugf("staying in the current directory: %v", err)
+			return 0, fmt.Errorf("entering working directory %s: %w; cd to another directory", j.dir, err)
 		}
 	}
 	if err := proc.CloseExtraFDs(j.passFDs...); err != nil {
@@ -120,51 +193,4 @@ func nativeUsable() (bool, string) {
 		}
 	}
 	return true, "/nix/store exists and is writable by this user"
-}
-
-// errPtraceMissing is what choosing the ptrace runtime gives until it lands.
-var errPtraceMissing = errors.New("the ptrace runtime is not part of this np yet")
-
-// selectRuntime picks the runtime for this run. For auto the choice is
-// re-made on every run (it costs two access(2) calls). The namespace runtime
-// is probed only before a first install (Options.Check); after that, its
-// own set-up is the probe: a failure comes back before the program starts,
-// and explainSetupFailure names the cause.
-func selectRuntime(c *config) (runtime, string, error) {
-	ns := nsRuntime{dir: filepath.Join(c.DataDir, "nix")}
-	switch c.Runtime {
-	case runtimeNative:
-		if ok, why := nativeUsable(); !ok {
-			return nil, "", fmt.Errorf("NP_RUNTIME=native needs a writable /nix/store, but %s; unset NP_RUNTIME to let np choose", why)
-		}
-		return nativeRuntime{}, "NP_RUNTIME=native", nil
-	case runtimeNS:
-		return ns, "NP_RUNTIME=ns", nil
-	case runtimePtrace:
-		return nil, "", fmt.Errorf("NP_RUNTIME=ptrace: %w; use NP_RUNTIME=auto or ns", errPtraceMissing)
-	}
-	ok, why := nativeUsable()
-	logrus.Tracef("auto: native runtime usable=%v: %s", ok, why)
-	if ok {
-		return nativeRuntime{}, why, nil
-	}
-	return ns, "user namespaces are tried first when the host has no usable /nix", nil
-}
-
-// explainSetupFailure turns a namespace set-up failure into the one line a
-// user needs: the cause and what to do.
-func explainSetupFailure(c *config, err error) error {
-	var se *nsbox.SetupError
-	if !errors.As(err, &se) {
-		return err
-	}
-	d := nsbox.Diagnose(err)
-	what := "user namespaces are unavailable"
-	if d.Cause == "unknown" {
-		what = "the namespace sandbox could not be set up"
-	}
-	if c.Runtime == runtimeAuto {
-		return fmt.Errorf("no runtime works here: %s (%s: %s), and %w", what, se, d.Detail, errPtraceMissing)
-	}
-	return fmt.Errorf("the ns runtime cannot start: %s (%s: %s)", what, se, d.Detail)
 }

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -17,17 +19,15 @@ import (
 	"np/extract"
 )
 
-// nixConf renders np's nix.conf. sandboxNote says why the build sandbox is
-// off when the probe found it unusable.
-func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, networkFS bool) string {
+// nixConf renders np's nix.conf. Nothing in it depends on the runtime:
+// the build sandbox, which does, is decided per run (see buildSandbox).
+// trustedKeys are the public keys np's own store paths are signed with.
+func nixConf(m *extract.Manifest, networkFS bool, trustedKeys ...string) string {
 	var b strings.Builder
 	b.WriteString("# Written by np at install; your own settings belong in ~/.config/nix/nix.conf.\n")
+	b.WriteString("# `sandbox` is decided per run by np, for the runtime in use (see np doctor).\n")
 	b.WriteString("build-users-group =\n")
 	b.WriteString("experimental-features = nix-command flakes\n")
-	if sandboxNote != "" {
-		b.WriteString("# sandbox probe: " + sandboxNote + "\n")
-	}
-	fmt.Fprintf(&b, "sandbox = %t\n", sandbox)
 	// The real file, not the bin/sh symlink: Nix copies a symlink into the
 	// build sandbox as a symlink, whose target would be missing there.
 	fmt.Fprintf(&b, "sandbox-paths = /bin/sh=%s/bin/busybox\n", m.Busybox)
@@ -37,6 +37,10 @@ func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, networkFS bo
 	// SELinux and NFSv4 ACLs cannot be copied into the store by an
 	// unprivileged user (upstream #5).
 	b.WriteString("ignored-acls = security.selinux system.nfs4_acl\n")
+	if len(trustedKeys) > 0 {
+		// np's own store paths are signed with it (see signOwnPaths).
+		b.WriteString("extra-trusted-public-keys = " + strings.Join(trustedKeys, " ") + "\n")
+	}
 	if networkFS {
 		// SQLite's WAL needs shared memory that network file systems do
 		// not provide.
@@ -45,35 +49,59 @@ func nixConf(m *extract.Manifest, sandbox bool, sandboxNote string, networkFS bo
 	return b.String()
 }
 
-// ensureNix installs the payload into the runtime's Nix directory when it is
-// not there yet and returns its manifest.
-func ensureNix(c *config, rt runtime) (*extract.Manifest, error) {
+// ensureNix installs the payload into the data dir when it is not there yet
+// and returns its manifest. A first install first settles on a runtime that
+// works here (unpacking 50 MB only to fail at registration would repeat on
+// every run), then registers the store paths through it.
+// With repair, the install runs even when recorded as done, and replaces
+// np's own store paths that differ from the payload (np repair).
+func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 	payload, err := extract.OpenPayload("/proc/self/exe")
 	if err != nil {
 		return nil, err
 	}
 	defer payload.Close()
-	target := extract.Target{NixDir: rt.nixDir()}
+	dir := ch.current().nixDir()
+	target := extract.Target{NixDir: dir}
 	opts := extract.Options{
-		// Unpacking 50 MB only to fail at registration would repeat on
-		// every run: make sure the runtime works first.
-		Check:  rt.check,
-		Finish: func(m *extract.Manifest) error { return finishInstall(c, rt, m) },
+		Repair: repair,
+		Check: func() error {
+			// A signal during the probe ends np: see interruptWatch.
+			intr := watchInterrupts()
+			_, err := ch.settle()
+			intr.stop()
+			if ierr := intr.check(); ierr != nil {
+				return ierr
+			}
+			if err != nil {
+				return err
+			}
+			return c.makeDataDir()
+		},
+		Finish: func(m *extract.Manifest) error { return finishInstall(c, ch, m) },
 	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		opts.Progress = os.Stderr
 	}
 	start := time.Now()
 	m, fresh, err := target.Ensure(payload, opts)
+	var damaged *extract.DamagedError
+	if errors.As(err, &damaged) {
+		return nil, err // it names the data dir and the fix already
+	}
 	if err != nil {
-		err = fmt.Errorf("installing Nix into %s: %w", rt.nixDir(), err)
+		var none *noRuntimeError
+		if errors.As(err, &none) || isInterrupt(err) {
+			return nil, err
+		}
+		err = fmt.Errorf("installing Nix into %s: %w", dir, err)
 		if hint := locationHint(err); hint != "" {
 			err = fmt.Errorf("%w; %s", err, hint)
 		}
 		return nil, err
 	}
 	if fresh {
-		logrus.Debugf("installed Nix %s into %s in %v", m.NixVersion, rt.nixDir(), time.Since(start).Round(time.Millisecond))
+		logrus.Debugf("installed Nix %s into %s in %v", m.NixVersion, dir, time.Since(start).Round(time.Millisecond))
 	}
 	return m, nil
 }
@@ -94,67 +122,170 @@ func locationHint(err error) string {
 	return ""
 }
 
-// finishInstall registers the new store paths with Nix, probes whether Nix's
-// build sandbox works in this runtime and writes nix.conf accordingly.
-func finishInstall(c *config, rt runtime, m *extract.Manifest) error {
-	if err := os.MkdirAll(c.confDir(), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", c.confDir(), err)
+// finishInstall writes nix.conf, registers the new store paths with Nix and
+// probes Nix's build sandbox in the runtime that registered them.
+// A step that ends because np was interrupted is no result: it becomes an
+// *interruptedError, so nothing is recorded (see interruptWatch).
+func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
+	if err := c.makeDataDir(); err != nil {
+		return err
 	}
 	confPath := filepath.Join(c.confDir(), "nix.conf")
 	netFS := onNetworkFS(c.DataDir)
-	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, false, "", netFS)), 0o644); err != nil {
+	// Keys of earlier installs stay trusted: another np version sharing
+	// this data dir signed its own Nix with one of them.
+	keys := ownKeys(confPath)
+	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, netFS, keys...)), 0o644); err != nil {
 		return err
 	}
-	env := nixEnv(os.Environ(), c, m)
-
-	if out, err := runCaptured(rt, job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: env, dir: "/",
-		stdin: bytes.NewReader(m.Registration())}); err != nil {
-		return fmt.Errorf("registering np's store paths with Nix: %w%s", err, out)
+	w := watchInterrupts()
+	defer w.stop()
+	out := &capture{}
+	ws, rt, err := ch.start(func(rt runtime) (job, error) {
+		out.Reset()
+		return job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: withUsableTmpdir(nixEnv(os.Environ(), c, m, false)), dir: "/",
+			stdin: bytes.NewReader(m.Registration()), stdout: out, stderr: out}, nil
+	}, false)
+	if err := w.check(); err != nil {
+		return err
 	}
-
-	// Nix's own sandbox-fallback is unreliable (NixOS/nix#4719), so build a
-	// tiny derivation with the sandbox on and record what happened.
-	probe := func(sandbox bool) (string, error) {
-		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo ok > $out" ]; nonce = "%d"; }`, time.Now().UnixNano())
-		// No substituters: the probe must not wait on the network.
-		return runCaptured(rt, job{argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
-			"--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
-			env: env, dir: "/", stdin: strings.NewReader("")})
+	if err := captured(ws, err, "nix-store", out); err != nil {
+		return fmt.Errorf("registering np's store paths with Nix: %w", err)
 	}
-	sandbox, note := true, ""
-	if out, err := probe(true); err != nil {
-		sandbox, note = false, "a build with sandbox = true failed here: "+firstError(out, err)
-		logrus.Debugf("build sandbox unusable in the %s runtime: %s", rt.name(), note)
-		if out, err := probe(false); err != nil {
-			return fmt.Errorf("Nix cannot build here even without its sandbox: %w%s", err, out)
-		}
+	// Old records describe another install's probes.
+	for _, name := range []runtimeName{runtimeNS, runtimePtrace, runtimeNative} {
+		os.Remove(sandboxRecord(c, name))
 	}
-	return extract.WriteFileAtomic(confPath, []byte(nixConf(m, sandbox, note, netFS)), 0o644)
+	trustedKey, err := signOwnPaths(c, rt, m, withUsableTmpdir(nixEnv(os.Environ(), c, m, false)))
+	if err != nil {
+		return err
+	}
+	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, netFS, append(keys, trustedKey)...)), 0o644); err != nil {
+		return err
+	}
+	_, err = probeBuildSandbox(c, rt, m)
+	return err
 }
 
-// runCaptured runs j with its output collected; on failure the output comes
-// back formatted for an error message.
-func runCaptured(rt runtime, j job) (string, error) {
-	var out bytes.Buffer
-	j.stdout, j.stderr = &out, &out
-	ws, err := rt.run(j)
-	if err == nil && !ws.Exited() {
-		err = fmt.Errorf("%s killed by %v", filepath.Base(j.argv[0]), ws.Signal())
+// ownKeys are the keys of np's installs that the nix.conf at path trusts.
+func ownKeys(path string) []string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var keys []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "extra-trusted-public-keys = "); ok {
+			for _, k := range strings.Fields(v) {
+				if strings.HasPrefix(k, ownKeyName+":") && !slices.Contains(keys, k) {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	return keys
+}
+
+// buildSandbox says whether Nix's build sandbox is on in rt: never where
+// the runtime cannot have one, else what the probe found in this runtime
+// (probing now if it never ran here, e.g. the install happened under
+// another runtime). A setting the user makes (NIX_CONFIG, --option) still
+// wins, since np's comes first.
+func (s *session) buildSandbox(rt runtime) (bool, error) {
+	if !rt.buildSandbox() {
+		return false, nil
+	}
+	if data, err := os.ReadFile(sandboxRecord(s.c, rt.name())); err == nil {
+		return strings.HasPrefix(string(data), "true"), nil
+	}
+	return probeBuildSandbox(s.c, rt, s.m)
+}
+
+// sandboxRecord is the file holding the build-sandbox probe's result for a
+// runtime: "true" or "false", then a line saying why.
+func sandboxRecord(c *config, name runtimeName) string {
+	return filepath.Join(c.confDir(), "build-sandbox."+string(name))
+}
+
+// probeBuildSandbox builds a tiny derivation with Nix's sandbox on in rt and
+// records the result. Nix's own sandbox-fallback is unreliable
+// (NixOS/nix#4719). A probe interrupted by a signal decides nothing: np
+// ends by that signal and records nothing.
+func probeBuildSandbox(c *config, rt runtime, m *extract.Manifest) (bool, error) {
+	if !rt.buildSandbox() {
+		return false, nil
+	}
+	w := watchInterrupts()
+	defer w.stop()
+	env := withUsableTmpdir(nixEnv(os.Environ(), c, m, true))
+	probe := func(sandbox bool) error {
+		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo ok > $out" ]; nonce = "%d"; }`, time.Now().UnixNano())
+		out := &capture{}
+		// No substituters: the probe must not wait on the network.
+		ws, err := rt.run(job{argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
+			"--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
+			env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: out})
+		if err := w.check(); err != nil {
+			return err
+		}
+		return captured(ws, err, "nix-build", out)
+	}
+	ok, note := true, "a build with sandbox = true succeeded"
+	if err := probe(true); err != nil {
+		if isInterrupt(err) || beforeStart(err) {
+			return false, err
+		}
+		ok, note = false, "a build with sandbox = true failed: "+firstError(err)
+		logrus.Debugf("build sandbox unusable in the %s runtime: %s", rt.name(), note)
+		if err := probe(false); err != nil {
+			if isInterrupt(err) || beforeStart(err) {
+				return false, err
+			}
+			return false, fmt.Errorf("Nix cannot build here even without its sandbox: %w", err)
+		}
+	}
+	record := fmt.Sprintf("%t\n%s\n", ok, note)
+	if err := extract.WriteFileAtomic(sandboxRecord(c, rt.name()), []byte(record), 0o644); err != nil {
+		return false, err
+	}
+	return ok, nil
+}
+
+// capture collects a helper program's output for an error message.
+type capture struct{ bytes.Buffer }
+
+// captured turns a helper program's end into an error carrying its output.
+func captured(ws syscall.WaitStatus, err error, name string, out *capture) error {
+	if err == nil && ws.Signaled() {
+		err = fmt.Errorf("%s killed by %v", name, ws.Signal())
 	} else if err == nil && ws.ExitStatus() != 0 {
-		err = fmt.Errorf("%s exited with status %d", filepath.Base(j.argv[0]), ws.ExitStatus())
+		err = fmt.Errorf("%s exited with status %d", name, ws.ExitStatus())
 	}
 	if text := strings.TrimSpace(out.String()); err != nil && text != "" {
-		return ":\n" + text, err
+		return &outputError{err: err, out: text}
 	}
-	return "", err
+	return err
 }
 
+// outputError is a failed helper program and what it printed.
+type outputError struct {
+	err error
+	out string
+}
+
+func (e *outputError) Error() string { return e.err.Error() + ":\n" + e.out }
+func (e *outputError) Unwrap() error { return e.err }
+
 // firstError picks the line of Nix's output that says what went wrong.
-func firstError(out string, err error) string {
-	for _, l := range strings.Split(out, "\n") {
-		if l = strings.TrimSpace(l); strings.HasPrefix(l, "error:") {
-			return l
+func firstError(err error) string {
+	var oe *outputError
+	if errors.As(err, &oe) {
+		for _, l := range strings.Split(oe.out, "\n") {
+			if l = strings.TrimSpace(l); strings.HasPrefix(l, "error:") {
+				return l
+			}
 		}
+		return oe.err.Error()
 	}
 	return err.Error()
 }

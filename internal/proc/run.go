@@ -64,7 +64,16 @@ func RunHook(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
+	// PID 1 (a container's entrypoint) inherits every orphan of the
+	// container: it must reap them all while waiting, or they stay zombies.
+	var reaper *Supervisor
+	if os.Getpid() == 1 {
+		reaper = NewSupervisor(false)
+	}
 	if err := cmd.Start(); err != nil {
+		if reaper != nil {
+			signal.Stop(reaper.sigs)
+		}
 		return 0, err
 	}
 	done := make(chan struct{})
@@ -78,14 +87,20 @@ func RunHook(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus
 	if started != nil {
 		hookErr = started(cmd.Process)
 	}
-	waitErr := cmd.Wait()
+	var ws syscall.WaitStatus
+	var waitErr error
+	if reaper != nil {
+		ws, _ = reaper.Wait(cmd.Process.Pid, nil)
+		_ = cmd.Wait() // releases cmd's resources; the status is ws
+	} else {
+		waitErr = cmd.Wait()
+		if cmd.ProcessState != nil {
+			ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
+		}
+	}
 	close(done)
 	<-forwarding
 
-	var ws syscall.WaitStatus
-	if cmd.ProcessState != nil {
-		ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
-	}
 	if hookErr != nil {
 		return ws, hookErr
 	}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"np/internal/safedir"
+)
+
+// The data dir holds programs np runs, so a data dir, nix/ or conf/ that
+// someone else owns or can write is refused: a group member who can swap
+// conf/ can have a post-build-hook run as you. None of them may be a
+// symbolic link, nor may np's own directories below (see safedir).
+
+// privateDirs are the directories checked on every run, before anything
+// in them is used.
+func (c *config) privateDirs() []string {
+	return []string{c.DataDir, filepath.Join(c.DataDir, "nix"), c.confDir()}
+}
+
+// checkDataDir refuses a data dir someone else could have filled; one that
+// does not exist yet passes (np --version and np doctor create nothing).
+func (c *config) checkDataDir() error {
+	for _, d := range c.privateDirs() {
+		if err := safedir.CheckPrivatePath(d, os.Geteuid()); err != nil {
+			return fmt.Errorf("checking data dir: %w", err)
+		}
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(filepath.Join(c.DataDir, "nix"), &st); err == nil {
+		return c.checkExec(&st)
+	}
+	return nil
+}
+
+// checkExec refuses a data dir on a file system mounted noexec: every
+// program of np's Nix would fail there with 126, after unpacking 50 MB.
+func (c *config) checkExec(st *unix.Statfs_t) error {
+	if st.Flags&unix.ST_NOEXEC != 0 {
+		return fmt.Errorf("data dir %s is on a file system mounted noexec, where np's Nix cannot run; set NP_LOCATION to a directory on another file system", c.DataDir)
+	}
+	return nil
+}
+
+// makeDataDir creates the data dir (0700), nix/ and conf/ when missing,
+// each with mkdirat and checked through the descriptor it opened, so there
+// is no window between the check and the creation for someone to plant a
+// directory or link of their own.
+func (c *config) makeDataDir() error {
+	if err := os.MkdirAll(c.Location, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w; set NP_LOCATION to a writable directory", c.Location, err)
+	}
+	loc, err := unix.Open(c.Location, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w; set NP_LOCATION to a writable directory", c.Location, err)
+	}
+	defer unix.Close(loc)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(loc, &st); err == nil {
+		if err := c.checkExec(&st); err != nil {
+			return err
+		}
+	}
+	uid := os.Geteuid()
+	data, err := safedir.MkdirPrivate(loc, filepath.Base(c.DataDir), c.DataDir, 0o700, uid)
+	if err != nil {
+		return fmt.Errorf("creating data dir: %w", err)
+	}
+	defer unix.Close(data)
+	if err := unix.Fstatfs(data, &st); err == nil {
+		if err := c.checkExec(&st); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"nix", "conf"} {
+		fd, err := safedir.MkdirPrivate(data, name, filepath.Join(c.DataDir, name), 0o755, uid)
+		if err != nil {
+			return fmt.Errorf("creating data dir: %w", err)
+		}
+		unix.Close(fd)
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"np/extract"
+)
+
+const gcHelp = `Runs Nix's garbage collector on np's store (nix-store --gc). np's own Nix
+stays: every np version that installed into this data dir keeps GC roots of
+its own (nix/var/nix/gcroots/np/<payload>/), so a collection run by one np
+never deletes another version's Nix.
+
+--versions first forgets every other np version that used this data dir
+(its install record and GC roots; the running np's are kept), so the
+collection frees what only they used. A forgotten np reinstalls its Nix
+when it runs again. Versions are listed by np doctor.`
+
+// cmdGC is `np gc [--versions]`.
+func cmdGC(args []string) (syscall.WaitStatus, error) {
+	versions := false
+	for _, a := range args {
+		switch a {
+		case "--versions":
+			versions = true
+		default:
+			return 0, &usageError{fmt.Sprintf("np gc: unknown argument %q; usage: np gc [--versions]", a)}
+		}
+	}
+	s, err := prepare()
+	if err != nil {
+		return 0, err
+	}
+	if versions {
+		payload, err := extract.OpenPayload("/proc/self/exe")
+		if err != nil {
+			return 0, err
+		}
+		keep := payload.Trailer.Fingerprint()
+		payload.Close()
+		forgot, err := extract.Target{NixDir: s.ch.current().nixDir()}.ForgetOthers(keep)
+		if err != nil {
+			return 0, fmt.Errorf("forgetting other np versions: %w", err)
+		}
+		for _, fp := range forgot {
+			fmt.Fprintf(os.Stderr, "np: forgot np version with payload %s\n", fp[:12])
+		}
+		fmt.Fprintf(os.Stderr, "np: %d other np versions forgotten; keeping payload %s (this np)\n", len(forgot), keep[:12])
+	}
+	return s.execUser([]string{s.m.Tool("nix-store"), "--gc"})
+}

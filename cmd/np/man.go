@@ -1,0 +1,124 @@
+package main
+
+import (
+	"compress/gzip"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"np/extract"
+	"np/internal/manpage"
+	"np/internal/proc"
+)
+
+// Manuals. The legacy Nix tools answer --help by running `man <tool>` with
+// MANPATH set to a directory compiled into Nix (Debian's /usr/share/man),
+// where the host has no Nix pages. So np puts itself on PATH inside as
+// `man` (a link in the data dir's bin): for a page Nix carries (under
+// $NIX_DATA_DIR/man, which np sets) it runs the host's man on Nix's pages,
+// or, when the host has no man, prints the page as plain text itself; any
+// other page goes to the host's man unchanged.
+
+// manSections are the sections Nix's pages are in.
+var manSections = []string{"1", "5", "8"}
+
+// exitManNotFound is man's status for a page that does not exist.
+const exitManNotFound = 16
+
+// linkMan makes np reachable as `man` in the data dir's bin.
+func linkMan(c *config) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding np's own path: %w", err)
+	}
+	link := filepath.Join(c.binDir(), "man")
+	if t, err := os.Readlink(link); err == nil && t == self {
+		return nil
+	}
+	if err := os.MkdirAll(c.binDir(), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", c.binDir(), err)
+	}
+	if err := extract.ReplaceSymlink(self, link); err != nil {
+		return fmt.Errorf("linking np as man: %w", err)
+	}
+	return nil
+}
+
+// runMan is np called as `man`.
+func runMan(args []string) (syscall.WaitStatus, error) {
+	pages := ""
+	if d := os.Getenv("NIX_DATA_DIR"); d != "" {
+		pages = filepath.Join(d, "man")
+	}
+	page := ""
+	if len(args) == 1 && !strings.HasPrefix(args[0], "-") && pages != "" {
+		page = nixPage(pages, args[0])
+	}
+	host := hostMan()
+	switch {
+	case page != "" && host != "":
+		env := append(os.Environ(), "MANPATH="+pages)
+		return 0, proc.Exec([]string{"man", args[0]}, host, env)
+	case page != "":
+		return showPage(page)
+	case host != "":
+		return 0, proc.Exec(append([]string{"man"}, args...), host, os.Environ())
+	}
+	fmt.Fprintf(os.Stderr, "No manual entry for %s (np carries Nix's pages only, and this host has no man)\n", strings.Join(args, " "))
+	return exitStatus(exitManNotFound), nil
+}
+
+// nixPage is the file of Nix's page name, or "".
+func nixPage(pages, name string) string {
+	if strings.Contains(name, "/") {
+		return ""
+	}
+	for _, s := range manSections {
+		f := filepath.Join(pages, "man"+s, name+"."+s+".gz")
+		if _, err := os.Stat(f); err == nil {
+			return f
+		}
+	}
+	return ""
+}
+
+// hostMan finds a man on PATH that is not np.
+func hostMan() string {
+	self, err := os.Stat("/proc/self/exe")
+	if err != nil {
+		return ""
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			continue
+		}
+		f := filepath.Join(dir, "man")
+		st, err := os.Stat(f)
+		if err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 || os.SameFile(st, self) {
+			continue
+		}
+		return f
+	}
+	return ""
+}
+
+// showPage prints a gzip-compressed man page as plain text.
+func showPage(file string) (syscall.WaitStatus, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, fmt.Errorf("reading man page: %w", err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		return 0, fmt.Errorf("reading man page %s: %w", file, err)
+	}
+	text, err := manpage.Render(z)
+	if err != nil {
+		return 0, err
+	}
+	fmt.Print(text)
+	return exitStatus(0), nil
+}

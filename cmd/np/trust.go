@@ -1,0 +1,56 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"np/extract"
+)
+
+// ownKeyName names the key np signs its own store paths with.
+const ownKeyName = "np-install"
+
+// signOwnPaths makes np's own store paths trusted. `nix-store --load-db`
+// registers them without Nix's "ultimate" flag (only builds and local
+// additions get it), so `nix store verify` would call them untrusted. np
+// signs them once, with a key made for this install alone and deleted right
+// after signing, so nothing else can ever be signed with it; the public
+// half, returned, goes into nix.conf as extra-trusted-public-keys. env is
+// the environment Nix runs with.
+func signOwnPaths(c *config, rt runtime, m *extract.Manifest, env []string) (string, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", fmt.Errorf("making a signing key: %w", err)
+	}
+	keyFile := filepath.Join(c.confDir(), "np-install.sec")
+	os.Remove(keyFile) // a leftover of an interrupted install
+	f, err := os.OpenFile(keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("writing the signing key: %w", err)
+	}
+	defer os.Remove(keyFile)
+	// Nix's key file format: name, a colon, base64 of libsodium's 64-byte
+	// secret key, which is Go's ed25519 private key layout.
+	_, werr := fmt.Fprintf(f, "%s:%s", ownKeyName, base64.StdEncoding.EncodeToString(priv))
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", fmt.Errorf("writing the signing key: %w", werr)
+	}
+	argv := []string{m.Tool("nix"), "store", "sign", "--key-file", keyFile}
+	for _, p := range m.Paths {
+		argv = append(argv, p.Path)
+	}
+	out := &capture{}
+	ws, err := rt.run(job{argv: argv, env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: out})
+	if err := captured(ws, err, "nix", out); err != nil {
+		return "", fmt.Errorf("signing np's store paths: %w", err)
+	}
+	return ownKeyName + ":" + base64.StdEncoding.EncodeToString(pub), nil
+}

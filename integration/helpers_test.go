@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,6 +38,17 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "integration:", err)
 		os.Exit(2)
 	}
+	// Started as a background job of a non-interactive shell, the suite
+	// ignores SIGINT and SIGQUIT, and so would every program it starts
+	// (dispositions to ignore survive exec): the tests of ^C would then
+	// fail. Catching them makes the programs start with the default again.
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, syscall.SIGINT, syscall.SIGQUIT)
+	go func() {
+		<-interrupts
+		fmt.Fprintln(os.Stderr, "integration: interrupted")
+		os.Exit(130)
+	}()
 	code := m.Run()
 	sharedOnce.Do(func() {}) // nothing more may start the shared install
 	if sharedDir != "" {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,10 +34,25 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "integration: np's tests must run as an unprivileged user; `make integration` drops to one")
 		os.Exit(2)
 	}
+	if err := selectPass(os.Getenv("NP_TEST_RUNTIME")); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		os.Exit(2)
+	}
+	// Started as a background job of a non-interactive shell, the suite
+	// ignores SIGINT and SIGQUIT, and so would every program it starts
+	// (dispositions to ignore survive exec): the tests of ^C would then
+	// fail. Catching them makes the programs start with the default again.
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, syscall.SIGINT, syscall.SIGQUIT)
+	go func() {
+		<-interrupts
+		fmt.Fprintln(os.Stderr, "integration: interrupted")
+		os.Exit(130)
+	}()
 	code := m.Run()
 	sharedOnce.Do(func() {}) // nothing more may start the shared install
-	if sharedLoc != "" {
-		extract.RemoveTree(sharedLoc)
+	if sharedDir != "" {
+		extract.RemoveTree(sharedDir)
 	}
 	os.Exit(code)
 }
@@ -56,11 +72,14 @@ type runOpts struct {
 	dir   string
 	bin   string // defaults to npBin
 	argv0 string // defaults to the binary's path
+	auto  bool   // leave NP_RUNTIME unset so np chooses, instead of the pass's runtime
 }
 
 var (
 	sharedOnce sync.Once
-	sharedLoc  string
+	sharedDir  string // made for the shared install, removed at the end
+	sharedLoc  string // set once the install succeeded
+	sharedErr  string // why it did not
 )
 
 // sharedLocation is one NP_LOCATION installed once and reused by the tests
@@ -70,17 +89,20 @@ func sharedLocation(t *testing.T) string {
 	sharedOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "np-shared-")
 		if err != nil {
-			t.Fatal(err)
+			sharedErr = err.Error()
+			return
 		}
-		sharedLoc = dir
+		sharedDir = dir
 		cmd := exec.Command(npBin, "nix", "--version")
 		cmd.Env = append(cleanEnv(), "NP_LOCATION="+dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("installing into the shared location: %v\n%s", err, out)
+			sharedErr = fmt.Sprintf("%v\n%s", err, out)
+			return
 		}
+		sharedLoc = dir
 	})
 	if sharedLoc == "" {
-		t.Fatal("shared location failed to install earlier")
+		t.Fatalf("installing into the shared location: %s", sharedErr)
 	}
 	return sharedLoc
 }
@@ -135,16 +157,26 @@ func npCmd(t *testing.T, o runOpts, args ...string) *exec.Cmd {
 	if o.argv0 != "" {
 		cmd.Args[0] = o.argv0
 	}
-	cmd.Env = append(cleanEnv(), "NP_LOCATION="+loc)
+	env := cleanEnv()
+	if o.auto {
+		env = autoEnv()
+	}
+	cmd.Env = append(env, "NP_LOCATION="+loc)
 	cmd.Env = append(cmd.Env, o.env...)
 	cmd.Dir = o.dir
 	return cmd
 }
 
 // cleanEnv is the test's environment without np's own variables, so the
-// caller's NP_* settings cannot change what a test means. The tests are
-// offline: no substituters, so Nix never waits on an unreachable cache.
+// caller's NP_* settings cannot change what a test means, plus the pass's
+// runtime choice. The tests are offline: no substituters, so Nix never
+// waits on an unreachable cache.
 func cleanEnv() []string {
+	return append(autoEnv(), passes[pass]...)
+}
+
+// autoEnv is cleanEnv without the pass's runtime: np chooses by itself.
+func autoEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "NP_") && !strings.HasPrefix(kv, "NIX_CONFIG=") {

@@ -17,11 +17,12 @@ import (
 
 // term is a real pseudo-terminal with a process on its slave side.
 type term struct {
-	t   *testing.T
-	ptm *os.File
-	cmd *exec.Cmd
-	mu  sync.Mutex
-	buf bytes.Buffer
+	t      *testing.T
+	ptm    *os.File
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	closed bool // every process on the slave side is gone: no more output
 }
 
 func startInPty(t *testing.T, cmd *exec.Cmd) *term {
@@ -37,6 +38,7 @@ func startInPty(t *testing.T, cmd *exec.Cmd) *term {
 			n, err := ptm.Read(b)
 			tm.mu.Lock()
 			tm.buf.Write(b[:n])
+			tm.closed = err != nil
 			tm.mu.Unlock()
 			if err != nil {
 				return
@@ -58,8 +60,14 @@ func (tm *term) expect(s string, count int) {
 	tm.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
+		tm.mu.Lock()
+		closed := tm.closed
+		tm.mu.Unlock()
 		if strings.Count(tm.output(), s) >= count {
 			return
+		}
+		if closed {
+			break // nothing more will come
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

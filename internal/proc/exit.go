@@ -41,8 +41,11 @@ func Reraise(sig syscall.Signal) {
 	// a second, useless core file (the program's ulimit -c does not apply
 	// to np).
 	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
-	if err := setDefaultAction(sig); err != nil {
-		return
+	// SIGKILL's action cannot be set (nor needs to be: it always kills).
+	if sig != syscall.SIGKILL {
+		if err := setDefaultAction(sig); err != nil {
+			return
+		}
 	}
 	var set unix.Sigset_t
 	n := uint(sig) - 1

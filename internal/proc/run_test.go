@@ -232,7 +232,7 @@ func TestExitCode(t *testing.T) {
 }
 
 func TestReraiseKillsTheProcessWithTheSignal(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGKILL} {
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = helperEnvFor("reraise-" + strconv.Itoa(int(sig)))
 		out, _ := cmd.CombinedOutput()

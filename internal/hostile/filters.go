@@ -1,0 +1,111 @@
+package hostile
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"np/internal/bpf"
+)
+
+// Filters names the seccomp filters a test can put between itself and np,
+// each recreating one kind of hostile host. They stack: ExecUnderFilters
+// installs several in the order given.
+var Filters = map[string]func() ([]unix.SockFilter, error){
+	// Docker's default profile for an unprivileged container: no new
+	// namespaces (see DenyUserNamespacesAndExec).
+	"no-userns": denyNamespacesFilter,
+	// ptrace refused, as Docker's default profile did on kernels before 4.8
+	// (and a site policy may still do): the tracer cannot work.
+	"no-ptrace": denyPtraceFilter,
+	// A kernel that offers nothing newer than Linux 3.10, like CentOS/RHEL
+	// 7's: statx, getrandom, seccomp(2), execveat, clone3, openat2,
+	// faccessat2 ... return ENOSYS, so programs must fall back as they do
+	// there.
+	"linux-3.10": linux310Filter,
+}
+
+// ExecUnderFilters installs the named filters (keys of Filters), then execs
+// argv[0] (a path; argv is passed as is) with env. It returns only on
+// failure. The filters are installed with prctl(PR_SET_SECCOMP), which every
+// kernel with filters has, so a "linux-3.10" filter (whose seccomp(2) is
+// ENOSYS) may come before others.
+func ExecUnderFilters(names []string, argv, env []string) error {
+	if len(argv) == 0 {
+		return fmt.Errorf("running under seccomp filters: no program given")
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("running %s under seccomp filters: no filter named", argv[0])
+	}
+	progs := make([][]unix.SockFilter, len(names))
+	for i, name := range names {
+		build, ok := Filters[name]
+		if !ok {
+			return fmt.Errorf("building seccomp filter %q: no such filter (known: %s)", name, knownFilters())
+		}
+		prog, err := build()
+		if err != nil {
+			return fmt.Errorf("building seccomp filter %q: %w", name, err)
+		}
+		progs[i] = prog
+	}
+	// A filter applies to the thread that installs it (and what it execs):
+	// the same thread must install them all and call execve.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// Without no_new_privs an unprivileged process may not install a filter.
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	for i, prog := range progs {
+		if err := installFilterPrctl(prog); err != nil {
+			return fmt.Errorf("installing seccomp filter %q: %w", names[i], err)
+		}
+	}
+	err := syscall.Exec(argv[0], argv, env)
+	return fmt.Errorf("executing %s: %w", argv[0], err)
+}
+
+func knownFilters() string {
+	var names []string
+	for name := range Filters {
+		names = append(names, name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// denyPtraceFilter refuses ptrace and the cross-process memory calls a
+// tracer needs with EPERM, as Docker's default profile did before Linux 4.8.
+func denyPtraceFilter() ([]unix.SockFilter, error) {
+	var p bpf.Program
+	p.LoadArch()
+	p.JumpIfNot(auditArch, "allow")
+	p.LoadNr()
+	p.JumpIf(unix.SYS_PTRACE, "eperm")
+	p.JumpIf(unix.SYS_PROCESS_VM_READV, "eperm")
+	p.JumpIf(unix.SYS_PROCESS_VM_WRITEV, "eperm")
+	p.Label("allow")
+	p.Return(unix.SECCOMP_RET_ALLOW)
+	p.Label("eperm")
+	p.Return(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
+	return p.Assemble()
+}
+
+// linux310Filter gives ENOSYS for every system call numbered above the
+// last one Linux 3.10 had (lastLinux310Syscall, per architecture). Calls of
+// other architectures pass: only the native table is emulated.
+func linux310Filter() ([]unix.SockFilter, error) {
+	var p bpf.Program
+	p.LoadArch()
+	p.JumpIfNot(auditArch, "allow")
+	p.LoadNr()
+	p.JumpIfAbove(lastLinux310Syscall, "enosys")
+	p.Label("allow")
+	p.Return(unix.SECCOMP_RET_ALLOW)
+	p.Label("enosys")
+	p.Return(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
+	return p.Assemble()
+}

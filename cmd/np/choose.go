@@ -113,6 +113,12 @@ func (ch *chooser) settle() (runtime, error) {
 func (ch *chooser) start(mk func(runtime) (job, error), last bool) (syscall.WaitStatus, runtime, error) {
 	for rt := ch.current(); rt != nil; rt = ch.current() {
 		j, err := mk(rt)
+		if err != nil && beforeStart(err) {
+			// Making the job ran something in rt first (the build-sandbox
+			// probe) and rt could not start it.
+			ch.refuse(err)
+			continue
+		}
 		if err != nil {
 			return 0, rt, err
 		}

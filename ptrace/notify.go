@@ -86,6 +86,9 @@ func (n *notifier) serve() {
 		}
 		n.served.Add(1)
 		resp := n.answer(&lk, &req)
+		if resp.flags == answered {
+			continue
+		}
 		resp.id = req.id
 		_ = notifSend(n.fd, &resp) // ENOENT: the caller was interrupted
 	}
@@ -128,6 +131,8 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp)
 		return letThrough
 	}
 	switch info.notify {
+	case notifyOpen:
+		return n.open(req, host, int(args[info.flags]))
 	case notifyStat:
 		var st unix.Stat_t
 		flags := 0
@@ -251,4 +256,51 @@ func procForTracer(tid int, guest string) string {
 		return "/proc/" + itoa(tid) + tail
 	}
 	return guest
+}
+
+// answered marks a call already answered (by ADDFD's SEND flag).
+const answered = 1 << 31
+
+// open answers an open of host: the server opens it with the caller's
+// flags (its credentials are the caller's) and installs the fd in the
+// caller, which gets its number as the result. An open that may block (a
+// FIFO, a device) is done by a goroutine of its own, so the servers keep
+// serving: its peer may be another caller's open.
+func (n *notifier) open(req *seccompNotif, host string, flags int) seccompNotifResp {
+	var st unix.Stat_t
+	if unix.Stat(host, &st) == nil {
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFIFO, unix.S_IFCHR, unix.S_IFBLK, unix.S_IFSOCK:
+			r := *req
+			go func() {
+				resp := n.openNow(&r, host, flags)
+				if resp.flags != answered {
+					resp.id = r.id
+					_ = notifSend(n.fd, &resp)
+				}
+			}()
+			return seccompNotifResp{flags: answered}
+		}
+	}
+	return n.openNow(req, host, flags)
+}
+
+func (n *notifier) openNow(req *seccompNotif, host string, flags int) seccompNotifResp {
+	// np has a terminal or not; the file is never to become its own.
+	fd, err := unix.Open(host, flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return failWith(toErrno(err))
+	}
+	defer unix.Close(fd)
+	var newFlags uint32
+	if flags&unix.O_CLOEXEC != 0 {
+		newFlags = unix.O_CLOEXEC
+	}
+	if err := notifAddFD(n.fd, req.id, fd, newFlags); err != nil {
+		if err == unix.ENOENT {
+			return seccompNotifResp{flags: answered} // the caller is gone
+		}
+		return failWith(toErrno(err))
+	}
+	return seccompNotifResp{flags: answered}
 }

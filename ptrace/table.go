@@ -3,6 +3,8 @@ package ptrace
 import (
 	"fmt"
 	"sort"
+
+	"golang.org/x/sys/unix"
 )
 
 // The syscall table: what the tracer does with each system call it stops
@@ -86,7 +88,15 @@ const (
 	notifyStatx
 	notifyAccess
 	notifyReadlink
+	// notifyOpen: opens that create nothing (the filter sends those
+	// with O_CREAT or O_TMPFILE to ptrace); the server opens the host
+	// path itself and installs the fd in the caller (Linux >= 5.9).
+	notifyOpen
 )
+
+// openCreates are the open flags that keep an open on ptrace: a created
+// file's mode depends on the caller's umask.
+const openCreates = unix.O_CREAT | unix.O_TMPFILE&^unix.O_DIRECTORY
 
 // cacheEffect: which calls change what a cached lookup would say.
 type cacheEffect uint8
@@ -111,9 +121,9 @@ func rowf(name string, flags int8, ps ...pathArg) sysInfo {
 // syscall missing from sysNumbers does not exist on that architecture.
 var table = []sysInfo{
 	// open and friends
-	rowf("open", 1, p(0, followOpenFlags)),
+	{name: "open", act: actPaths, paths: paths(p(0, followOpenFlags)), flags: 1, notify: notifyOpen},
 	row("creat", p(0, followYes)),
-	rowf("openat", 2, pat(0, 1, followOpenFlags)),
+	{name: "openat", act: actPaths, paths: paths(pat(0, 1, followOpenFlags)), flags: 2, notify: notifyOpen},
 	rowf("openat2", 2, pat(0, 1, followOpenHow)),
 	// stat family
 	{name: "stat", act: actPaths, paths: paths(p(0, followYes)), flags: -1, notify: notifyStat, aux: 1},

@@ -106,6 +106,9 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp)
 		}
 	}()
 	info := byNr[int(req.nr)]
+	if info != nil && info.notify == notifyGetcwd {
+		return n.getcwd(lk, req)
+	}
 	if info == nil || info.notify == viaPtrace || len(info.paths) == 0 {
 		return letThrough
 	}
@@ -143,6 +146,12 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp)
 			return failWith(toErrno(err))
 		}
 		return n.reply(req, args[info.aux], statBytes(&st), 0)
+	case notifyStatfs:
+		var st unix.Statfs_t
+		if err := unix.Statfs(host, &st); err != nil {
+			return failWith(toErrno(err))
+		}
+		return n.reply(req, args[info.aux], statfsBytes(&st), 0)
 	case notifyStatx:
 		var stx unix.Statx_t
 		flags := int(args[2]) &^ (unix.AT_SYMLINK_NOFOLLOW | unix.AT_EMPTY_PATH)
@@ -303,4 +312,24 @@ func (n *notifier) openNow(req *seccompNotif, host string, flags int) seccompNot
 		return failWith(toErrno(err))
 	}
 	return seccompNotifResp{flags: answered}
+}
+
+// getcwd answers getcwd like tracer.enterGetcwd.
+func (n *notifier) getcwd(lk *lookup, req *seccompNotif) seccompNotifResp {
+	tid := int(req.pid)
+	if p := n.t.procOf(tid); p != nil && p.ownRoot {
+		return letThrough
+	}
+	host, err := lk.procfs.readlink(lk.procPath(tid, "cwd"))
+	if err != nil || !strings.HasPrefix(host, "/") {
+		return letThrough
+	}
+	guest := n.t.res.toGuest(host)
+	if guest == host {
+		return letThrough
+	}
+	if uint64(len(guest)+1) > req.args[1] {
+		return failWith(unix.ERANGE)
+	}
+	return n.reply(req, req.args[0], cstring(guest), int64(len(guest)+1))
 }

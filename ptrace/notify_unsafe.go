@@ -53,6 +53,10 @@ func statBytes(st *unix.Stat_t) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(st)), unsafe.Sizeof(*st))
 }
 
+func statfsBytes(st *unix.Statfs_t) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(st)), unsafe.Sizeof(*st))
+}
+
 func statxBytes(st *unix.Statx_t) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(st)), unsafe.Sizeof(*st))
 }

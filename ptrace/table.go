@@ -88,6 +88,8 @@ const (
 	notifyStatx
 	notifyAccess
 	notifyReadlink
+	notifyStatfs
+	notifyGetcwd // no path: the cwd's guest path
 	// notifyOpen: opens that create nothing (the filter sends those
 	// with O_CREAT or O_TMPFILE to ptrace); the server opens the host
 	// path itself and installs the fd in the caller (Linux >= 5.9).
@@ -159,7 +161,7 @@ var table = []sysInfo{
 	row("lchown", p(0, followNo)),
 	{name: "fchownat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
 	row("truncate", p(0, followYes)),
-	row("statfs", p(0, followYes)),
+	{name: "statfs", act: actPaths, paths: paths(p(0, followYes)), flags: -1, notify: notifyStatfs, aux: 1},
 	row("utime", p(0, followYes)),
 	row("utimes", p(0, followYes)),
 	{name: "futimesat", act: actPaths, paths: paths(pat(0, 1, followYes)), flags: -1, nullPath: true},
@@ -179,7 +181,7 @@ var table = []sysInfo{
 	// directories and processes
 	row("chdir", p(0, followYes)),
 	{name: "chroot", act: actPaths, paths: paths(p(0, followYes)), flags: -1, cache: cacheForgetAll, newRoot: true},
-	{name: "getcwd", act: actGetcwd, flags: -1},
+	{name: "getcwd", act: actGetcwd, flags: -1, notify: notifyGetcwd},
 	{name: "execve", act: actExecve, paths: paths(p(0, followYes)), flags: -1},
 	{name: "execveat", act: actExecveat, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
 	{name: "getdents64", act: actGetdents, flags: -1},

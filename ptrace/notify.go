@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,7 @@ func (n *notifier) stop() {
 
 func (n *notifier) serve() {
 	defer n.wg.Done()
+	blockSignals()
 	lk := lookup{res: n.t.res}
 	fds := []unix.PollFd{{Fd: int32(n.fd), Events: unix.POLLIN}, {Fd: int32(n.stopR), Events: unix.POLLIN}}
 	var req seccompNotif
@@ -282,6 +284,7 @@ func (n *notifier) open(req *seccompNotif, host string, flags int) seccompNotifR
 		case unix.S_IFIFO, unix.S_IFCHR, unix.S_IFBLK, unix.S_IFSOCK:
 			r := *req
 			go func() {
+				blockSignals()
 				resp := n.openNow(&r, host, flags)
 				if resp.flags != answered {
 					resp.id = r.id
@@ -332,4 +335,19 @@ func (n *notifier) getcwd(lk *lookup, req *seccompNotif) seccompNotifResp {
 		return failWith(unix.ERANGE)
 	}
 	return n.reply(req, req.args[0], cstring(guest), int64(len(guest)+1))
+}
+
+// blockSignals locks the calling goroutine to its thread for good and
+// blocks every signal there. A signal (the Go runtime's preemption
+// SIGURG) interrupting ADDFD with SECCOMP_ADDFD_FLAG_SEND makes the
+// kernel answer the caller's open with 0 (the request is withdrawn after
+// the reply was marked sent), so the server threads must not see any.
+// The thread ends with its goroutine, signals still blocked.
+func blockSignals() {
+	runtime.LockOSThread()
+	var all unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	_ = unix.PthreadSigmask(unix.SIG_BLOCK, &all, nil)
 }

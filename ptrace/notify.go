@@ -282,22 +282,30 @@ func (n *notifier) open(req *seccompNotif, host string, flags int) seccompNotifR
 	if unix.Stat(host, &st) == nil {
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFIFO, unix.S_IFCHR, unix.S_IFBLK, unix.S_IFSOCK:
+			// Its own copy of the listener: the open may outlive Run
+			// (a FIFO nobody opens), and the number must not be reused
+			// under it.
+			lfd, err := unix.FcntlInt(uintptr(n.fd), unix.F_DUPFD_CLOEXEC, 3)
+			if err != nil {
+				return failWith(toErrno(err))
+			}
 			r := *req
 			go func() {
 				blockSignals()
-				resp := n.openNow(&r, host, flags)
+				defer unix.Close(lfd)
+				resp := openNow(lfd, &r, host, flags)
 				if resp.flags != answered {
 					resp.id = r.id
-					_ = notifSend(n.fd, &resp)
+					_ = notifSend(lfd, &resp)
 				}
 			}()
 			return seccompNotifResp{flags: answered}
 		}
 	}
-	return n.openNow(req, host, flags)
+	return openNow(n.fd, req, host, flags)
 }
 
-func (n *notifier) openNow(req *seccompNotif, host string, flags int) seccompNotifResp {
+func openNow(listener int, req *seccompNotif, host string, flags int) seccompNotifResp {
 	// np has a terminal or not; the file is never to become its own.
 	fd, err := unix.Open(host, flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	if err != nil {
@@ -308,7 +316,7 @@ func (n *notifier) openNow(req *seccompNotif, host string, flags int) seccompNot
 	if flags&unix.O_CLOEXEC != 0 {
 		newFlags = unix.O_CLOEXEC
 	}
-	if err := notifAddFD(n.fd, req.id, fd, newFlags); err != nil {
+	if err := notifAddFD(listener, req.id, fd, newFlags); err != nil {
 		if err == unix.ENOENT {
 			return seccompNotifResp{flags: answered} // the caller is gone
 		}

@@ -32,10 +32,14 @@
 //     /proc/self/exe answered from the tracer. getcwd, readlink of /proc
 //     links, getdents64 of / (a "nix" entry) and unix socket names are
 //     answered with guest paths (emulate.go).
-//  4. Calls that only read (stat, access, readlink) go to seccomp user
-//     notifications instead, where the kernel has them (Linux >= 5.6):
-//     notify.go lets them through untouched or answers them itself, at
-//     half the cost of a ptrace stop and beside the tracer thread.
+//  4. Calls that only read (stat, statx, access, readlink, statfs, getcwd)
+//     and opens that create nothing go to seccomp user notifications
+//     instead, where the kernel has them (Linux >= 5.6; opens >= 5.9):
+//     notify.go lets them through untouched or answers them itself (an
+//     open by opening the host path and installing the fd in the caller).
+//     A notification costs a fraction of a ptrace stop (10 µs against
+//     45 µs measured on a 2-vCPU VM, where a stop's two cross-CPU wakeups
+//     dominate) and is served beside the tracer thread.
 //
 // Run returns the root program's wait status once every traced process
 // has ended. Without the filter (Spec.NoSeccomp, or where it cannot be
@@ -43,6 +47,9 @@
 // result. Failures before the program runs come out of Run as a
 // *SetupError or a *proc.LookupError; Probe checks that tracing works,
 // Diagnose explains why not.
+//
+// A process that changes its root (chroot, pivot_root: Nix's build
+// sandbox) sees its own tree from then on and is no longer translated.
 //
 // Known limits: the contents of /proc/<pid>/maps, cmdline and environ
 // still show host paths; accept and recvfrom/recvmsg return host socket

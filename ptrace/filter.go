@@ -21,8 +21,18 @@ import (
 // The numbers are searched with a binary tree of comparisons.
 //
 // With notify, the calls the notification server can answer return
-// SECCOMP_RET_USER_NOTIF instead of SECCOMP_RET_TRACE.
-func buildFilter(notify bool) ([]unix.SockFilter, error) {
+// SECCOMP_RET_USER_NOTIF instead of SECCOMP_RET_TRACE; opens only at
+// notifyOpens (the server can install fds), and only those that create
+// nothing.
+type notifyLevel uint8
+
+const (
+	notifyNone  notifyLevel = iota
+	notifyReads             // stat, access, readlink
+	notifyOpens             // and opens
+)
+
+func buildFilter(level notifyLevel) ([]unix.SockFilter, error) {
 	verdict := map[int]string{}
 	var nrs []int
 	for _, nr := range tracedNumbers() {
@@ -30,7 +40,10 @@ func buildFilter(notify bool) ([]unix.SockFilter, error) {
 		if byNr[nr].act == actPrctl {
 			verdict[nr] = "prctl"
 		}
-		if notify && byNr[nr].notify != viaPtrace {
+		switch k := byNr[nr].notify; {
+		case k == notifyOpen && level >= notifyOpens:
+			verdict[nr] = fmt.Sprintf("open%d", nr)
+		case k != viaPtrace && k != notifyOpen && level >= notifyReads:
 			verdict[nr] = "notify"
 		}
 		if byNr[nr].nonNull > 0 {
@@ -75,6 +88,12 @@ func buildFilter(notify bool) ([]unix.SockFilter, error) {
 	}
 	tree(nrs)
 	for _, nr := range nrs {
+		if v := verdict[nr]; v == fmt.Sprintf("open%d", nr) {
+			p.Label(v)
+			p.LoadArgLow(int(byNr[nr].flags))
+			p.JumpIfAnyBit(openCreates, "trace")
+			p.Jump("notify")
+		}
 		if a := byNr[nr].nonNull; a > 0 {
 			p.Label(verdict[nr])
 			p.LoadArgLow(int(a - 1))

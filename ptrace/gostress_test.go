@@ -49,9 +49,25 @@ func goStress() int {
 			defer wg.Done()
 			for i := 0; i < 100; i++ {
 				if deep(g%7+i%5, func() bool {
-					b, err := os.ReadFile("/nix/link")
+					f, err := os.Open("/nix/link")
+					var b []byte
+					if err == nil {
+						b = make([]byte, 16)
+						n, rerr := f.Read(b)
+						b = b[:n]
+						if n != 6 {
+							fi, _ := f.Stat()
+							l, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+							fmt.Fprintf(os.Stderr, "fd %d read %d %v stat %v -> %s\n", f.Fd(), n, rerr, fi, l)
+						}
+						f.Close()
+					}
 					_, err2 := os.Stat(long)
-					return err == nil && string(b) == "hello\n" && err2 == nil
+					if err != nil || string(b) != "hello\n" || err2 != nil {
+						fmt.Fprintf(os.Stderr, "read %q %v, stat %v\n", b, err, err2)
+						return false
+					}
+					return true
 				}) {
 					mu.Lock()
 					okCount++

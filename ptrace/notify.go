@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,7 @@ func (n *notifier) stop() {
 
 func (n *notifier) serve() {
 	defer n.wg.Done()
+	blockSignals()
 	lk := lookup{res: n.t.res}
 	fds := []unix.PollFd{{Fd: int32(n.fd), Events: unix.POLLIN}, {Fd: int32(n.stopR), Events: unix.POLLIN}}
 	var req seccompNotif
@@ -86,6 +88,9 @@ func (n *notifier) serve() {
 		}
 		n.served.Add(1)
 		resp := n.answer(&lk, &req)
+		if resp.flags == answered {
+			continue
+		}
 		resp.id = req.id
 		_ = notifSend(n.fd, &resp) // ENOENT: the caller was interrupted
 	}
@@ -103,6 +108,9 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp)
 		}
 	}()
 	info := byNr[int(req.nr)]
+	if info != nil && info.notify == notifyGetcwd {
+		return n.getcwd(lk, req)
+	}
 	if info == nil || info.notify == viaPtrace || len(info.paths) == 0 {
 		return letThrough
 	}
@@ -128,6 +136,8 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp)
 		return letThrough
 	}
 	switch info.notify {
+	case notifyOpen:
+		return n.open(req, host, int(args[info.flags]))
 	case notifyStat:
 		var st unix.Stat_t
 		flags := 0
@@ -138,6 +148,12 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp)
 			return failWith(toErrno(err))
 		}
 		return n.reply(req, args[info.aux], statBytes(&st), 0)
+	case notifyStatfs:
+		var st unix.Statfs_t
+		if err := unix.Statfs(host, &st); err != nil {
+			return failWith(toErrno(err))
+		}
+		return n.reply(req, args[info.aux], statfsBytes(&st), 0)
 	case notifyStatx:
 		var stx unix.Statx_t
 		flags := int(args[2]) &^ (unix.AT_SYMLINK_NOFOLLOW | unix.AT_EMPTY_PATH)
@@ -251,4 +267,95 @@ func procForTracer(tid int, guest string) string {
 		return "/proc/" + itoa(tid) + tail
 	}
 	return guest
+}
+
+// answered marks a call already answered (by ADDFD's SEND flag).
+const answered = 1 << 31
+
+// open answers an open of host: the server opens it with the caller's
+// flags (its credentials are the caller's) and installs the fd in the
+// caller, which gets its number as the result. An open that may block (a
+// FIFO, a device) is done by a goroutine of its own, so the servers keep
+// serving: its peer may be another caller's open.
+func (n *notifier) open(req *seccompNotif, host string, flags int) seccompNotifResp {
+	var st unix.Stat_t
+	if unix.Stat(host, &st) == nil {
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFIFO, unix.S_IFCHR, unix.S_IFBLK, unix.S_IFSOCK:
+			// Its own copy of the listener: the open may outlive Run
+			// (a FIFO nobody opens), and the number must not be reused
+			// under it.
+			lfd, err := unix.FcntlInt(uintptr(n.fd), unix.F_DUPFD_CLOEXEC, 3)
+			if err != nil {
+				return failWith(toErrno(err))
+			}
+			r := *req
+			go func() {
+				blockSignals()
+				defer unix.Close(lfd)
+				resp := openNow(lfd, &r, host, flags)
+				if resp.flags != answered {
+					resp.id = r.id
+					_ = notifSend(lfd, &resp)
+				}
+			}()
+			return seccompNotifResp{flags: answered}
+		}
+	}
+	return openNow(n.fd, req, host, flags)
+}
+
+func openNow(listener int, req *seccompNotif, host string, flags int) seccompNotifResp {
+	// np has a terminal or not; the file is never to become its own.
+	fd, err := unix.Open(host, flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return failWith(toErrno(err))
+	}
+	defer unix.Close(fd)
+	var newFlags uint32
+	if flags&unix.O_CLOEXEC != 0 {
+		newFlags = unix.O_CLOEXEC
+	}
+	if err := notifAddFD(listener, req.id, fd, newFlags); err != nil {
+		if err == unix.ENOENT {
+			return seccompNotifResp{flags: answered} // the caller is gone
+		}
+		return failWith(toErrno(err))
+	}
+	return seccompNotifResp{flags: answered}
+}
+
+// getcwd answers getcwd like tracer.enterGetcwd.
+func (n *notifier) getcwd(lk *lookup, req *seccompNotif) seccompNotifResp {
+	tid := int(req.pid)
+	if p := n.t.procOf(tid); p != nil && p.ownRoot {
+		return letThrough
+	}
+	host, err := lk.procfs.readlink(lk.procPath(tid, "cwd"))
+	if err != nil || !strings.HasPrefix(host, "/") {
+		return letThrough
+	}
+	guest := n.t.res.toGuest(host)
+	if guest == host {
+		return letThrough
+	}
+	if uint64(len(guest)+1) > req.args[1] {
+		return failWith(unix.ERANGE)
+	}
+	return n.reply(req, req.args[0], cstring(guest), int64(len(guest)+1))
+}
+
+// blockSignals locks the calling goroutine to its thread for good and
+// blocks every signal there. A signal (the Go runtime's preemption
+// SIGURG) interrupting ADDFD with SECCOMP_ADDFD_FLAG_SEND makes the
+// kernel answer the caller's open with 0 (the request is withdrawn after
+// the reply was marked sent), so the server threads must not see any.
+// The thread ends with its goroutine, signals still blocked.
+func blockSignals() {
+	runtime.LockOSThread()
+	var all unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	_ = unix.PthreadSigmask(unix.SIG_BLOCK, &all, nil)
 }

@@ -53,6 +53,10 @@ func statBytes(st *unix.Stat_t) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(st)), unsafe.Sizeof(*st))
 }
 
+func statfsBytes(st *unix.Statfs_t) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(st)), unsafe.Sizeof(*st))
+}
+
 func statxBytes(st *unix.Statx_t) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(st)), unsafe.Sizeof(*st))
 }
@@ -71,4 +75,38 @@ func faccessat2(path string, mode uint32, flags int) error {
 		return errno
 	}
 	return nil
+}
+
+// seccompNotifAddfd is struct seccomp_notif_addfd.
+type seccompNotifAddfd struct {
+	id         uint64
+	flags      uint32
+	srcfd      uint32
+	newfd      uint32
+	newfdFlags uint32
+}
+
+const (
+	seccompAddfdFlagSend = 1 << 1 // SECCOMP_ADDFD_FLAG_SEND, Linux 5.14
+)
+
+// notifAddFD installs fd in the caller of notification id and answers the
+// call with its number there. Before Linux 5.14 (no SEND flag) it installs
+// it and answers with a separate SEND.
+func notifAddFD(listener int, id uint64, fd int, newFlags uint32) error {
+	a := seccompNotifAddfd{id: id, flags: seccompAddfdFlagSend, srcfd: uint32(fd), newfdFlags: newFlags}
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), uintptr(unix.SECCOMP_IOCTL_NOTIF_ADDFD), uintptr(unsafe.Pointer(&a)))
+	if errno == 0 {
+		return nil
+	}
+	if errno != unix.EINVAL {
+		return errno
+	}
+	a.flags = 0
+	r, _, errno = unix.Syscall(unix.SYS_IOCTL, uintptr(listener), uintptr(unix.SECCOMP_IOCTL_NOTIF_ADDFD), uintptr(unsafe.Pointer(&a)))
+	if errno != 0 {
+		return errno
+	}
+	resp := seccompNotifResp{id: id, val: int64(r)}
+	return notifSend(listener, &resp)
 }

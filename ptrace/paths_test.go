@@ -27,6 +27,7 @@ func TestStatGivesTheDataDirsInode(t *testing.T) {
 	modes(t, func(t *testing.T, ns bool) {
 		expect(t, traced(t, f.nix, ns, f.hostOps, "ino", "/nix/hello"), fmt.Sprintln(st.Ino))
 		expect(t, traced(t, f.nix, ns, "/bin/busybox", "stat", "-c", "%i", "/nix/hello"), fmt.Sprintln(st.Ino))
+		expect(t, traced(t, f.nix, ns, "/bin/busybox", "stat", "-f", "-c", "%t %b", "/nix/hello"), native(t, "/bin/busybox", "stat", "-f", "-c", "%t %b", f.nix+"/hello"))
 	})
 }
 

@@ -17,8 +17,19 @@ type hostFS interface {
 }
 
 // realFS is the host's file system, seen with the tracer's credentials
-// (the tracees' own: np never changes ids).
+// (the tracees' own: np never changes ids). Its buffer makes it one
+// goroutine's; sharedFS is the same for several.
 type realFS struct{ buf []byte }
+
+// sharedFS is realFS safe for concurrent use (a buffer per call).
+type sharedFS struct{}
+
+func (sharedFS) lstatType(path string) (uint32, error) { return realFS{}.lstatType(path) }
+
+func (sharedFS) readlink(path string) (string, error) {
+	var f realFS
+	return f.readlink(path)
+}
 
 func (realFS) lstatType(path string) (uint32, error) {
 	var st unix.Stat_t

@@ -132,13 +132,17 @@ func installTraceFilter(notify bool) (int, error) {
 		return -1, fmt.Errorf("setting no_new_privs: %w", err)
 	}
 	if notify && canTakeFDs() {
-		if prog, err := buildFilter(true); err == nil {
+		level := notifyReads
+		if canAddFDs() {
+			level = notifyOpens
+		}
+		if prog, err := buildFilter(level); err == nil {
 			if fd, err := installFilterWithListener(prog); err == nil {
 				return fd, nil
 			}
 		}
 	}
-	prog, err := buildFilter(false)
+	prog, err := buildFilter(notifyNone)
 	if err != nil {
 		return -1, fmt.Errorf("building filter: %w", err)
 	}
@@ -180,4 +184,11 @@ func canTakeFDs() bool {
 	}
 	unix.Close(fd)
 	return true
+}
+
+// canAddFDs says whether the notification server can install fds in its
+// callers (SECCOMP_IOCTL_NOTIF_ADDFD, Linux 5.9, the release that brought
+// close_range, which is probed here).
+func canAddFDs() bool {
+	return unix.CloseRange(^uint(0)-1, ^uint(0)-1, 0) == nil
 }

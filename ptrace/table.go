@@ -3,6 +3,8 @@ package ptrace
 import (
 	"fmt"
 	"sort"
+
+	"golang.org/x/sys/unix"
 )
 
 // The syscall table: what the tracer does with each system call it stops
@@ -86,7 +88,17 @@ const (
 	notifyStatx
 	notifyAccess
 	notifyReadlink
+	notifyStatfs
+	notifyGetcwd // no path: the cwd's guest path
+	// notifyOpen: opens that create nothing (the filter sends those
+	// with O_CREAT or O_TMPFILE to ptrace); the server opens the host
+	// path itself and installs the fd in the caller (Linux >= 5.9).
+	notifyOpen
 )
+
+// openCreates are the open flags that keep an open on ptrace: a created
+// file's mode depends on the caller's umask.
+const openCreates = unix.O_CREAT | unix.O_TMPFILE&^unix.O_DIRECTORY
 
 // cacheEffect: which calls change what a cached lookup would say.
 type cacheEffect uint8
@@ -111,9 +123,9 @@ func rowf(name string, flags int8, ps ...pathArg) sysInfo {
 // syscall missing from sysNumbers does not exist on that architecture.
 var table = []sysInfo{
 	// open and friends
-	rowf("open", 1, p(0, followOpenFlags)),
+	{name: "open", act: actPaths, paths: paths(p(0, followOpenFlags)), flags: 1, notify: notifyOpen},
 	row("creat", p(0, followYes)),
-	rowf("openat", 2, pat(0, 1, followOpenFlags)),
+	{name: "openat", act: actPaths, paths: paths(pat(0, 1, followOpenFlags)), flags: 2, notify: notifyOpen},
 	rowf("openat2", 2, pat(0, 1, followOpenHow)),
 	// stat family
 	{name: "stat", act: actPaths, paths: paths(p(0, followYes)), flags: -1, notify: notifyStat, aux: 1},
@@ -149,7 +161,7 @@ var table = []sysInfo{
 	row("lchown", p(0, followNo)),
 	{name: "fchownat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
 	row("truncate", p(0, followYes)),
-	row("statfs", p(0, followYes)),
+	{name: "statfs", act: actPaths, paths: paths(p(0, followYes)), flags: -1, notify: notifyStatfs, aux: 1},
 	row("utime", p(0, followYes)),
 	row("utimes", p(0, followYes)),
 	{name: "futimesat", act: actPaths, paths: paths(pat(0, 1, followYes)), flags: -1, nullPath: true},
@@ -169,7 +181,7 @@ var table = []sysInfo{
 	// directories and processes
 	row("chdir", p(0, followYes)),
 	{name: "chroot", act: actPaths, paths: paths(p(0, followYes)), flags: -1, cache: cacheForgetAll, newRoot: true},
-	{name: "getcwd", act: actGetcwd, flags: -1},
+	{name: "getcwd", act: actGetcwd, flags: -1, notify: notifyGetcwd},
 	{name: "execve", act: actExecve, paths: paths(p(0, followYes)), flags: -1},
 	{name: "execveat", act: actExecveat, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
 	{name: "getdents64", act: actGetdents, flags: -1},

@@ -12,13 +12,14 @@ import (
 // every number and checks it traps exactly what the dispatcher handles
 // and refuses exactly what the table refuses.
 func TestFilterAndDispatcherAgree(t *testing.T) {
-	for _, notify := range []bool{false, true} {
-		checkFilter(t, notify)
+	for _, level := range []notifyLevel{notifyNone, notifyReads, notifyOpens} {
+		checkFilter(t, level)
 	}
 }
 
-func checkFilter(t *testing.T, notify bool) {
-	prog, err := buildFilter(notify)
+func checkFilter(t *testing.T, level notifyLevel) {
+	notify := level
+	prog, err := buildFilter(level)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,17 @@ func checkFilter(t *testing.T, notify bool) {
 			want = unix.SECCOMP_RET_ALLOW
 		case info.act == actRefuse:
 			want = enosys
-		case notify && info.notify != viaPtrace:
+		case info.notify == notifyOpen && level >= notifyOpens:
+			want = unix.SECCOMP_RET_USER_NOTIF
+			// ...unless it may create a file.
+			for _, f := range []uint64{unix.O_CREAT | unix.O_RDWR, unix.O_TMPFILE | unix.O_RDWR} {
+				d2 := d
+				d2.Args[info.flags] = f
+				if v := verdict(d2); v != unix.SECCOMP_RET_TRACE {
+					t.Errorf("level %d: %s with flags %#x: %#x, want trace", level, info.name, f, v)
+				}
+			}
+		case info.notify != viaPtrace && info.notify != notifyOpen && level >= notifyReads:
 			want = unix.SECCOMP_RET_USER_NOTIF
 		default:
 			want = unix.SECCOMP_RET_TRACE
@@ -62,7 +73,7 @@ func checkFilter(t *testing.T, notify bool) {
 			if info != nil {
 				name = info.name
 			}
-			t.Errorf("notify=%v: syscall %d (%s): filter says %#x, table says %#x", notify, nr, name, got, want)
+			t.Errorf("level %d: syscall %d (%s): filter says %#x, table says %#x", notify, nr, name, got, want)
 		}
 	}
 	// prctl is trapped only for PR_SET_DUMPABLE 0.

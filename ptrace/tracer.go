@@ -98,7 +98,7 @@ type tracer struct {
 }
 
 func newTracer(nixDir string, seccomp bool) *tracer {
-	cache := newCachedFS(&realFS{})
+	cache := newCachedFS(sharedFS{}) // the notification servers resolve too
 	res := &resolver{view: view{nixDir: nixDir}, fs: cache}
 	t := &tracer{
 		res:     res,

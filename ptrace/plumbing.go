@@ -1,7 +1,7 @@
 package ptrace
 
 import (
-	"encoding/json"
+	"encoding/gob"
 	"fmt"
 	"io"
 	"os"
@@ -156,7 +156,7 @@ func (p *plumbing) closeAll() {
 
 // writeSpec sends spec to the stub and closes w, so the stub sees EOF.
 func writeSpec(w *os.File, spec *wireSpec) error {
-	err := json.NewEncoder(w).Encode(spec)
+	err := gob.NewEncoder(w).Encode(spec)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}

@@ -165,7 +165,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	started, traced := false, false
 	var status []byte
 	var statusErr, loopErr error
-	_, err = proc.RunHook(cmd, func(child *os.Process) error {
+	_, err = proc.RunHookReaping(cmd, func(child *os.Process) error {
 		started = true
 		if err := t.seize(child.Pid); err != nil {
 			_ = child.Kill()

@@ -1,7 +1,8 @@
 package ptrace
 
 import (
-	"encoding/json"
+	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -72,7 +73,7 @@ func stub(status *os.File, specFD int) error {
 		return &SetupError{Step: "reading stub spec", Err: err}
 	}
 	var spec wireSpec
-	if err := json.Unmarshal(b, &spec); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&spec); err != nil {
 		return &SetupError{Step: "reading stub spec", Err: err}
 	}
 	logrus.SetLevel(logrus.Level(spec.LogLevel))

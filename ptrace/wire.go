@@ -1,7 +1,8 @@
 package ptrace
 
 import (
-	"encoding/json"
+	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"syscall"
@@ -12,11 +13,12 @@ import (
 // Run and the stub talk over two pipes whose numbers the stub gets as
 // argv[2] and argv[3]:
 //
-//   - spec pipe: Run writes one JSON wireSpec, once the stub is seized,
+//   - spec pipe: Run writes one gob-encoded wireSpec (gob, not JSON: argv,
+//     environment and paths are bytes, not UTF-8 text), once the stub is seized,
 //     and closes it. The stub blocks reading it, so it does nothing
 //     untraced.
 //   - status pipe, close-on-exec in the stub: it writes execMarker right
-//     before exec'ing the program and a JSON wireStatus if something
+//     before exec'ing the program and a gob-encoded wireStatus if something
 //     fails. EOF with no data = the stub died early; the marker alone =
 //     the program runs; anything else = the reason it does not.
 const execMarker = 'x'
@@ -33,8 +35,8 @@ type wireSpec struct {
 }
 
 type wireStatus struct {
-	Setup  *wireSetupError  `json:",omitempty"`
-	Lookup *wireLookupError `json:",omitempty"`
+	Setup  *wireSetupError
+	Lookup *wireLookupError
 }
 
 type wireSetupError struct {
@@ -63,16 +65,17 @@ func encodeFailure(err error) []byte {
 		st.Setup = &wireSetupError{Step: stepStub, Msg: err.Error()}
 		errors.As(err, &st.Setup.Errno)
 	}
-	b, jerr := json.Marshal(st)
-	if jerr != nil {
-		b = []byte(`{"Setup":{"Step":"starting the traced stub","Msg":"unencodable error"}}`)
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(st); err != nil { // cannot happen: plain strings and numbers
+		b.Reset()
+		_ = gob.NewEncoder(&b).Encode(wireStatus{Setup: &wireSetupError{Step: stepStub, Msg: "unencodable error"}})
 	}
-	return b
+	return b.Bytes()
 }
 
 func decodeFailure(b []byte) error {
 	var st wireStatus
-	if err := json.Unmarshal(b, &st); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
 		return &SetupError{Step: "reading stub status", Err: fmt.Errorf("%w (%q)", err, b)}
 	}
 	switch {

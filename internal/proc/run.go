@@ -57,6 +57,18 @@ func Run(cmd *exec.Cmd) (syscall.WaitStatus, error) {
 // PR_SET_PDEATHSIG fires when the creating thread exits). RunHook therefore
 // locks the calling goroutine to its OS thread from Start to the end of Wait.
 func RunHook(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus, error) {
+	return runHook(cmd, started, os.Getpid() == 1)
+}
+
+// RunHookReaping is RunHook for a started hook that waits for the child
+// and all its descendants itself (a tracer's waitpid loop): as PID 1, np
+// then reaps nothing besides, since a second reaper would steal the hook's
+// wait events.
+func RunHookReaping(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus, error) {
+	return runHook(cmd, started, false)
+}
+
+func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (syscall.WaitStatus, error) {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, caught()...)
 	defer signal.Stop(sigs)
@@ -67,7 +79,7 @@ func RunHook(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus
 	// PID 1 (a container's entrypoint) inherits every orphan of the
 	// container: it must reap them all while waiting, or they stay zombies.
 	var reaper *Supervisor
-	if os.Getpid() == 1 {
+	if reapOrphans {
 		reaper = NewSupervisor(false)
 	}
 	if err := cmd.Start(); err != nil {

@@ -305,8 +305,10 @@ func TestHardLinkNamedAfterToolRunsIt(t *testing.T) {
 }
 
 func TestRuntimeChoiceErrorsAndAliases(t *testing.T) {
-	if r := np(t, runOpts{env: []string{"NP_RUNTIME=ptrace"}}, "run", "true"); r.code != 125 || !strings.Contains(r.stderr, "ptrace runtime is not part of this np yet") {
-		t.Errorf("NP_RUNTIME=ptrace: exit %d stderr %q", r.code, r.stderr)
+	for _, alias := range []string{"ptrace", "proot"} {
+		if r := np(t, runOpts{env: []string{"NP_RUNTIME=" + alias, "NP_DEBUG=1"}}, "run", "true"); r.code != 0 || !strings.Contains(r.stderr, "runtime ptrace") {
+			t.Errorf("NP_RUNTIME=%s: exit %d stderr %q", alias, r.code, r.stderr)
+		}
 	}
 	if r := np(t, runOpts{env: []string{"NP_RUNTIME=native"}}, "run", "true"); r.code != 125 || !strings.Contains(r.stderr, "writable /nix/store") {
 		t.Errorf("NP_RUNTIME=native without /nix: exit %d stderr %q", r.code, r.stderr)

@@ -9,11 +9,12 @@ import (
 	"testing"
 )
 
-// A derivation whose output is a program, built offline with the sandbox's
-// /bin/sh.
+// A derivation whose output is a program, built offline with /bin/sh: the
+// sandbox's busybox where Nix's build sandbox is on (its applets need no
+// PATH), the host's sh and tools where it is off (under ptrace).
 const helloExpr = `derivation {
   name = "hello-np"; system = builtins.currentSystem; builder = "/bin/sh";
-  args = [ "-c" "mkdir -p $out/bin; printf '#!/bin/sh\necho hello from the profile\n' > $out/bin/hello-np; chmod +x $out/bin/hello-np" ];
+  args = [ "-c" "PATH=/usr/bin:/bin:$PATH; mkdir -p $out/bin; printf '#!/bin/sh\necho hello from the profile\n' > $out/bin/hello-np; chmod +x $out/bin/hello-np" ];
 }`
 
 func TestNixShellRunsCommandInDerivationEnvironment(t *testing.T) {

@@ -263,7 +263,7 @@ func programExpr(name string) string {
 	return `derivation {
   name = "` + name + `"; system = builtins.currentSystem; builder = "/bin/sh";
   script = "#!/bin/sh\nprintf '[%s]' \"$(basename \"$0\")\" \"$@\"; echo; exit $NP_TEST_STATUS\n";
-  args = [ "-c" "mkdir -p $out/bin; printf '%s' \"$script\" > $out/bin/` + name + `; chmod +x $out/bin/` + name + `" ];
+  args = [ "-c" "PATH=/usr/bin:/bin:$PATH; mkdir -p $out/bin; printf '%s' \"$script\" > $out/bin/` + name + `; chmod +x $out/bin/` + name + `" ];
 }`
 }
 
@@ -420,7 +420,7 @@ func TestChannelProvidesNixpkgsOffline(t *testing.T) {
 	channel := filepath.Join(t.TempDir(), "nixexprs.tar.gz")
 	writeTarGz(t, channel, map[string]string{"nixpkgs-test/default.nix": `{ ... }: {
   hello = derivation { name = "hello-channel"; system = builtins.currentSystem; builder = "/bin/sh";
-    args = [ "-c" "mkdir -p $out/bin; printf '#!/bin/sh\necho hello from the channel\n' > $out/bin/hello-channel; chmod +x $out/bin/hello-channel" ]; };
+    args = [ "-c" "PATH=/usr/bin:/bin:$PATH; mkdir -p $out/bin; printf '#!/bin/sh\necho hello from the channel\n' > $out/bin/hello-channel; chmod +x $out/bin/hello-channel" ]; };
 }`})
 	o := runOpts{loc: newLocation(t), env: append([]string{"HOME=" + t.TempDir()}, offlineEnv(t)...)}
 	must(t, np(t, o, "nix-channel", "--add", "file://"+channel, "nixpkgs"))
@@ -466,17 +466,26 @@ func TestFlakesWithAndWithoutGitOffline(t *testing.T) {
 }
 
 func TestNestedNpSaysWhyItCannotHonourInnerLocation(t *testing.T) {
-	// Inside np, a Docker-like filter refuses new user namespaces: the inner
-	// np cannot start the namespace another data dir needs, and says why.
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Inside np, a Docker-like filter refuses new user namespaces: the inner
+	// np falls back to ptrace, with the data dir it was given.
 	inner := newLocation(t)
-	r := np(t, runOpts{}, append([]string{"run"}, withoutPassRuntime("NP_TEST_HOSTILE=no-userns", "NP_LOCATION="+inner, self, npBin, "run", "true")...)...)
+	r := np(t, runOpts{}, append([]string{"run"}, withoutPassRuntime("NP_TEST_HOSTILE=no-userns", "NP_LOCATION="+inner, self, npBin, "run", "sh", "-c", "ls /nix/var/np")...)...)
+	if r.code != 0 {
+		t.Fatalf("nested np, another NP_LOCATION, no user namespaces: exit %d stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(inner, ".nix-portable", "nix", "store")); err != nil {
+		t.Fatalf("the inner np did not use its own NP_LOCATION: %v", err)
+	}
+	// ptrace refused too: nothing can honour NP_LOCATION, and np says why.
+	inner = newLocation(t)
+	r = np(t, runOpts{}, append([]string{"run"}, withoutPassRuntime("NP_TEST_HOSTILE=no-userns,no-ptrace", "NP_LOCATION="+inner, self, npBin, "run", "true")...)...)
 	if r.code != 125 || strings.Count(r.stderr, "\n") != 1 ||
 		!strings.Contains(r.stderr, "NP_LOCATION="+inner) || !strings.Contains(r.stderr, "unset NP_LOCATION to use /nix") {
-		t.Fatalf("nested np, another NP_LOCATION, no user namespaces: exit %d stderr %q", r.code, r.stderr)
+		t.Fatalf("nested np, another NP_LOCATION, no user namespaces nor ptrace: exit %d stderr %q", r.code, r.stderr)
 	}
 	t.Logf("np said: %s", r.stderr)
 }

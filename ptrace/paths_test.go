@@ -89,6 +89,7 @@ func TestTrailingSlashAndOddArguments(t *testing.T) {
 		expect(t, traced(t, f.nix, ns, f.hostOps, "longpath"), "ENAMETOOLONG\n")
 		expect(t, traced(t, f.nix, ns, f.hostOps, "openat-dirfd", "/nix/dir", "../hello"), "ok\n")
 		expect(t, traced(t, f.nix, ns, f.hostOps, "openat-dirfd", "/nix", "../nix/hello"), "ok\n")
+		expect(t, traced(t, f.nix, ns, f.hostOps, "openat-path", "/", "nix", "hello"), "ok\n")
 	})
 }
 

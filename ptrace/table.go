@@ -97,8 +97,12 @@ const (
 )
 
 // openCreates are the open flags that keep an open on ptrace: a created
-// file's mode depends on the caller's umask.
-const openCreates = unix.O_CREAT | unix.O_TMPFILE&^unix.O_DIRECTORY
+// file must be made by the caller itself (its umask, its ids); and an
+// O_PATH open, because the notification server hands fds over with
+// SECCOMP_IOCTL_NOTIF_ADDFD, whose kernel side takes its source fd with
+// fget(), which refuses O_PATH files (EBADF; libarchive opens directories
+// that way, as Nix's channel unpacking showed).
+const openCreates = unix.O_CREAT | unix.O_TMPFILE&^unix.O_DIRECTORY | unix.O_PATH
 
 // cacheEffect: which calls change what a cached lookup would say.
 type cacheEffect uint8

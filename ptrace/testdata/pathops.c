@@ -89,6 +89,11 @@ int main(int argc, char **argv) {
 		int d = open(p, O_RDONLY | O_DIRECTORY); if (d < 0) return fail();
 		return ok(openat(d, argv[3], O_RDONLY));
 	}
+	if (!strcmp(op, "openat-path")) { // O_PATH opens relative to a dirfd, as libarchive walks
+		int d = open(p, O_PATH | O_DIRECTORY); if (d < 0) return fail();
+		d = openat(d, argv[3], O_PATH | O_DIRECTORY | O_CLOEXEC); if (d < 0) return fail();
+		return ok(openat(d, argv[4], O_RDONLY));
+	}
 	if (!strcmp(op, "fstat-empty")) {
 		int fd = open(p, O_RDONLY); if (fd < 0) return fail();
 		if (fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) return fail();

@@ -102,6 +102,12 @@ func linux310Filter() ([]unix.SockFilter, error) {
 	p.LoadArch()
 	p.JumpIfNot(auditArch, "allow")
 	p.LoadNr()
+	// -1 is no system call: it is how a tracer skips one (a real 3.10
+	// kernel answers it with ENOSYS itself, which the tracer replaces).
+	// Since Linux 4.8 this filter runs after the tracer changed the
+	// number, so it must let -1 through to emulate a 3.10 table, not a
+	// filter that breaks tracers.
+	p.JumpIf(0xffffffff, "allow")
 	p.JumpIfAbove(lastLinux310Syscall, "enosys")
 	p.Label("allow")
 	p.Return(unix.SECCOMP_RET_ALLOW)

@@ -48,7 +48,8 @@ lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-unit:
+# Unit tests need bin/np: the ptrace tests run the real Nix of its payload.
+unit: bin/np
 	$(GO) test ./...
 
 # Integration tests run the built bin/np as an unprivileged user against the

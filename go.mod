@@ -1,4 +1,4 @@
-module np
+module github.com/np-portable/np
 
 go 1.26.0
 

@@ -19,7 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"np/internal/safedir"
+	"github.com/np-portable/np/internal/safedir"
 )
 
 // Payload is the archive carried by a binary.

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/safedir"
+	"github.com/np-portable/np/internal/safedir"
 )
 
 // Version is one payload installed in a Nix directory: an np version that

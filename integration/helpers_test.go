@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 var (

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"np/internal/hostile"
+	"github.com/np-portable/np/internal/hostile"
 )
 
 func init() {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"np/assets/storepath"
-	"np/extract"
+	"github.com/np-portable/np/assets/storepath"
+	"github.com/np-portable/np/extract"
 )
 
 // installRecords lists the install records (one per payload) in loc's

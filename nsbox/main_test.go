@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"testing"
 
-	"np/internal/hostile"
-	"np/internal/proc"
+	"github.com/np-portable/np/internal/hostile"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // helperEnv selects a helper mode of the test binary (see runHelper).

@@ -13,7 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"np/internal/proc"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // Spec is one sandboxed run.

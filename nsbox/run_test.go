@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/proc"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // These tests really build the sandbox. They mean most when run as an

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"syscall"
 
-	"np/internal/proc"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // The parent and the sandbox init talk over two inherited pipes, at fds

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/proc"
+	"github.com/np-portable/np/internal/proc"
 )
 
 func TestSetupFailureSurvivesThePipe(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"np/nsbox"
+	"github.com/np-portable/np/nsbox"
 )
 
 // randomTree fills nix with a random tree: directories, files, symlinks

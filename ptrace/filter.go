@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/bpf"
+	"github.com/np-portable/np/internal/bpf"
 )
 
 // buildFilter derives the seccomp filter from the syscall table:

@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
-	"np/internal/proc"
-	"np/nsbox"
+	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/nsbox"
 )
 
 // testUser is the unprivileged user the tests run as when started as

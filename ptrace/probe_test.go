@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/bpf"
+	"github.com/np-portable/np/internal/bpf"
 )
 
 func TestProbeWorksHere(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"np/internal/proc"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // StubArg is the hidden argv[1] with which Run re-executes /proc/self/exe

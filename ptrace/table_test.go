@@ -5,7 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/bpf"
+	"github.com/np-portable/np/internal/bpf"
 )
 
 // TestFilterAndDispatcherAgree runs the filter in the BPF interpreter for

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"syscall"
 
-	"np/internal/proc"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // Run and the stub talk over two pipes whose numbers the stub gets as

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"np/internal/proc"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // A failure must never read as the exec marker, and must come back whole,

@@ -13,7 +13,7 @@
 package main
 
 import (
-	"np/extract"
+	"github.com/np-portable/np/extract"
 
 	"crypto/sha256"
 	"encoding/hex"
@@ -24,7 +24,7 @@ import (
 	"sort"
 	"strings"
 
-	"np/assets/storepath"
+	"github.com/np-portable/np/assets/storepath"
 )
 
 type config struct {

@@ -20,8 +20,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"np/extract"
-	"np/extract/pack"
+	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/extract/pack"
 )
 
 // bundleUsage is short for np --help's list; the options are in the help.

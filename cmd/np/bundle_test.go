@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"np/extract"
-	"np/extract/pack"
+	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/extract/pack"
 )
 
 func TestParseBundleArgs(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/term"
 
-	"np/extract"
-	"np/internal/proc"
+	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // bundleHelpFlag is the one argument a bundle keeps for itself: every other

@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"testing"
 
-	"np/nsbox"
+	"github.com/np-portable/np/nsbox"
 )
 
 // scriptedRuntime is a runtime whose outcomes a test sets: the chooser's

@@ -11,8 +11,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"np/extract"
-	"np/internal/safedir"
+	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/safedir"
 )
 
 // version is np's own version; the Makefile sets it from git.

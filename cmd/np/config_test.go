@@ -8,8 +8,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"np/extract"
-	"np/internal/proc"
+	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/proc"
 )
 
 func envFunc(m map[string]string) func(string) string {

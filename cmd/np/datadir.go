@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/safedir"
+	"github.com/np-portable/np/internal/safedir"
 )
 
 // The data dir holds programs np runs, so a data dir, nix/ or conf/ that

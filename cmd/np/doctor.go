@@ -11,9 +11,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/extract"
-	"np/nsbox"
-	"np/ptrace"
+	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/nsbox"
+	"github.com/np-portable/np/ptrace"
 )
 
 // runtimeReport says whether one runtime works here and why.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 // np expose: the programs of the user's Nix profile as small sh wrappers in

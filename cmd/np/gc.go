@@ -5,7 +5,7 @@ import (
 	"os"
 	"syscall"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 const gcHelp = `Runs Nix's garbage collector on np's store (nix-store --gc). np's own Nix

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 // cmdLink creates DIR/<tool> -> np for every Nix tool.

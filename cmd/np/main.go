@@ -20,11 +20,11 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"np/extract"
-	"np/internal/proc"
-	"np/internal/reexec"
-	"np/nsbox"
-	"np/ptrace"
+	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/internal/reexec"
+	"github.com/np-portable/np/nsbox"
+	"github.com/np-portable/np/ptrace"
 )
 
 // Exit codes of np's own failures; a program's status passes through.

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"syscall"
 
-	"np/extract"
-	"np/internal/manpage"
-	"np/internal/proc"
+	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/manpage"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // Manuals. The legacy Nix tools answer --help by running `man <tool>` with

@@ -7,7 +7,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 // storeLocal opens NIX_CONFIG inside np.

@@ -19,7 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/term"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 // Offline use. Nix waits about 4.7 s on retries before it gives up on an

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 const repairHelp = `Checks every store path of np's own Nix (Nix, busybox, the CA bundle)

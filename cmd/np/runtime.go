@@ -10,9 +10,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/proc"
-	"np/nsbox"
-	"np/ptrace"
+	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/nsbox"
+	"github.com/np-portable/np/ptrace"
 )
 
 // job is one program to run inside np's environment.

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 // nixConf renders np's nix.conf. Nothing in it depends on the runtime:

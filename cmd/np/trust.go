@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 // ownKeyName names the key np signs its own store paths with.

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 func main() {

@@ -23,7 +23,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"np/extract"
+	"github.com/np-portable/np/extract"
 )
 
 // canonicalTime is the mtime Nix gives everything in the store.

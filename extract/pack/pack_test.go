@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"np/extract"
-	"np/extract/pack"
+	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/extract/pack"
 )
 
 const (

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/bpf"
+	"github.com/np-portable/np/internal/bpf"
 )
 
 // Filters names the seccomp filters a test can put between itself and np,

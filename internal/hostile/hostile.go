@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/bpf"
+	"github.com/np-portable/np/internal/bpf"
 )
 
 // nsFlags are the clone/unshare flags that create namespaces; Docker's

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"np/internal/bpf"
+	"github.com/np-portable/np/internal/bpf"
 )
 
 // run interprets prog on one seccomp_data and returns the verdict.

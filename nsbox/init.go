@@ -178,7 +178,7 @@ var errLauncherGone = errors.New("the launcher is gone")
 // programEnded carries the program's wait status from initSandbox to Init.
 type programEnded struct{ ws syscall.WaitStatus }
 
-func (p *programEnded) Error() string { return "program ended: " + describeStatus(p.ws) }
+func (p *programEnded) Error() string { return "program ended: " + proc.DescribeStatus(p.ws) }
 
 // readSpec reads the parent's gob-encoded spec from fd and closes it.
 func readSpec(fd int) (*wireSpec, error) {

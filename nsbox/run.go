@@ -93,7 +93,7 @@ func Probe() error {
 		return err
 	}
 	if !ws.Exited() || ws.ExitStatus() != 0 {
-		return &SetupError{Step: "running probe", Err: fmt.Errorf("sandbox init ended with %s", describeStatus(ws))}
+		return &SetupError{Step: "running probe", Err: fmt.Errorf("sandbox init ended with %s", proc.DescribeStatus(ws))}
 	}
 	return nil
 }
@@ -112,21 +112,21 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 		wire.KeepFDs = spec.PassFDs
 	}
 
-	var p plumbing
-	defer p.closeAll()
-	passed, err := p.dupAll(wire.KeepFDs)
+	var p proc.Plumbing
+	defer p.CloseAll()
+	passed, err := p.DupAll(wire.KeepFDs)
 	if err != nil {
 		return 0, &SetupError{Step: "passing inherited fds", Err: err}
 	}
-	specR, specW, err := p.pipe(true)
+	specR, specW, err := p.Pipe(true)
 	if err != nil {
 		return 0, &SetupError{Step: "creating spec pipe", Err: err}
 	}
-	statusR, statusW, err := p.pipe(false)
+	statusR, statusW, err := p.Pipe(false)
 	if err != nil {
 		return 0, &SetupError{Step: "creating status pipe", Err: err}
 	}
-	stdin, stdout, stderr, err := p.stdio(spec)
+	stdin, stdout, stderr, err := p.Stdio(spec.Stdin, spec.Stdout, spec.Stderr)
 	if err != nil {
 		return 0, &SetupError{Step: "connecting stdio", Err: err}
 	}
@@ -181,8 +181,8 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	// Whatever happened, the caller's writers are not to be touched once
 	// Run returns: end the output copies (the child's ends are all closed
 	// now, so they reach EOF).
-	p.closeChildEnds()
-	copyErr := p.wait()
+	p.CloseChildEnds()
+	copyErr := p.Wait()
 	switch {
 	case err != nil && !started:
 		return 0, startError(err)
@@ -191,7 +191,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 		// ends the same way, no fallback.
 		return ws, nil
 	case errors.Is(err, errInitDied):
-		return 0, &SetupError{Step: "running sandbox init", Err: fmt.Errorf("%w: %s", errInitDied, describeStatus(ws))}
+		return 0, &SetupError{Step: "running sandbox init", Err: fmt.Errorf("%w: %s", errInitDied, proc.DescribeStatus(ws))}
 	case err != nil:
 		return 0, err
 	}
@@ -202,10 +202,10 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 // the spec, then read the status pipe until it closes. It returns nil once
 // the program runs (and starts feeding its stdin), errInitDied if the init
 // died without a word, or the init's *SetupError or *proc.LookupError.
-func awaitExec(p *plumbing, child *os.Process, specW, statusR *os.File, wire *wireSpec) error {
+func awaitExec(p *proc.Plumbing, child *os.Process, specW, statusR *os.File, wire *wireSpec) error {
 	// Our copies of the child's ends must go, or EOF never comes.
-	p.closeChildEnds()
-	werr := writeSpec(specW, wire)
+	p.CloseChildEnds()
+	werr := proc.WriteGob(specW, wire)
 	// The marker comes alone, and the init keeps the pipe open while the
 	// program runs (its closing is how the init learns that np died); a
 	// failure is all the init writes before it exits.
@@ -227,7 +227,7 @@ func awaitExec(p *plumbing, child *os.Process, specW, statusR *os.File, wire *wi
 	case first[0] != execMarker:
 		return decodeFailure(append(first, rest...))
 	}
-	p.startStdin()
+	p.StartStdin()
 	return nil
 }
 
@@ -271,17 +271,6 @@ func startError(err error) error {
 		return &SetupError{Step: "starting sandbox init", Path: "/proc/self/exe", Err: errno}
 	}
 	return &SetupError{Step: stepCreate, Err: err}
-}
-
-func describeStatus(ws syscall.WaitStatus) string {
-	switch {
-	case ws.Exited():
-		return fmt.Sprintf("exit status %d", ws.ExitStatus())
-	case ws.Signaled():
-		return fmt.Sprintf("signal %v", ws.Signal())
-	default:
-		return fmt.Sprintf("wait status %#x", uint32(ws))
-	}
 }
 
 // initEnv is the sandbox init's own environment (the program's goes over

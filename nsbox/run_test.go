@@ -45,7 +45,7 @@ func output(t *testing.T, spec Spec) string {
 		t.Fatalf("Run(%q): %v", spec.Argv, err)
 	}
 	if !ws.Exited() || ws.ExitStatus() != 0 {
-		t.Fatalf("Run(%q): %s\nstdout: %s\nstderr: %s", spec.Argv, describeStatus(ws), &stdout, &stderr)
+		t.Fatalf("Run(%q): %s\nstdout: %s\nstderr: %s", spec.Argv, proc.DescribeStatus(ws), &stdout, &stderr)
 	}
 	return stdout.String()
 }
@@ -320,7 +320,7 @@ func TestExitCodePassesThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !ws.Exited() || ws.ExitStatus() != 42 {
-		t.Errorf("got %s, want exit status 42", describeStatus(ws))
+		t.Errorf("got %s, want exit status 42", proc.DescribeStatus(ws))
 	}
 }
 
@@ -330,7 +330,7 @@ func TestDeathBySignalIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
-		t.Errorf("got %s, want signal SIGTERM", describeStatus(ws))
+		t.Errorf("got %s, want signal SIGTERM", proc.DescribeStatus(ws))
 	}
 }
 
@@ -519,7 +519,7 @@ func TestParallelRuns(t *testing.T) {
 			defer wg.Done()
 			ws, err := Run(newSpec(t, "true"))
 			if err == nil && ws.ExitStatus() != 0 {
-				err = errors.New(describeStatus(ws))
+				err = errors.New(proc.DescribeStatus(ws))
 			}
 			errs <- err
 		}()

@@ -113,7 +113,7 @@ func decodeFailure(b []byte) error {
 		return &proc.LookupError{Name: st.Lookup.Name, File: st.Lookup.File, Reason: st.Lookup.Reason, Err: kind}
 	case st.Setup != nil:
 		s := st.Setup
-		var cause error = &remoteError{msg: s.Msg, errno: s.Errno}
+		var cause error = &proc.RemoteError{Msg: s.Msg, Errno: s.Errno}
 		if s.Op != nil {
 			cause = s.Op
 		}
@@ -121,20 +121,4 @@ func decodeFailure(b []byte) error {
 	default:
 		return &SetupError{Step: "reading sandbox init status", Err: fmt.Errorf("empty status %q", b)}
 	}
-}
-
-// remoteError is an init error that was not an *OpError: its text, and its
-// errno for errors.Is.
-type remoteError struct {
-	msg   string
-	errno syscall.Errno
-}
-
-func (e *remoteError) Error() string { return e.msg }
-
-func (e *remoteError) Unwrap() error {
-	if e.errno == 0 {
-		return nil
-	}
-	return e.errno
 }

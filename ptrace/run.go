@@ -99,7 +99,7 @@ func Probe() error {
 		return err
 	}
 	if !ws.Exited() || ws.ExitStatus() != 0 {
-		return &SetupError{Step: "running probe", Err: fmt.Errorf("stub ended with %s", describeStatus(ws))}
+		return &SetupError{Step: "running probe", Err: fmt.Errorf("stub ended with %s", proc.DescribeStatus(ws))}
 	}
 	return nil
 }
@@ -120,21 +120,21 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	// (they stay traced either way).
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
-	var p plumbing
-	defer p.closeAll()
-	passed, err := p.dupAll(wire.KeepFDs)
+	var p proc.Plumbing
+	defer p.CloseAll()
+	passed, err := p.DupAll(wire.KeepFDs)
 	if err != nil {
 		return 0, &SetupError{Step: "passing inherited fds", Err: err}
 	}
-	specR, specW, err := p.pipe(true)
+	specR, specW, err := p.Pipe(true)
 	if err != nil {
 		return 0, &SetupError{Step: "creating spec pipe", Err: err}
 	}
-	statusR, statusW, err := p.pipe(false)
+	statusR, statusW, err := p.Pipe(false)
 	if err != nil {
 		return 0, &SetupError{Step: "creating status pipe", Err: err}
 	}
-	stdin, stdout, stderr, err := p.stdio(spec)
+	stdin, stdout, stderr, err := p.Stdio(spec.Stdin, spec.Stdout, spec.Stderr)
 	if err != nil {
 		return 0, &SetupError{Step: "connecting stdio", Err: err}
 	}
@@ -172,7 +172,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 			return &SetupError{Step: stepSeize, Err: err}
 		}
 		traced = true
-		p.closeChildEnds()
+		p.CloseChildEnds()
 		// The status pipe is read aside: this thread must serve the
 		// stub's stops meanwhile.
 		statusDone := make(chan struct{})
@@ -180,10 +180,10 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 			defer close(statusDone)
 			status, statusErr = io.ReadAll(statusR)
 			if len(status) > 0 && status[0] == execMarker && len(status) == 1 {
-				p.startStdin()
+				p.StartStdin()
 			}
 		}()
-		werr := writeSpec(specW, wire)
+		werr := proc.WriteGob(specW, wire)
 		loopErr = t.loop()
 		served := int64(0)
 		if t.notifier != nil {
@@ -203,8 +203,8 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 		}
 		return nil
 	})
-	p.closeChildEnds()
-	copyErr := p.wait()
+	p.CloseChildEnds()
+	copyErr := p.Wait()
 	switch {
 	case !started:
 		return 0, &SetupError{Step: stepStub, Err: err}
@@ -217,7 +217,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	case len(status) == 0 && t.rootDone && t.rootWS.Signaled():
 		return t.rootWS, nil // killed during set-up (^C): end the same way
 	case len(status) == 0:
-		return 0, &SetupError{Step: stepStub, Err: fmt.Errorf("%w: %s", errStubDied, describeStatus(t.rootWS))}
+		return 0, &SetupError{Step: stepStub, Err: fmt.Errorf("%w: %s", errStubDied, proc.DescribeStatus(t.rootWS))}
 	case status[0] != execMarker:
 		return 0, decodeFailure(status)
 	case len(status) > 1:
@@ -271,15 +271,4 @@ func resolveDir(dir string) (string, error) {
 		return "", unix.ENOTDIR
 	}
 	return real, nil
-}
-
-func describeStatus(ws syscall.WaitStatus) string {
-	switch {
-	case ws.Exited():
-		return fmt.Sprintf("exit status %d", ws.ExitStatus())
-	case ws.Signaled():
-		return fmt.Sprintf("signal %v", ws.Signal())
-	default:
-		return fmt.Sprintf("wait status %#x", uint32(ws))
-	}
 }

@@ -86,22 +86,7 @@ func decodeFailure(b []byte) error {
 		}
 		return &proc.LookupError{Name: st.Lookup.Name, File: st.Lookup.File, Reason: st.Lookup.Reason, Err: kind}
 	case st.Setup != nil:
-		return &SetupError{Step: st.Setup.Step, Err: &remoteError{msg: st.Setup.Msg, errno: st.Setup.Errno}}
+		return &SetupError{Step: st.Setup.Step, Err: &proc.RemoteError{Msg: st.Setup.Msg, Errno: st.Setup.Errno}}
 	}
 	return &SetupError{Step: "reading stub status", Err: fmt.Errorf("empty status %q", b)}
-}
-
-// remoteError is a stub error: its text, and its errno for errors.Is.
-type remoteError struct {
-	msg   string
-	errno syscall.Errno
-}
-
-func (e *remoteError) Error() string { return e.msg }
-
-func (e *remoteError) Unwrap() error {
-	if e.errno == 0 {
-		return nil
-	}
-	return e.errno
 }

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"fmt"
 	"os/signal"
 	"runtime"
 	"syscall"
@@ -54,4 +55,32 @@ func Reraise(sig syscall.Signal) {
 		return
 	}
 	_ = unix.Tgkill(unix.Getpid(), unix.Gettid(), sig)
+}
+
+// DescribeStatus says how a process ended, for messages.
+func DescribeStatus(ws syscall.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return fmt.Sprintf("exit status %d", ws.ExitStatus())
+	case ws.Signaled():
+		return fmt.Sprintf("signal %v", ws.Signal())
+	default:
+		return fmt.Sprintf("wait status %#x", uint32(ws))
+	}
+}
+
+// RemoteError is an error a re-executed helper (the ns init, the ptrace
+// stub) sent over its status pipe: its text, and its errno for errors.Is.
+type RemoteError struct {
+	Msg   string
+	Errno syscall.Errno
+}
+
+func (e *RemoteError) Error() string { return e.Msg }
+
+func (e *RemoteError) Unwrap() error {
+	if e.Errno == 0 {
+		return nil
+	}
+	return e.Errno
 }

@@ -1,4 +1,4 @@
-package ptrace
+package proc
 
 import (
 	"encoding/gob"
@@ -10,9 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// plumbing owns the pipes between Run and the stub, and the copies
-// for stdio that are not plain files.
-type plumbing struct {
+// Plumbing owns the pipes between a runtime's Run and the helper it
+// re-executes (the ns init, the ptrace stub), and the copies for stdio that
+// are not plain files. Both runtimes hand their program the caller's
+// stdio and fds the same way, so they share it.
+type Plumbing struct {
 	childEnds []*os.File // the child's ends: closed in the parent once it started
 	ours      []*os.File // closed when Run returns
 	stdinCopy func()     // started only once the program really runs
@@ -21,10 +23,10 @@ type plumbing struct {
 	copyErr   error
 }
 
-// dupAll duplicates fds (close-on-exec) for handing to the child: the
+// DupAll duplicates fds (close-on-exec) for handing to the child: the
 // caller's own descriptors are never wrapped in an *os.File, whose finalizer
 // would close them once Run returns.
-func (p *plumbing) dupAll(fds []int) ([]*os.File, error) {
+func (p *Plumbing) DupAll(fds []int) ([]*os.File, error) {
 	files := make([]*os.File, len(fds))
 	for i, fd := range fds {
 		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
@@ -37,8 +39,8 @@ func (p *plumbing) dupAll(fds []int) ([]*os.File, error) {
 	return files, nil
 }
 
-// pipe makes a pipe whose read end (childReads) or write end goes to the child.
-func (p *plumbing) pipe(childReads bool) (r, w *os.File, err error) {
+// Pipe makes a pipe whose read end (childReads) or write end goes to the child.
+func (p *Plumbing) Pipe(childReads bool) (r, w *os.File, err error) {
 	r, w, err = os.Pipe()
 	if err != nil {
 		return nil, nil, err
@@ -51,15 +53,17 @@ func (p *plumbing) pipe(childReads bool) (r, w *os.File, err error) {
 	return r, w, nil
 }
 
-// stdio returns the files that become the child's fds 0-2.
-func (p *plumbing) stdio(spec Spec) (stdin, stdout, stderr *os.File, err error) {
-	switch in := spec.Stdin.(type) {
+// Stdio returns the files that become the child's fds 0-2: nil means
+// np's own, an *os.File is passed as is, anything else is copied through a
+// pipe (stdin only once StartStdin says the program runs).
+func (p *Plumbing) Stdio(in io.Reader, out, errOut io.Writer) (stdin, stdout, stderr *os.File, err error) {
+	switch in := in.(type) {
 	case nil:
 		stdin = os.Stdin
 	case *os.File:
 		stdin = in
 	default:
-		r, w, err := p.pipe(true)
+		r, w, err := p.Pipe(true)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -75,13 +79,13 @@ func (p *plumbing) stdio(spec Spec) (stdin, stdout, stderr *os.File, err error) 
 			}()
 		}
 	}
-	if stdout, err = p.output(spec.Stdout, os.Stdout); err != nil {
+	if stdout, err = p.output(out, os.Stdout); err != nil {
 		return nil, nil, nil, err
 	}
-	if sameWriter(spec.Stdout, spec.Stderr) {
+	if sameWriter(out, errOut) {
 		return stdin, stdout, stdout, nil // one pipe keeps their order
 	}
-	if stderr, err = p.output(spec.Stderr, os.Stderr); err != nil {
+	if stderr, err = p.output(errOut, os.Stderr); err != nil {
 		return nil, nil, nil, err
 	}
 	return stdin, stdout, stderr, nil
@@ -89,14 +93,14 @@ func (p *plumbing) stdio(spec Spec) (stdin, stdout, stderr *os.File, err error) 
 
 // output returns the child's file for an output stream, copying from a pipe
 // when out is not a file.
-func (p *plumbing) output(out io.Writer, def *os.File) (*os.File, error) {
+func (p *Plumbing) output(out io.Writer, def *os.File) (*os.File, error) {
 	switch o := out.(type) {
 	case nil:
 		return def, nil
 	case *os.File:
 		return o, nil
 	}
-	r, w, err := p.pipe(false)
+	r, w, err := p.Pipe(false)
 	if err != nil {
 		return nil, err
 	}
@@ -124,22 +128,25 @@ func sameWriter(a, b io.Writer) (same bool) {
 	return a != nil && a == b
 }
 
-func (p *plumbing) closeChildEnds() {
+// CloseChildEnds closes the parent's copies of the child's ends, once
+// the child has them: only then can EOF come.
+func (p *Plumbing) CloseChildEnds() {
 	for _, f := range p.childEnds {
 		_ = f.Close()
 	}
 	p.childEnds = nil
 }
 
-func (p *plumbing) startStdin() {
+// StartStdin starts feeding a copied stdin: the program runs.
+func (p *Plumbing) StartStdin() {
 	if p.stdinCopy != nil {
 		p.stdinCopy()
 	}
 }
 
-// wait waits for the output copies, which end once every write end is
+// Wait waits for the output copies, which end once every write end is
 // closed (the program and whatever it left running have exited).
-func (p *plumbing) wait() error {
+func (p *Plumbing) Wait() error {
 	p.copies.Wait()
 	if p.copyErr != nil {
 		return fmt.Errorf("copying program output: %w", p.copyErr)
@@ -147,16 +154,18 @@ func (p *plumbing) wait() error {
 	return nil
 }
 
-func (p *plumbing) closeAll() {
-	p.closeChildEnds()
+// CloseAll closes every pipe end np made.
+func (p *Plumbing) CloseAll() {
+	p.CloseChildEnds()
 	for _, f := range p.ours {
 		_ = f.Close()
 	}
 }
 
-// writeSpec sends spec to the stub and closes w, so the stub sees EOF.
-func writeSpec(w *os.File, spec *wireSpec) error {
-	err := gob.NewEncoder(w).Encode(spec)
+// WriteGob sends v gob-encoded (bytes stay bytes: argv, environment and
+// paths need not be UTF-8) and closes w, so the reader sees EOF.
+func WriteGob(w *os.File, v any) error {
+	err := gob.NewEncoder(w).Encode(v)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}

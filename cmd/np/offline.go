@@ -119,9 +119,13 @@ func applyOfflineDefaults(env *envList, argv []string, c *config, npSetNixPath b
 	if len(lines) == 0 {
 		return ""
 	}
-	cfg := env.get("NIX_CONFIG")
-	rest := strings.TrimPrefix(cfg, storeLocal)
-	env.set("NIX_CONFIG", storeLocal+strings.Join(lines, "\n")+"\n"+rest)
+	// After np's own lines (nixEnv's), so an np inside np still finds and
+	// replaces them; before the user's, which win.
+	prefix, rest := storeLocal, strings.TrimPrefix(env.get("NIX_CONFIG"), storeLocal)
+	if strings.HasPrefix(rest, noSandbox) {
+		prefix, rest = prefix+noSandbox, strings.TrimPrefix(rest, noSandbox)
+	}
+	env.set("NIX_CONFIG", prefix+strings.Join(lines, "\n")+"\n"+rest)
 	if registryOff && npSetNixPath {
 		dropFlakeNixpkgs(env)
 	}

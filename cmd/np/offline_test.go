@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/np-portable/np/internal/proc"
 )
 
 func TestUserSettingsFindsEveryPlaceNixReads(t *testing.T) {
@@ -62,5 +67,31 @@ func TestDropFlakeNixpkgsKeepsChannels(t *testing.T) {
 	dropFlakeNixpkgs(env)
 	if env.get("NIX_BUILD_SHELL") != "" {
 		t.Errorf("a nixpkgs channel provides bashInteractive; NIX_BUILD_SHELL must stay unset")
+	}
+}
+
+// The offline lines go after np's own NIX_CONFIG lines, so an np inside np
+// still recognises and replaces those, and before the user's, which win.
+func TestOfflineLinesFollowNpsOwnConfig(t *testing.T) {
+	c := &config{DataDir: t.TempDir()}
+	cache := probeCache{}
+	for _, d := range defaultServers {
+		cache[d.host] = probeResult{Reachable: false, Checked: time.Now(), Error: "no DNS answer"}
+	}
+	data, _ := json.Marshal(cache)
+	if err := os.WriteFile(c.probeCacheFile(), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := newEnvList(nixEnv([]string{"HOME=/h", "NIX_CONFIG=max-jobs = 3"}, c, testManifest(), false))
+	applyOfflineDefaults(env, []string{"nix-build"}, c, true)
+	want := storeLocal + noSandbox + "substituters =\nflake-registry =\nmax-jobs = 3"
+	if got := env.get("NIX_CONFIG"); got != want {
+		t.Fatalf("NIX_CONFIG = %q, want %q", got, want)
+	}
+	// An inner np whose runtime has a build sandbox drops the outer's "no"
+	// and keeps the rest.
+	inner := nixEnv(env.list(), c, testManifest(), true)
+	if got, _ := proc.Getenv(inner, "NIX_CONFIG"); strings.Contains(got, noSandbox) {
+		t.Fatalf("inner np kept the outer's sandbox line: %q", got)
 	}
 }

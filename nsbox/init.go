@@ -75,7 +75,7 @@ func Init() (syscall.WaitStatus, error) {
 		err = errors.New("sandbox init: returned without running the program")
 	}
 	if _, werr := status.Write(encodeFailure(err)); werr == nil {
-		silenceStderr()
+		proc.SilenceStderr()
 	}
 	return 0, err
 }
@@ -122,7 +122,7 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 		return err
 	}
 	if named {
-		env = setEnv(env, "PWD", spec.Dir)
+		env = proc.SetEnv(env, "PWD", spec.Dir)
 	}
 	_ = unix.Close(callerCwd)
 
@@ -264,25 +264,4 @@ func dropCapabilities() error {
 		return fmt.Errorf("capset: %w", err)
 	}
 	return nil
-}
-
-// silenceStderr points fd 2 at /dev/null.
-func silenceStderr() {
-	fd, err := unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	_ = unix.Dup3(fd, 2, 0)
-	_ = unix.Close(fd)
-}
-
-// setEnv returns env with every key=... replaced by one key=value at the end.
-func setEnv(env []string, key, value string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !(strings.HasPrefix(kv, key) && len(kv) > len(key) && kv[len(key)] == '=') {
-			out = append(out, kv)
-		}
-	}
-	return append(out, key+"="+value)
 }

@@ -50,7 +50,7 @@ type wireSpec struct {
 // wireStatus carries the init's failure to the parent.
 type wireStatus struct {
 	Setup   *wireSetupError  `json:",omitempty"`
-	Lookup  *wireLookupError `json:",omitempty"`
+	Lookup  *proc.LookupWire `json:",omitempty"`
 	WorkDir *WorkDirError
 }
 
@@ -60,11 +60,6 @@ type wireSetupError struct {
 	Op    *OpError `json:",omitempty"` // the failed system call, when that is the cause
 	Msg   string   // the cause's text otherwise
 	Errno syscall.Errno
-}
-
-type wireLookupError struct {
-	Name, File, Reason string
-	NotExecutable      bool
 }
 
 // encodeFailure turns an init failure into wire form.
@@ -77,8 +72,7 @@ func encodeFailure(err error) []byte {
 	case errors.As(err, &workDirErr):
 		st.WorkDir = workDirErr
 	case errors.As(err, &lookupErr):
-		st.Lookup = &wireLookupError{Name: lookupErr.Name, File: lookupErr.File, Reason: lookupErr.Reason,
-			NotExecutable: errors.Is(lookupErr.Err, proc.ErrNotExecutable)}
+		st.Lookup = proc.WireLookup(lookupErr)
 	case errors.As(err, &setupErr):
 		st.Setup = &wireSetupError{Step: setupErr.Step, Path: setupErr.Path, Msg: setupErr.Err.Error()}
 		errors.As(setupErr.Err, &st.Setup.Op)
@@ -106,11 +100,7 @@ func decodeFailure(b []byte) error {
 	case st.WorkDir != nil:
 		return st.WorkDir
 	case st.Lookup != nil:
-		kind := proc.ErrNotFound
-		if st.Lookup.NotExecutable {
-			kind = proc.ErrNotExecutable
-		}
-		return &proc.LookupError{Name: st.Lookup.Name, File: st.Lookup.File, Reason: st.Lookup.Reason, Err: kind}
+		return st.Lookup.Err()
 	case st.Setup != nil:
 		s := st.Setup
 		var cause error = &proc.RemoteError{Msg: s.Msg, Errno: s.Errno}

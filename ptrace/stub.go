@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -58,7 +57,7 @@ func Stub() error {
 		err = errors.New("ptrace stub: returned without exec'ing the program")
 	}
 	if _, werr := status.Write(encodeFailure(err)); werr == nil {
-		silenceStderr() // Run reports it, or quietly falls back
+		proc.SilenceStderr() // Run reports it, or quietly falls back
 	}
 	return err
 }
@@ -108,7 +107,7 @@ func stub(status *os.File, specFD int) error {
 		if err := unix.Chdir(spec.Dir); err != nil {
 			logrus.Debugf("ptrace: staying in the current directory: %v", err)
 		} else {
-			env = setEnv(env, "PWD", spec.Dir)
+			env = proc.SetEnv(env, "PWD", spec.Dir)
 		}
 	}
 	file, err := proc.LookPathEnv(spec.Argv[0], env)
@@ -148,26 +147,6 @@ func installTraceFilter(notify bool) (int, error) {
 		return -1, fmt.Errorf("building filter: %w", err)
 	}
 	return -1, installFilter(prog)
-}
-
-func silenceStderr() {
-	fd, err := unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	_ = unix.Dup3(fd, 2, 0)
-	_ = unix.Close(fd)
-}
-
-// setEnv returns env with every key=... replaced by one key=value.
-func setEnv(env []string, key, value string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, key+"=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, key+"="+value)
 }
 
 // canTakeFDs says whether the tracer will be able to take the listener

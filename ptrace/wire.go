@@ -36,7 +36,7 @@ type wireSpec struct {
 
 type wireStatus struct {
 	Setup  *wireSetupError
-	Lookup *wireLookupError
+	Lookup *proc.LookupWire
 }
 
 type wireSetupError struct {
@@ -45,19 +45,13 @@ type wireSetupError struct {
 	Errno syscall.Errno
 }
 
-type wireLookupError struct {
-	Name, File, Reason string
-	NotExecutable      bool
-}
-
 func encodeFailure(err error) []byte {
 	var st wireStatus
 	var setupErr *SetupError
 	var lookupErr *proc.LookupError
 	switch {
 	case errors.As(err, &lookupErr):
-		st.Lookup = &wireLookupError{Name: lookupErr.Name, File: lookupErr.File, Reason: lookupErr.Reason,
-			NotExecutable: errors.Is(lookupErr.Err, proc.ErrNotExecutable)}
+		st.Lookup = proc.WireLookup(lookupErr)
 	case errors.As(err, &setupErr):
 		st.Setup = &wireSetupError{Step: setupErr.Step, Msg: setupErr.Err.Error()}
 		errors.As(setupErr.Err, &st.Setup.Errno)
@@ -80,11 +74,7 @@ func decodeFailure(b []byte) error {
 	}
 	switch {
 	case st.Lookup != nil:
-		kind := proc.ErrNotFound
-		if st.Lookup.NotExecutable {
-			kind = proc.ErrNotExecutable
-		}
-		return &proc.LookupError{Name: st.Lookup.Name, File: st.Lookup.File, Reason: st.Lookup.Reason, Err: kind}
+		return st.Lookup.Err()
 	case st.Setup != nil:
 		return &SetupError{Step: st.Setup.Step, Err: &proc.RemoteError{Msg: st.Setup.Msg, Errno: st.Setup.Errno}}
 	}

@@ -66,13 +66,7 @@ func (t *tracer) injectMmap(th *thread) error {
 // original call again: registers as they were, the instruction pointer
 // back on the syscall instruction.
 func (t *tracer) exitScratch(th *thread) error {
-	res := result(&th.regs)
-	sc := th.proc.scratch
-	if res < 0 && res > -4096 {
-		sc.failed = true
-	} else {
-		sc.addr = uint64(res)
-	}
+	th.proc.scratch.record(result(&th.regs))
 	th.regs = th.saved
 	rewindSyscall(&th.regs)
 	return t.ok(th, setRegs(th.tid, &th.regs))
@@ -95,15 +89,19 @@ func (t *tracer) forkReturned(th *thread) error {
 // exitInjected records the injected mmap's result and restores the
 // registers of the fork's return.
 func (t *tracer) exitInjected(th *thread) error {
-	res := result(&th.regs)
-	sc := th.proc.scratch
+	th.proc.scratch.record(result(&th.regs))
+	th.regs = th.saved
+	return t.ok(th, setRegs(th.tid, &th.regs))
+}
+
+// record takes the injected mmap's result: the area's address, or that
+// the process has none (the tracer then writes below the stack pointer).
+func (sc *scratch) record(res int64) {
 	if res < 0 && res > -4096 {
 		sc.failed = true
 	} else {
 		sc.addr = uint64(res)
 	}
-	th.regs = th.saved
-	return t.ok(th, setRegs(th.tid, &th.regs))
 }
 
 // releaseSlot gives an ended thread's slot back.

@@ -4,9 +4,6 @@
 package hostile
 
 import (
-	"fmt"
-	"runtime"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -31,26 +28,7 @@ const nsFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.
 // Everything else is allowed, including other architectures' system calls.
 // It returns only on failure.
 func DenyUserNamespacesAndExec(argv, env []string) error {
-	if len(argv) == 0 {
-		return fmt.Errorf("installing seccomp filter: no program given")
-	}
-	prog, err := denyNamespacesFilter()
-	if err != nil {
-		return fmt.Errorf("building seccomp filter: %w", err)
-	}
-	// A seccomp filter applies to the thread that installs it (and what it
-	// execs): the same thread must install it and call execve.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	// Without no_new_privs an unprivileged process may not install a filter.
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("setting no_new_privs: %w", err)
-	}
-	if err := installFilter(prog); err != nil {
-		return fmt.Errorf("installing seccomp filter: %w", err)
-	}
-	err = syscall.Exec(argv[0], argv, env)
-	return fmt.Errorf("executing %s: %w", argv[0], err)
+	return ExecUnderFilters([]string{"no-userns"}, argv, env)
 }
 
 // denyNamespacesFilter is the filter of DenyUserNamespacesAndExec.

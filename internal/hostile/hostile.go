@@ -4,7 +4,6 @@
 package hostile
 
 import (
-
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/internal/bpf"

@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -169,4 +168,3 @@ func native(t *testing.T, argv ...string) string {
 	return string(out)
 }
 
-func lines(s ...string) string { return strings.Join(s, "\n") + "\n" }

@@ -89,9 +89,6 @@ func (p *Program) Jump(label string) {
 // Return ends the program with verdict k.
 func (p *Program) Return(k uint32) { p.add(insn{code: unix.BPF_RET | unix.BPF_K, k: k}) }
 
-// Len is the number of instructions so far.
-func (p *Program) Len() int { return len(p.insns) }
-
 // Assemble resolves labels into forward jump offsets.
 func (p *Program) Assemble() ([]unix.SockFilter, error) {
 	out := make([]unix.SockFilter, len(p.insns))

@@ -167,4 +167,3 @@ func native(t *testing.T, argv ...string) string {
 	out, _ := cmd.Output()
 	return string(out)
 }
-

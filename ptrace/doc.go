@@ -33,7 +33,7 @@
 //     links, getdents64 of / (a "nix" entry) and unix socket names are
 //     answered with guest paths (emulate.go).
 //  4. Calls that only read (stat, statx, access, readlink, statfs, getcwd)
-//     and opens that create nothing go to seccomp user notifications
+//     and opens (but O_PATH ones) go to seccomp user notifications
 //     instead, where the kernel has them (Linux >= 5.6; opens >= 5.9):
 //     notify.go lets them through untouched or answers them itself (an
 //     open by opening the host path and installing the fd in the caller).

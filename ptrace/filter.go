@@ -22,8 +22,8 @@ import (
 //
 // With notify, the calls the notification server can answer return
 // SECCOMP_RET_USER_NOTIF instead of SECCOMP_RET_TRACE; opens only at
-// notifyOpens (the server can install fds), and only those that create
-// nothing.
+// notifyOpens (the server can install fds), and only those without
+// O_PATH.
 type notifyLevel uint8
 
 const (
@@ -91,7 +91,7 @@ func buildFilter(level notifyLevel) ([]unix.SockFilter, error) {
 		if v := verdict[nr]; v == fmt.Sprintf("open%d", nr) {
 			p.Label(v)
 			p.LoadArgLow(int(byNr[nr].flags))
-			p.JumpIfAnyBit(openCreates, "trace")
+			p.JumpIfAnyBit(openOnPtrace, "trace")
 			p.Jump("notify")
 		}
 		if a := byNr[nr].nonNull; a > 0 {

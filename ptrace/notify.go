@@ -2,6 +2,7 @@ package ptrace
 
 import (
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,11 +75,13 @@ func (n *notifier) stop() {
 
 func (n *notifier) serve() {
 	defer n.wg.Done()
-	blockSignals()
+	ownFS := blockSignals()
 	lk := lookup{res: n.t.res}
 	fds := []unix.PollFd{{Fd: int32(n.fd), Events: unix.POLLIN}, {Fd: int32(n.stopR), Events: unix.POLLIN}}
 	var req seccompNotif
+	var slice freshSlice
 	for {
+		slice.tick()
 		fds[0].Revents, fds[1].Revents = 0, 0
 		if _, err := unix.Poll(fds, -1); err != nil {
 			if err == unix.EINTR {
@@ -101,7 +104,7 @@ func (n *notifier) serve() {
 			continue // ENOENT: the caller went away; EINTR; another server took it
 		}
 		n.served.Add(1)
-		resp := n.answer(&lk, &req)
+		resp := n.answer(&lk, &req, ownFS)
 		if resp.flags == answered {
 			continue
 		}
@@ -114,7 +117,7 @@ var letThrough = seccompNotifResp{flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 
 // answer decides one call. A panic (a bug) lets the call through as it is
 // and is logged: the server must keep serving.
-func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp) {
+func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp seccompNotifResp) {
 	defer func() {
 		if p := recover(); p != nil {
 			logrus.Warnf("ptrace: internal error answering syscall %d: %v", req.nr, p)
@@ -151,7 +154,7 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif) (resp seccompNotifResp)
 	}
 	switch info.notify {
 	case notifyOpen:
-		return n.open(req, host, int(args[info.flags]))
+		return n.open(req, host, int(args[info.flags]), uint32(args[info.flags+1]), ownFS)
 	case notifyStat:
 		var st unix.Stat_t
 		flags := 0
@@ -289,9 +292,9 @@ const answered = 1 << 31
 // open answers an open of host: the server opens it with the caller's
 // flags (its credentials are the caller's) and installs the fd in the
 // caller, which gets its number as the result. An open that may block (a
-// FIFO, a device) is done by a goroutine of its own, so the servers keep
+// FIFO, a device) is done by a goroutine of its own, so the server keeps
 // serving: its peer may be another caller's open.
-func (n *notifier) open(req *seccompNotif, host string, flags int) seccompNotifResp {
+func (n *notifier) open(req *seccompNotif, host string, flags int, mode uint32, ownFS bool) seccompNotifResp {
 	var st unix.Stat_t
 	if unix.Stat(host, &st) == nil {
 		switch st.Mode & unix.S_IFMT {
@@ -305,9 +308,9 @@ func (n *notifier) open(req *seccompNotif, host string, flags int) seccompNotifR
 			}
 			r := *req
 			go func() {
-				blockSignals()
+				ownFS := blockSignals()
 				defer unix.Close(lfd)
-				resp := openNow(lfd, &r, host, flags)
+				resp := openNow(lfd, &r, host, flags, mode, ownFS)
 				if resp.flags != answered {
 					resp.id = r.id
 					_ = notifSend(lfd, &resp)
@@ -316,12 +319,26 @@ func (n *notifier) open(req *seccompNotif, host string, flags int) seccompNotifR
 			return seccompNotifResp{flags: answered}
 		}
 	}
-	return openNow(n.fd, req, host, flags)
+	return openNow(n.fd, req, host, flags, mode, ownFS)
 }
 
-func openNow(listener int, req *seccompNotif, host string, flags int) seccompNotifResp {
+// creates: the open flags with which an open may make a file.
+const creates = unix.O_CREAT | unix.O_TMPFILE&^unix.O_DIRECTORY
+
+// openNow opens host for the caller of req. ownFS: this thread has a
+// file-system context of its own (blockSignals), so a file it makes is
+// made with the caller's umask, as the caller would; without one (never
+// seen: unsharing it needs no privilege) such an open fails with ENOSYS
+// rather than make a file with np's umask.
+func openNow(listener int, req *seccompNotif, host string, flags int, mode uint32, ownFS bool) seccompNotifResp {
+	if flags&creates != 0 {
+		if !ownFS {
+			return failWith(unix.ENOSYS)
+		}
+		unix.Umask(umaskOf(int(req.pid)))
+	}
 	// np has a terminal or not; the file is never to become its own.
-	fd, err := unix.Open(host, flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	fd, err := unix.Open(host, flags|unix.O_CLOEXEC|unix.O_NOCTTY, mode)
 	if err != nil {
 		return failWith(toErrno(err))
 	}
@@ -337,6 +354,31 @@ func openNow(listener int, req *seccompNotif, host string, flags int) seccompNot
 		return failWith(toErrno(err))
 	}
 	return seccompNotifResp{flags: answered}
+}
+
+// umaskOf reads tid's umask (/proc/<tid>/status, Linux >= 4.7); 022,
+// the usual one, where it cannot be read.
+func umaskOf(tid int) int {
+	var buf [2048]byte
+	fd, err := unix.Open("/proc/"+itoa(tid)+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0o22
+	}
+	k, _ := unix.Read(fd, buf[:])
+	unix.Close(fd)
+	if k <= 0 {
+		return 0o22
+	}
+	text := string(buf[:k])
+	i := strings.Index(text, "\nUmask:\t")
+	if i < 0 {
+		return 0o22
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(strings.SplitN(text[i+len("\nUmask:\t"):], "\n", 2)[0]), 8, 32)
+	if err != nil {
+		return 0o22
+	}
+	return int(v)
 }
 
 // getcwd answers getcwd like tracer.enterGetcwd.
@@ -364,12 +406,15 @@ func (n *notifier) getcwd(lk *lookup, req *seccompNotif) seccompNotifResp {
 // SIGURG) interrupting ADDFD with SECCOMP_ADDFD_FLAG_SEND makes the
 // kernel answer the caller's open with 0 (the request is withdrawn after
 // the reply was marked sent), so the server threads must not see any.
-// The thread ends with its goroutine, signals still blocked.
-func blockSignals() {
+// The thread also gets a file-system context of its own, whose umask
+// openNow sets to the caller's before making a file. The thread ends with
+// its goroutine, signals still blocked.
+func blockSignals() (ownFS bool) {
 	runtime.LockOSThread()
 	var all unix.Sigset_t
 	for i := range all.Val {
 		all.Val[i] = ^uint64(0)
 	}
 	_ = unix.PthreadSigmask(unix.SIG_BLOCK, &all, nil)
+	return unix.Unshare(unix.CLONE_FS) == nil
 }

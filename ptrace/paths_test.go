@@ -182,3 +182,30 @@ func TestRestartedCallsFindTheirPath(t *testing.T) {
 		os.Remove(f.nix + fifo[len("/nix"):])
 	})
 }
+
+// TestCreatedFilesGetTheCallersUmask: an open that makes a file under
+// /nix is answered by the notification server, which makes it itself; the
+// file must get the caller's umask, not np's (022 here), as natively.
+func TestCreatedFilesGetTheCallersUmask(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		d := "/nix/um" + map[bool]string{false: "s", true: "n"}[ns]
+		host := f.nix + d[len("/nix"):]
+		defer os.RemoveAll(host)
+		script := strings.Join([]string{
+			"mkdir " + d, "umask 027", "echo a > " + d + "/a", "umask 0", "echo b > " + d + "/b",
+			"cd " + d, "umask 077", "echo c > c", // relative: let through
+			"set -C", "{ echo again > " + d + "/a; } 2>/dev/null || echo exists",
+			"cat a b c",
+		}, " && ")
+		expect(t, traced(t, f.nix, ns, "/bin/busybox", "sh", "-c", script), "exists\na\nb\nc\n")
+		for name, want := range map[string]os.FileMode{"a": 0o640, "b": 0o666, "c": 0o600} {
+			fi, err := os.Stat(filepath.Join(host, name))
+			if err != nil {
+				t.Errorf("%s/%s: %v", d, name, err)
+			} else if fi.Mode().Perm() != want {
+				t.Errorf("%s/%s: mode %v, want %v", d, name, fi.Mode().Perm(), want)
+			}
+		}
+	})
+}

@@ -90,19 +90,20 @@ const (
 	notifyReadlink
 	notifyStatfs
 	notifyGetcwd // no path: the cwd's guest path
-	// notifyOpen: opens that create nothing (the filter sends those
-	// with O_CREAT or O_TMPFILE to ptrace); the server opens the host
-	// path itself and installs the fd in the caller (Linux >= 5.9).
+	// notifyOpen: opens but O_PATH ones (the filter sends those to
+	// ptrace); the server opens the host path itself and installs the
+	// fd in the caller (Linux >= 5.9).
 	notifyOpen
 )
 
-// openCreates are the open flags that keep an open on ptrace: a created
-// file must be made by the caller itself (its umask, its ids); and an
-// O_PATH open, because the notification server hands fds over with
+// openOnPtrace are the open flags that keep an open on ptrace: O_PATH,
+// because the notification server hands fds over with
 // SECCOMP_IOCTL_NOTIF_ADDFD, whose kernel side takes its source fd with
 // fget(), which refuses O_PATH files (EBADF; libarchive opens directories
-// that way, as Nix's channel unpacking showed).
-const openCreates = unix.O_CREAT | unix.O_TMPFILE&^unix.O_DIRECTORY | unix.O_PATH
+// that way, as Nix's channel unpacking showed). Opens that create go to
+// the server: it lets most through, and makes the others with the
+// caller's umask (notifier.create).
+const openOnPtrace = unix.O_PATH
 
 // cacheEffect: which calls change what a cached lookup would say.
 type cacheEffect uint8

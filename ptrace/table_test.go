@@ -55,12 +55,17 @@ func checkFilter(t *testing.T, level notifyLevel) {
 			want = enosys
 		case info.notify == notifyOpen && level >= notifyOpens:
 			want = unix.SECCOMP_RET_USER_NOTIF
-			// ...unless it may create a file.
-			for _, f := range []uint64{unix.O_CREAT | unix.O_RDWR, unix.O_TMPFILE | unix.O_RDWR} {
+			// ...creating ones too, unless O_PATH (ADDFD refuses those).
+			for f, v := range map[uint64]uint32{
+				unix.O_CREAT | unix.O_RDWR:    unix.SECCOMP_RET_USER_NOTIF,
+				unix.O_TMPFILE | unix.O_RDWR:  unix.SECCOMP_RET_USER_NOTIF,
+				unix.O_PATH:                   unix.SECCOMP_RET_TRACE,
+				unix.O_PATH | unix.O_NOFOLLOW: unix.SECCOMP_RET_TRACE,
+			} {
 				d2 := d
 				d2.Args[info.flags] = f
-				if v := verdict(d2); v != unix.SECCOMP_RET_TRACE {
-					t.Errorf("level %d: %s with flags %#x: %#x, want trace", level, info.name, f, v)
+				if got := verdict(d2); got != v {
+					t.Errorf("level %d: %s with flags %#x: %#x, want %#x", level, info.name, f, got, v)
 				}
 			}
 		case info.notify != viaPtrace && info.notify != notifyOpen && level >= notifyReads:

@@ -143,7 +143,9 @@ func (t *tracer) loop() (err error) {
 			err = fmt.Errorf("internal error: %v\n%s", p, debug.Stack())
 		}
 	}()
+	var slice freshSlice
 	for {
+		slice.tick()
 		var ws unix.WaitStatus
 		tid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
 		if errors.Is(err, unix.EINTR) {
@@ -172,8 +174,30 @@ func (t *tracer) killAll() {
 	}
 }
 
+var KindCount = map[string]int{}
+
 func (t *tracer) handle(tid int, ws unix.WaitStatus) error {
 	t.stops++
+	{
+		k := "other"
+		switch {
+		case ws.Exited() || ws.Signaled():
+			k = "exit"
+		case ws.Stopped() && ws.StopSignal() == unix.SIGTRAP|0x80:
+			k = "sysstop"
+		case ws.Stopped() && (uint32(ws)>>16)&0xff != 0:
+			k = fmt.Sprintf("event%d", (uint32(ws)>>16)&0xff)
+			if (uint32(ws)>>16)&0xff == unix.PTRACE_EVENT_SECCOMP {
+				var r regs
+				if getRegs(tid, &r) == nil {
+					k = fmt.Sprintf("seccomp-%d", sysNr(&r))
+				}
+			}
+		case ws.Stopped():
+			k = fmt.Sprintf("sig%d", ws.StopSignal())
+		}
+		KindCount[k]++
+	}
 	if ws.Exited() || ws.Signaled() {
 		if th := t.threads[tid]; th != nil {
 			th.releaseSlot()

@@ -174,30 +174,8 @@ func (t *tracer) killAll() {
 	}
 }
 
-var KindCount = map[string]int{}
-
 func (t *tracer) handle(tid int, ws unix.WaitStatus) error {
 	t.stops++
-	{
-		k := "other"
-		switch {
-		case ws.Exited() || ws.Signaled():
-			k = "exit"
-		case ws.Stopped() && ws.StopSignal() == unix.SIGTRAP|0x80:
-			k = "sysstop"
-		case ws.Stopped() && (uint32(ws)>>16)&0xff != 0:
-			k = fmt.Sprintf("event%d", (uint32(ws)>>16)&0xff)
-			if (uint32(ws)>>16)&0xff == unix.PTRACE_EVENT_SECCOMP {
-				var r regs
-				if getRegs(tid, &r) == nil {
-					k = fmt.Sprintf("seccomp-%d", sysNr(&r))
-				}
-			}
-		case ws.Stopped():
-			k = fmt.Sprintf("sig%d", ws.StopSignal())
-		}
-		KindCount[k]++
-	}
 	if ws.Exited() || ws.Signaled() {
 		if th := t.threads[tid]; th != nil {
 			th.releaseSlot()

@@ -204,56 +204,73 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 	if !crossed {
 		return nil
 	}
+	if head == nil {
+		// Only the file changes: argv stays where it is, unread.
+		return t.writeExec(th, a, isExecveat, filename, nil, nil, plan)
+	}
 	if _, ok := argv(); !ok {
 		return t.fail(th, unix.EFAULT)
 	}
 	return t.writeExec(th, a, isExecveat, filename, head, argvPtrs[tailFrom:], plan)
 }
 
-// writeExec puts the new filename and argv below the stack pointer and
-// points execve's registers at them.
+// writeExec puts the new filename and, with head, a new argv (head, then
+// the pointers tail) below the stack pointer or in the scratch area, in
+// one write, and points execve's registers at them.
 func (t *tracer) writeExec(th *thread, a execArgs, isExecveat bool, filename string, head []string, tail []uint64, plan *execPlan) error {
 	r := &th.regs
 	area, ok, err := t.areaFor(th)
 	if !ok {
 		return err
 	}
-	size := len(filename) + 16 + 8*(len(head)+len(tail)+1)
-	for _, s := range head {
-		size += len(s) + 16
+	// The block: filename, head's strings, then (8-aligned) the argv
+	// array; offsets first, then addresses once the block's base is known.
+	strs := append([]string{filename}, head...)
+	offs := make([]uint64, len(strs))
+	size := uint64(0)
+	for i, s := range strs {
+		offs[i] = size
+		size += uint64(len(s)) + 1
+	}
+	argvOff := (size + 7) &^ 7
+	if head != nil {
+		size = argvOff + 8*uint64(len(head)+len(tail)+1)
 	}
 	if area.low != 0 && size > scratchSlotSize {
 		area = stackArea(th.tid, stackPointer(r)) // a huge argv: the stack has room
 	}
-	fileAddr, err := area.put(cstring(filename))
-	if err != nil {
-		return t.fail(th, unix.EFAULT)
+	base := (area.next - size) &^ 15
+	block := make([]byte, size)
+	for i, s := range strs {
+		copy(block[offs[i]:], s)
 	}
-	ptrs := make([]byte, 0, 8*(len(head)+len(tail)+1))
-	for _, s := range head {
-		addr, err := area.put(cstring(s))
-		if err != nil {
-			return t.fail(th, unix.EFAULT)
+	if head != nil {
+		at := argvOff // the array's terminating NULL is the block's zeroes
+		for i := range head {
+			binary.LittleEndian.PutUint64(block[at:], base+offs[i+1])
+			at += 8
 		}
-		ptrs = binary.LittleEndian.AppendUint64(ptrs, addr)
+		for _, p := range tail {
+			binary.LittleEndian.PutUint64(block[at:], p)
+			at += 8
+		}
 	}
-	for _, p := range tail {
-		ptrs = binary.LittleEndian.AppendUint64(ptrs, p)
-	}
-	ptrs = binary.LittleEndian.AppendUint64(ptrs, 0)
-	argvAddr, err := area.put(ptrs)
-	if err != nil {
+	if addr, err := area.put(block); err != nil || addr != base {
 		return t.fail(th, unix.EFAULT)
 	}
 	th.saved = *r
+	argvReg := arg(r, int(a.argv))
+	if head != nil {
+		argvReg = base + argvOff
+	}
 	if isExecveat {
 		// Becomes execve(filename, argv, envp).
 		envp := arg(r, 3)
 		setNr(r, sysNumbers["execve"])
 		setArg(r, 2, envp)
 	}
-	setArg(r, 0, fileAddr)
-	setArg(r, 1, argvAddr)
+	setArg(r, 0, base)
+	setArg(r, 1, argvReg)
 	th.exec = plan
 	th.exit = exitExecve
 	return t.ok(th, setRegs(th.tid, r))

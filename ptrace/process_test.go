@@ -5,11 +5,14 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestExitStatusPassesThrough(t *testing.T) {
@@ -157,4 +160,22 @@ func runSleep() int {
 	_, err := Run(Spec{NixDir: os.Getenv("NIXDIR"), Argv: []string{"/bin/busybox", "sh", "-c", "echo $$; exec sleep 1000"}, Env: os.Environ()})
 	os.Stderr.WriteString("helper: run ended: " + errString(err) + "\n")
 	return 1
+}
+
+// TestStopsSendNoSIGCHLD: a tracee's stops must not signal np (each
+// SIGCHLD wakes one of its threads for nothing); only exits do.
+func TestStopsSendNoSIGCHLD(t *testing.T) {
+	f := getFixture(t)
+	sigs := make(chan os.Signal, 1024)
+	signal.Notify(sigs, unix.SIGCHLD)
+	defer signal.Stop(sigs)
+	// 300 chdirs: 300 stops of the one traced process.
+	r := traced(t, f.nix, false, "/bin/busybox", "sh", "-c", `i=0; while [ $i -lt 300 ]; do cd /; i=$((i+1)); done; echo done`)
+	expect(t, r, "done\n")
+	if lastRunStats.stops < 300 {
+		t.Fatalf("%d stops: the loop was not traced", lastRunStats.stops)
+	}
+	if n := len(sigs); n > 20 {
+		t.Errorf("np got %d SIGCHLDs during a run of %d stops; want only the exits'", n, lastRunStats.stops)
+	}
 }

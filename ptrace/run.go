@@ -162,6 +162,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 
 	t := newTracer(nixDir, !spec.NoSeccomp)
 	defer t.sockets.close()
+	defer quietStops()()
 	started, traced := false, false
 	var status []byte
 	var statusErr, loopErr error

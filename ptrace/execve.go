@@ -204,6 +204,15 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 	if !crossed {
 		return nil
 	}
+	// The process is named after the path it was exec'd by, as natively
+	// (see execname.go), not after its loader or interpreter.
+	if given, ok := t.lk.mem.readString(th.tid, arg(r, int(a.path))); ok {
+		if name := given[strings.LastIndexByte(given, '/')+1:]; name != filename[strings.LastIndexByte(filename, '/')+1:] {
+			if link, ok := t.links.named(filename, name); ok {
+				filename = link
+			}
+		}
+	}
 	if head == nil {
 		// Only the file changes: argv stays where it is, unread.
 		return t.writeExec(th, a, isExecveat, filename, nil, nil, plan)

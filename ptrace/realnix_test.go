@@ -87,6 +87,14 @@ func TestRealNix(t *testing.T) {
 		if b, err := os.ReadFile(nixDir + strings.TrimPrefix(out, "/nix")); err != nil || string(b) != "ok\n" {
 			t.Errorf("build output %q, %v", b, err)
 		}
+		// A store program runs through its loader, yet is named (ps,
+		// pkill) after the path it was run by, as natively: the builder
+		// reads its parent's (nix-build's) name.
+		expr = `derivation { name="comm-` + name + `"; system=builtins.currentSystem; builder="/bin/sh"; args=["-c" "read n < /proc/$PPID/comm; echo $n > $out"]; }`
+		r = run(t, ns, "nix-build", "--no-out-link", "-E", expr)
+		if b, err := os.ReadFile(nixDir + strings.TrimPrefix(strings.TrimSpace(r.out), "/nix")); err != nil || string(b) != "nix-build\n" {
+			t.Errorf("nix-build's name as its builder sees it: %q, %v; want \"nix-build\\n\"", b, err)
+		}
 		run(t, ns, "nix-store", "--verify", "--check-contents")
 		if r := run(t, ns, "ls", "/"); !strings.Contains(r.out, "\nnix\n") {
 			t.Errorf("ls / does not list nix:\n%s", r.out)

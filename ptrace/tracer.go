@@ -92,6 +92,7 @@ type tracer struct {
 	sockets  sockDirs
 	hostNix  bool // the host itself has /nix: no listing of / needs an entry
 	headers  headerCache
+	links    execLinks // names for programs run through a loader
 	notifier *notifier
 	stops    int // ptrace stops handled, for the debug log
 	restores int // of which exit stops to restore registers
@@ -108,6 +109,7 @@ func newTracer(nixDir string, seccomp bool) *tracer {
 		probed:  !seccomp,
 		threads: map[int]*thread{},
 		parked:  map[int]bool{},
+		links:   execLinks{dir: nixDir + "/var/np/exec"},
 	}
 	var st unix.Stat_t
 	t.hostNix = unix.Lstat("/nix", &st) == nil

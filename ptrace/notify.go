@@ -190,17 +190,15 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 			return failWith(toErrno(err))
 		}
 		return n.reply(req, args[info.aux], statxBytes(&stx), 0)
-	case notifyRemove:
-		var err error
+	case notifyUnlink, notifyRmdir:
+		flags := 0 // unlink
 		switch {
 		case info.flags >= 0: // unlinkat
-			err = unix.Unlinkat(unix.AT_FDCWD, host, int(args[info.flags]))
-		case info.name == "rmdir":
-			err = unix.Rmdir(host)
-		default:
-			err = unix.Unlink(host)
+			flags = int(args[info.flags])
+		case info.notify == notifyRmdir:
+			flags = unix.AT_REMOVEDIR
 		}
-		if err != nil {
+		if err := unix.Unlinkat(unix.AT_FDCWD, host, flags); err != nil {
 			return failWith(toErrno(err))
 		}
 		return seccompNotifResp{}

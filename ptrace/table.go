@@ -94,10 +94,11 @@ const (
 	// ptrace); the server opens the host path itself and installs the
 	// fd in the caller (Linux >= 5.9).
 	notifyOpen
-	// notifyRemove: unlink, unlinkat and rmdir; the server forgets the
-	// name in the lookup cache and removes the host path itself when it
-	// differs.
-	notifyRemove
+	// notifyUnlink (unlink, unlinkat) and notifyRmdir: the server forgets
+	// the name in the lookup cache and removes the host path itself when
+	// it differs.
+	notifyUnlink
+	notifyRmdir
 )
 
 // openOnPtrace are the open flags that keep an open on ptrace: O_PATH,
@@ -147,9 +148,9 @@ var table = []sysInfo{
 	{name: "readlink", act: actReadlink, paths: paths(p(0, followNo)), flags: -1, notify: notifyReadlink, aux: 1},
 	{name: "readlinkat", act: actReadlink, paths: paths(pat(0, 1, followNo)), flags: -1, emptyPath: true, notify: notifyReadlink, aux: 2},
 	// creating and removing names
-	{name: "unlink", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget, notify: notifyRemove},
-	{name: "rmdir", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget, notify: notifyRemove},
-	{name: "unlinkat", act: actPaths, paths: paths(pat(0, 1, followNo)), flags: 2, cache: cacheForget, notify: notifyRemove},
+	{name: "unlink", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget, notify: notifyUnlink},
+	{name: "rmdir", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget, notify: notifyRmdir},
+	{name: "unlinkat", act: actPaths, paths: paths(pat(0, 1, followNo)), flags: 2, cache: cacheForget, notify: notifyUnlink},
 	row("mkdir", p(0, followNo)),
 	row("mkdirat", pat(0, 1, followNo)),
 	row("mknod", p(0, followNo)),

@@ -282,6 +282,12 @@ run_workload() {
 }
 
 echo "np bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, kernel $(uname -r)"
+# On a VM that does not poll when idle, every wake-up of an idle CPU costs
+# a VM exit and an IPI: what a ptrace stop or a notification costs depends
+# on it (see the README's Benchmarks).
+if [ -r /sys/module/haltpoll/parameters/guest_halt_poll_ns ]; then
+	echo "guest halt polling: up to $(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns) ns"
+fi
 echo "environments: ${available[*]}"
 
 run_workload "start-up: run /bin/true" startup native --warmup 3 --runs 30

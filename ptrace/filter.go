@@ -43,7 +43,9 @@ func buildFilter(level notifyLevel) ([]unix.SockFilter, error) {
 		switch k := byNr[nr].notify; {
 		case k == notifyOpen && level >= notifyOpens:
 			verdict[nr] = fmt.Sprintf("open%d", nr)
-		case k != viaPtrace && k != notifyOpen && level >= notifyReads:
+		case k.needsOpens() && level >= notifyOpens:
+			verdict[nr] = "notify"
+		case k != viaPtrace && !k.needsOpens() && level >= notifyReads:
 			verdict[nr] = "notify"
 		}
 		if byNr[nr].nonNull > 0 {

@@ -38,6 +38,7 @@ const (
 
 type notifier struct {
 	t      *tracer
+	roots  rootListings
 	fd     int
 	stopR  int // read end of the stop pipe: readable once Run is done
 	stopW  int
@@ -136,6 +137,9 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 	info := byNr[int(req.nr)]
 	if info != nil && info.notify == notifyGetcwd {
 		return n.getcwd(lk, req)
+	}
+	if info != nil && info.notify == notifyGetdents {
+		return n.getdents(lk, req)
 	}
 	if info == nil || info.notify == viaPtrace || len(info.paths) == 0 {
 		return letThrough

@@ -60,6 +60,16 @@ func TestDotDotOutOfNixIsTheRoot(t *testing.T) {
 	})
 }
 
+// TestRootListingWithATinyBuffer: a reader of / whose buffer holds about
+// one entry a call still meets nix once (where the tracer answers
+// getdents64 by notification; under ptrace only, nix comes in the first
+// batch with room).
+func TestRootListingWithATinyBuffer(t *testing.T) {
+	f := getFixture(t)
+	want := insertSorted(native(t, f.hostOps, "ls-small", "/"), "nix")
+	expect(t, traced(t, f.nix, false, f.hostOps, "ls-small", "/"), want)
+}
+
 // insertSorted adds name to a sorted listing (one name a line).
 func insertSorted(listing, name string) string {
 	names := strings.Split(strings.TrimSuffix(listing, "\n"), "\n")

@@ -99,7 +99,15 @@ const (
 	// it differs.
 	notifyUnlink
 	notifyRmdir
+	// notifyGetdents: getdents64; the server lets it through unless the
+	// directory is /, which it reads itself (through a copy of the
+	// caller's fd, Linux >= 5.6: so at notifyOpens only) to add "nix".
+	notifyGetdents
 )
+
+// needsOpens: the kinds the server can answer only where it can also
+// install and take fds (notifyOpens).
+func (k notifyKind) needsOpens() bool { return k == notifyOpen || k == notifyGetdents }
 
 // openOnPtrace are the open flags that keep an open on ptrace: O_PATH,
 // because the notification server hands fds over with
@@ -194,7 +202,7 @@ var table = []sysInfo{
 	{name: "getcwd", act: actGetcwd, flags: -1, notify: notifyGetcwd},
 	{name: "execve", act: actExecve, paths: paths(p(0, followYes)), flags: -1},
 	{name: "execveat", act: actExecveat, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
-	{name: "getdents64", act: actGetdents, flags: -1},
+	{name: "getdents64", act: actGetdents, flags: -1, notify: notifyGetdents},
 	{name: "prctl", act: actPrctl, flags: -1},
 	// system administration (need privileges, translated all the same)
 	row("acct", p(0, followYes)),

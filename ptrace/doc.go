@@ -33,13 +33,14 @@
 //     links, getdents64 of / (a "nix" entry) and unix socket names are
 //     answered with guest paths (emulate.go).
 //  4. Calls that only read (stat, statx, access, readlink, statfs,
-//     getcwd), opens (but O_PATH ones), removals (unlink, rmdir) and
-//     getdents64 go to seccomp user notifications instead, where the
-//     kernel has them (Linux >= 5.6; opens and getdents64 >= 5.9):
-//     notify.go lets them through untouched or answers them itself (an
-//     open by opening the host path and installing the fd in the caller,
-//     a file it makes with the caller's umask, a listing of / through a
-//     copy of the caller's fd, rootdir.go). A notification costs a fraction of a ptrace stop (about
+//     getcwd), opens (but O_PATH ones), getdents64 and the calls that
+//     make, move, remove or change names go to seccomp user notifications
+//     instead, where the kernel has them (Linux >= 5.6; those needing fds
+//     >= 5.9): notify.go lets them through untouched or answers them
+//     itself (an open by opening the host path and installing the fd in
+//     the caller, a file it makes with the caller's umask, a listing of /
+//     through a copy of the caller's fd in rootdir.go, a mkdir or rename
+//     by making the same call on host paths in redo.go). A notification costs a fraction of a ptrace stop (about
 //     4 µs against 20-60 µs measured on a 2-vCPU VM, where a stop's
 //     cross-CPU wake-ups dominate; Linux >= 6.6 wakes the server on the
 //     caller's CPU) and is served beside the tracer thread.

@@ -32,7 +32,11 @@ const (
 	notifyOpens             // and opens
 )
 
-func buildFilter(level notifyLevel) ([]unix.SockFilter, error) {
+// probe, when not 0, is the address of the stub's probe path: its
+// mkdirat of that string always stops the tracer (it learns the stop
+// order and takes the listener from it), though mkdirat is otherwise the
+// notification server's.
+func buildFilter(level notifyLevel, probe uint64) ([]unix.SockFilter, error) {
 	verdict := map[int]string{}
 	var nrs []int
 	for _, nr := range tracedNumbers() {
@@ -70,6 +74,16 @@ func buildFilter(level notifyLevel) ([]unix.SockFilter, error) {
 		p.JumpIfAnyBit(x32Bit, "enosys")
 	}
 	p.JumpIfAbove(maxKnownSyscall, "enosys")
+	if probe != 0 {
+		p.JumpIfNot(uint32(sysNumbers["mkdirat"]), "tree")
+		p.LoadArgLow(1)
+		p.JumpIfNot(uint32(probe), "renr")
+		p.LoadArgHigh(1)
+		p.JumpIf(uint32(probe>>32), "trace")
+		p.Label("renr")
+		p.LoadNr()
+		p.Label("tree")
+	}
 	n := 0
 	var tree func(nrs []int)
 	tree = func(nrs []int) {

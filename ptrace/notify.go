@@ -141,6 +141,12 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 	if info != nil && info.notify == notifyGetdents {
 		return n.getdents(lk, req)
 	}
+	if info != nil && info.notify == notifyRedo {
+		if p := n.t.procOf(int(req.pid)); p != nil && p.ownRoot {
+			return letThrough
+		}
+		return n.redo(lk, req, info, ownFS)
+	}
 	if info == nil || info.notify == viaPtrace || len(info.paths) == 0 {
 		return letThrough
 	}

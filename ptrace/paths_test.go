@@ -219,3 +219,42 @@ func TestCreatedFilesGetTheCallersUmask(t *testing.T) {
 		}
 	})
 }
+
+// TestChangesMadeByTheServerKeepTheirMeaning: calls that make, move or
+// change names under /nix are made by the notification server on host
+// paths; a relative path they also name (to the cwd, to a directory fd)
+// must still be the caller's, a mode gets the caller's umask, times and
+// symlink texts arrive as given.
+func TestChangesMadeByTheServerKeepTheirMeaning(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		suffix := map[bool]string{false: "s", true: "n"}[ns]
+		d := "/nix/redo" + suffix
+		host := f.nix + d[len("/nix"):]
+		work := filepath.Join(os.Getenv("HOME"), "redo-"+suffix)
+		defer os.RemoveAll(host)
+		defer os.RemoveAll(work)
+		if err := os.MkdirAll(filepath.Join(work, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		script := strings.Join([]string{
+			"umask 027", "mkdir " + d, "mkdir " + d + "/m",
+			"cd " + work, "echo a > a", "mv a " + d + "/a", // cwd-relative source, /nix target
+			"echo b > sub/b", f.hostOps + " renameat-dirfd sub b " + d + "/b", // dirfd-relative source
+			"ln -s ../elsewhere " + d + "/s", "TZ=UTC touch -d '2001-02-03 04:05:06' " + d + "/a",
+			"cat " + d + "/a " + d + "/b", "readlink " + d + "/s",
+		}, " && ")
+		expect(t, traced(t, f.nix, ns, "/bin/busybox", "sh", "-c", script), "ok\na\nb\n../elsewhere\n")
+		if fi, err := os.Stat(host + "/m"); err != nil || fi.Mode().Perm() != 0o750 {
+			t.Errorf("mkdir under umask 027: %v %v, want 0750", fi.Mode().Perm(), err)
+		}
+		if fi, err := os.Stat(host + "/a"); err != nil || fi.ModTime().UTC().Format("2006-01-02T15:04:05") != "2001-02-03T04:05:06" {
+			t.Errorf("touch -d: %v %v", fi.ModTime().UTC(), err)
+		}
+		for _, gone := range []string{"a", "sub/b"} {
+			if _, err := os.Lstat(filepath.Join(work, gone)); !os.IsNotExist(err) {
+				t.Errorf("%s/%s still there after the move: %v", work, gone, err)
+			}
+		}
+	})
+}

@@ -82,8 +82,9 @@ func stub(status *os.File, specFD int) error {
 			return &SetupError{Step: stepFilter, Err: err}
 		}
 		// The tracer learns the kernel's stop order from this call (a
-		// harmless EEXIST), and takes the notification listener, whose
-		// number rides in an unused argument; it sets listenerTaken.
+		// harmless EEXIST; the filter always traces it: buildFilter's
+		// probe), and takes the notification listener, whose number
+		// rides in an unused argument; it sets listenerTaken.
 		fdcwd := unix.AT_FDCWD
 		_, _, _ = unix.RawSyscall6(unix.SYS_MKDIRAT, uintptr(fdcwd), uintptr(rootDirPtr()), 0, uintptr(listener), uintptr(listenerTakenPtr()), 0)
 		if listener >= 0 {
@@ -136,13 +137,13 @@ func installTraceFilter(notify bool) (int, error) {
 		if canAddFDs() {
 			level = notifyOpens
 		}
-		if prog, err := buildFilter(level); err == nil {
+		if prog, err := buildFilter(level, uint64(uintptr(rootDirPtr()))); err == nil {
 			if fd, err := installFilterWithListener(prog); err == nil {
 				return fd, nil
 			}
 		}
 	}
-	prog, err := buildFilter(notifyNone)
+	prog, err := buildFilter(notifyNone, 0)
 	if err != nil {
 		return -1, fmt.Errorf("building filter: %w", err)
 	}

@@ -77,6 +77,12 @@ type sysInfo struct {
 	// newRoot: once it succeeds, the process sees another tree (a build
 	// sandbox pivoted into its chroot): the tracer stops translating it.
 	newRoot bool
+	// For notifyRedo: umask, the call's mode is subject to the umask;
+	// in (1+register), an input the call reads from memory, inSize bytes
+	// of it (0: a C string), which the server copies.
+	umask  bool
+	in     int8
+	inSize int16
 }
 
 // notifyKind says how the notification server answers a call.
@@ -103,11 +109,18 @@ const (
 	// directory is /, which it reads itself (through a copy of the
 	// caller's fd, Linux >= 5.6: so at notifyOpens only) to add "nix".
 	notifyGetdents
+	// notifyRedo: calls that make, move or change names (mkdir, rename,
+	// link, symlink, chmod, chown, truncate, utimes...). The server lets
+	// one through when no path changes, and otherwise makes the same call
+	// itself on the host paths (redo.go).
+	notifyRedo
 )
 
 // needsOpens: the kinds the server can answer only where it can also
 // install and take fds (notifyOpens).
-func (k notifyKind) needsOpens() bool { return k == notifyOpen || k == notifyGetdents }
+func (k notifyKind) needsOpens() bool {
+	return k == notifyOpen || k == notifyGetdents || k == notifyRedo
+}
 
 // openOnPtrace are the open flags that keep an open on ptrace: O_PATH,
 // because the notification server hands fds over with
@@ -127,6 +140,15 @@ const (
 	cacheForgetAll             // changes the tree (mount, chroot)
 )
 
+func redo(si sysInfo) sysInfo { si.notify = notifyRedo; return si }
+func redoUmask(si sysInfo) sysInfo {
+	si.umask = true
+	return redo(si)
+}
+func redoIn(si sysInfo, reg int8, size int16) sysInfo {
+	si.in, si.inSize = reg+1, size
+	return redo(si)
+}
 func p(arg int8, f follow) pathArg          { return pathArg{arg: arg, dirfd: -1, follow: f} }
 func pat(dirfd, arg int8, f follow) pathArg { return pathArg{arg: arg, dirfd: dirfd, follow: f} }
 func paths(ps ...pathArg) []pathArg         { return ps }
@@ -159,31 +181,31 @@ var table = []sysInfo{
 	{name: "unlink", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget, notify: notifyUnlink},
 	{name: "rmdir", act: actPaths, paths: paths(p(0, followNo)), flags: -1, cache: cacheForget, notify: notifyRmdir},
 	{name: "unlinkat", act: actPaths, paths: paths(pat(0, 1, followNo)), flags: 2, cache: cacheForget, notify: notifyUnlink},
-	row("mkdir", p(0, followNo)),
-	row("mkdirat", pat(0, 1, followNo)),
-	row("mknod", p(0, followNo)),
-	row("mknodat", pat(0, 1, followNo)),
-	{name: "rename", act: actPaths, paths: paths(p(0, followNo), p(1, followNo)), flags: -1, cache: cacheForget},
-	{name: "renameat", act: actPaths, paths: paths(pat(0, 1, followNo), pat(2, 3, followNo)), flags: -1, cache: cacheForget},
-	{name: "renameat2", act: actPaths, paths: paths(pat(0, 1, followNo), pat(2, 3, followNo)), flags: -1, cache: cacheForget},
-	row("link", p(0, followNo), p(1, followNo)),
-	{name: "linkat", act: actPaths, paths: paths(pat(0, 1, followIfAtFollow), pat(2, 3, followNo)), flags: 4, emptyPath: true},
+	redoUmask(row("mkdir", p(0, followNo))),
+	redoUmask(row("mkdirat", pat(0, 1, followNo))),
+	redoUmask(row("mknod", p(0, followNo))),
+	redoUmask(row("mknodat", pat(0, 1, followNo))),
+	redo(sysInfo{name: "rename", act: actPaths, paths: paths(p(0, followNo), p(1, followNo)), flags: -1, cache: cacheForget}),
+	redo(sysInfo{name: "renameat", act: actPaths, paths: paths(pat(0, 1, followNo), pat(2, 3, followNo)), flags: -1, cache: cacheForget}),
+	redo(sysInfo{name: "renameat2", act: actPaths, paths: paths(pat(0, 1, followNo), pat(2, 3, followNo)), flags: -1, cache: cacheForget}),
+	redo(row("link", p(0, followNo), p(1, followNo))),
+	redo(sysInfo{name: "linkat", act: actPaths, paths: paths(pat(0, 1, followIfAtFollow), pat(2, 3, followNo)), flags: 4, emptyPath: true}),
 	// symlink's first argument is the link's contents: never translated.
-	row("symlink", p(1, followNo)),
-	row("symlinkat", pat(1, 2, followNo)),
+	redoIn(row("symlink", p(1, followNo)), 0, 0),
+	redoIn(row("symlinkat", pat(1, 2, followNo)), 0, 0),
 	// attributes
-	row("chmod", p(0, followYes)),
-	row("fchmodat", pat(0, 1, followYes)),
-	{name: "fchmodat2", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true},
-	row("chown", p(0, followYes)),
-	row("lchown", p(0, followNo)),
-	{name: "fchownat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
-	row("truncate", p(0, followYes)),
+	redo(row("chmod", p(0, followYes))),
+	redo(row("fchmodat", pat(0, 1, followYes))),
+	redo(sysInfo{name: "fchmodat2", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true}),
+	redo(row("chown", p(0, followYes))),
+	redo(row("lchown", p(0, followNo))),
+	redo(sysInfo{name: "fchownat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true}),
+	redo(row("truncate", p(0, followYes))),
 	{name: "statfs", act: actPaths, paths: paths(p(0, followYes)), flags: -1, notify: notifyStatfs, aux: 1},
-	row("utime", p(0, followYes)),
-	row("utimes", p(0, followYes)),
-	{name: "futimesat", act: actPaths, paths: paths(pat(0, 1, followYes)), flags: -1, nullPath: true},
-	{name: "utimensat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true, nullPath: true},
+	redoIn(row("utime", p(0, followYes)), 1, 16),  // struct utimbuf
+	redoIn(row("utimes", p(0, followYes)), 1, 32), // struct timeval[2]
+	redoIn(sysInfo{name: "futimesat", act: actPaths, paths: paths(pat(0, 1, followYes)), flags: -1, nullPath: true}, 2, 32),
+	redoIn(sysInfo{name: "utimensat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true, nullPath: true}, 2, 32), // struct timespec[2]
 	row("setxattr", p(0, followYes)),
 	row("lsetxattr", p(0, followNo)),
 	row("getxattr", p(0, followYes)),

@@ -19,7 +19,7 @@ func TestFilterAndDispatcherAgree(t *testing.T) {
 
 func checkFilter(t *testing.T, level notifyLevel) {
 	notify := level
-	prog, err := buildFilter(level)
+	prog, err := buildFilter(level, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func checkFilter(t *testing.T, level notifyLevel) {
 					t.Errorf("level %d: %s with flags %#x: %#x, want %#x", level, info.name, f, got, v)
 				}
 			}
-		case info.notify == notifyGetdents && level >= notifyOpens:
+		case info.notify.needsOpens() && level >= notifyOpens: // getdents64, the redo calls
 			want = unix.SECCOMP_RET_USER_NOTIF
 		case info.notify != viaPtrace && !info.notify.needsOpens() && level >= notifyReads:
 			want = unix.SECCOMP_RET_USER_NOTIF
@@ -152,5 +152,33 @@ func TestNotificationsAnswerReadOnlyCalls(t *testing.T) {
 	without := lastRunStats
 	if with.notifications < 30 || without.notifications != 0 || without.stops < with.stops+30 {
 		t.Errorf("with notifications: %+v; without: %+v", with, without)
+	}
+}
+
+// TestProbeCallAlwaysStops: the stub's probe (mkdirat of its own "/") is
+// traced though mkdirat goes to the notification server: the tracer takes
+// the server's listener at that stop.
+func TestProbeCallAlwaysStops(t *testing.T) {
+	const probe = 0x7f0012345678
+	prog, err := buildFilter(notifyOpens, probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdict := func(ptr uint64) uint32 {
+		d := bpf.Data{Nr: int32(sysNumbers["mkdirat"]), Arch: auditArch}
+		d.Args[0], d.Args[1] = atFDCWD, ptr
+		v, err := bpf.Run(prog, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := verdict(probe); v != unix.SECCOMP_RET_TRACE {
+		t.Errorf("the probe's mkdirat: %#x, want trace", v)
+	}
+	for _, ptr := range []uint64{probe + 1, probe &^ 0xffffffff, probe & 0xffffffff} {
+		if v := verdict(ptr); v != unix.SECCOMP_RET_USER_NOTIF {
+			t.Errorf("mkdirat of %#x: %#x, want the notification server", ptr, v)
+		}
 	}
 }

@@ -89,6 +89,10 @@ int main(int argc, char **argv) {
 		int d = open(p, O_RDONLY | O_DIRECTORY); if (d < 0) return fail();
 		return ok(openat(d, argv[3], O_RDONLY));
 	}
+	if (!strcmp(op, "renameat-dirfd")) { // renameat(open(dir), name, AT_FDCWD, dest)
+		int d = open(p, O_RDONLY | O_DIRECTORY); if (d < 0) return fail();
+		return ok(renameat(d, argv[3], AT_FDCWD, argv[4]));
+	}
 	if (!strcmp(op, "openat-path")) { // O_PATH opens relative to a dirfd, as libarchive walks
 		int d = open(p, O_PATH | O_DIRECTORY); if (d < 0) return fail();
 		d = openat(d, argv[3], O_PATH | O_DIRECTORY | O_CLOEXEC); if (d < 0) return fail();

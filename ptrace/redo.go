@@ -1,0 +1,139 @@
+package ptrace
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// redo answers a call that makes, moves or changes names (notifyRedo).
+// When none of its paths changes, the kernel gets it right: it is let
+// through. Otherwise the server makes the same call itself, with the
+// caller's arguments but its paths as host paths: a changed path becomes
+// absolute (AT_FDCWD), an unchanged relative one keeps meaning what it
+// meant for the caller (/proc/<tid>/cwd/..., or a copy of the caller's
+// directory fd), and an input the call reads from the caller's memory (a
+// symlink's text, utimes' times) is copied. A mode is applied with the
+// caller's umask, on a server thread with a umask of its own.
+func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool) seccompNotifResp {
+	tid := int(req.pid)
+	args := req.args
+	var bufs [6][]byte // registers to point at server memory
+	var fds []int      // copies of the caller's fds, closed at the end
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	rewrite := false
+	var keep []pathArg
+	for _, pa := range info.paths {
+		follow := followLast(tid, &args, pa, info)
+		res, errno, leave := lk.resolveArg(tid, &args, pa, follow)
+		if info.cache == cacheForget {
+			if leave || errno != 0 {
+				n.t.cache.forgetAll()
+			} else {
+				n.t.cache.forget(n.t.res.toHost(res.guest))
+			}
+		}
+		if leave {
+			keep = append(keep, pa)
+			continue
+		}
+		if errno != 0 {
+			return failWith(errno)
+		}
+		host, rw := n.hostFor(tid, res, follow)
+		if !rw {
+			keep = append(keep, pa)
+			continue
+		}
+		rewrite = true
+		bufs[pa.arg] = cstring(host)
+		if pa.dirfd >= 0 {
+			args[pa.dirfd] = atFDCWD
+		}
+	}
+	if !rewrite {
+		return letThrough
+	}
+	for _, pa := range keep {
+		ptr := req.args[pa.arg]
+		if ptr == 0 {
+			continue // NULL stays NULL
+		}
+		s, ok := lk.mem.readString(tid, ptr)
+		if !ok {
+			return failWith(unix.EFAULT)
+		}
+		dirfd := int32(unix.AT_FDCWD)
+		if pa.dirfd >= 0 {
+			dirfd = int32(req.args[pa.dirfd])
+		}
+		switch {
+		case s != "" && s[0] == '/':
+			bufs[pa.arg] = cstring(s)
+		case dirfd == unix.AT_FDCWD:
+			if s == "" {
+				bufs[pa.arg] = cstring("/proc/" + itoa(tid) + "/cwd")
+			} else {
+				bufs[pa.arg] = cstring("/proc/" + itoa(tid) + "/cwd/" + s)
+			}
+			if pa.dirfd >= 0 {
+				args[pa.dirfd] = atFDCWD
+			}
+		default:
+			fd, err := callerFD(tid, int(dirfd))
+			if err != nil {
+				return failWith(toErrno(err))
+			}
+			fds = append(fds, fd)
+			bufs[pa.arg] = cstring(s)
+			args[pa.dirfd] = uint64(fd)
+		}
+	}
+	if info.in > 0 {
+		reg := info.in - 1
+		if ptr := req.args[reg]; ptr != 0 {
+			if info.inSize == 0 {
+				s, ok := lk.mem.readString(tid, ptr)
+				if !ok {
+					return failWith(unix.EFAULT)
+				}
+				bufs[reg] = cstring(s)
+			} else {
+				b := make([]byte, info.inSize)
+				if !readFull(tid, ptr, b) {
+					return failWith(unix.EFAULT)
+				}
+				bufs[reg] = b
+			}
+		}
+	}
+	if info.umask {
+		if !ownFS {
+			return failWith(unix.ENOSYS)
+		}
+		unix.Umask(umaskOf(tid))
+	}
+	if !notifValid(n.fd, req.id) {
+		return seccompNotifResp{} // the caller is gone: do nothing for it
+	}
+	r, errno := redoSyscall(req.nr, args, &bufs)
+	if errno != 0 {
+		return failWith(errno)
+	}
+	return seccompNotifResp{val: int64(r)}
+}
+
+// atFDCWD is AT_FDCWD as a register holds it.
+var atFDCWD = func() uint64 { fd := int64(unix.AT_FDCWD); return uint64(fd) }()
+
+// callerFD copies fd of tid's process into this one (pidfd_getfd).
+func callerFD(tid, fd int) (int, error) {
+	pidfd, err := unix.PidfdOpen(tgidOf(tid), 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pidfd)
+	return unix.PidfdGetfd(pidfd, fd, 0)
+}

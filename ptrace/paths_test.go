@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestReadsNixFilesAndLeavesHostFilesAlone(t *testing.T) {
@@ -256,5 +258,22 @@ func TestChangesMadeByTheServerKeepTheirMeaning(t *testing.T) {
 				t.Errorf("%s/%s still there after the move: %v", work, gone, err)
 			}
 		}
+	})
+}
+
+// TestExtendedAttributesUnderNix: Nix lists every file's extended
+// attributes (to drop them); under /nix they are the data dir's.
+func TestExtendedAttributesUnderNix(t *testing.T) {
+	f := getFixture(t)
+	file := f.nix + "/xattr-file"
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(file)
+	if err := unix.Lsetxattr(file, "user.np", []byte("hello"), 0); err != nil {
+		t.Fatalf("this test needs user extended attributes where the fixture lives: %v", err)
+	}
+	modes(t, func(t *testing.T, ns bool) {
+		expect(t, traced(t, f.nix, ns, f.hostOps, "xattrs", "/nix/xattr-file"), "user.np=hello\n")
 	})
 }

@@ -109,6 +109,14 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 			}
 		}
 	}
+	var out []byte // the result buffer, copied back to the caller
+	if info.out > 0 {
+		if size := min(args[info.outSize-1], maxXattr); req.args[info.out-1] != 0 && size > 0 {
+			out = make([]byte, size)
+			bufs[info.out-1] = out
+			args[info.outSize-1] = size
+		}
+	}
 	if info.umask {
 		if !ownFS {
 			return failWith(unix.ENOSYS)
@@ -122,8 +130,15 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 	if errno != 0 {
 		return failWith(errno)
 	}
+	if out != nil && r > 0 {
+		return n.reply(req, req.args[info.out-1], out[:min(r, uint64(len(out)))], int64(r))
+	}
 	return seccompNotifResp{val: int64(r)}
 }
+
+// maxXattr is the largest extended attribute value or name list Linux
+// has (XATTR_SIZE_MAX, XATTR_LIST_MAX).
+const maxXattr = 1 << 16
 
 // atFDCWD is AT_FDCWD as a register holds it.
 var atFDCWD = func() uint64 { fd := int64(unix.AT_FDCWD); return uint64(fd) }()

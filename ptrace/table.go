@@ -83,6 +83,9 @@ type sysInfo struct {
 	umask  bool
 	in     int8
 	inSize int16
+	// out (1+register), a buffer the call writes its result into, of
+	// the size in register outSize-1; the server copies the result back.
+	out, outSize int8
 }
 
 // notifyKind says how the notification server answers a call.
@@ -110,9 +113,9 @@ const (
 	// caller's fd, Linux >= 5.6: so at notifyOpens only) to add "nix".
 	notifyGetdents
 	// notifyRedo: calls that make, move or change names (mkdir, rename,
-	// link, symlink, chmod, chown, truncate, utimes...). The server lets
-	// one through when no path changes, and otherwise makes the same call
-	// itself on the host paths (redo.go).
+	// link, symlink, chmod, chown, truncate, utimes...) or read extended
+	// attributes. The server lets one through when no path changes, and
+	// otherwise makes the same call itself on the host paths (redo.go).
 	notifyRedo
 )
 
@@ -148,6 +151,10 @@ func redoUmask(si sysInfo) sysInfo {
 func redoIn(si sysInfo, reg int8, size int16) sysInfo {
 	si.in, si.inSize = reg+1, size
 	return redo(si)
+}
+func redoOut(si sysInfo, reg, sizeReg int8) sysInfo {
+	si.out, si.outSize = reg+1, sizeReg+1
+	return si
 }
 func p(arg int8, f follow) pathArg          { return pathArg{arg: arg, dirfd: -1, follow: f} }
 func pat(dirfd, arg int8, f follow) pathArg { return pathArg{arg: arg, dirfd: dirfd, follow: f} }
@@ -208,10 +215,10 @@ var table = []sysInfo{
 	redoIn(sysInfo{name: "utimensat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 3, emptyPath: true, nullPath: true}, 2, 32), // struct timespec[2]
 	row("setxattr", p(0, followYes)),
 	row("lsetxattr", p(0, followNo)),
-	row("getxattr", p(0, followYes)),
-	row("lgetxattr", p(0, followNo)),
-	row("listxattr", p(0, followYes)),
-	row("llistxattr", p(0, followNo)),
+	redoOut(redoIn(row("getxattr", p(0, followYes)), 1, 0), 2, 3),
+	redoOut(redoIn(row("lgetxattr", p(0, followNo)), 1, 0), 2, 3),
+	redoOut(redo(row("listxattr", p(0, followYes))), 1, 2),
+	redoOut(redo(row("llistxattr", p(0, followNo))), 1, 2),
 	row("removexattr", p(0, followYes)),
 	row("lremovexattr", p(0, followNo)),
 	{name: "setxattrat", act: actPaths, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 2, emptyPath: true},

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -88,6 +89,15 @@ int main(int argc, char **argv) {
 	if (!strcmp(op, "openat-dirfd")) { // openat(open(dir), name)
 		int d = open(p, O_RDONLY | O_DIRECTORY); if (d < 0) return fail();
 		return ok(openat(d, argv[3], O_RDONLY));
+	}
+	if (!strcmp(op, "xattrs")) { // llistxattr and lgetxattr of p, sizes asked first as Nix does
+		ssize_t n = llistxattr(p, NULL, 0); if (n < 0) return fail();
+		char list[4096], val[256]; n = llistxattr(p, list, n); if (n < 0) return fail();
+		for (char *k = list; k < list + n; k += strlen(k) + 1) {
+			ssize_t v = lgetxattr(p, k, val, sizeof val - 1); if (v < 0) return fail();
+			val[v] = 0; printf("%s=%s\n", k, val);
+		}
+		return 0;
 	}
 	if (!strcmp(op, "renameat-dirfd")) { // renameat(open(dir), name, AT_FDCWD, dest)
 		int d = open(p, O_RDONLY | O_DIRECTORY); if (d < 0) return fail();

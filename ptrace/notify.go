@@ -158,15 +158,7 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 	pa := info.paths[0]
 	follow := followLast(tid, args, pa, info)
 	res, errno, leave := lk.resolveArg(tid, args, pa, follow)
-	if info.cache == cacheForget {
-		// The name goes away: so must what the cache says of it (as
-		// tracer.enterPaths does).
-		if leave || errno != 0 {
-			n.t.cache.forgetAll()
-		} else {
-			n.t.cache.forget(n.t.res.toHost(res.guest))
-		}
-	}
+	n.t.forgetName(info, res, errno, leave)
 	if leave {
 		return letThrough
 	}

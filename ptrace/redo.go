@@ -28,13 +28,7 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 	for _, pa := range info.paths {
 		follow := followLast(tid, &args, pa, info)
 		res, errno, leave := lk.resolveArg(tid, &args, pa, follow)
-		if info.cache == cacheForget {
-			if leave || errno != 0 {
-				n.t.cache.forgetAll()
-			} else {
-				n.t.cache.forget(n.t.res.toHost(res.guest))
-			}
-		}
+		n.t.forgetName(info, res, errno, leave)
 		if leave {
 			keep = append(keep, pa)
 			continue

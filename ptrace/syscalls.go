@@ -166,6 +166,20 @@ func (t *tracer) exeOf(tid int, proc *process, guest string) *process {
 	return t.procOf(atoi(who))
 }
 
+// forgetName drops from the lookup cache what it says of a name a call
+// removes or replaces (cacheForget), all of it when the name is unknown.
+// The tracer and the notification server both call it, before the call.
+func (t *tracer) forgetName(info *sysInfo, res resolved, errno unix.Errno, leave bool) {
+	if info.cache != cacheForget {
+		return
+	}
+	if leave || errno != 0 {
+		t.cache.forgetAll()
+	} else {
+		t.cache.forget(t.res.toHost(res.guest))
+	}
+}
+
 func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 	if info.cache == cacheForgetAll {
 		t.cache.forgetAll()
@@ -176,13 +190,7 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 	for _, pa := range info.paths {
 		follow := followLast(th.tid, &th.args, pa, info)
 		res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pa, follow)
-		if info.cache == cacheForget {
-			if leave || errno != 0 {
-				t.cache.forgetAll()
-			} else {
-				t.cache.forget(t.res.toHost(res.guest))
-			}
-		}
+		t.forgetName(info, res, errno, leave)
 		if leave {
 			continue
 		}

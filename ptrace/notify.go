@@ -2,7 +2,6 @@ package ptrace
 
 import (
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -391,26 +390,10 @@ func openNow(listener int, req *seccompNotif, host string, flags int, mode uint3
 // umaskOf reads tid's umask (/proc/<tid>/status, Linux >= 4.7); 022,
 // the usual one, where it cannot be read.
 func umaskOf(tid int) int {
-	var buf [2048]byte
-	fd, err := unix.Open("/proc/"+itoa(tid)+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0o22
+	if v, ok := statusField(tid, "Umask", 8); ok {
+		return v
 	}
-	k, _ := unix.Read(fd, buf[:])
-	unix.Close(fd)
-	if k <= 0 {
-		return 0o22
-	}
-	text := string(buf[:k])
-	i := strings.Index(text, "\nUmask:\t")
-	if i < 0 {
-		return 0o22
-	}
-	v, err := strconv.ParseUint(strings.TrimSpace(strings.SplitN(text[i+len("\nUmask:\t"):], "\n", 2)[0]), 8, 32)
-	if err != nil {
-		return 0o22
-	}
-	return int(v)
+	return 0o22
 }
 
 // getcwd answers getcwd like tracer.enterGetcwd.

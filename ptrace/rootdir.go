@@ -79,13 +79,7 @@ func (n *notifier) getdents(lk *lookup, req *seccompNotif) seccompNotifResp {
 	if host, err := lk.procfs.readlink(lk.procPath(tid, "fd/"+itoa(fd))); err != nil || host != "/" {
 		return letThrough
 	}
-	tgid := tgidOf(tid)
-	pidfd, err := unix.PidfdOpen(tgid, 0)
-	if err != nil {
-		return letThrough
-	}
-	defer unix.Close(pidfd)
-	own, err := unix.PidfdGetfd(pidfd, fd, 0)
+	own, err := callerFD(tid, fd)
 	if err != nil {
 		return letThrough
 	}
@@ -95,7 +89,7 @@ func (n *notifier) getdents(lk *lookup, req *seccompNotif) seccompNotifResp {
 	if err != nil {
 		return letThrough
 	}
-	key := [2]int{tgid, fd}
+	key := [2]int{tgidOf(tid), fd}
 	if pos == 0 {
 		n.roots.set(key, true) // a listing begins
 	}
@@ -120,21 +114,27 @@ func (n *notifier) getdents(lk *lookup, req *seccompNotif) seccompNotifResp {
 // tgidOf returns tid's thread group (pidfd_open wants a process before
 // Linux 6.9); tid itself when /proc does not say.
 func tgidOf(tid int) int {
-	b, err := os.ReadFile("/proc/" + itoa(tid) + "/status")
-	if err != nil {
-		return tid
-	}
-	s := string(b)
-	i := strings.Index(s, "\nTgid:\t")
-	if i < 0 {
-		return tid
-	}
-	line := s[i+len("\nTgid:\t"):]
-	if j := strings.IndexByte(line, '\n'); j >= 0 {
-		line = line[:j]
-	}
-	if v, err := strconv.Atoi(line); err == nil {
+	if v, ok := statusField(tid, "Tgid", 10); ok {
 		return v
 	}
 	return tid
+}
+
+// statusField reads a number from /proc/<tid>/status.
+func statusField(tid int, name string, base int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + itoa(tid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	i := strings.Index(s, "\n"+name+":\t")
+	if i < 0 {
+		return 0, false
+	}
+	line := s[i+len(name)+3:]
+	if j := strings.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(line), base, 64)
+	return int(v), err == nil
 }

@@ -134,23 +134,22 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 		}
 	}()
 	info := byNr[int(req.nr)]
-	if info != nil && info.notify == notifyGetcwd {
-		return n.getcwd(lk, req)
-	}
-	if info != nil && info.notify == notifyGetdents {
-		return n.getdents(lk, req)
-	}
-	if info != nil && info.notify == notifyRedo {
-		if p := n.t.procOf(int(req.pid)); p != nil && p.ownRoot {
-			return letThrough
-		}
-		return n.redo(lk, req, info, ownFS)
-	}
-	if info == nil || info.notify == viaPtrace || len(info.paths) == 0 {
+	if info == nil || info.notify == viaPtrace {
 		return letThrough
 	}
 	tid := int(req.pid)
 	if p := n.t.procOf(tid); p != nil && p.ownRoot {
+		return letThrough // its paths are its own business (see process)
+	}
+	switch info.notify {
+	case notifyGetcwd:
+		return n.getcwd(lk, req)
+	case notifyGetdents:
+		return n.getdents(lk, req)
+	case notifyRedo:
+		return n.redo(lk, req, info, ownFS)
+	}
+	if len(info.paths) == 0 {
 		return letThrough
 	}
 	args := &req.args
@@ -399,9 +398,6 @@ func umaskOf(tid int) int {
 // getcwd answers getcwd like tracer.enterGetcwd.
 func (n *notifier) getcwd(lk *lookup, req *seccompNotif) seccompNotifResp {
 	tid := int(req.pid)
-	if p := n.t.procOf(tid); p != nil && p.ownRoot {
-		return letThrough
-	}
 	host, err := lk.procfs.readlink(lk.procPath(tid, "cwd"))
 	if err != nil || !strings.HasPrefix(host, "/") {
 		return letThrough

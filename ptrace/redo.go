@@ -76,7 +76,7 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 				args[pa.dirfd] = atFDCWD
 			}
 		default:
-			fd, err := callerFD(tid, int(dirfd))
+			fd, err := callerFD(tgidOf(tid), int(dirfd))
 			if err != nil {
 				return failWith(toErrno(err))
 			}
@@ -137,9 +137,9 @@ const maxXattr = 1 << 16
 // atFDCWD is AT_FDCWD as a register holds it.
 var atFDCWD = func() uint64 { fd := int64(unix.AT_FDCWD); return uint64(fd) }()
 
-// callerFD copies fd of tid's process into this one (pidfd_getfd).
-func callerFD(tid, fd int) (int, error) {
-	pidfd, err := unix.PidfdOpen(tgidOf(tid), 0)
+// callerFD copies fd of process tgid into this one (pidfd_getfd).
+func callerFD(tgid, fd int) (int, error) {
+	pidfd, err := unix.PidfdOpen(tgid, 0)
 	if err != nil {
 		return -1, err
 	}

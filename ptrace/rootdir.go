@@ -73,13 +73,11 @@ func (n *notifier) getdents(lk *lookup, req *seccompNotif) seccompNotifResp {
 	if n.t.hostNix || fd < 0 {
 		return letThrough
 	}
-	if p := n.t.procOf(tid); p != nil && p.ownRoot {
-		return letThrough
-	}
 	if host, err := lk.procfs.readlink(lk.procPath(tid, "fd/"+itoa(fd))); err != nil || host != "/" {
 		return letThrough
 	}
-	own, err := callerFD(tid, fd)
+	tgid := tgidOf(tid)
+	own, err := callerFD(tgid, fd)
 	if err != nil {
 		return letThrough
 	}
@@ -89,7 +87,7 @@ func (n *notifier) getdents(lk *lookup, req *seccompNotif) seccompNotifResp {
 	if err != nil {
 		return letThrough
 	}
-	key := [2]int{tgidOf(tid), fd}
+	key := [2]int{tgid, fd}
 	if pos == 0 {
 		n.roots.set(key, true) // a listing begins
 	}

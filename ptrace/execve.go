@@ -100,6 +100,16 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 		}
 		return argvPtrs, argvOK
 	}
+	// The path as given, read only when needed (a script's argv, the
+	// process's name).
+	givenPath, givenRead := "", false
+	given := func() string {
+		if !givenRead {
+			givenPath, _ = t.lk.mem.readString(th.tid, arg(r, int(a.path)))
+			givenRead = true
+		}
+		return givenPath
+	}
 	var head []string // new leading arguments
 	tailFrom := 0     // argvPtrs[tailFrom:] follow them
 	script := ""
@@ -130,7 +140,7 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 				return t.fail(th, unix.ENOEXEC)
 			}
 			if depth == 0 {
-				script, _ = t.lk.mem.readString(th.tid, arg(r, int(a.path)))
+				script = given()
 			}
 			newHead := []string{interp}
 			if opt != "" {
@@ -206,8 +216,8 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 	}
 	// The process is named after the path it was exec'd by, as natively
 	// (see execname.go), not after its loader or interpreter.
-	if given, ok := t.lk.mem.readString(th.tid, arg(r, int(a.path))); ok {
-		if name := given[strings.LastIndexByte(given, '/')+1:]; name != filename[strings.LastIndexByte(filename, '/')+1:] {
+	if g := given(); g != "" {
+		if name := g[strings.LastIndexByte(g, '/')+1:]; name != filename[strings.LastIndexByte(filename, '/')+1:] {
 			if link, ok := t.links.named(filename, name); ok {
 				filename = link
 			}

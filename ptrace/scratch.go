@@ -74,11 +74,24 @@ func (t *tracer) exitScratch(th *thread) error {
 
 // forkReturned maps the scratch area in a parent at the exit stop of its
 // fork: the registers are saved, the syscall instruction runs again as
-// mmap, and exitInjected puts them back.
+// mmap, and exitInjected puts them back. Between this stop and the mmap
+// the thread passes through user mode, where a pending signal (a child's
+// SIGCHLD, often) would run its handler first, with its own calls: every
+// signal is blocked meanwhile, so the next two stops are the mmap's, and
+// exitInjected unblocks them. Without PTRACE_SETSIGMASK (Linux < 3.11) no
+// area is mapped here: the children map their own.
 func (t *tracer) forkReturned(th *thread) error {
 	if sc := th.proc.scratch; sc.addr != 0 || sc.failed {
 		return nil // a vfork child mapped it meanwhile
 	}
+	mask, err := sigmask(th.tid)
+	if err != nil {
+		return nil
+	}
+	if err := setSigmask(th.tid, ^uint64(0)); err != nil {
+		return nil
+	}
+	th.savedMask = mask
 	th.saved = th.regs
 	r := &th.regs
 	callAgain(r, unix.SYS_MMAP, 0, scratchSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
@@ -89,9 +102,14 @@ func (t *tracer) forkReturned(th *thread) error {
 // exitInjected records the injected mmap's result and restores the
 // registers of the fork's return.
 func (t *tracer) exitInjected(th *thread) error {
-	th.proc.scratch.record(result(&th.regs))
+	if sysNr(&th.regs) == unix.SYS_MMAP {
+		th.proc.scratch.record(result(&th.regs))
+	}
 	th.regs = th.saved
-	return t.ok(th, setRegs(th.tid, &th.regs))
+	if err := setRegs(th.tid, &th.regs); err != nil {
+		return t.ok(th, err)
+	}
+	return t.ok(th, setSigmask(th.tid, th.savedMask))
 }
 
 // record takes the injected mmap's result: the area's address, or that

@@ -67,7 +67,8 @@ type thread struct {
 	exit      exitWork
 	regs      regs // at the current stop
 	args      [6]uint64
-	saved     regs // at the enter stop, when exit != exitNone
+	saved     regs   // at the enter stop, when exit != exitNone
+	savedMask uint64 // the blocked signals, while forkReturned's mmap runs
 	exitArg   uint64
 	exec      *execPlan // the execve in flight
 	slot      int       // its slot of the scratch area, -1: none yet

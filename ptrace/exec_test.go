@@ -9,10 +9,20 @@ import (
 
 func TestExecOfStoreProgramsAndScripts(t *testing.T) {
 	f := getFixture(t)
+	// A program started through a symlink: /proc/self/exe names the file,
+	// as natively, not the link.
+	// (busybox runs the applet its link is named after).
+	if err := os.MkdirAll(f.nix+"/bblink", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(storeBusybox, f.nix+"/bblink/readlink"); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
 	modes(t, func(t *testing.T, ns bool) {
 		// A static binary under /nix.
 		expect(t, traced(t, f.nix, ns, storeBusybox, "echo", "static"), "static\n")
 		expect(t, traced(t, f.nix, ns, storeBusybox, "readlink", "/proc/self/exe"), storeBusybox+"\n")
+		expect(t, traced(t, f.nix, ns, "/nix/bblink/readlink", "/proc/self/exe"), storeBusybox+"\n")
 		expect(t, traced(t, f.nix, ns, storeOps, "fdlink", "/proc/self/exe"), storeOps+"\n")
 		// PT_INTERP under /nix (natively ENOENT); argv[0] as given.
 		expect(t, traced(t, f.nix, ns, storeOps, "argv0"), storeOps+"\n")

@@ -30,9 +30,12 @@ type process struct {
 	ownRoot bool
 
 	// exeGuest and exeHost are the program the process runs when the
-	// tracer started it through its dynamic loader: the kernel's
-	// /proc/<pid>/exe then names the loader, so the tracer answers
-	// readlink, open and execve of it from here.
+	// tracer changed its exec. Started through its dynamic loader, the
+	// kernel's /proc/<pid>/exe names the loader; started from its host
+	// path, it names that path, not the guest's. Either way the tracer
+	// answers readlink, open and execve of it from here, without asking
+	// /proc (a lookup of a new process's directory there costs about as
+	// much as the rest of the call).
 	exeGuest, exeHost string
 }
 
@@ -333,7 +336,7 @@ func (t *tracer) execEvent(th *thread) error {
 	}
 	proc := newProcess()
 	proc.ownRoot = th.proc.ownRoot // the root stays changed across exec
-	if plan := th.exec; plan != nil && plan.viaLoader {
+	if plan := th.exec; plan != nil {
 		proc.exeGuest, proc.exeHost = plan.exeGuest, plan.exeHost
 	}
 	t.mu.Lock()

@@ -34,6 +34,19 @@ func TestExitStatusPassesThrough(t *testing.T) {
 	})
 }
 
+// TestForksWhileSignalsArrive: the tracer maps its scratch area in a
+// process that forks, on the way out of its second fork, by running an
+// mmap there. A signal pending at that moment (a child's SIGCHLD, here one
+// sent again and again) must neither run its handler in the middle of it
+// nor leave the area's address wrong: the later children's execs of a
+// store program, whose paths go there, must work.
+func TestForksWhileSignalsArrive(t *testing.T) {
+	f := getFixture(t)
+	modes(t, func(t *testing.T, ns bool) {
+		expect(t, traced(t, f.nix, ns, storeOps, "fork-under-signals", storeBusybox), "ok\n")
+	})
+}
+
 func TestForkStormAndOrphansStayTranslated(t *testing.T) {
 	f := getFixture(t)
 	modes(t, func(t *testing.T, ns bool) {

@@ -42,6 +42,39 @@ static void on_alarm(int sig) {
 	handled++;
 }
 
+// fork-under-signals: a thread keeps a signal pending for the main
+// thread, whose handler makes a system call of its own, while the main
+// thread forks and its children exec a program.
+static volatile int hammer_stop;
+static pid_t hammer_target;
+static void on_usr1(int sig) { (void)sig; getppid(); }
+static void *hammer(void *arg) {
+	(void)arg;
+	while (!hammer_stop) { syscall(SYS_tgkill, getpid(), hammer_target, SIGUSR1); usleep(50); }
+	return NULL;
+}
+static int fork_exec_wait(const char *prog) {
+	pid_t c = fork();
+	if (c < 0) return -1;
+	if (c == 0) { execl(prog, prog, "true", (char *)NULL); _exit(100 + errno); }
+	int st; while (waitpid(c, &st, 0) < 0) if (errno != EINTR) return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+static int forks_under_signals(const char *prog) {
+	struct sigaction sa = {0};
+	sa.sa_handler = on_usr1; sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	hammer_target = syscall(SYS_gettid);
+	pthread_t th; pthread_create(&th, NULL, hammer, NULL);
+	int bad = 0;
+	for (int i = 0; i < 4; i++) { // the tracer maps its scratch area at the second fork's return
+		int r = fork_exec_wait(prog);
+		if (r != 0) { printf("child %d: %s\n", i, r >= 100 && r < 228 ? strerrorname_np(r - 100) : "failed"); bad = 1; }
+	}
+	hammer_stop = 1; pthread_join(th, NULL);
+	return bad;
+}
+
 static int cmpstr(const void *a, const void *b) { return strcmp(*(char **)a, *(char **)b); }
 
 // walk: print what a program sees of every entry under a tree.
@@ -176,6 +209,17 @@ int main(int argc, char **argv) {
 	if (!strcmp(op, "thread-exec")) {
 		exec_path = (char *)p; pthread_t th; pthread_create(&th, NULL, thread_exec, NULL);
 		pthread_join(th, NULL); return 1;
+	}
+	if (!strcmp(op, "fork-under-signals")) { // p: a busybox to exec; in a fresh child each round
+		int bad = 0;
+		for (int i = 0; i < 30; i++) {
+			pid_t m = fork();
+			if (m == 0) { int r = forks_under_signals(p); fflush(stdout); _exit(r); }
+			int st; waitpid(m, &st, 0);
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) bad = 1;
+		}
+		printf(bad ? "failed\n" : "ok\n");
+		return bad;
 	}
 	if (!strcmp(op, "uring")) return ok(syscall(425, 1, NULL));
 	if (!strcmp(op, "unknown")) return ok(syscall(1000));

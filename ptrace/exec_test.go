@@ -10,8 +10,8 @@ import (
 func TestExecOfStoreProgramsAndScripts(t *testing.T) {
 	f := getFixture(t)
 	// A program started through a symlink: /proc/self/exe names the file,
-	// as natively, not the link.
-	// (busybox runs the applet its link is named after).
+	// as natively, not the link (named readlink: busybox runs the applet
+	// its link is named after).
 	if err := os.MkdirAll(f.nix+"/bblink", 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -24,9 +24,9 @@ import (
 // recursion limit of binfmt handlers).
 const maxInterpreters = 4
 
-// execPlan is an execve the tracer changed, kept until the exec event.
+// execPlan is an execve the tracer changed, kept until the exec event:
+// the program the process will run (process.exeGuest/exeHost).
 type execPlan struct {
-	viaLoader         bool
 	exeGuest, exeHost string
 }
 
@@ -207,7 +207,6 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 		}
 		head = newHead
 		filename = t.res.toHost(ires.guest)
-		plan.viaLoader = true
 		crossed = true
 		break
 	}

@@ -36,6 +36,7 @@ func Diagnose(err error) Diagnosis {
 	if unix.Uname(&u) == nil {
 		facts["kernel"] = unix.ByteSliceToString(u.Release[:])
 	}
+	facts["ptrace.host_calls"] = hostCallsHere().String()
 	d := Diagnosis{Facts: facts}
 	if err == nil {
 		d.Cause, d.Detail = "", "ptrace works here"

@@ -75,8 +75,9 @@ func (t *tracer) enterGetcwd(th *thread) error {
 	return t.succeed(th, int64(len(guest)+1))
 }
 
-// enterGetdents asks for the exit stop of the first getdents64 of a
-// directory stream on / (its position is 0), to add "nix" to it.
+// enterGetdents asks for the exit stop of a getdents64 of a directory
+// stream on / that still owes its "nix" entry: one that begins (its
+// position is 0) or one whose earlier batches had no room for it.
 func (t *tracer) enterGetdents(th *thread) error {
 	if t.hostNix {
 		return nil
@@ -86,8 +87,14 @@ func (t *tracer) enterGetdents(th *thread) error {
 	if err != nil || host != "/" {
 		return nil
 	}
-	info, err := os.ReadFile(t.lk.procPath(th.tid, "fdinfo/"+itoa(fd)))
-	if err != nil || !strings.HasPrefix(string(info), "pos:\t0\n") {
+	p := th.proc
+	if info, err := os.ReadFile(t.lk.procPath(th.tid, "fdinfo/"+itoa(fd))); err == nil && strings.HasPrefix(string(info), "pos:\t0\n") {
+		if p.rootOwed == nil {
+			p.rootOwed = map[int]bool{}
+		}
+		p.rootOwed[fd] = true
+	}
+	if !p.rootOwed[fd] {
 		return nil
 	}
 	th.saved = th.regs
@@ -95,19 +102,21 @@ func (t *tracer) enterGetdents(th *thread) error {
 	return nil
 }
 
-// exitGetdents appends a "nix" entry (struct linux_dirent64) when the
-// buffer has room for it. (The notification server, where there is one,
-// answers these calls instead: rootdir.go.)
+// exitGetdents appends a "nix" entry (struct linux_dirent64) to the first
+// batch with room for it, the end of the listing (0) included. (The
+// notification server, where there is one, answers these calls instead:
+// rootdir.go.)
 func (t *tracer) exitGetdents(th *thread) error {
 	n := result(&th.regs)
 	count := int64(arg(&th.saved, 2))
-	if n <= 0 || n+nixEntryLen > count {
+	if n < 0 || n+nixEntryLen > count {
 		return nil
 	}
 	ent, ok := nixEntry(t.res.nixDir)
 	if !ok || writeMem(th.tid, arg(&th.saved, 1)+uint64(n), ent) != nil {
 		return nil
 	}
+	delete(th.proc.rootOwed, int(int32(arg(&th.saved, 0))))
 	setResult(&th.regs, n+nixEntryLen)
 	return t.ok(th, setRegs(th.tid, &th.regs))
 }

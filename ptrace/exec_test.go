@@ -65,7 +65,7 @@ func TestChrootedProcessesAreLeftAlone(t *testing.T) {
 	os.WriteFile(root+"/nix/hello", []byte("inside\n"), 0o644)
 	guestRoot := "/nix" + strings.TrimPrefix(root, f.nix)
 	modes(t, func(t *testing.T, ns bool) {
-		r := traced(t, f.nix, ns, "/usr/bin/unshare", "-r", "/usr/sbin/chroot", guestRoot, "/bin/busybox", "cat", "/nix/hello")
+		r := traced(t, f.nix, ns, f.hostOps, "userns-chroot", guestRoot, "/bin/busybox", "cat", "/nix/hello")
 		expect(t, r, "inside\n")
 	})
 }

@@ -23,14 +23,20 @@ import (
 // With notify, the calls the notification server can answer return
 // SECCOMP_RET_USER_NOTIF instead of SECCOMP_RET_TRACE; opens only at
 // notifyOpens (the server can install fds), and only those without
-// O_PATH.
+// O_PATH; listings only at notifyListings (the server needs the caller's
+// own open directory, pidfd_getfd).
 type notifyLevel uint8
 
 const (
-	notifyNone  notifyLevel = iota
-	notifyReads             // stat, access, readlink
-	notifyOpens             // and opens
+	notifyNone     notifyLevel = iota
+	notifyReads                // stat, access, readlink
+	notifyOpens                // and opens, removals, the redone calls
+	notifyListings             // and listings of / (getdents64)
 )
+
+func (l notifyLevel) String() string {
+	return [...]string{"none", "reads", "opens", "listings"}[l]
+}
 
 // probe, when not 0, is the address of the stub's probe path: its
 // mkdirat of that string always stops the tracer (it learns the stop
@@ -47,7 +53,9 @@ func buildFilter(level notifyLevel, probe uint64) ([]unix.SockFilter, error) {
 		switch k := byNr[nr].notify; {
 		case k == notifyOpen && level >= notifyOpens:
 			verdict[nr] = fmt.Sprintf("open%d", nr)
-		case k.needsOpens() && level >= notifyOpens:
+		case k == notifyGetdents && level >= notifyListings:
+			verdict[nr] = "notify"
+		case k.needsOpens() && k != notifyGetdents && level >= notifyOpens:
 			verdict[nr] = "notify"
 		case k != viaPtrace && !k.needsOpens() && level >= notifyReads:
 			verdict[nr] = "notify"

@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,11 +76,8 @@ func buildFixture() (*fixture, string) {
 			return copyFile("/lib64/ld-linux-x86-64.so.2", f.nix+"/store/glibc/lib/ld-linux-x86-64.so.2", 0o755)
 		},
 		func() error { return copyFile(hostLib("libc.so.6"), f.nix+"/store/glibc/lib/libc.so.6", 0o755) },
-		func() error { return runCmd("gcc", "-O2", "-o", f.hostOps, src, "-lpthread") },
-		func() error {
-			return runCmd("gcc", "-O2", "-o", f.nix+"/store/pkg/bin/pathops", src, "-lpthread",
-				"-Wl,--dynamic-linker=/nix/store/glibc/lib/ld-linux-x86-64.so.2", "-Wl,-rpath,/nix/store/glibc/lib")
-		},
+		func() error { return buildPathops(src, f.hostOps, false) },
+		func() error { return buildPathops(src, f.nix+"/store/pkg/bin/pathops", true) },
 		func() error {
 			return os.WriteFile(f.nix+"/store/pkg/bin/script", []byte("#!/nix/store/pkg/bin/busybox sh\necho script \"$0\" \"$@\"\n"), 0o755)
 		},
@@ -97,6 +95,33 @@ func buildFixture() (*fixture, string) {
 		}
 	}
 	return f, ""
+}
+
+// pathopsEnv names a directory holding pathops built beforehand, for
+// machines without gcc (the kernels' VMs, integration/kernels.sh):
+// pathops with the host's loader and pathops-nix with
+// /nix/store/glibc/lib's, each built as buildPathops would.
+const pathopsEnv = "NP_PTRACE_TEST_PATHOPS"
+
+// buildPathops compiles testdata/pathops.c to out, with its loader and
+// libraries in the fixture's /nix/store/glibc/lib when inNix, or copies
+// the prebuilt one from $NP_PTRACE_TEST_PATHOPS.
+func buildPathops(src, out string, inNix bool) error {
+	if dir := os.Getenv(pathopsEnv); dir != "" {
+		name := "pathops"
+		if inNix {
+			name = "pathops-nix"
+		}
+		if err := copyFile(filepath.Join(dir, name), out, 0o755); err != nil {
+			return fmt.Errorf("copying prebuilt pathops (%s=%s): %w", pathopsEnv, dir, err)
+		}
+		return nil
+	}
+	args := []string{"-O2", "-o", out, src, "-lpthread"}
+	if inNix {
+		args = append(args, "-Wl,--dynamic-linker=/nix/store/glibc/lib/ld-linux-x86-64.so.2", "-Wl,-rpath,/nix/store/glibc/lib")
+	}
+	return runCmd("gcc", args...)
 }
 
 func runCmd(name string, args ...string) error {

@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/np-portable/np/internal/hostile"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/nsbox"
 )
@@ -53,7 +55,57 @@ func TestMain(m *testing.M) {
 	if os.Geteuid() == 0 && os.Getenv(droppedEnv) == "" {
 		os.Exit(rerunAsTestUser())
 	}
+	if code, again := hostileTestHost(); again {
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
+}
+
+// Environment knobs that run the whole suite on the fallbacks of
+// hostcalls.go:
+//
+//	NP_PTRACE_TEST_REFUSE=no-unshare,no-process-vm,...  hostile.Filters to run under
+//	NP_PTRACE_TEST_MEM=file|peek                         tracee memory without process_vm
+//	NP_PTRACE_TEST_SERVERS=2                             notification servers (Linux < 6.6 runs 2)
+const (
+	refuseEnv  = "NP_PTRACE_TEST_REFUSE"
+	refusedEnv = "NP_PTRACE_TEST_REFUSED" // set once the filters are installed
+)
+
+// hostileTestHost applies the knobs; again: the binary re-executed
+// itself under the filters and this is its exit code.
+func hostileTestHost() (code int, again bool) {
+	if names := os.Getenv(refuseEnv); names != "" && os.Getenv(refusedEnv) == "" {
+		self, err := os.Executable()
+		if err == nil {
+			err = hostile.ExecUnderFilters(strings.Split(names, ","), append([]string{self}, os.Args[1:]...),
+				append(os.Environ(), refusedEnv+"=1"))
+		}
+		fmt.Fprintf(os.Stderr, "running the tests under %s: %v\n", names, err)
+		return 1, true
+	}
+	switch m := os.Getenv("NP_PTRACE_TEST_MEM"); m {
+	case "":
+	case "file", "peek":
+		h := probeHostCalls()
+		h.vmRW = false
+		if m == "peek" {
+			h.procMem = false
+		}
+		hostForTests = &h
+	default:
+		fmt.Fprintf(os.Stderr, "NP_PTRACE_TEST_MEM=%q: want file or peek\n", m)
+		return 2, true
+	}
+	if n := os.Getenv("NP_PTRACE_TEST_SERVERS"); n != "" {
+		k, err := strconv.Atoi(n)
+		if err != nil || k < 1 {
+			fmt.Fprintf(os.Stderr, "NP_PTRACE_TEST_SERVERS=%q: want a number >= 1\n", n)
+			return 2, true
+		}
+		serversForTests = k
+	}
+	return 0, false
 }
 
 // rerunAsTestUser copies the test binary where testUser can run it and

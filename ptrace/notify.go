@@ -43,6 +43,11 @@ type notifier struct {
 	stopW  int
 	wg     sync.WaitGroup
 	served atomic.Int64 // notifications answered, for the debug log
+	// servers is how many goroutines serve; with more than one, recvMu
+	// makes checking for a pending notification and receiving it one
+	// step (take).
+	servers int
+	recvMu  sync.Mutex
 }
 
 // startNotifier serves the listener fd until stop; false if it cannot.
@@ -66,6 +71,10 @@ func (t *tracer) startNotifier(fd int) bool {
 		logrus.Debugf("ptrace: no synchronous notification wake-ups: %v", err)
 		servers = notifyServersAsync
 	}
+	if serversForTests > 0 {
+		servers = serversForTests
+	}
+	n.servers = servers
 	for i := 0; i < servers; i++ {
 		n.wg.Add(1)
 		go n.serve()
@@ -109,8 +118,8 @@ func (n *notifier) serve() {
 			}
 			continue
 		}
-		if err := notifRecv(n.fd, &req); err != nil {
-			continue // ENOENT: the caller went away; EINTR; another server took it
+		if !n.take(&req) {
+			continue // the caller went away; another server took it
 		}
 		n.served.Add(1)
 		resp := n.answer(&lk, &req, ownFS)
@@ -120,6 +129,31 @@ func (n *notifier) serve() {
 		resp.id = req.id
 		_ = notifSend(n.fd, &resp) // ENOENT: the caller was interrupted
 	}
+}
+
+// serversForTests, when > 0, sets the number of servers.
+var serversForTests int
+
+// take receives the pending notification the server's poll saw. Every
+// server is woken for each one, and NOTIF_RECV blocks when another server
+// took it first; a server blocked there (its signals blocked) would never
+// see the stop pipe, and stop would wait for it forever after the
+// program ended (seen on Linux 5.10, which has no synchronous wake-ups
+// and so runs two servers: a nix-build under ptrace hung about once in
+// thirteen). So with several servers one at a time checks, with a poll
+// that does not wait, that a notification is still pending, and only
+// then receives it; a notification withdrawn in between (its caller
+// killed) makes the receive fail with ENOENT, not block.
+func (n *notifier) take(req *seccompNotif) bool {
+	if n.servers > 1 {
+		n.recvMu.Lock()
+		defer n.recvMu.Unlock()
+		fds := []unix.PollFd{{Fd: int32(n.fd), Events: unix.POLLIN}}
+		if k, err := unix.Poll(fds, 0); err != nil || k == 0 || fds[0].Revents&unix.POLLIN == 0 {
+			return false
+		}
+	}
+	return notifRecv(n.fd, req) == nil
 }
 
 var letThrough = seccompNotifResp{flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}

@@ -111,8 +111,13 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	if err != nil {
 		return 0, &SetupError{Step: "checking nix directory " + spec.NixDir, Err: err}
 	}
-	wire := &wireSpec{Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, NoSeccomp: spec.NoSeccomp, NoNotify: spec.noNotify,
+	calls := hostCallsHere()
+	memVia = calls.mem()
+	wire := &wireSpec{Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, NoSeccomp: spec.NoSeccomp, Notify: calls.notify(),
 		Probe: probe, LogLevel: uint32(logrus.GetLevel())}
+	if spec.noNotify || spec.NoSeccomp {
+		wire.Notify = notifyNone
+	}
 	if !probe {
 		wire.KeepFDs = spec.PassFDs
 	}
@@ -138,20 +143,27 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	if err != nil {
 		return 0, &SetupError{Step: "connecting stdio", Err: err}
 	}
-	// Fds the caller passed keep their numbers; the two pipes follow.
-	extra := []*os.File{specR, statusW}
+	sock, stubSock, err := listenerSocket()
+	if err != nil {
+		return 0, &SetupError{Step: "creating the listener socket", Err: err}
+	}
+	defer unix.Close(sock)
+	p.AddChildEnd(stubSock)
+	// Fds the caller passed keep their numbers; the two pipes and the
+	// socket follow.
+	extra := []*os.File{specR, statusW, stubSock}
 	if n := len(wire.KeepFDs); n > 0 {
 		top := wire.KeepFDs[n-1]
 		extra = make([]*os.File, top-2, top)
 		for i, fd := range wire.KeepFDs {
 			extra[fd-3] = passed[i]
 		}
-		extra = append(extra, specR, statusW)
+		extra = append(extra, specR, statusW, stubSock)
 	}
-	specFD := 3 + len(extra) - 2
+	specFD := 3 + len(extra) - 3
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
-		Args:        []string{os.Args[0], StubArg, strconv.Itoa(specFD), strconv.Itoa(specFD + 1)},
+		Args:        []string{os.Args[0], StubArg, strconv.Itoa(specFD), strconv.Itoa(specFD + 1), strconv.Itoa(specFD + 2)},
 		Env:         stubEnv,
 		Stdin:       stdin,
 		Stdout:      stdout,
@@ -161,6 +173,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	}
 
 	t := newTracer(nixDir, !spec.NoSeccomp)
+	t.listenerSock = sock
 	defer t.sockets.close()
 	defer quietStops()()
 	started, traced := false, false

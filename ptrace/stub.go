@@ -37,19 +37,23 @@ func init() {
 // only on failure, after sending the error to Run (main exits 125, or
 // 126/127 for a lookup error).
 func Stub() error {
-	if len(os.Args) != 4 {
+	if len(os.Args) != 5 {
 		return errors.New("ptrace stub: wrong arguments (not started by ptrace.Run?)")
 	}
-	specFD, err1 := strconv.Atoi(os.Args[2])
-	statusFD, err2 := strconv.Atoi(os.Args[3])
-	if err1 != nil || err2 != nil || specFD < 3 || statusFD < 3 {
-		return fmt.Errorf("ptrace stub: bad pipe fds %q %q (not started by ptrace.Run?)", os.Args[2], os.Args[3])
+	var fds [3]int
+	for i := range fds {
+		fd, err := strconv.Atoi(os.Args[2+i])
+		if err != nil || fd < 3 {
+			return fmt.Errorf("ptrace stub: bad fd %q (not started by ptrace.Run?)", os.Args[2+i])
+		}
+		fds[i] = fd
 	}
+	specFD, statusFD, sockFD := fds[0], fds[1], fds[2]
 	if _, err := unix.FcntlInt(uintptr(statusFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 		return fmt.Errorf("ptrace stub: status pipe (fd %d): %w (not started by ptrace.Run?)", statusFD, err)
 	}
 	status := os.NewFile(uintptr(statusFD), "status pipe")
-	err := stub(status, specFD)
+	err := stub(status, specFD, sockFD)
 	if errors.Is(err, errProbeDone) {
 		return nil
 	}
@@ -64,7 +68,7 @@ func Stub() error {
 
 var errProbeDone = errors.New("probe set-up complete")
 
-func stub(status *os.File, specFD int) error {
+func stub(status *os.File, specFD, sockFD int) error {
 	f := os.NewFile(uintptr(specFD), "spec pipe")
 	b, err := io.ReadAll(f) // returns once the tracer has seized us
 	f.Close()
@@ -77,14 +81,23 @@ func stub(status *os.File, specFD int) error {
 	}
 	logrus.SetLevel(logrus.Level(spec.LogLevel))
 	if !spec.NoSeccomp {
-		listener, err := installTraceFilter(!spec.NoNotify)
+		listener, err := installTraceFilter(spec.Notify)
 		if err != nil {
 			return &SetupError{Step: stepFilter, Err: err}
 		}
+		if listener >= 0 {
+			if err := sendFD(sockFD, listener); err != nil {
+				// Calls the filter routes to the listener would fail
+				// with ENOSYS from now on: start again without seccomp.
+				return &SetupError{Step: stepFilter, Err: fmt.Errorf("sending the notification listener: %w", err)}
+			}
+		}
 		// The tracer learns the kernel's stop order from this call (a
 		// harmless EEXIST; the filter always traces it: buildFilter's
-		// probe), and takes the notification listener, whose number
-		// rides in an unused argument; it sets listenerTaken.
+		// probe), reads its path (so a tracer that cannot read this
+		// process's memory fails here, before the program runs) and,
+		// told by an unused argument that a listener was sent, takes it
+		// from the socket; it sets listenerTaken.
 		fdcwd := unix.AT_FDCWD
 		_, _, _ = unix.RawSyscall6(unix.SYS_MKDIRAT, uintptr(fdcwd), uintptr(rootDirPtr()), 0, uintptr(listener), uintptr(listenerTakenPtr()), 0)
 		if listener >= 0 {
@@ -96,7 +109,13 @@ func stub(status *os.File, specFD int) error {
 			}
 		}
 	}
+	unix.Close(sockFD)
 	if spec.Probe {
+		if !spec.NoSeccomp {
+			if err := probeCalls(); err != nil {
+				return &SetupError{Step: stepProbeCalls, Err: err}
+			}
+		}
 		if _, err := status.Write([]byte{execMarker}); err != nil {
 			return &SetupError{Step: "reporting probe result", Err: err}
 		}
@@ -125,18 +144,15 @@ func stub(status *os.File, specFD int) error {
 }
 
 // installTraceFilter installs the table's filter on this thread, with a
-// notification listener (returned, close-on-exec) when the kernel offers
-// one (Linux >= 5.0 with seccomp(2)); -1 without.
+// notification listener (returned, close-on-exec) at level (the host's,
+// decided by the tracer) when the kernel offers one (Linux >= 5.0 with
+// seccomp(2)); -1 without.
 // Precondition: the OS thread is locked (init did it).
-func installTraceFilter(notify bool) (int, error) {
+func installTraceFilter(level notifyLevel) (int, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return -1, fmt.Errorf("setting no_new_privs: %w", err)
 	}
-	if notify && canTakeFDs() {
-		level := notifyReads
-		if canAddFDs() {
-			level = notifyOpens
-		}
+	if level > notifyNone {
 		if prog, err := buildFilter(level, uint64(uintptr(rootDirPtr()))); err == nil {
 			if fd, err := installFilterWithListener(prog); err == nil {
 				return fd, nil
@@ -150,26 +166,22 @@ func installTraceFilter(notify bool) (int, error) {
 	return -1, installFilter(prog)
 }
 
-// canTakeFDs says whether the tracer will be able to take the listener
-// from this process (pidfd_getfd, Linux >= 5.6, which also brings the
-// notification CONTINUE flag of 5.5).
-func canTakeFDs() bool {
-	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
-	if err != nil {
-		return false
+// probeCalls makes, traced, the kinds of call a program makes first: a
+// stat under /nix (the notification server's, or a ptrace stop's) and a
+// directory made and removed there (a call redone with the caller's
+// umask). Doctor's probe thus fails wherever the first real command
+// would.
+func probeCalls() error {
+	var st unix.Stat_t
+	if err := unix.Stat("/nix/.", &st); err != nil {
+		return fmt.Errorf("stat /nix: %w", err)
 	}
-	defer unix.Close(pidfd)
-	fd, err := unix.PidfdGetfd(pidfd, 0, 0)
-	if err != nil {
-		return false
+	dir := "/nix/.np-probe-" + strconv.Itoa(os.Getpid())
+	if err := unix.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("mkdir %s: %w", dir, err)
 	}
-	unix.Close(fd)
-	return true
-}
-
-// canAddFDs says whether the notification server can install fds in its
-// callers (SECCOMP_IOCTL_NOTIF_ADDFD, Linux 5.9, the release that brought
-// close_range, which is probed here).
-func canAddFDs() bool {
-	return unix.CloseRange(^uint(0)-1, ^uint(0)-1, 0) == nil
+	if err := unix.Rmdir(dir); err != nil {
+		return fmt.Errorf("rmdir %s: %w", dir, err)
+	}
+	return nil
 }

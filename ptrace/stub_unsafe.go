@@ -12,3 +12,6 @@ func rootDirPtr() unsafe.Pointer { return unsafe.Pointer(&rootDir[0]) }
 var listenerTaken uint32
 
 func listenerTakenPtr() unsafe.Pointer { return unsafe.Pointer(&listenerTaken) }
+
+// uintptrOf is the address of b, for a call that reads np's own memory.
+func uintptrOf(b *byte) uintptr { return uintptr(unsafe.Pointer(b)) }

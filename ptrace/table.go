@@ -110,7 +110,7 @@ const (
 	notifyRmdir
 	// notifyGetdents: getdents64; the server lets it through unless the
 	// directory is /, which it reads itself (through a copy of the
-	// caller's fd, Linux >= 5.6: so at notifyOpens only) to add "nix".
+	// caller's fd, pidfd_getfd: so at notifyListings only) to add "nix".
 	notifyGetdents
 	// notifyRedo: calls that make, move or change names (mkdir, rename,
 	// link, symlink, chmod, chown, truncate, utimes...) or read extended

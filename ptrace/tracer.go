@@ -3,6 +3,7 @@ package ptrace
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -28,6 +29,9 @@ type process struct {
 	// ownRoot: the process changed its root (chroot, pivot_root); its
 	// paths are its own business now, and its children's too.
 	ownRoot bool
+	// rootOwed: fds of listings of / that have not had their "nix"
+	// entry yet (emulate.go).
+	rootOwed map[int]bool
 
 	// exeGuest and exeHost are the program the process runs when the
 	// tracer changed its exec. Started through its dynamic loader, the
@@ -98,8 +102,10 @@ type tracer struct {
 	headers  headerCache
 	links    execLinks // names for programs run through a loader
 	notifier *notifier
-	stops    int // ptrace stops handled, for the debug log
-	restores int // of which exit stops to restore registers
+	// listenerSock is where the stub sends its notification listener.
+	listenerSock int
+	stops        int // ptrace stops handled, for the debug log
+	restores     int // of which exit stops to restore registers
 }
 
 func newTracer(nixDir string, seccomp bool) *tracer {
@@ -286,6 +292,7 @@ func (t *tracer) newChild(parent *thread, event int) error {
 			cp.scratch = &sc
 		}
 		cp.forks = 0
+		cp.rootOwed = maps.Clone(parent.proc.rootOwed) // the child's fd table is a copy
 		proc = &cp
 		parent.proc.forks++
 	}
@@ -374,18 +381,20 @@ func (t *tracer) seccompStop(th *thread) error {
 // 4.8 (seccomp stop first) and its exit stop after.
 func (t *tracer) probeStop(th *thread) error {
 	tid := th.tid
+	// The probe's path, read as every path will be: a tracer that cannot
+	// read the program's memory stops here, before the program runs.
+	if path, ok := t.lk.mem.readString(tid, arg(&th.regs, 1)); !ok || path != "/" {
+		return fmt.Errorf("reading the traced program's memory (with %s): got %q", memVia, path)
+	}
 	if fd := int32(arg(&th.regs, 3)); fd > 2 {
-		// The stub's notification listener: take a copy.
-		if pidfd, err := unix.PidfdOpen(tid, 0); err == nil {
-			if l, err := unix.PidfdGetfd(pidfd, int(fd), 0); err == nil {
-				if t.startNotifier(l) {
-					// Tell the stub (its listenerTaken).
-					_ = writeMem(tid, arg(&th.regs, 4), []byte{1, 0, 0, 0})
-				}
-			} else {
-				logrus.Debugf("ptrace: taking the notification listener: %v", err)
+		// The stub sent its notification listener.
+		if l, err := recvFD(t.listenerSock); err != nil {
+			logrus.Debugf("ptrace: %v", err)
+		} else if t.startNotifier(l) {
+			// Tell the stub (its listenerTaken).
+			if err := writeMem(tid, arg(&th.regs, 4), []byte{1, 0, 0, 0}); err != nil {
+				return fmt.Errorf("writing the traced program's memory (with %s): %w", memVia, err)
 			}
-			unix.Close(pidfd)
 		}
 	}
 	if err := unix.PtraceSyscall(tid, 0); err != nil {

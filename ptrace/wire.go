@@ -10,8 +10,9 @@ import (
 	"github.com/np-portable/np/internal/proc"
 )
 
-// Run and the stub talk over two pipes whose numbers the stub gets as
-// argv[2] and argv[3]:
+// Run and the stub talk over two pipes and a socket whose numbers the stub
+// gets as argv[2], argv[3] and argv[4] (the socket carries the
+// notification listener: listener.go):
 //
 //   - spec pipe: Run writes one gob-encoded wireSpec (gob, not JSON: argv,
 //     environment and paths are bytes, not UTF-8 text), once the stub is seized,
@@ -28,9 +29,9 @@ type wireSpec struct {
 	Env       []string
 	Dir       string
 	NoSeccomp bool
-	NoNotify  bool  // no seccomp user notifications (tests)
-	Probe     bool  // stop right before exec and exit 0
-	KeepFDs   []int // fds >= 3 the caller passed on purpose
+	Notify    notifyLevel // what the filter sends to the notification server
+	Probe     bool        // stop right before exec and exit 0
+	KeepFDs   []int       // fds >= 3 the caller passed on purpose
 	LogLevel  uint32
 }
 

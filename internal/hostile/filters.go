@@ -26,6 +26,32 @@ var Filters = map[string]func() ([]unix.SockFilter, error){
 	// faccessat2 ... return ENOSYS, so programs must fall back as they do
 	// there.
 	"linux-3.10": linux310Filter,
+	// What Docker 20.10's default profile refuses (measured in a real
+	// container) beyond namespaces, one call family each: unshare with any
+	// flags (CLONE_FS included), process_vm_readv/writev and pidfd_getfd
+	// (both allowed only with CAP_SYS_PTRACE), all with EPERM.
+	"no-unshare":     refuseFilter(unix.EPERM, unix.SYS_UNSHARE),
+	"no-process-vm":  refuseFilter(unix.EPERM, unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV),
+	"no-pidfd-getfd": refuseFilter(unix.EPERM, unix.SYS_PIDFD_GETFD),
+}
+
+// refuseFilter refuses the native calls nrs with errno, whatever their
+// arguments.
+func refuseFilter(errno unix.Errno, nrs ...uint32) func() ([]unix.SockFilter, error) {
+	return func() ([]unix.SockFilter, error) {
+		var p bpf.Program
+		p.LoadArch()
+		p.JumpIfNot(auditArch, "allow")
+		p.LoadNr()
+		for _, nr := range nrs {
+			p.JumpIf(nr, "refuse")
+		}
+		p.Label("allow")
+		p.Return(unix.SECCOMP_RET_ALLOW)
+		p.Label("refuse")
+		p.Return(unix.SECCOMP_RET_ERRNO | uint32(errno))
+		return p.Assemble()
+	}
 }
 
 // ExecUnderFilters installs the named filters (keys of Filters), then execs

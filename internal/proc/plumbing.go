@@ -128,6 +128,9 @@ func sameWriter(a, b io.Writer) (same bool) {
 	return a != nil && a == b
 }
 
+// AddChildEnd records f, made by the caller, as a child's end.
+func (p *Plumbing) AddChildEnd(f *os.File) { p.childEnds = append(p.childEnds, f) }
+
 // CloseChildEnds closes the parent's copies of the child's ends, once
 // the child has them: only then can EOF come.
 func (p *Plumbing) CloseChildEnds() {

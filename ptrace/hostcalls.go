@@ -1,0 +1,153 @@
+package ptrace
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// hostCalls says which of the calls the tracer uses beyond ptrace, wait4
+// and plain file calls this host lets np make. A container's seccomp
+// profile refuses some of them (Docker's default refuses
+// process_vm_readv/writev and pidfd_getfd without CAP_SYS_PTRACE, and
+// unshare whatever its flags), older kernels lack others. Each has a
+// fallback, and the tracer picks them once, from what np itself may do:
+// the traced program runs under the same filters (seccomp filters are
+// inherited), so np's own answers are the program's.
+type hostCalls struct {
+	vmRW       bool // process_vm_readv/writev (Linux 3.2)
+	procMem    bool // /proc/<pid>/mem opens
+	pidfdGetfd bool // pidfd_open + pidfd_getfd (Linux 5.6)
+	closeRange bool // close_range (Linux 5.9, the release of SECCOMP_IOCTL_NOTIF_ADDFD)
+	ownFS      bool // unshare(CLONE_FS) on a thread
+}
+
+// memMethod is how the tracer reaches a tracee's memory.
+type memMethod uint8
+
+const (
+	memVM   memMethod = iota // process_vm_readv/writev: any thread, one call
+	memFile                  // pread/pwrite of /proc/<pid>/mem: any thread
+	memPeek                  // PTRACE_PEEKDATA/POKEDATA: ptrace-stopped threads only, a word a call
+)
+
+func (m memMethod) String() string {
+	return [...]string{"process_vm", "/proc/pid/mem", "ptrace peek/poke"}[m]
+}
+
+func (h hostCalls) mem() memMethod {
+	switch {
+	case h.vmRW:
+		return memVM
+	case h.procMem:
+		return memFile
+	}
+	return memPeek
+}
+
+// notify is the notification level this host allows:
+//   - none when memory is reachable only from a ptrace stop (the server
+//     answers callers that are not stopped) or when the server could not
+//     install fds and only reads are possible without close_range's kernel;
+//   - reads (stat, access, readlink) without ADDFD or without a file-system
+//     context of its own (it could not make files with the caller's umask);
+//   - opens, removals and the other redone calls, but not listings of /
+//     (those need the caller's own open file, pidfd_getfd);
+//   - listings: everything.
+//
+// The listener itself reaches the tracer over a socket (SCM_RIGHTS), which
+// no profile refuses.
+func (h hostCalls) notify() notifyLevel {
+	switch {
+	case h.mem() == memPeek:
+		return notifyNone
+	case !h.closeRange || !h.ownFS:
+		return notifyReads
+	case !h.pidfdGetfd:
+		return notifyOpens
+	}
+	return notifyListings
+}
+
+func (h hostCalls) String() string {
+	var refused []string
+	for _, c := range []struct {
+		ok   bool
+		name string
+	}{{h.vmRW, "process_vm_readv"}, {h.procMem, "/proc/pid/mem"}, {h.pidfdGetfd, "pidfd_getfd"},
+		{h.closeRange, "close_range"}, {h.ownFS, "unshare(CLONE_FS)"}} {
+		if !c.ok {
+			refused = append(refused, c.name)
+		}
+	}
+	if len(refused) == 0 {
+		refused = []string{"none"}
+	}
+	return fmt.Sprintf("refused: %s; memory via %s, notifications: %s", strings.Join(refused, ", "), h.mem(), h.notify())
+}
+
+var (
+	hostOnce sync.Once
+	hostHere hostCalls
+	// hostForTests, when set, replaces the probe's answer: tests run the
+	// fallbacks on a host that offers everything.
+	hostForTests *hostCalls
+)
+
+// hostCallsHere probes once per process.
+func hostCallsHere() hostCalls {
+	if hostForTests != nil {
+		return *hostForTests
+	}
+	hostOnce.Do(func() {
+		hostHere = probeHostCalls()
+		logrus.Debugf("ptrace: host calls: %s", hostHere)
+	})
+	return hostHere
+}
+
+func probeHostCalls() hostCalls {
+	var h hostCalls
+	self := os.Getpid()
+
+	var src, dst [8]byte
+	src[0] = 1
+	local := []unix.Iovec{{Base: &dst[0]}}
+	local[0].SetLen(len(dst))
+	remote := []unix.RemoteIovec{{Base: uintptrOf(&src[0]), Len: len(src)}}
+	n, err := unix.ProcessVMReadv(self, local, remote, 0)
+	h.vmRW = err == nil && n == len(dst) && dst[0] == 1
+	runtime.KeepAlive(&src)
+
+	if fd, err := unix.Open(procMemPath(self), unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
+		unix.Close(fd)
+		h.procMem = true
+	}
+
+	if pidfd, err := unix.PidfdOpen(self, 0); err == nil {
+		if fd, err := unix.PidfdGetfd(pidfd, pidfd, 0); err == nil {
+			unix.Close(fd)
+			h.pidfdGetfd = true
+		}
+		unix.Close(pidfd)
+	}
+
+	// An fd range beyond any real one: closes nothing.
+	h.closeRange = unix.CloseRange(^uint(0)-1, ^uint(0)-1, 0) == nil
+
+	// On a thread that then ends: unsharing changes only that thread.
+	done := make(chan bool)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		done <- unix.Unshare(unix.CLONE_FS) == nil
+	}()
+	h.ownFS = <-done
+	return h
+}
+
+func procMemPath(pid int) string { return "/proc/" + itoa(pid) + "/mem" }

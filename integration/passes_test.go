@@ -55,6 +55,7 @@ var onePass = map[string]string{
 	// they belong to the ptrace pass (seccomp on, as auto uses it).
 	"TestHostileHostsFallBackToPtrace":               "ptrace",
 	"TestHostRefusingPtraceToo":                      "ptrace",
+	"TestNotificationsSurviveARefusedPidfdGetfd":     "ptrace",
 	"TestLinkWithAnEmptyDirectoryIsAnError":          "ns",
 	"TestVersionAndHelpRefuseExtraArguments":         "ns",
 	"TestRunHelpIsNpRunsAndProgramHelpPassesThrough": "ns",

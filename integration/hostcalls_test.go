@@ -1,0 +1,100 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Hosts that refuse the calls np's runtimes use beyond the essentials, one
+// family each, as a real Docker 20.10 engine's default profile does (all
+// three, measured in a container of the real engine) on top of refusing
+// new namespaces.
+var (
+	noUnshareHost    = hostileHost{name: "no-unshare", filters: []string{"no-unshare"}}
+	noProcessVMHost  = hostileHost{name: "no-process-vm", filters: []string{"no-process-vm"}}
+	noPidfdGetfdHost = hostileHost{name: "no-pidfd-getfd", filters: []string{"no-pidfd-getfd"}}
+	docker2010Host   = dockerHost.with("docker-20.10-default-profile", "no-unshare", "no-process-vm", "no-pidfd-getfd")
+)
+
+// TestRuntimeWorksWithoutOptionalSystemCalls: with each optional call
+// refused, the pass's runtime still installs from scratch, builds, lists
+// nix in /, keeps the store's contents right, makes files with the
+// caller's umask, and doctor says the runtime works. The Docker 20.10
+// host refuses namespaces too, so it runs where auto picks ptrace.
+func TestRuntimeWorksWithoutOptionalSystemCalls(t *testing.T) {
+	hosts := []hostileHost{noUnshareHost, noProcessVMHost, noPidfdGetfdHost}
+	if pass != "ns" {
+		hosts = append(hosts, docker2010Host)
+	}
+	for _, h := range hosts {
+		t.Run(h.name, func(t *testing.T) {
+			loc := newLocation(t)
+			o := runOpts{loc: loc}
+			if h.name == docker2010Host.name {
+				o.auto = true
+			}
+			expr := `derivation { name = "refused-calls"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "echo built > $out"]; }`
+			out := strings.TrimSpace(must(t, h.np(t, o, "nix-build", "--no-out-link", "-E", expr)))
+			data, err := os.ReadFile(filepath.Join(loc, ".nix-portable", "nix", "store", filepath.Base(out)))
+			if !strings.HasPrefix(out, "/nix/store/") || err != nil || string(data) != "built\n" {
+				t.Fatalf("nix-build printed %q; output in the data dir %q (%v)", out, data, err)
+			}
+			if ls := must(t, h.np(t, o, "run", "ls", "/")); !containsLine(ls, "nix") {
+				t.Fatalf("ls / does not list nix:\n%s", ls)
+			}
+			v := h.np(t, o, "nix-store", "--verify", "--check-contents")
+			if v.code != 0 || strings.Contains(v.stderr, "modified") || strings.Contains(v.stderr, "error") {
+				t.Fatalf("nix-store --verify --check-contents: exit %d\n%s", v.code, v.stderr)
+			}
+			// Files and directories made under /nix get the caller's umask
+			// (the notification server makes them for the caller).
+			script := `cd /nix/var && umask 077 && mkdir d1 && : > f1 && umask 000 && mkdir d2 && : > f2 && ln -s f2 l && ` +
+				`stat -c '%n %a' d1 f1 d2 f2 && rm -r d1 d2 f1 f2 l`
+			got := must(t, h.np(t, o, "run", "sh", "-c", script))
+			if want := "d1 700\nf1 600\nd2 777\nf2 666\n"; got != want {
+				t.Fatalf("modes made under /nix:\n%s\nwant:\n%s", got, want)
+			}
+			doc := h.np(t, o, "doctor", "--json")
+			auto, runtimes := doctorJSON(t, doc)
+			rt := strings.TrimSuffix(pass, "-noseccomp")
+			if o.auto {
+				rt = "ptrace"
+				if auto != "ptrace" {
+					t.Errorf("doctor --json: auto %q, want ptrace", auto)
+				}
+			}
+			if doc.code != 0 || !runtimes[rt].Available {
+				t.Fatalf("doctor --json: exit %d, %s %+v; want exit 0 and %s working:\n%s", doc.code, rt, runtimes[rt], rt, doc.stdout)
+			}
+		})
+	}
+}
+
+// TestNotificationsSurviveARefusedPidfdGetfd: the ptrace runtime still
+// answers calls by notification where pidfd_getfd is refused (the listener
+// reaches the tracer over a socket), rather than quietly making every
+// call a ptrace stop.
+func TestNotificationsSurviveARefusedPidfdGetfd(t *testing.T) {
+	if pass != "ptrace" {
+		t.Fatalf("runs in the ptrace pass only (onePass)")
+	}
+	r := noPidfdGetfdHost.np(t, runOpts{env: []string{"NP_DEBUG=1"}}, "run", "sh", "-c", "for i in 1 2 3 4 5; do stat /nix/store >/dev/null; done")
+	must(t, r)
+	var stops, notes int
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if i := strings.Index(l, "ptrace: "); i >= 0 && strings.Contains(l, " notifications,") {
+			fmt.Sscanf(l[i:], "ptrace: %d stops", &stops)
+			if j := strings.Index(l, "), "); j >= 0 {
+				fmt.Sscanf(l[j+3:], "%d notifications", &notes)
+			}
+		}
+	}
+	if notes < 5 {
+		t.Fatalf("%d notifications (%d stops) with pidfd_getfd refused; want the stats answered by notification:\n%s", notes, stops, r.stderr)
+	}
+}

@@ -273,6 +273,9 @@ func linkGit(c *config) error {
 
 // runNix runs a tool of the bundled Nix: argv[0] is the tool's name.
 func runNix(argv []string) (syscall.WaitStatus, error) {
+	if err := checkNixHome(); err != nil {
+		return 0, err
+	}
 	s, err := prepare()
 	if err != nil {
 		return 0, err

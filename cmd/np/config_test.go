@@ -73,7 +73,7 @@ func TestNixEnvOverridesHostSettings(t *testing.T) {
 	}
 	want := map[string]string{
 		"KEEP": "1", "NIX_CONF_DIR": "/d/.nix-portable/conf", "NIX_BIN_DIR": "/nix/store/h-nix/bin",
-		"NIX_STATE_DIR": "/nix/var/nix", "PATH": "/nix/store/h-nix/bin:/d/.nix-portable/bin:/h/.nix-profile/bin:/usr/bin",
+		"NIX_STATE_DIR": "/nix/var/nix", "PATH": "/nix/store/h-nix/bin:/d/.nix-portable/bin:/h/.nix-profile/bin:/usr/bin:/nix/store/b-busybox/bin",
 		"NIX_CONFIG": "store = local\nsubstituters = x", "NIX_PATH": "/h/.nix-defexpr/channels:nixpkgs=flake:nixpkgs",
 	}
 	for k, v := range want {

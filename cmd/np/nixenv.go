@@ -161,6 +161,10 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool) []st
 	} else {
 		path = append(path, "/usr/local/bin:/usr/bin:/bin")
 	}
+	// np's busybox comes last: the host's tools win, and a host with none
+	// (a container image holding only np) still has a shell, ls and the
+	// rest, as a builder's /bin/sh has inside the build sandbox.
+	path = append(path, m.Busybox+"/bin")
 	e.set("PATH", strings.Join(path, ":"))
 	return e.list()
 }

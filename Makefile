@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all bare payload reproducible test unit integration bench demo lint clean distclean
+.PHONY: all bare payload reproducible test test-setup unit integration bench demo lint clean distclean
 
 all: bin/np
 
@@ -48,13 +48,24 @@ lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
+# What the tests need on a fresh machine: Debian packages and the user nptest.
+test-setup:
+	bash integration/setup.sh
+
 # Unit tests need bin/np: the ptrace tests run the real Nix of its payload.
-unit: bin/np
+# The ptrace suite runs again on its fallbacks: under a filter refusing what
+# Docker 20.10's default profile refuses, with tracee memory through
+# PTRACE_PEEKDATA only (no notifications), and through /proc/<pid>/mem with
+# two notification servers (as Linux < 6.6 runs).
+unit: bin/np test-setup
 	$(GO) test ./...
+	NP_PTRACE_TEST_REFUSE=no-unshare,no-process-vm,no-pidfd-getfd $(GO) test -count=1 ./ptrace
+	NP_PTRACE_TEST_MEM=peek $(GO) test -count=1 ./ptrace
+	NP_PTRACE_TEST_MEM=file NP_PTRACE_TEST_SERVERS=2 $(GO) test -count=1 ./ptrace
 
 # Integration tests run the built bin/np as an unprivileged user against the
 # real Nix inside it (see integration/run.sh).
-integration: bin/np
+integration: bin/np test-setup
 	bash integration/run.sh
 
 test: lint unit reproducible integration

@@ -85,6 +85,9 @@ func Run(spec Spec) (syscall.WaitStatus, error) {
 // is not a failure (Run works without it).
 func Probe() error {
 	dir, err := os.MkdirTemp("", "np-probe-")
+	if err != nil {
+		dir, err = os.MkdirTemp("/tmp", "np-probe-") // TMPDIR names no directory
+	}
 	if err == nil {
 		defer os.Remove(dir)
 	} else {

@@ -196,6 +196,13 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) error {
 		delete(t.parked, tid)
 		if tid == t.root {
 			t.rootWS, t.rootDone = syscall.WaitStatus(ws), true
+			if unix.Getpid() == 1 {
+				// np is a container's init: natively the program would be,
+				// and its exit would end every process of the container.
+				// Do the same, or `docker stop` waits for a background
+				// process the program left and then kills the container.
+				t.killAll()
+			}
 		}
 		return nil
 	}

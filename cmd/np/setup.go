@@ -219,7 +219,9 @@ func probeBuildSandbox(c *config, rt runtime, m *extract.Manifest) (bool, error)
 	defer w.stop()
 	env := installStepEnv(c, nixEnv(os.Environ(), c, m, true))
 	probe := func(sandbox bool) error {
-		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo ok > $out" ]; nonce = "%d"; }`, time.Now().UnixNano())
+		// np's own busybox as the builder, not /bin/sh: with the sandbox
+		// off /bin/sh is the host's, which an image holding only np lacks.
+		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "${builtins.storePath %q}/bin/busybox"; args = [ "sh" "-c" "echo ok > $out" ]; nonce = "%d"; }`, m.Busybox, time.Now().UnixNano())
 		out := &capture{}
 		// No substituters: the probe must not wait on the network.
 		ws, err := rt.run(job{argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",

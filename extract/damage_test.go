@@ -89,3 +89,60 @@ func TestDamageIsDetectedAndRepairedLeavingOtherPathsAlone(t *testing.T) {
 		t.Fatalf("run after repair: %v", err)
 	}
 }
+
+// Nix's tools are mostly symbolic links to nix: a deleted or retargeted
+// link, or a directory replaced, is damage every run names, as a deleted
+// file is; np repair restores them.
+func TestDamagedLinksAndDirectoriesAreDetectedAndRepaired(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		damage     func(a string) error
+	}{
+		{"link deleted", "bin/nix-build is missing", func(a string) error { return os.Remove(filepath.Join(a, "bin", "nix-build")) }},
+		{"link retargeted", `bin/nix-build points at "elsewhere"`, func(a string) error {
+			l := filepath.Join(a, "bin", "nix-build")
+			os.Remove(l)
+			return os.Symlink("elsewhere", l)
+		}},
+		{"link made a file", "bin/nix-build is not a symbolic link", func(a string) error {
+			l := filepath.Join(a, "bin", "nix-build")
+			os.Remove(l)
+			return os.WriteFile(l, nil, 0o555)
+		}},
+		{"directory made a link", "bin is not a directory", func(a string) error {
+			RemoveTree(filepath.Join(a, "bin"))
+			return os.Symlink("/", filepath.Join(a, "bin"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := realPayload(t)
+			tg := openTarget(t)
+			if _, _, err := tg.Ensure(p, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			a := filepath.Join(tg.Store(), filepath.Base(pathA))
+			os.Chmod(a, 0o755)
+			os.Chmod(filepath.Join(a, "bin"), 0o755)
+			if err := tc.damage(a); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := tg.Ensure(p, Options{})
+			var damaged *DamagedError
+			if !errors.As(err, &damaged) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run after damage: %v, want a DamagedError saying %q", err, tc.want)
+			}
+			if err := tg.Check(p.Trailer.Fingerprint()); err == nil {
+				t.Fatal("Check finds no damage")
+			}
+			if _, _, err := tg.Ensure(p, Options{Repair: true}); err != nil {
+				t.Fatalf("repair: %v", err)
+			}
+			if err := tg.FullCheck(p.Trailer.Fingerprint()); err != nil {
+				t.Fatalf("after repair: %v", err)
+			}
+			if got, err := os.Readlink(filepath.Join(a, "bin", "nix-build")); err != nil || got != "nix" {
+				t.Errorf("repaired link: %q %v", got, err)
+			}
+		})
+	}
+}

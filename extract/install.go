@@ -94,9 +94,13 @@ func (t Target) gcRootDirOf(fp string) string { return filepath.Join(t.GCRootDir
 type state struct {
 	Fingerprint string    `json:"fingerprint"`
 	Manifest    *Manifest `json:"manifest"`
-	// Files lists every regular file of the payload's store paths, for
-	// the cheap damage check each run makes (see Damage).
+	// Files, Links and Dirs list every entry of the payload's store paths
+	// below their top level, for the cheap damage check each run makes
+	// (see quickCheck). Records written before Links and Dirs existed
+	// leave them empty: their check covers the regular files only.
 	Files []FileEntry `json:"files,omitempty"`
+	Links []LinkEntry `json:"links,omitempty"`
+	Dirs  []string    `json:"dirs,omitempty"`
 }
 
 // Installed returns the manifest of the finished install of the payload with
@@ -178,7 +182,7 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 		return nil, false, err
 	}
 	logrus.Debugf("installing payload %s into %s", p.Trailer.Short(), t.NixDir)
-	m, files, err := t.install(p, opts)
+	m, inv, err := t.install(p, opts)
 	if err != nil {
 		return nil, false, err
 	}
@@ -195,7 +199,7 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	if err := syncFS(t.Store()); err != nil {
 		return nil, false, err
 	}
-	data, err := json.MarshalIndent(state{Fingerprint: fp, Manifest: m, Files: files}, "", " ")
+	data, err := json.MarshalIndent(state{Fingerprint: fp, Manifest: m, Files: inv.Files, Links: inv.Links, Dirs: inv.Dirs}, "", " ")
 	if err != nil {
 		return nil, false, fmt.Errorf("encoding install state: %w", err)
 	}
@@ -273,7 +277,7 @@ func lockFile(name string, opts Options) (func(), error) {
 // system as the store, checks it against the manifest and the trailer's
 // checksum, and only then renames each store path into place: a store path
 // that exists is always complete.
-func (t Target) install(p *Payload, opts Options) (*Manifest, []FileEntry, error) {
+func (t Target) install(p *Payload, opts Options) (*Manifest, *inventory, error) {
 	if err := t.mkdirs("store", "var/np/tmp"); err != nil {
 		return nil, nil, err
 	}
@@ -291,7 +295,7 @@ func (t Target) install(p *Payload, opts Options) (*Manifest, []FileEntry, error
 	}
 	defer RemoveTree(staging)
 
-	m, files, err := unpack(p, staging, opts)
+	m, inv, err := unpack(p, staging, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -306,7 +310,7 @@ func (t Target) install(p *Payload, opts Options) (*Manifest, []FileEntry, error
 			// Same name means same content: payload store paths are named
 			// after their content, and paths only ever appear by rename.
 			// Unless it was damaged since: a repair checks.
-			if !opts.Repair || intact(dst, want[name]) && filesIntact(t.Store(), name, files) {
+			if !opts.Repair || intact(dst, want[name]) && inv.intact(t.Store(), name) {
 				continue
 			}
 			logrus.Infof("repairing %s", dst)
@@ -321,7 +325,7 @@ func (t Target) install(p *Payload, opts Options) (*Manifest, []FileEntry, error
 			return nil, nil, fmt.Errorf("sealing %s: %w", dst, err)
 		}
 	}
-	return m, files, nil
+	return m, inv, nil
 }
 
 // writeGCRoots points one root at each path of the payload fp, in a
@@ -354,7 +358,7 @@ func verify(p *Payload) error {
 
 // unpack checks the compressed archive and streams it into dir, returning
 // the checked manifest.
-func unpack(p *Payload, dir string, opts Options) (*Manifest, []FileEntry, error) {
+func unpack(p *Payload, dir string, opts Options) (*Manifest, *inventory, error) {
 	if err := verify(p); err != nil {
 		return nil, nil, err
 	}
@@ -416,7 +420,7 @@ func unpack(p *Payload, dir string, opts Options) (*Manifest, []FileEntry, error
 	if err := x.seal(); err != nil {
 		return nil, nil, err
 	}
-	return m, x.files, nil
+	return m, &x.inv, nil
 }
 
 // extractor writes archive entries below root without ever following a
@@ -427,7 +431,7 @@ type extractor struct {
 	order    []string        // in creation order, to seal them read-only afterwards
 	topLevel []string        // names of the store paths, in archive order
 	times    []string        // every entry, to set Nix's canonical mtime
-	files    []FileEntry     // every regular file, for the damage check
+	inv      inventory       // every entry below a store path's top, for the damage check
 }
 
 func newExtractor(root string) *extractor {
@@ -469,11 +473,12 @@ func (x *extractor) add(h *tar.Header, r io.Reader) error {
 		if err := f.Close(); err != nil {
 			return fmt.Errorf("extracting %s: %w", name, err)
 		}
-		x.files = append(x.files, FileEntry{Path: strings.TrimPrefix(name, "store/"), Size: h.Size, Mode: uint32(mode)})
+		x.inv.Files = append(x.inv.Files, FileEntry{Path: strings.TrimPrefix(name, "store/"), Size: h.Size, Mode: uint32(mode)})
 	case tar.TypeSymlink:
 		if err := os.Symlink(h.Linkname, full); err != nil {
 			return fmt.Errorf("extracting %s: %w", name, err)
 		}
+		x.inv.Links = append(x.inv.Links, LinkEntry{Path: strings.TrimPrefix(name, "store/"), Target: h.Linkname})
 	default:
 		return fmt.Errorf("payload entry %q has unsupported type %q", h.Name, h.Typeflag)
 	}
@@ -496,8 +501,11 @@ func (x *extractor) mkdirs(dir string) error {
 	}
 	x.dirs[dir] = true
 	x.order = append(x.order, full)
-	if path.Dir(dir) == "store" {
-		x.topLevel = append(x.topLevel, path.Base(dir))
+	switch {
+	case path.Dir(dir) == "store":
+		x.topLevel = append(x.topLevel, path.Base(dir)) // checked by name already
+	case dir != "store":
+		x.inv.Dirs = append(x.inv.Dirs, strings.TrimPrefix(dir, "store/"))
 	}
 	return nil
 }

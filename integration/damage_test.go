@@ -99,3 +99,42 @@ ls -A "$1/.nix-portable/nix/store" 2>/dev/null | wc -l`
 		t.Errorf("np unpacked into the full data dir:\n%s", s)
 	}
 }
+
+// Most of Nix's tools are symbolic links to nix: one deleted is damage
+// every run names (125 and np repair), as a deleted file is, and doctor
+// says so; np repair restores it.
+func TestDeletedLinkOfNpsNixIsNamedAndRepaired(t *testing.T) {
+	loc := newLocation(t)
+	must(t, np(t, runOpts{loc: loc}, "nix-hash", "--version"))
+	nixDirs, _ := filepath.Glob(filepath.Join(loc, ".nix-portable", "nix", "store", "*-nix-2.*"))
+	var victim string
+	for _, d := range nixDirs {
+		if target, err := os.Readlink(filepath.Join(d, "bin", "nix-hash")); err == nil && target == "nix" {
+			victim = filepath.Join(d, "bin", "nix-hash")
+		}
+	}
+	if victim == "" {
+		t.Fatalf("no bin/nix-hash linking to nix in %v", nixDirs)
+	}
+	os.Chmod(filepath.Dir(victim), 0o755)
+	if err := os.Remove(victim); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(victim), 0o555)
+
+	r := np(t, runOpts{loc: loc}, "nix-hash", "--version")
+	if r.code != 125 || !strings.Contains(r.stderr, "is damaged") || !strings.Contains(r.stderr, "bin/nix-hash is missing") ||
+		!strings.Contains(r.stderr, "run `np repair`") {
+		t.Fatalf("np nix-hash with its link deleted: exit %d stderr %q; want 125 naming the link and np repair", r.code, r.stderr)
+	}
+	d := np(t, runOpts{loc: loc}, "doctor", "--json")
+	if d.code != 1 || !strings.Contains(d.stdout, `"damaged": true`) {
+		t.Errorf("doctor with a link of np's Nix deleted: exit %d\n%s", d.code, d.stdout)
+	}
+	if rep := np(t, runOpts{loc: loc}, "repair"); rep.code != 0 {
+		t.Fatalf("np repair: exit %d stderr %q", rep.code, rep.stderr)
+	}
+	if got := must(t, np(t, runOpts{loc: loc}, "nix-hash", "--version")); !strings.Contains(got, "2.26.3") {
+		t.Errorf("np nix-hash --version after repair: %q", got)
+	}
+}

@@ -167,6 +167,15 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 		}
 		return s.Manifest, false, nil
 	}
+	// Before anything is written, even the data dir: a path too long
+	// for np's own files would otherwise fail after unpacking 50 MB.
+	pm, err := peekManifest(p)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := t.checkPathRoom(pm, fp); err != nil {
+		return nil, false, err
+	}
 	unlock, err := t.beginInstall(opts)
 	if err != nil {
 		return nil, false, err
@@ -176,9 +185,7 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	if m := t.Installed(fp); m != nil && !opts.Repair {
 		return m, false, nil
 	}
-	if m, err := peekManifest(p); err != nil {
-		return nil, false, err
-	} else if err := t.checkSpace(m); err != nil && !opts.Repair {
+	if err := t.checkSpace(pm); err != nil && !opts.Repair {
 		return nil, false, err
 	}
 	logrus.Debugf("installing payload %s into %s", p.Trailer.Short(), t.NixDir)

@@ -48,13 +48,13 @@ func (t Target) checkSpace(m *Manifest) error {
 		}
 	}
 	var st unix.Statfs_t
-	if err := unix.Statfs(t.NixDir, &st); err != nil {
+	if err := unix.Statfs(nearestExisting(t.NixDir), &st); err != nil {
 		return nil // unknown: let the install find out
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
 	if free < need {
-		return fmt.Errorf("not enough space for np's Nix in %s: it needs about %d MB, %d MB are free; free some space or set NP_LOCATION to a directory with %d MB free",
-			t.NixDir, need>>20, free>>20, need>>20)
+		return &UnusableError{fmt.Sprintf("not enough space for np's Nix in %s: it needs about %d MB, %d MB are free; free some space or set NP_LOCATION to a directory with %d MB free",
+			t.NixDir, need>>20, free>>20, need>>20)}
 	}
 	return nil
 }

@@ -98,9 +98,10 @@ func diagnose(c *config) *doctorReport {
 	r := &doctorReport{NpVersion: version, DataDir: c.DataDir, NixVersion: "unknown", Payload: "none"}
 	// A data dir that does not exist yet is normal before the first run:
 	// its file system is that of the nearest directory that exists.
-	r.FSType, r.Warnings = fsReport(nearestExisting(c.Location))
+	r.FSType, r.Warnings = fsReport(nearestExisting(c.Location), dirExists(c.DataDir))
 
 	var m *extract.Manifest
+	var preflight func(nixDir string) error // why the first command's install would fail
 	if p, err := extract.OpenPayload("/proc/self/exe"); err != nil {
 		r.Warnings = append(r.Warnings, err.Error())
 	} else {
@@ -117,7 +118,10 @@ func diagnose(c *config) *doctorReport {
 			r.Damaged = true
 			r.Warnings = append(r.Warnings, err.Error())
 		}
-		p.Close()
+		if m == nil {
+			preflight = func(nixDir string) error { return (extract.Target{NixDir: nixDir}).Preflight(p) }
+		}
+		defer p.Close()
 	}
 
 	// auto's pick comes from the chooser every run uses; the report on each
@@ -159,6 +163,13 @@ func diagnose(c *config) *doctorReport {
 	} else {
 		r.Auto = picked.name()
 		r.AutoReason = ch.why
+		if preflight != nil {
+			// The first command would fail: say so now, not after it.
+			if err := preflight(picked.nixDir()); err != nil {
+				r.Damaged = true
+				r.Warnings = append(r.Warnings, err.Error())
+			}
+		}
 		if len(ch.refused) > 0 {
 			_, detail := ch.refused[0].rt.explain(ch.refused[0].err)
 			r.AutoReason = fmt.Sprintf("%s is refused here: %s", ch.refused[0].rt.name(), detail)
@@ -228,22 +239,29 @@ func nearestExisting(dir string) string {
 	}
 }
 
-func fsReport(dir string) (string, []string) {
+// fsReport names the file system holding dir and what about it matters;
+// exists says whether the data dir exists already.
+func fsReport(dir string, exists bool) (string, []string) {
 	name, st, err := fsType(dir)
 	if err != nil {
 		return name, []string{fmt.Sprintf("cannot inspect %s: %v", dir, err)}
 	}
 	var warn []string
-	if st.Flags&unix.ST_NOEXEC != 0 {
-		warn = append(warn, fmt.Sprintf("%s is mounted noexec: programs from the store cannot run; set NP_LOCATION to a directory on another file system", dir))
-	}
-	if st.Flags&unix.ST_RDONLY != 0 {
+	// noexec is refused by checkDataDir once installed and by the
+	// preflight before, as is a read-only data dir not installed yet:
+	// one line says each.
+	if st.Flags&unix.ST_RDONLY != 0 && exists {
 		warn = append(warn, fmt.Sprintf("%s is read-only; set NP_LOCATION to a writable directory", dir))
 	}
 	if networkFS[name] {
 		warn = append(warn, fmt.Sprintf("%s is on %s: Nix works there but slowly, and SQLite locking may misbehave; a local NP_LOCATION is faster", dir, name))
 	}
 	return name, warn
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 func printReport(r *doctorReport) {

@@ -86,7 +86,8 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 	start := time.Now()
 	m, fresh, err := target.Ensure(payload, opts)
 	var damaged *extract.DamagedError
-	if errors.As(err, &damaged) {
+	var unusable *extract.UnusableError
+	if errors.As(err, &damaged) || errors.As(err, &unusable) {
 		return nil, err // it names the data dir and the fix already
 	}
 	if err != nil {

@@ -146,6 +146,18 @@ type Options struct {
 	Repair bool
 	// What is installed, for the user's messages; "" is Nix.
 	What string
+	// Interrupted, if set, is called as each step of the install begins
+	// and between its units of work, with the step's name; an error
+	// (np was told to stop) ends the install there, recording nothing.
+	Interrupted func(step string) error
+}
+
+// at enters an install step: see Options.Interrupted.
+func (o Options) at(step string) error {
+	if o.Interrupted == nil {
+		return nil
+	}
+	return o.Interrupted(step)
 }
 
 func (o Options) what() string {
@@ -193,6 +205,9 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	if err != nil {
 		return nil, false, err
 	}
+	if err := opts.at("writing np's GC roots"); err != nil {
+		return nil, false, err
+	}
 	if err := t.writeGCRoots(fp, m); err != nil {
 		return nil, false, err
 	}
@@ -211,6 +226,9 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 		return nil, false, fmt.Errorf("encoding install state: %w", err)
 	}
 	if err := t.mkdirs("var/np/installs"); err != nil {
+		return nil, false, err
+	}
+	if err := opts.at("recording the install"); err != nil {
 		return nil, false, err
 	}
 	if err := WriteFileAtomic(t.StateFile(fp), data, 0o644); err != nil {
@@ -311,6 +329,9 @@ func (t Target) install(p *Payload, opts Options) (*Manifest, *inventory, error)
 		want[path.Base(pe.Path)] = pe
 	}
 	for _, name := range m.Names() {
+		if err := opts.at("moving " + opts.what() + " into the store"); err != nil {
+			return nil, nil, err
+		}
 		src := filepath.Join(staging, "store", name)
 		dst := filepath.Join(t.Store(), name)
 		if _, err := os.Lstat(dst); err == nil {
@@ -366,6 +387,9 @@ func verify(p *Payload) error {
 // unpack checks the compressed archive and streams it into dir, returning
 // the checked manifest.
 func unpack(p *Payload, dir string, opts Options) (*Manifest, *inventory, error) {
+	if err := opts.at("checking " + opts.what() + "'s checksum"); err != nil {
+		return nil, nil, err
+	}
 	if err := verify(p); err != nil {
 		return nil, nil, err
 	}
@@ -406,6 +430,9 @@ func unpack(p *Payload, dir string, opts Options) (*Manifest, *inventory, error)
 			continue
 		}
 		if err := x.add(h, tr); err != nil {
+			return nil, nil, err
+		}
+		if err := opts.at("unpacking " + opts.what()); err != nil {
 			return nil, nil, err
 		}
 	}

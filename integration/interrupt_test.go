@@ -51,8 +51,8 @@ func TestSignalDuringFirstRunProbeEndsNpAndRecordsNothing(t *testing.T) {
 		cmd.Process.Signal(sig)
 		cmd.Wait()
 		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
-		if !(ws.Signaled() && ws.Signal() == sig) && ws.ExitStatus() != 125 {
-			t.Errorf("%v during the probe: np ended with %v (stderr %q), want death by %v or 125", sig, ws, errb.String(), sig)
+		if !(ws.Signaled() && ws.Signal() == sig) || !strings.Contains(errb.String(), "interrupted by "+sig.String()) {
+			t.Errorf("%v during the probe: np ended with %v (stderr %q), want death by %v with a line saying so", sig, ws, errb.String(), sig)
 		}
 		if strings.Contains(out.String(), "program ran") {
 			t.Errorf("%v during the probe: np went on to run the program", sig)
@@ -68,5 +68,92 @@ func TestSignalDuringFirstRunProbeEndsNpAndRecordsNothing(t *testing.T) {
 		if !bytes.HasPrefix(conf, []byte("true\n")) {
 			t.Errorf("after %v during the probe, the next install's probe record says:\n%s", sig, conf)
 		}
+	}
+}
+
+// A signal during any step of the first run's install ends np by that
+// signal, with one line naming the step, and leaves no install recorded
+// (nor staging behind). np pauses at the step until a signal arrives
+// (NP_TEST_PAUSE_AT, see package interrupt) so it lands there exactly: ^C goes to np's
+// whole process group, as a terminal sends it; SIGTERM to np alone, as a
+// service manager's kill does.
+func TestSignalDuringEachFirstRunStepEndsNpBySignal(t *testing.T) {
+	for _, tc := range []struct {
+		step  string
+		sig   syscall.Signal
+		group bool
+	}{
+		{"choosing a runtime", syscall.SIGINT, true},
+		{"checking Nix's checksum", syscall.SIGINT, true},
+		{"unpacking Nix", syscall.SIGINT, true},
+		{"unpacking Nix", syscall.SIGTERM, false},
+		{"moving Nix into the store", syscall.SIGINT, true},
+		{"registering np's store paths", syscall.SIGINT, true},
+		{"signing np's store paths", syscall.SIGINT, true},
+		{"signing np's store paths", syscall.SIGHUP, false},
+		{"probing Nix's build sandbox", syscall.SIGINT, true},
+	} {
+		t.Run(tc.step+"/"+tc.sig.String(), func(t *testing.T) {
+			loc := newLocation(t)
+			pause := filepath.Join(t.TempDir(), "paused")
+			cmd := npCmd(t, runOpts{loc: loc, env: []string{"NP_TEST_PAUSE_AT=" + tc.step + ":" + pause}}, "run", "sh", "-c", "echo program ran")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			defer func() {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // nothing outlives the test
+				<-done
+			}()
+			go func() { cmd.Wait(); close(done) }()
+			ended := func() bool {
+				select {
+				case <-done:
+					return true
+				default:
+					return false
+				}
+			}
+			waitFor(t, "np to pause at "+tc.step, 60*time.Second, func() bool { _, err := os.Stat(pause); return err == nil || ended() })
+			if ended() {
+				t.Fatalf("np ended (%v) without pausing at %s; stderr %q", cmd.ProcessState, tc.step, errb.String())
+			}
+			target := cmd.Process.Pid
+			if tc.group {
+				target = -target
+			}
+			// np stops pausing when the signal reaches it.
+			syscall.Kill(target, tc.sig)
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatalf("np did not end within 60 s of %v at %s", tc.sig, tc.step)
+			}
+			ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			if !ws.Signaled() || ws.Signal() != tc.sig {
+				t.Errorf("%v at %s: np ended with %v (stderr %q), want death by %v", tc.sig, tc.step, ws, errb.String(), tc.sig)
+			}
+			if len(lines) != 1 || !strings.Contains(lines[0], "interrupted by "+tc.sig.String()+" while "+tc.step) {
+				t.Errorf("%v at %s: stderr %q, want one line naming the signal and the step", tc.sig, tc.step, errb.String())
+			}
+			if strings.Contains(out.String(), "program ran") {
+				t.Errorf("%v at %s: np went on to run the program", tc.sig, tc.step)
+			}
+			if recs := installRecords(loc); len(recs) != 0 {
+				t.Errorf("%v at %s: the install was recorded as complete: %v", tc.sig, tc.step, recs)
+			}
+			if staged, _ := os.ReadDir(filepath.Join(loc, ".nix-portable/nix/var/np/tmp")); len(staged) != 0 {
+				t.Errorf("%v at %s: staging left behind: %v", tc.sig, tc.step, staged)
+			}
+			if tc.step == "signing np's store paths" && tc.sig == syscall.SIGINT {
+				if got := must(t, np(t, runOpts{loc: loc}, "run", "sh", "-c", "echo program ran")); got != "program ran\n" {
+					t.Errorf("run after the interrupted install: %q", got)
+				}
+			}
+		})
 	}
 }

@@ -176,7 +176,7 @@ func (s *session) output(what string, argv []string, show bool) (outputResult, e
 		return outputResult{}, fmt.Errorf("finding the current directory: %w", err)
 	}
 	w := watchInterrupts()
-	defer w.stop()
+	defer w.Stop()
 	out, errOut := &capture{}, &capture{}
 	ws, rt, err := s.ch.start(func(rt runtime) (job, error) {
 		out.Reset()
@@ -192,7 +192,7 @@ func (s *session) output(what string, argv []string, show bool) (outputResult, e
 		}
 		return j, nil
 	}, false)
-	if err := w.check(); err != nil {
+	if err := w.Check(); err != nil {
 		return outputResult{}, err
 	}
 	if err := captured(ws, err, path.Base(argv[0])+" "+argv[1], errOut); err != nil {
@@ -418,7 +418,7 @@ func writeBundle(out string, m *extract.Manifest, store string, level pack.Level
 	// ^C while writing ends np by the signal, without a temporary file
 	// left behind: the next write fails and the deferred removal runs.
 	w := watchInterrupts()
-	defer w.stop()
+	defer w.Stop()
 	zw, err := pack.Compress(io.MultiWriter(stopOnInterrupt{w}, f, h, counter), level, narSize)
 	if err != nil {
 		return 0, err
@@ -460,7 +460,7 @@ func isBundleFile(p string) bool {
 type stopOnInterrupt struct{ w *interruptWatch }
 
 func (s stopOnInterrupt) Write(p []byte) (int, error) {
-	if err := s.w.check(); err != nil {
+	if err := s.w.Check(); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -200,7 +200,7 @@ func registerWith(t extract.Target, tool string, env []string, run func(job) (sy
 // paths it knows keep their own registration (a local build's, say).
 func loadRegistration(b *extract.Manifest, tool string, env []string, run func(job) (syscall.WaitStatus, error)) error {
 	w := watchInterrupts()
-	defer w.stop()
+	defer w.Stop()
 	paths := make([]string, 0, len(b.Paths))
 	for _, p := range b.Paths {
 		paths = append(paths, p.Path)
@@ -208,7 +208,7 @@ func loadRegistration(b *extract.Manifest, tool string, env []string, run func(j
 	out, errOut := &capture{}, &capture{}
 	ws, err := run(job{argv: append([]string{tool, "--check-validity", "--print-invalid"}, paths...),
 		env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: errOut})
-	if err := w.check(); err != nil {
+	if err := w.Check(); err != nil {
 		return err
 	}
 	if err := captured(ws, err, "nix-store --check-validity", errOut); err != nil {
@@ -225,7 +225,7 @@ func loadRegistration(b *extract.Manifest, tool string, env []string, run func(j
 	out.Reset()
 	ws, err = run(job{argv: []string{tool, "--load-db"}, env: env, dir: "/",
 		stdin: bytes.NewReader(b.Subset(invalid).Registration()), stdout: out, stderr: out})
-	if err := w.check(); err != nil {
+	if err := w.Check(); err != nil {
 		return err
 	}
 	return captured(ws, err, "nix-store --load-db", out)

@@ -59,8 +59,8 @@ func main() {
 	if errors.As(err, &intr) {
 		// End as the interrupted step would have: a ^C is a ^C (130).
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
-		proc.Reraise(intr.sig)
-		os.Exit(128 + int(intr.sig))
+		proc.Reraise(intr.Sig)
+		os.Exit(128 + int(intr.Sig))
 	}
 	exit(ws, err)
 }

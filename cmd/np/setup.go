@@ -63,28 +63,49 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 	defer payload.Close()
 	dir := ch.current().nixDir()
 	target := extract.Target{NixDir: dir}
+	// An install watches for interrupt signals from its first step to its
+	// end: a signal during any step ends np by that signal, with one line
+	// naming the step (see package interrupt).
+	var intr *interruptWatch
+	defer func() {
+		if intr != nil {
+			intr.Stop()
+		}
+	}()
 	opts := extract.Options{
 		Repair: repair,
 		Check: func() error {
-			// A signal during the probe ends np: see interruptWatch.
-			intr := watchInterrupts()
+			intr = watchInterrupts()
+			if err := intr.At("choosing a runtime"); err != nil {
+				return err
+			}
 			_, err := ch.settle()
-			intr.stop()
-			if ierr := intr.check(); ierr != nil {
-				return ierr
+			if ierr := intr.Check(); ierr != nil {
+				return ierr // a probe killed by the signal decides nothing
 			}
 			if err != nil {
 				return err
 			}
+			if err := intr.At("creating the data dir"); err != nil {
+				return err
+			}
 			return c.makeDataDir()
 		},
-		Finish: func(m *extract.Manifest) error { return finishInstall(c, ch, m) },
+		Interrupted: func(step string) error { return intr.At(step) },
+		Finish:      func(m *extract.Manifest) error { return finishInstall(c, ch, m, intr) },
 	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		opts.Progress = os.Stderr
 	}
 	start := time.Now()
 	m, fresh, err := target.Ensure(payload, opts)
+	if err != nil && intr != nil {
+		if ierr := intr.Check(); ierr != nil {
+			// Whatever the step made of the signal (a helper "killed by
+			// interrupt"), np was told to stop: that is the news.
+			return nil, ierr
+		}
+	}
 	var damaged *extract.DamagedError
 	var unusable *extract.UnusableError
 	if errors.As(err, &damaged) || errors.As(err, &unusable) {
@@ -127,8 +148,11 @@ func locationHint(err error) string {
 // probes Nix's build sandbox in the runtime that registered them.
 // A step that ends because np was interrupted is no result: it becomes an
 // *interruptedError, so nothing is recorded (see interruptWatch).
-func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
+func finishInstall(c *config, ch *chooser, m *extract.Manifest, w *interruptWatch) error {
 	if err := c.makeDataDir(); err != nil {
+		return err
+	}
+	if err := w.At("writing nix.conf"); err != nil {
 		return err
 	}
 	confPath := filepath.Join(c.confDir(), "nix.conf")
@@ -139,15 +163,16 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
 	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, netFS, keys...)), 0o644); err != nil {
 		return err
 	}
-	w := watchInterrupts()
-	defer w.stop()
+	if err := w.At("registering np's store paths with Nix"); err != nil {
+		return err
+	}
 	out := &capture{}
 	ws, rt, err := ch.start(func(rt runtime) (job, error) {
 		out.Reset()
 		return job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: installStepEnv(c, nixEnv(os.Environ(), c, m, false)), dir: "/",
 			stdin: bytes.NewReader(m.Registration()), stdout: out, stderr: out}, nil
 	}, false)
-	if err := w.check(); err != nil {
+	if err := w.Check(); err != nil {
 		return err
 	}
 	if err := captured(ws, err, "nix-store", out); err != nil {
@@ -157,11 +182,20 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest) error {
 	for _, name := range []runtimeName{runtimeNS, runtimePtrace, runtimeNative} {
 		os.Remove(sandboxRecord(c, name))
 	}
+	if err := w.At("signing np's store paths"); err != nil {
+		return err
+	}
 	trustedKey, err := signOwnPaths(c, rt, m, installStepEnv(c, nixEnv(os.Environ(), c, m, false)))
+	if err := w.Check(); err != nil {
+		return err // nix was killed by the same signal: not a signing failure
+	}
 	if err != nil {
 		return err
 	}
 	if err := extract.WriteFileAtomic(confPath, []byte(nixConf(m, netFS, append(keys, trustedKey)...)), 0o644); err != nil {
+		return err
+	}
+	if err := w.At("probing Nix's build sandbox"); err != nil {
 		return err
 	}
 	_, err = probeBuildSandbox(c, rt, m)
@@ -217,7 +251,7 @@ func probeBuildSandbox(c *config, rt runtime, m *extract.Manifest) (bool, error)
 		return false, nil
 	}
 	w := watchInterrupts()
-	defer w.stop()
+	defer w.Stop()
 	env := installStepEnv(c, nixEnv(os.Environ(), c, m, true))
 	probe := func(sandbox bool) error {
 		// np's own busybox as the builder, not /bin/sh: with the sandbox
@@ -228,7 +262,7 @@ func probeBuildSandbox(c *config, rt runtime, m *extract.Manifest) (bool, error)
 		ws, err := rt.run(job{argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
 			"--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
 			env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: out})
-		if err := w.check(); err != nil {
+		if err := w.Check(); err != nil {
 			return err
 		}
 		return captured(ws, err, "nix-build", out)

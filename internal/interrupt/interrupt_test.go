@@ -1,0 +1,43 @@
+package interrupt
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// At names the step a signal interrupted; the pause hook holds np at a
+// step until the signal arrives, so a test can signal it exactly there.
+func TestSignalAtAPausedStepIsNamed(t *testing.T) {
+	pause := filepath.Join(t.TempDir(), "paused")
+	t.Setenv(PauseEnv, "signing:"+pause)
+	w := Start()
+	defer w.Stop()
+	if err := w.At("unpacking Nix"); err != nil {
+		t.Fatalf("no signal yet: %v", err)
+	}
+	go func() {
+		for {
+			if _, err := os.Stat(pause); err == nil {
+				syscall.Kill(os.Getpid(), syscall.SIGHUP)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	err := w.At("signing np's store paths")
+	ie, ok := err.(*Error)
+	if !ok || ie.Sig != syscall.SIGHUP || !strings.Contains(err.Error(), "hangup while signing np's store paths") {
+		t.Fatalf("At after SIGHUP: %v", err)
+	}
+	if !Is(w.Check()) {
+		t.Error("a later Check forgot the signal")
+	}
+	var none *Watch
+	if none.At("x") != nil || none.Check() != nil {
+		t.Error("a nil Watch reported a signal")
+	}
+}

@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all bare payload reproducible test test-setup unit integration bench demo lint clean distclean
+.PHONY: all bare payload reproducible test test-setup unit integration robust bench demo lint clean distclean
 
 all: bin/np
 
@@ -68,7 +68,12 @@ unit: bin/np test-setup
 integration: bin/np test-setup
 	bash integration/run.sh
 
-test: lint unit reproducible integration
+# The signal, terminal and lifetime tests again, started as carelessly as
+# `nohup make test &` would with umask 077 and no terminal (about 90 s).
+robust: bin/np test-setup
+	bash integration/robust.sh
+
+test: lint unit reproducible integration robust
 
 bench: bin/np
 	bash integration/bench.sh

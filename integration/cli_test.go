@@ -236,7 +236,7 @@ func TestKillNineOfNpLeavesNoSandboxedProcess(t *testing.T) {
 	}
 	waitFor(t, "the sandboxed sleep to start", 10*time.Second, found)
 	cmd.Process.Kill()
-	cmd.Wait()
+	waitBounded(t, cmd, time.Minute)
 	waitFor(t, "the sandboxed sleep to die with np", 5*time.Second, func() bool { return !found() })
 }
 
@@ -253,7 +253,7 @@ func TestSignalsSentToNpReachTheProgram(t *testing.T) {
 			}
 			waitFor(t, "the program to be ready", 10*time.Second, func() bool { _, err := os.Stat(ready); return err == nil })
 			cmd.Process.Signal(sig)
-			cmd.Wait()
+			waitBounded(t, cmd, time.Minute)
 			if code := cmd.ProcessState.ExitCode(); code != 7 || strings.TrimSpace(out.String()) != "got" {
 				t.Fatalf("after %v: exit %d output %q; want the program's trap to run and exit 7", sig, code, out.String())
 			}

@@ -360,7 +360,7 @@ func TestKillingNpEndsTheProgramsTree(t *testing.T) {
 	})
 	waitFor(t, "both sleeps to start", 10*time.Second, func() bool { return len(sleeps()) == 2 })
 	cmd.Process.Kill()
-	cmd.Wait()
+	waitBounded(t, cmd, time.Minute)
 	// Under ptrace every tracee dies with the tracer (PTRACE_O_EXITKILL);
 	// under ns the sandbox init, reaper of the program's tree, notices np's
 	// death and ends the tree (README: "Nothing outlives np").

@@ -38,23 +38,78 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "integration:", err)
 		os.Exit(2)
 	}
-	// Started as a background job of a non-interactive shell, the suite
-	// ignores SIGINT and SIGQUIT, and so would every program it starts
-	// (dispositions to ignore survive exec): the tests of ^C would then
-	// fail. Catching them makes the programs start with the default again.
-	interrupts := make(chan os.Signal, 1)
-	signal.Notify(interrupts, syscall.SIGINT, syscall.SIGQUIT)
-	go func() {
-		<-interrupts
-		fmt.Fprintln(os.Stderr, "integration: interrupted")
-		os.Exit(130)
-	}()
+	resetSignals()
 	code := m.Run()
 	sharedOnce.Do(func() {}) // nothing more may start the shared install
 	if sharedDir != "" {
 		extract.RemoveTree(sharedDir)
 	}
 	os.Exit(code)
+}
+
+// resetSignals gives the programs the suite starts the default
+// dispositions its tests depend on. Started as a background job of a
+// non-interactive shell the suite ignores SIGINT and SIGQUIT, under nohup
+// SIGHUP, and so would every program it starts (an ignored disposition
+// survives exec; a sh cannot even trap a signal ignored at its start): the
+// tests of ^C and hangup would then wait forever. Catching them makes the
+// programs start with the default again. The suite itself keeps ignoring
+// what it was told to ignore; the rest ends it.
+func resetSignals() {
+	ignored := map[os.Signal]bool{}
+	sigs := []os.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTERM}
+	for _, sig := range sigs {
+		ignored[sig] = signal.Ignored(sig)
+	}
+	caught := make(chan os.Signal, 4)
+	signal.Notify(caught, sigs...)
+	go func() {
+		for sig := range caught {
+			if ignored[sig] {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "integration: %v\n", sig)
+			os.Exit(128 + int(sig.(syscall.Signal)))
+		}
+	}()
+}
+
+// ownGroup puts a process a test starts in a process group of its own,
+// killed when the test ends, and kills it (by SIGKILL) if the test binary
+// dies first (a timeout's panic runs no cleanup): nothing a test starts
+// outlives it. np's own children die with np. A test that needs a session
+// of its own sets Setsid after this; the group is then the session's.
+func ownGroup(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = !cmd.SysProcAttr.Setsid
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
+}
+
+// waitBounded waits for a started cmd at most d; then it kills cmd's
+// process group and fails the test, rather than wait for the suite's
+// 30-minute timeout.
+func waitBounded(t *testing.T, cmd *exec.Cmd, d time.Duration) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s did not end within %v; killed it", strings.Join(cmd.Args, " "), d)
+		return nil
+	}
 }
 
 // result is what a caller of np sees.
@@ -128,11 +183,14 @@ func np(t *testing.T, o runOpts, args ...string) result {
 	if o.stdin != nil {
 		cmd.Stdin = bytes.NewReader(o.stdin)
 	}
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting np: %v", err)
+	}
+	err := waitBounded(t, cmd, 10*time.Minute)
 	r := result{stdout: out.String(), stderr: errb.String()}
 	if err != nil {
 		if _, ok := err.(*exec.ExitError); !ok {
-			t.Fatalf("starting np: %v", err)
+			t.Fatalf("waiting for np: %v", err)
 		}
 	}
 	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
@@ -164,6 +222,7 @@ func npCmd(t *testing.T, o runOpts, args ...string) *exec.Cmd {
 	cmd.Env = append(env, "NP_LOCATION="+loc)
 	cmd.Env = append(cmd.Env, o.env...)
 	cmd.Dir = o.dir
+	ownGroup(t, cmd)
 	return cmd
 }
 

@@ -6,34 +6,48 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// findProcess returns the pid of a process whose command line contains
-// marker, or 0.
-func findProcess(marker string) int {
+// findDescendant returns the pid of a descendant of root whose command
+// line contains marker, or 0. Descendants only: other test runs sharing the
+// machine (and the user) start the same helpers.
+func findDescendant(root int, marker string) int {
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
-		pid := 0
-		for _, c := range d.Name() {
-			if c < '0' || c > '9' {
-				pid = -1
-				break
-			}
-			pid = pid*10 + int(c-'0')
-		}
-		if pid <= 0 {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == root {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-		if err == nil && bytes.Contains(b, []byte(marker)) {
+		if err == nil && bytes.Contains(b, []byte(marker)) && descends(pid, root) {
 			return pid
 		}
 	}
 	return 0
+}
+
+// descends reports whether pid is a descendant of root.
+func descends(pid, root int) bool {
+	for i := 0; i < 64 && pid > 1; i++ {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return false
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so after the last ')'.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 2 {
+			return false
+		}
+		if pid, _ = strconv.Atoi(f[1]); pid == root {
+			return true
+		}
+	}
+	return false
 }
 
 // A signal during the first run's build-sandbox probe ends np by that
@@ -47,9 +61,9 @@ func TestSignalDuringFirstRunProbeEndsNpAndRecordsNothing(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the build-sandbox probe to start", 60*time.Second, func() bool { return findProcess("np-build-probe") != 0 })
+		waitFor(t, "the build-sandbox probe to start", 60*time.Second, func() bool { return findDescendant(cmd.Process.Pid, "np-build-probe") != 0 })
 		cmd.Process.Signal(sig)
-		cmd.Wait()
+		waitBounded(t, cmd, 2*time.Minute)
 		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
 		if !(ws.Signaled() && ws.Signal() == sig) || !strings.Contains(errb.String(), "interrupted by "+sig.String()) {
 			t.Errorf("%v during the probe: np ended with %v (stderr %q), want death by %v with a line saying so", sig, ws, errb.String(), sig)
@@ -97,7 +111,7 @@ func TestSignalDuringEachFirstRunStepEndsNpBySignal(t *testing.T) {
 			loc := newLocation(t)
 			pause := filepath.Join(t.TempDir(), "paused")
 			cmd := npCmd(t, runOpts{loc: loc, env: []string{"NP_TEST_PAUSE_AT=" + tc.step + ":" + pause}}, "run", "sh", "-c", "echo program ran")
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			// np leads a process group of its own (ownGroup in npCmd).
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			if err := cmd.Start(); err != nil {

@@ -46,7 +46,7 @@ func TestKillNineOfNpLeavesNoProcessOfTheProgram(t *testing.T) {
 		pids = append(pids, pid)
 	}
 	cmd.Process.Kill()
-	cmd.Wait()
+	waitBounded(t, cmd, time.Minute)
 	deadline := time.Now().Add(5 * time.Second)
 	for _, pid := range pids {
 		for !processGone(pid) {
@@ -65,6 +65,7 @@ func pid1(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command("unshare", append([]string{"--user", "--map-root-user", "--pid", "--fork", "--mount-proc", "--kill-child", npBin}, args...)...)
 	cmd.Env = append(cleanEnv(), "NP_LOCATION="+sharedLocation(t))
+	ownGroup(t, cmd)
 	return cmd
 }
 
@@ -101,7 +102,7 @@ func TestNpAsPID1PassesExitStatusAndForwardsSignals(t *testing.T) {
 			t.Fatalf("finding np under unshare: %q", b)
 		}
 		syscall.Kill(np1, sig)
-		err = cmd.Wait()
+		err = waitBounded(t, cmd, time.Minute)
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
 			t.Errorf("%v to np as PID 1: %v, want the program's trap to exit 7", sig, err)
 		}

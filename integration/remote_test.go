@@ -83,7 +83,7 @@ SetEnv NP_LOCATION=%s
 	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		waitBounded(t, cmd, time.Minute)
 		if t.Failed() {
 			data, _ := os.ReadFile(filepath.Join(dir, "sshd.log"))
 			t.Logf("sshd log:\n%s", data)

@@ -24,6 +24,8 @@ trap 'rm -rf "$work"' EXIT
 cp bin/np "$work/np"
 cp build/np-bare "$work/np-bare"
 go test -c -tags integration -o "$work/integration.test" ./integration
+# The caller's umask (077, say) must not lock the test user out.
+chmod 755 "$work/np" "$work/np-bare" "$work/integration.test"
 
 run=()
 if [ "$(id -u)" -eq 0 ]; then

@@ -27,6 +27,11 @@ type term struct {
 
 func startInPty(t *testing.T, cmd *exec.Cmd) *term {
 	t.Helper()
+	// A session of its own (pty sets Setsid): a session leader cannot
+	// also be put in a new group, and leads its own anyway.
+	if cmd.SysProcAttr != nil {
+		cmd.SysProcAttr.Setpgid = false
+	}
 	ptm, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 31, Cols: 97})
 	if err != nil {
 		t.Fatalf("starting in a pty: %v", err)
@@ -119,13 +124,13 @@ func TestCtrlZStopsAndFgResumes(t *testing.T) {
 	tm.send("jobs; echo jobs-done\n")
 	tm.expect("jobs-done", 2)
 	tm.send("exit\n")
-	cmd.Wait()
+	waitBounded(t, cmd, 2*time.Minute)
 }
 
 func TestTerminalSizeIsVisibleInside(t *testing.T) {
 	cmd := npCmd(t, runOpts{}, "run", "stty", "size")
 	tm := startInPty(t, cmd)
-	cmd.Wait()
+	waitBounded(t, cmd, 2*time.Minute)
 	tm.expect("31 97", 1)
 }
 
@@ -143,7 +148,7 @@ func TestFirstRunShowsProgressOnATerminalOnly(t *testing.T) {
 	loc := newLocation(t)
 	cmd := npCmd(t, runOpts{loc: loc}, "nix", "--version")
 	tm := startInPty(t, cmd)
-	cmd.Wait()
+	waitBounded(t, cmd, 2*time.Minute)
 	tm.expect(wantNixVersion, 1)
 	if !strings.Contains(tm.output(), "installing Nix (first run)") || !strings.Contains(tm.output(), "%") {
 		t.Fatalf("no progress bar on a terminal:\n%q", tm.output())

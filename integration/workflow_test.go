@@ -86,7 +86,7 @@ func TestOfflineBuildAndShellDoNotWait(t *testing.T) {
 	os.Remove(filepath.Join(loc, ".nix-portable", "network.json"))
 	cmd := npCmd(t, runOpts{loc: loc, env: offline, dir: dir}, "nix-build", "--no-out-link", file)
 	tm := startInPty(t, cmd)
-	cmd.Wait()
+	waitBounded(t, cmd, 2*time.Minute)
 	tm.expect("-local-build", 1)
 	if n := strings.Count(tm.output(), "np: offline: cache.nixos.org and channels.nixos.org unreachable"); n != 1 {
 		t.Errorf("on a terminal np said %d times that Nix runs offline, want once:\n%s", n, tm.output())

@@ -50,30 +50,38 @@ func (inv *inventory) damage(store, name string) []string {
 		return []string{StoreDir + " cannot be opened: " + err.Error()}
 	}
 	defer unix.Close(fd)
-	var what []string
 	mine := func(p string) bool { return name == "" || strings.HasPrefix(p, name+"/") }
-	note := func(p, w string) {
+	note := func(what *[]string, p, w string) {
 		if w != "" {
-			what = append(what, StoreDir+"/"+p+" "+w)
+			*what = append(*what, StoreDir+"/"+p+" "+w)
 		}
 	}
+	// The links on a second thread: the check is one system call per
+	// entry, and this halves its wall time where a second core is free.
+	var links []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 256)
+		for _, l := range inv.Links {
+			if mine(l.Path) {
+				note(&links, l.Path, checkLink(fd, l, buf))
+			}
+		}
+	}()
+	var what []string
 	for _, d := range inv.Dirs {
 		if mine(d) {
-			note(d, checkDir(fd, d))
+			note(&what, d, checkDir(fd, d))
 		}
 	}
 	for _, f := range inv.Files {
 		if mine(f.Path) {
-			note(f.Path, checkFile(fd, f))
+			note(&what, f.Path, checkFile(fd, f))
 		}
 	}
-	buf := make([]byte, 256)
-	for _, l := range inv.Links {
-		if mine(l.Path) {
-			note(l.Path, checkLink(fd, l, buf))
-		}
-	}
-	return what
+	<-done
+	return append(what, links...)
 }
 
 // intact reports whether every recorded entry of the store path name is

@@ -171,3 +171,73 @@ func TestSignalDuringEachFirstRunStepEndsNpBySignal(t *testing.T) {
 		})
 	}
 }
+
+// ^C while nix signs np's store paths reaches nix too (np's whole group,
+// as a terminal sends it): nix dies of it, and that is no signing failure
+// (np used to exit 125 "nix killed by interrupt"): np ends by SIGINT with
+// its one line. The signal must land while nix runs, so the test polls for
+// it (its key file names it) and retries if the step was over first.
+func TestCtrlCWhileNixSignsEndsNpBySigint(t *testing.T) {
+	ctrlCWhen(t, "signing np's store paths", func(np int, loc string) bool {
+		return findDescendant(np, "np-install.sec") != 0
+	})
+}
+
+// ^C while np unpacks its Nix (np used to die of it without a word).
+func TestCtrlCWhileUnpackingEndsNpBySigintWithALine(t *testing.T) {
+	ctrlCWhen(t, "unpacking Nix", func(np int, loc string) bool {
+		staged, _ := filepath.Glob(filepath.Join(loc, ".nix-portable/nix/var/np/tmp/install-*/store/*"))
+		return len(staged) > 0
+	})
+}
+
+// ctrlCWhen starts a first run, sends ^C to np's group as soon as cond
+// holds (polled every millisecond), and checks that np died of SIGINT with
+// one line naming step, recording nothing. A run that ends before cond
+// held is tried again, up to five times.
+func ctrlCWhen(t *testing.T, step string, cond func(np int, loc string) bool) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		loc := newLocation(t)
+		cmd := npCmd(t, runOpts{loc: loc}, "run", "sh", "-c", "echo program ran")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		hit := false
+		for deadline := time.Now().Add(2 * time.Minute); !hit && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			select {
+			case <-done:
+				deadline = time.Now() // the step ended before cond held
+			default:
+			}
+			if cond(cmd.Process.Pid, loc) {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+				hit = true
+			}
+		}
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("np did not end within a minute of ^C")
+		}
+		if !hit {
+			if attempt < 5 {
+				continue
+			}
+			t.Fatalf("in %d attempts np was done %s before the test could signal it", attempt, step)
+		}
+		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if !ws.Signaled() || ws.Signal() != syscall.SIGINT || strings.Count(errb.String(), "\n") != 1 ||
+			!strings.Contains(errb.String(), "interrupted by interrupt while "+step) {
+			t.Errorf("^C while %s: np ended with %v, stderr %q; want death by SIGINT and one line naming the step", step, ws, errb.String())
+		}
+		if strings.Contains(out.String(), "program ran") || len(installRecords(loc)) != 0 {
+			t.Errorf("^C while %s: the program ran (%q) or the install was recorded (%v)", step, out.String(), installRecords(loc))
+		}
+		return
+	}
+}

@@ -47,8 +47,8 @@ func (t Target) longestOwnPath(m *Manifest, fp string) int {
 // after unpacking 50 MB (`creating GC root: symlink …: file name too long`).
 func (t Target) checkPathRoom(m *Manifest, fp string) error {
 	if n := t.longestOwnPath(m, fp); n > maxPath {
-		return &UnusableError{fmt.Sprintf("the data dir's path is too long (%d characters, %s): np's own files below it would need paths of %d characters, and Linux allows %d; set NP_LOCATION to a path of at most %d characters",
-			len(t.NixDir), abbreviate(t.NixDir), n, maxPath, len(t.NixDir)-(n-maxPath))}
+		return &UnusableError{fmt.Sprintf("the data dir's path is too long: np's own files in %s (%d characters) would need paths of %d characters, and Linux allows %d; set NP_LOCATION to a path at least %d characters shorter",
+			abbreviate(t.NixDir), len(t.NixDir), n, maxPath, n-maxPath)}
 	}
 	for _, c := range strings.Split(t.NixDir, "/") {
 		if len(c) > unix.NAME_MAX {

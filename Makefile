@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all bare payload reproducible test test-setup unit integration bench demo lint clean distclean
+.PHONY: all bare payload reproducible test test-setup unit integration containers bench demo lint clean distclean
 
 all: bin/np
 
@@ -68,7 +68,12 @@ unit: bin/np test-setup
 integration: bin/np test-setup
 	bash integration/run.sh
 
-test: lint unit reproducible integration
+# np in real containers: Debian's Docker engine started for the run (as root),
+# images made by docker import, the engine's default seccomp profile.
+containers: bin/np test-setup
+	bash integration/containers.sh
+
+test: lint unit reproducible integration containers
 
 bench: bin/np
 	bash integration/bench.sh

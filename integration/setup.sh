@@ -27,6 +27,7 @@ packages=(
 	debian-archive-keyring # the private apt configuration of assets/fetch-debs.sh
 	ca-certificates
 	busybox-static # a static shell for fixtures
+	docker.io      # real containers (make containers)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all bare payload reproducible test test-setup unit integration containers bench demo lint clean distclean
+.PHONY: all bare payload reproducible test test-setup unit integration containers fresh-check bench demo lint clean distclean
 
 all: bin/np
 
@@ -72,6 +72,11 @@ integration: bin/np test-setup
 # images made by docker import, the engine's default seccomp profile.
 containers: bin/np test-setup
 	bash integration/containers.sh
+
+# The README's test command on a fresh machine: .ci/run inside a Debian 12
+# container made by debootstrap (see integration/fresh-check.sh). As root.
+fresh-check:
+	bash integration/fresh-check.sh
 
 test: lint unit reproducible integration containers
 

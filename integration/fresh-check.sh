@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Proves the README's test command works on a fresh machine: a Debian 12 root
+# file system made by debootstrap from Debian's package registry, imported
+# into a Docker engine started for the run, is the machine; Dockerfile.test
+# puts a clean clone of this checkout's HEAD in it, with ../shared beside it
+# and the host's Go (a fresh CI machine has Go at /usr/local/go and nothing
+# else), and `bash .ci/run` runs inside, as CI runs it.
+#
+#   bash integration/fresh-check.sh      # `make fresh-check`, as root; about 20 minutes
+#
+# The container is --privileged: the suite starts its own Docker engine and
+# qemu, and builds hostile hosts with seccomp filters and sysctls, as CI does
+# on a real machine. Its /tmp is a volume, so the inner engine's overlay
+# layers do not sit on the outer engine's overlay.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/sbin:/sbin
+if [ "$(id -u)" -ne 0 ]; then
+	echo "fresh-check: debootstrap and Docker's engine need root; run \`make fresh-check\` as root" >&2
+	exit 1
+fi
+command -v debootstrap >/dev/null || {
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+}
+
+# The machine: Debian 12 as debootstrap makes it, kept as a tarball so a
+# second check starts at once.
+rootfs_tar=build/fresh/bookworm-rootfs.tar
+if [ ! -s "$rootfs_tar" ]; then
+	mkdir -p build/fresh
+	rm -rf build/fresh/rootfs
+	echo "fresh-check: debootstrap bookworm"
+	debootstrap --variant=minbase bookworm build/fresh/rootfs http://deb.debian.org/debian >build/fresh/debootstrap.log 2>&1 || {
+		tail -20 build/fresh/debootstrap.log >&2
+		exit 1
+	}
+	# This machine's apt settings (its registry may serve an archive
+	# snapshot whose Release files are past their Valid-Until).
+	cp /etc/apt/apt.conf.d/99artifact-registry build/fresh/rootfs/etc/apt/apt.conf.d/ 2>/dev/null || true
+	tar -C build/fresh/rootfs --numeric-owner -cf "$rootfs_tar.tmp" .
+	mv "$rootfs_tar.tmp" "$rootfs_tar"
+	rm -rf build/fresh/rootfs
+fi
+
+. integration/dockerd.sh
+start_dockerd "$(mktemp -d /tmp/npf.XXXXXX)"
+work=$dockerd_work
+/usr/bin/docker import - np-fresh:bookworm <"$rootfs_tar" >/dev/null
+
+# The build context: what CI gets (a clean clone and ../shared) plus Go.
+ctx=$work/ctx
+mkdir -p "$ctx"
+git clone -q "$PWD" "$ctx/np"
+cp -a ../shared "$ctx/shared"
+cp -a "$(dirname "$(dirname "$(readlink -f "$(command -v go)")")")" "$ctx/go"
+/usr/bin/docker build -q -f "$ctx/np/Dockerfile.test" -t np-test "$ctx" >/dev/null
+/usr/bin/docker volume create np-fresh-tmp >/dev/null
+
+start=$SECONDS
+set +e
+/usr/bin/docker run --rm --privileged --network host -v np-fresh-tmp:/tmp np-test 2>&1 | tee "$work/log"
+rc=${PIPESTATUS[0]}
+set -e
+/usr/bin/docker volume rm -f np-fresh-tmp >/dev/null
+echo "fresh-check: .ci/run in a fresh Debian 12 container: exit $rc, $((SECONDS - start)) s"
+grep -E '^(integration|containers|kernels?)[ :[]' "$work/log" | tail -8 || true
+exit "$rc"

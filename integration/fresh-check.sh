@@ -29,18 +29,18 @@ command -v debootstrap >/dev/null || {
 rootfs_tar=build/fresh/bookworm-rootfs.tar
 if [ ! -s "$rootfs_tar" ]; then
 	mkdir -p build/fresh
-	rm -rf build/fresh/rootfs
+	rm -rf build/fresh/_rootfs
 	echo "fresh-check: debootstrap bookworm"
-	debootstrap --variant=minbase bookworm build/fresh/rootfs http://deb.debian.org/debian >build/fresh/debootstrap.log 2>&1 || {
+	debootstrap --variant=minbase bookworm build/fresh/_rootfs http://deb.debian.org/debian >build/fresh/debootstrap.log 2>&1 || {
 		tail -20 build/fresh/debootstrap.log >&2
 		exit 1
 	}
 	# This machine's apt settings (its registry may serve an archive
 	# snapshot whose Release files are past their Valid-Until).
-	cp /etc/apt/apt.conf.d/99artifact-registry build/fresh/rootfs/etc/apt/apt.conf.d/ 2>/dev/null || true
-	tar -C build/fresh/rootfs --numeric-owner -cf "$rootfs_tar.tmp" .
+	cp /etc/apt/apt.conf.d/99artifact-registry build/fresh/_rootfs/etc/apt/apt.conf.d/ 2>/dev/null || true
+	tar -C build/fresh/_rootfs --numeric-owner -cf "$rootfs_tar.tmp" .
 	mv "$rootfs_tar.tmp" "$rootfs_tar"
-	rm -rf build/fresh/rootfs
+	rm -rf build/fresh/_rootfs
 fi
 
 . integration/dockerd.sh

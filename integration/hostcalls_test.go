@@ -85,16 +85,52 @@ func TestNotificationsSurviveARefusedPidfdGetfd(t *testing.T) {
 	}
 	r := noPidfdGetfdHost.np(t, runOpts{env: []string{"NP_DEBUG=1"}}, "run", "sh", "-c", "for i in 1 2 3 4 5; do stat /nix/store >/dev/null; done")
 	must(t, r)
-	var stops, notes int
-	for _, l := range strings.Split(r.stderr, "\n") {
-		if i := strings.Index(l, "ptrace: "); i >= 0 && strings.Contains(l, " notifications,") {
-			fmt.Sscanf(l[i:], "ptrace: %d stops", &stops)
-			if j := strings.Index(l, "), "); j >= 0 {
-				fmt.Sscanf(l[j+3:], "%d notifications", &notes)
-			}
-		}
-	}
+	stops, notes, _ := ptraceCounts(r.stderr)
 	if notes < 5 {
 		t.Fatalf("%d notifications (%d stops) with pidfd_getfd refused; want the stats answered by notification:\n%s", notes, stops, r.stderr)
 	}
+}
+
+// TestSeccompWithoutNotifications: NP_PTRACE_NO_NOTIFY=1 keeps the seccomp
+// filter but answers every filtered call at a ptrace stop, as np does on
+// kernels before 5.0 (RHEL 7 and 8): builds, / and the store still work,
+// and no call went through a notification.
+func TestSeccompWithoutNotifications(t *testing.T) {
+	if pass != "ptrace" {
+		t.Fatalf("runs in the ptrace pass only (onePass)")
+	}
+	o := runOpts{loc: newLocation(t), env: []string{"NP_DEBUG=1", "NP_PTRACE_NO_NOTIFY=1"}}
+	expr := `derivation { name = "no-notify"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "echo built > $out"]; }`
+	out := strings.TrimSpace(must(t, np(t, o, "nix-build", "--no-out-link", "-E", expr)))
+	if !strings.HasSuffix(out, "-no-notify") {
+		t.Fatalf("nix-build printed %q", out)
+	}
+	r := np(t, o, "run", "sh", "-c", "ls /; for i in 1 2 3 4 5; do stat /nix/store >/dev/null; done")
+	if !containsLine(must(t, r), "nix") {
+		t.Fatalf("ls / does not list nix:\n%s", r.stdout)
+	}
+	stops, notes, seccomp := ptraceCounts(r.stderr)
+	if notes != 0 || !seccomp || stops < 5 {
+		t.Fatalf("%d stops, %d notifications, seccomp=%v; want the stats at ptrace stops under the filter, none notified:\n%s", stops, notes, seccomp, r.stderr)
+	}
+	if v := np(t, o, "nix-store", "--verify", "--check-contents"); v.code != 0 {
+		t.Fatalf("nix-store --verify --check-contents: exit %d\n%s", v.code, v.stderr)
+	}
+}
+
+// ptraceCounts reads the last "ptrace: N stops (…), M notifications,
+// seccomp=B" line NP_DEBUG=1 printed: the program's own run.
+func ptraceCounts(stderr string) (stops, notes int, seccomp bool) {
+	for _, l := range strings.Split(stderr, "\n") {
+		i := strings.Index(l, "ptrace: ")
+		if i < 0 || !strings.Contains(l, " notifications,") {
+			continue
+		}
+		fmt.Sscanf(l[i:], "ptrace: %d stops", &stops)
+		if j := strings.Index(l, "), "); j >= 0 {
+			fmt.Sscanf(l[j+3:], "%d notifications", &notes)
+		}
+		seccomp = strings.HasSuffix(strings.TrimSpace(l), "seccomp=true")
+	}
+	return stops, notes, seccomp
 }

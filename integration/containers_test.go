@@ -23,9 +23,29 @@ import (
 	"github.com/np-portable/np/extract"
 )
 
+// engine is a container engine's command line.
+type engine struct {
+	name string
+	cmd  []string // the client and its global options
+	// runFlags go on every `run`: Podman's default rlimits (RLIMIT_NPROC
+	// and RLIMIT_NOFILE of 4194304 and 1048576) are above this machine's
+	// hard limits, which its root, lacking CAP_SYS_RESOURCE, cannot raise,
+	// so runc fails ("error setting rlimit type 7"); a user's machine
+	// needs no such flag.
+	runFlags []string
+	// nsWorks: the engine's default profile lets np create user
+	// namespaces (Podman's does; Docker's refuses them).
+	nsWorks bool
+}
+
 var (
-	npBin     = os.Getenv("NP_BIN")
-	dockerBin = "/usr/bin/docker" // Debian's client, of the same version as the engine
+	npBin = os.Getenv("NP_BIN")
+	// Debian's docker.io client, of the same version as the engine; the
+	// engine's socket is DOCKER_HOST.
+	dockerEngine = engine{name: "docker", cmd: []string{"/usr/bin/docker"}}
+	// Debian's podman, with its state under NP_PODMAN_DIR.
+	podmanEngine = engine{name: "podman", nsWorks: true,
+		runFlags: []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}}
 
 	// busyboxPath is the store path of np's own busybox: the builder of the
 	// offline derivation, present in every data dir np installs.
@@ -38,10 +58,12 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if npBin == "" || os.Getenv("DOCKER_HOST") == "" {
-		fmt.Fprintln(os.Stderr, "containers: NP_BIN and DOCKER_HOST must be set; run `make containers`")
+	pd := os.Getenv("NP_PODMAN_DIR")
+	if npBin == "" || os.Getenv("DOCKER_HOST") == "" || pd == "" {
+		fmt.Fprintln(os.Stderr, "containers: NP_BIN, DOCKER_HOST and NP_PODMAN_DIR must be set; run `make containers`")
 		os.Exit(2)
 	}
+	podmanEngine.cmd = []string{"podman", "--root", pd + "/root", "--runroot", pd + "/run", "--tmpdir", pd + "/tmp"}
 	p, err := extract.OpenPayload(npBin)
 	if err == nil {
 		var man *extract.Manifest
@@ -99,25 +121,35 @@ func buildImages() error {
 				}
 			}
 		}
-		tar := exec.Command("tar", "-C", tree, "--numeric-owner", "--owner=0", "--group=0", "-c", ".")
-		imp := exec.Command(dockerBin, "import", "-c", `ENTRYPOINT ["/np"]`, "-", img.name)
-		pipe, err := tar.StdoutPipe()
-		if err != nil {
-			return err
+		for _, e := range []engine{dockerEngine, podmanEngine} {
+			if err := e.importTree(tree, img.name); err != nil {
+				return err
+			}
 		}
-		imp.Stdin = pipe
-		var out bytes.Buffer
-		imp.Stdout, imp.Stderr = &out, &out
-		if err := tar.Start(); err != nil {
-			return err
-		}
-		if err := imp.Run(); err != nil {
-			tar.Wait()
-			return fmt.Errorf("docker import %s: %v: %s", img.name, err, out.String())
-		}
-		if err := tar.Wait(); err != nil {
-			return fmt.Errorf("tar of %s: %v", img.name, err)
-		}
+	}
+	return nil
+}
+
+// importTree makes an image of tree, with np as its entrypoint.
+func (e engine) importTree(tree, name string) error {
+	tar := exec.Command("tar", "-C", tree, "--numeric-owner", "--owner=0", "--group=0", "-c", ".")
+	imp := exec.Command(e.cmd[0], append(e.cmd[1:], "import", "-c", `ENTRYPOINT ["/np"]`, "-", name)...)
+	pipe, err := tar.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	imp.Stdin = pipe
+	var out bytes.Buffer
+	imp.Stdout, imp.Stderr = &out, &out
+	if err := tar.Start(); err != nil {
+		return err
+	}
+	if err := imp.Run(); err != nil {
+		tar.Wait()
+		return fmt.Errorf("%s import %s: %v: %s", e.name, name, err, out.String())
+	}
+	if err := tar.Wait(); err != nil {
+		return fmt.Errorf("tar of %s: %v", name, err)
 	}
 	return nil
 }
@@ -128,20 +160,29 @@ type dockerResult struct {
 	took           time.Duration
 }
 
-// docker runs the docker client and returns what it printed and its exit
-// status (for `docker run`, the container's).
+// docker runs Docker's client.
 func docker(t *testing.T, args ...string) dockerResult {
 	t.Helper()
-	cmd := exec.Command(dockerBin, args...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
+	return dockerEngine.do(t, args...)
+}
+
+// do runs the engine's client and returns what it printed and its exit
+// status (for `run`, the container's).
+func (e engine) do(t *testing.T, args ...string) dockerResult {
+	t.Helper()
+	if len(args) > 0 && args[0] == "run" {
+		args = append([]string{"run"}, append(append([]string{}, e.runFlags...), args[1:]...)...)
+	}
+	cmd := exec.Command(e.cmd[0], append(e.cmd[1:], args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	r := dockerResult{stdout: o.String(), stderr: e.String(), took: time.Since(start)}
+	r := dockerResult{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+			t.Fatalf("%s %s: %v", e.name, strings.Join(args, " "), err)
 		}
 		r.code = ee.ExitCode()
 	}
@@ -149,14 +190,16 @@ func docker(t *testing.T, args ...string) dockerResult {
 }
 
 // volume makes a named volume that the test removes afterwards.
-func volume(t *testing.T) string {
+func (e engine) volume(t *testing.T) string {
 	name := fmt.Sprintf("np-test-%d", time.Now().UnixNano())
-	if r := docker(t, "volume", "create", name); r.code != 0 {
-		t.Fatalf("docker volume create: %s", r.stderr)
+	if r := e.do(t, "volume", "create", name); r.code != 0 {
+		t.Fatalf("%s volume create: %s", e.name, r.stderr)
 	}
-	t.Cleanup(func() { docker(t, "volume", "rm", "-f", name) })
+	t.Cleanup(func() { e.do(t, "volume", "rm", "-f", name) })
 	return name
 }
+
+func volume(t *testing.T) string { return dockerEngine.volume(t) }
 
 // offlineExpr is a derivation needing nothing from any cache: its builder
 // is np's own busybox.
@@ -168,18 +211,26 @@ func offlineExpr(tag string) string {
 // containerCase is one way of running np's image: the flags a user would
 // give `docker run`, and where np's data dir lives.
 type containerCase struct {
-	name  string
-	flags []string
+	name   string
+	flags  []string
+	engine *engine // nil: Docker
+}
+
+func (c containerCase) eng() engine {
+	if c.engine == nil {
+		return dockerEngine
+	}
+	return *c.engine
 }
 
 // The default seccomp profile in every case (no --security-opt): what
 // users get.
 var containerCases = []containerCase{
-	{"root", nil},
-	{"user", []string{"--user", "1000:1000", "--tmpfs", "/tmp:exec,mode=1777", "-e", "HOME=/tmp/h"}},
-	{"root-sys-ptrace", []string{"--cap-add", "SYS_PTRACE"}},
-	{"user-sys-ptrace", []string{"--user", "1000:1000", "--cap-add", "SYS_PTRACE", "--tmpfs", "/tmp:exec,mode=1777", "-e", "HOME=/tmp/h"}},
-	{"read-only", []string{"--read-only", "--tmpfs", "/tmp:exec,mode=1777", "-e", "HOME=/tmp/h", "-e", "NP_LOCATION=/tmp"}},
+	{name: "root", flags: nil},
+	{name: "user", flags: []string{"--user", "1000:1000", "--tmpfs", "/tmp:exec,mode=1777", "-e", "HOME=/tmp/h"}},
+	{name: "root-sys-ptrace", flags: []string{"--cap-add", "SYS_PTRACE"}},
+	{name: "user-sys-ptrace", flags: []string{"--user", "1000:1000", "--cap-add", "SYS_PTRACE", "--tmpfs", "/tmp:exec,mode=1777", "-e", "HOME=/tmp/h"}},
+	{name: "read-only", flags: []string{"--read-only", "--tmpfs", "/tmp:exec,mode=1777", "-e", "HOME=/tmp/h", "-e", "NP_LOCATION=/tmp"}},
 }
 
 // run starts np's image once with the case's flags, the extra flags, and
@@ -188,21 +239,26 @@ func (c containerCase) run(t *testing.T, image string, extra []string, npArgs ..
 	args := append([]string{"run", "--rm", "--network", "none"}, c.flags...)
 	args = append(args, extra...)
 	args = append(append(args, image), npArgs...)
-	return docker(t, args...)
+	return c.eng().do(t, args...)
 }
 
 // TestNpInARealContainer runs, for each way of starting the container, what
 // a user does first: a build, a look at /, a check of the store, and
 // doctor, which must say the runtime that really ran works.
 func TestNpInARealContainer(t *testing.T) {
-	for _, c := range containerCases {
+	cases := append([]containerCase{}, containerCases...)
+	for _, c := range containerCases[:2] {
+		c.name, c.engine = "podman-"+c.name, &podmanEngine
+		cases = append(cases, c)
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var extra []string
 			if c.name != "read-only" {
 				// The data dir on a named volume, kept across the
 				// containers of this case, as users keep it.
 				loc := "/data"
-				extra = []string{"-v", volume(t) + ":" + loc, "-e", "NP_LOCATION=" + loc}
+				extra = []string{"-v", c.eng().volume(t) + ":" + loc, "-e", "NP_LOCATION=" + loc}
 			}
 			build := c.run(t, imageAlone, append(extra, "-e", "NP_DEBUG=1"),
 				"nix-build", "--no-out-link", "-E", offlineExpr(c.name))
@@ -215,8 +271,15 @@ func TestNpInARealContainer(t *testing.T) {
 			}
 			// Docker's default profile refuses new namespaces: np must
 			// have fallen back to ptrace, and said so under NP_DEBUG.
-			if !strings.Contains(build.stderr, "runtime ns cannot start here") {
+			// Podman's allows them: ns must have run.
+			ran := "ptrace"
+			if c.eng().nsWorks {
+				ran = "ns"
+			} else if !strings.Contains(build.stderr, "runtime ns cannot start here") {
 				t.Errorf("np did not report the ns runtime refused; stderr:\n%s", build.stderr)
+			}
+			if !strings.Contains(build.stderr, "runtime "+ran+": starting") {
+				t.Errorf("the build did not run in the %s runtime; stderr:\n%s", ran, build.stderr)
 			}
 
 			if c.name != "read-only" { // there, nothing survives the container
@@ -252,8 +315,8 @@ func TestNpInARealContainer(t *testing.T) {
 			for _, rt := range report.Runtimes {
 				avail[rt.Name] = rt.Available
 			}
-			if report.Auto != "ptrace" || !avail["ptrace"] || avail["ns"] {
-				t.Errorf("np doctor says auto=%s, ns=%v, ptrace=%v; what ran was ptrace, with ns refused", report.Auto, avail["ns"], avail["ptrace"])
+			if report.Auto != ran || !avail[ran] || avail["ns"] != c.eng().nsWorks {
+				t.Errorf("np doctor says auto=%s, ns=%v, ptrace=%v; what ran was %s (ns works: %v)", report.Auto, avail["ns"], avail["ptrace"], ran, c.eng().nsWorks)
 			}
 		})
 	}

@@ -28,6 +28,7 @@ packages=(
 	ca-certificates
 	busybox-static # a static shell for fixtures
 	docker.io      # real containers (make containers)
+	podman
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -41,9 +41,10 @@ func commands() map[string]*command {
 			usage:   "np run PROGRAM [ARGS...]",
 			summary: "run any program where /nix is np's store",
 			help: `Runs PROGRAM inside np's environment: /nix is np's store, np's Nix is first
-on PATH, then ~/.nix-profile/bin, then your PATH. PROGRAM is looked up on that
-PATH, so programs installed with nix-env or nix profile work, and so do host
-programs. Without a program to run, np run starts $SHELL (else sh).`,
+on PATH, then your Nix profile's bin, then your PATH. PROGRAM is looked up on
+that PATH, so programs installed with nix-env or nix profile work, and so do
+host programs. Each data dir has its own profile (DATA_DIR/state/profile),
+channels and np expose directories. Without a program to run, np run starts $SHELL (else sh).`,
 			run: cmdRun,
 		},
 		"link": {
@@ -57,9 +58,9 @@ replaced; other files are left alone and reported.`,
 		"expose": {
 			usage:   "np expose [--remove] DIR",
 			summary: "put the programs of your Nix profile on the host's PATH",
-			help: `Writes into DIR a small sh wrapper for every program in ~/.nix-profile/bin;
-each runs that program through np with its own arguments, exit status and
-signals. Put DIR on PATH (export PATH="DIR:$PATH") and the programs you
+			help: `Writes into DIR a small sh wrapper for every program of your Nix profile
+(this data dir's: DATA_DIR/state/profile/bin); each runs that program through
+np with its own arguments, exit status and signals. Put DIR on PATH (export PATH="DIR:$PATH") and the programs you
 installed with nix-env -i or nix profile install run from any shell. np keeps
 DIR in sync: after every command it ran, when the profile changed (nix-env
 -i/-e, nix profile install/remove, rollbacks), wrappers are added and
@@ -309,6 +310,20 @@ func cmdRun(args []string) (syscall.WaitStatus, error) {
 	return s.execUser(args)
 }
 
+// runEnv is the environment of a program np runs in rt: Nix's (nixEnv),
+// the data dir's own profile, and np's offline defaults, which every
+// command that runs Nix gets (say: np may print its one line about them).
+func (s *session) runEnv(rt runtime, argv []string, say bool) ([]string, error) {
+	sandbox, err := s.buildSandbox(rt)
+	if err != nil {
+		return nil, err
+	}
+	l := s.c.layoutFor(rt)
+	migrateProfile(s.c, l, os.Getenv("HOME"))
+	env := nixEnv(os.Environ(), s.c, s.m, sandbox, l)
+	return withOfflineDefaults(env, argv, s.c, os.Getenv("NIX_PATH") == "", say), nil
+}
+
 // execUser runs the user's program, as np's last act, in the first runtime
 // that can start it.
 func (s *session) execUser(argv []string) (syscall.WaitStatus, error) {
@@ -322,12 +337,10 @@ func (s *session) execUser(argv []string) (syscall.WaitStatus, error) {
 	}
 	exposed := hasExposed(s.c)
 	ws, rt, err := s.ch.start(func(rt runtime) (job, error) {
-		sandbox, err := s.buildSandbox(rt)
+		env, err := s.runEnv(rt, argv, isNixTool(filepath.Base(argv[0])))
 		if err != nil {
 			return job{}, err
 		}
-		env := nixEnv(os.Environ(), s.c, s.m, sandbox)
-		env = withOfflineDefaults(env, argv, s.c, os.Getenv("NIX_PATH") == "", isNixTool(filepath.Base(argv[0])))
 		logrus.Debugf("runtime %s: starting %s", rt.name(), argv[0])
 		logrus.Tracef("exec %q in %s", argv, dir)
 		return job{argv: argv, env: env, dir: dir, passFDs: callerFDs}, nil

@@ -122,8 +122,10 @@ func applyOfflineDefaults(env *envList, argv []string, c *config, npSetNixPath b
 	// After np's own lines (nixEnv's), so an np inside np still finds and
 	// replaces them; before the user's, which win.
 	prefix, rest := storeLocal, strings.TrimPrefix(env.get("NIX_CONFIG"), storeLocal)
-	if strings.HasPrefix(rest, noSandbox) {
-		prefix, rest = prefix+noSandbox, strings.TrimPrefix(rest, noSandbox)
+	for _, line := range []string{noSandbox, ownProfileLine} {
+		if strings.HasPrefix(rest, line) {
+			prefix, rest = prefix+line, strings.TrimPrefix(rest, line)
+		}
 	}
 	env.set("NIX_CONFIG", prefix+strings.Join(lines, "\n")+"\n"+rest)
 	if registryOff && npSetNixPath {

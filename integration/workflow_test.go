@@ -287,7 +287,7 @@ func TestExposedProgramsRunFromAPlainShellAndFollowTheProfile(t *testing.T) {
 	o := runOpts{loc: loc, env: []string{"HOME=" + home}}
 	must(t, np(t, o, "nix-env", "-i", "-E", "_: "+programExpr("np-first")))
 	bin := filepath.Join(t.TempDir(), "bin")
-	if out := must(t, np(t, o, "expose", bin)); !strings.Contains(out, "exposed 1 programs") || !strings.Contains(out, "PATH=") {
+	if out := must(t, np(t, o, "expose", bin)); !strings.Contains(out, "exposed 1 program of ") || !strings.Contains(out, "PATH=") {
 		t.Fatalf("np expose printed %q", out)
 	}
 

@@ -489,3 +489,24 @@ func TestNestedNpSaysWhyItCannotHonourInnerLocation(t *testing.T) {
 	}
 	t.Logf("np said: %s", r.stderr)
 }
+
+// np bundle builds with np's offline defaults, as np nix build does: no
+// retries of cache.nixos.org (issue 16, 5).
+func TestOfflineBundleDoesNotWait(t *testing.T) {
+	loc := newLocation(t)
+	offline := offlineEnv(t)
+	must(t, np(t, runOpts{loc: loc, env: offline}, "nix", "--version")) // the install is not what is timed
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "g.nix"), programExpr("greet"))
+	start := time.Now()
+	r := np(t, runOpts{loc: loc, env: offline, dir: dir}, "bundle", "--program", "greet", "-o", "gb", "-f", "./g.nix")
+	took := time.Since(start)
+	must(t, r)
+	if took > 3*time.Second {
+		t.Errorf("offline np bundle took %v, want < 3 s; stderr:\n%s", took, r.stderr)
+	}
+	if strings.Contains(r.stderr, "retrying") || len(networkLines(r.stderr)) > 0 {
+		t.Errorf("offline np bundle tried the network:\n%s", r.stderr)
+	}
+	t.Logf("offline np bundle: %v", took)
+}

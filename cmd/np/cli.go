@@ -12,7 +12,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/safedir"
+	"github.com/np-portable/np/internal/suggest"
 )
 
 // version is np's own version; the Makefile sets it from git.
@@ -112,7 +114,7 @@ func run(args []string) (syscall.WaitStatus, error) {
 		return runMan(args[1:])
 	}
 	if name := filepath.Base(args[0]); isNixTool(name) {
-		return runNix(append([]string{name}, args[1:]...))
+		return runNix(append([]string{name}, args[1:]...), name)
 	}
 	if len(args) < 2 {
 		fmt.Fprint(os.Stderr, usageText())
@@ -128,14 +130,27 @@ func run(args []string) (syscall.WaitStatus, error) {
 	case a == "--version" || a == "-V":
 		return printVersion()
 	case isNixTool(a):
-		return runNix(args[1:])
+		return runNix(args[1:], "np "+a)
 	}
 	cmd, ok := commands()[args[1]]
 	if !ok {
+		if tool := suggest.Closest(args[1], nixTools, 2); tool != "" {
+			// A mistyped Nix tool is a command not found, as in a shell.
+			return 0, &notFoundError{fmt.Sprintf("%s is not a Nix tool; did you mean np %s?", args[1], tool)}
+		}
+		if c := suggest.Closest(args[1], commandNames(), 2); c != "" {
+			return 0, &usageError{fmt.Sprintf("unknown command %q; did you mean np %s?", args[1], c)}
+		}
 		return 0, &usageError{fmt.Sprintf("unknown command %q; run a Nix tool (np nix-shell ...), a program (np run PROGRAM), or one of: %s", args[1], strings.Join(commandNames(), ", "))}
 	}
 	return cmd.run(args[2:])
 }
+
+// notFoundError: what np was asked to run does not exist (exit 127).
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string { return e.msg }
+func (e *notFoundError) Unwrap() error { return proc.ErrNotFound }
 
 func commandNames() []string {
 	var names []string
@@ -272,8 +287,14 @@ func linkGit(c *config) error {
 	return nil
 }
 
-// runNix runs a tool of the bundled Nix: argv[0] is the tool's name.
-func runNix(argv []string) (syscall.WaitStatus, error) {
+// runNix runs a tool of the bundled Nix: argv[0] is the tool's name, shown
+// how the user called it (np nix, or nix through a link).
+func runNix(argv []string, shown string) (syscall.WaitStatus, error) {
+	if len(argv) == 1 && argv[0] == "nix" {
+		// Nix would name itself by its store path in its hint.
+		fmt.Fprintf(os.Stderr, "error: no subcommand specified\nTry '%s --help' for more information.\n", shown)
+		return exitStatus(1), nil
+	}
 	if err := checkNixHome(); err != nil {
 		return 0, err
 	}

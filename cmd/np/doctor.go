@@ -48,16 +48,19 @@ func sandboxState(c *config, name runtimeName) string {
 
 // doctorReport is everything np doctor prints.
 type doctorReport struct {
-	NpVersion   string            `json:"npVersion"`
-	NixVersion  string            `json:"nixVersion"`
-	Payload     string            `json:"payload"`
-	DataDir     string            `json:"dataDir"`
-	FSType      string            `json:"fsType"`
-	Warnings    []string          `json:"warnings"`
-	Installed   bool              `json:"installed"`
-	Damaged     bool              `json:"damaged"` // np cannot run with this data dir: a repair or a fix is needed (see warnings)
-	Runtimes    []runtimeReport   `json:"runtimes"`
-	Auto        runtimeName       `json:"auto"`
+	NpVersion  string          `json:"npVersion"`
+	NixVersion string          `json:"nixVersion"`
+	Payload    string          `json:"payload"`
+	DataDir    string          `json:"dataDir"`
+	FSType     string          `json:"fsType"`
+	Warnings   []string        `json:"warnings"`
+	Installed  bool            `json:"installed"`
+	Damaged    bool            `json:"damaged"` // np cannot run with this data dir: a repair or a fix is needed (see warnings)
+	Runtimes   []runtimeReport `json:"runtimes"`
+	// Uses is the runtime np's commands use here: NP_RUNTIME's when it is
+	// set, else auto's pick; "" when that runtime does not work here.
+	Uses        runtimeName       `json:"uses"`
+	Auto        runtimeName       `json:"auto"` // the runtime NP_RUNTIME=auto picks
 	AutoReason  string            `json:"autoReason"`
 	CABundle    string            `json:"caBundle"`
 	NixConfPath string            `json:"nixConfPath"`
@@ -164,8 +167,15 @@ func diagnose(c *config) *doctorReport {
 			r.AutoReason = fmt.Sprintf("%s is refused here: %s", ch.refused[0].rt.name(), detail)
 		}
 	}
+	r.Uses = r.Auto
 	if c.Runtime != runtimeAuto {
 		r.AutoReason += fmt.Sprintf(" (but NP_RUNTIME=%s overrides auto)", c.Runtime)
+		r.Uses = ""
+		for _, rep := range r.Runtimes {
+			if rep.Name == c.Runtime && rep.Available {
+				r.Uses = c.Runtime
+			}
+		}
 	}
 
 	if m != nil {
@@ -274,6 +284,13 @@ func printReport(r *doctorReport) {
 	auto := string(r.Auto)
 	if auto == "" {
 		auto = "none"
+	}
+	uses := string(r.Uses)
+	if uses == "" {
+		uses = "none"
+	}
+	if r.Uses != r.Auto {
+		fmt.Printf("np uses:    %s (NP_RUNTIME=%s)\n", uses, os.Getenv("NP_RUNTIME"))
 	}
 	fmt.Printf("auto picks: %s (%s)\n", auto, r.AutoReason)
 	fmt.Printf("CA bundle:  %s\n", r.CABundle)

@@ -95,7 +95,7 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 			return nil, err
 		}
 		err = fmt.Errorf("installing Nix into %s: %w", dir, err)
-		if hint := locationHint(err); hint != "" {
+		if hint := locationHint(err); hint != "" && !strings.Contains(err.Error(), hint) {
 			err = fmt.Errorf("%w; %s", err, hint)
 		}
 		return nil, err

@@ -33,6 +33,12 @@ var availableDetail = map[runtimeName]string{
 	runtimePtrace: "this process may trace its children",
 }
 
+// sandboxOffMeans is what builds are like without Nix's build sandbox. The
+// sandbox gives a builder only its declared inputs and np's busybox as
+// /bin/sh (with its applets: mkdir works with PATH unset); without it the
+// builder sees the whole host.
+const sandboxOffMeans = "builds see the host's files and run the host's /bin/sh, not np's busybox, with Nix's PATH=/path-not-set: a builder must set PATH or name its tools by store path, and a dependency it did not declare goes unnoticed"
+
 // sandboxState is what the last build-sandbox probe found in a runtime.
 func sandboxState(c *config, name runtimeName) string {
 	data, err := os.ReadFile(sandboxRecord(c, name))
@@ -43,7 +49,7 @@ func sandboxState(c *config, name runtimeName) string {
 	if ok == "true" {
 		return "on"
 	}
-	return "off: " + why
+	return "off: " + why + "; " + sandboxOffMeans
 }
 
 // doctorReport is everything np doctor prints.
@@ -153,7 +159,7 @@ func diagnose(c *config) *doctorReport {
 		} else if rt.buildSandbox() {
 			rep.BuildSandbox = sandboxState(c, rt.name())
 		} else {
-			rep.BuildSandbox = "off: this runtime cannot have one"
+			rep.BuildSandbox = "off: this runtime cannot have one; " + sandboxOffMeans
 		}
 		r.Runtimes = append(r.Runtimes, rep)
 	}

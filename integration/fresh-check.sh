@@ -25,8 +25,8 @@ command -v debootstrap >/dev/null || {
 }
 
 # The machine: Debian 12 as debootstrap makes it, kept as a tarball so a
-# second check starts at once.
-rootfs_tar=build/fresh/bookworm-rootfs.tar
+# second check starts at once (remove it after changing this part).
+rootfs_tar=build/fresh/bookworm-rootfs-2.tar
 if [ ! -s "$rootfs_tar" ]; then
 	mkdir -p build/fresh
 	rm -rf build/fresh/_rootfs
@@ -38,6 +38,12 @@ if [ ! -s "$rootfs_tar" ]; then
 	# This machine's apt settings (its registry may serve an archive
 	# snapshot whose Release files are past their Valid-Until).
 	cp /etc/apt/apt.conf.d/99artifact-registry build/fresh/_rootfs/etc/apt/apt.conf.d/ 2>/dev/null || true
+	# And its local CAs (a TLS-inspecting egress proxy's): ca-certificates,
+	# once .ci/run installs it, adds them to the bundle as on this host.
+	if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+		mkdir -p build/fresh/_rootfs/usr/local/share/ca-certificates
+		cp /usr/local/share/ca-certificates/*.crt build/fresh/_rootfs/usr/local/share/ca-certificates/
+	fi
 	tar -C build/fresh/_rootfs --numeric-owner -cf "$rootfs_tar.tmp" .
 	mv "$rootfs_tar.tmp" "$rootfs_tar"
 	rm -rf build/fresh/_rootfs

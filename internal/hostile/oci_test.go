@@ -433,3 +433,39 @@ func probeOCISyscalls() {
 	fmt.Println("personality(query):", errText(errno))
 	fmt.Println("fork+exec:", errText(exec.Command("/bin/sh", "-c", "exit 0").Run()))
 }
+
+// TestDocker2010ProfileRefusesWhatWasMeasured: Docker 20.10's profile,
+// compiled, refuses what a real 20.10 container was measured to refuse
+// (the hand-made no-unshare, no-process-vm and no-pidfd-getfd filters),
+// with the same errno, and with CAP_SYS_PTRACE allows all but unshare.
+func TestDocker2010ProfileRefusesWhatWasMeasured(t *testing.T) {
+	plain := compileVariant(t, "docker-20.10", [2]int{6, 18})
+	ptrace := compileVariant(t, "docker-20.10+ptrace", [2]int{6, 18})
+	for _, f := range []string{"no-unshare", "no-process-vm", "no-pidfd-getfd"} {
+		measured, err := Filters[f]()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []call{
+			native("unshare(CLONE_FS)", unix.SYS_UNSHARE, unix.CLONE_FS),
+			native("process_vm_readv", unix.SYS_PROCESS_VM_READV),
+			native("process_vm_writev", unix.SYS_PROCESS_VM_WRITEV),
+			native("pidfd_getfd", unix.SYS_PIDFD_GETFD),
+		} {
+			want := verdictOf(t, measured, c)
+			if want == allow {
+				continue // not this filter's call
+			}
+			if got := verdictOf(t, plain, c); got != want {
+				t.Errorf("%s: compiled %s, measured (%s) %s", c.what, verdictName(got), f, verdictName(want))
+			}
+			wantPtrace := allow
+			if c.nr == unix.SYS_UNSHARE {
+				wantPtrace = eperm
+			}
+			if got := verdictOf(t, ptrace, c); got != wantPtrace {
+				t.Errorf("%s with CAP_SYS_PTRACE: %s, want %s", c.what, verdictName(got), verdictName(wantPtrace))
+			}
+		}
+	}
+}

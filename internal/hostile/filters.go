@@ -3,6 +3,7 @@ package hostile
 import (
 	"fmt"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -100,6 +101,7 @@ func knownFilters() string {
 	for name := range Filters {
 		names = append(names, name)
 	}
+	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
 

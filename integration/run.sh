@@ -23,6 +23,8 @@ chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 cp bin/np "$work/np"
 cp build/np-bare "$work/np-bare"
+# The engines' seccomp profiles (make profiles), found beside the test binary.
+cp -r build/profiles "$work/profiles"
 go test -c -tags integration -o "$work/integration.test" ./integration
 
 run=()

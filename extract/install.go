@@ -2,6 +2,7 @@ package extract
 
 import (
 	"archive/tar"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -583,10 +584,23 @@ func ReplaceSymlink(target, link string) error {
 	if cur, err := os.Readlink(link); err == nil && cur == target {
 		return nil
 	}
-	tmp := fmt.Sprintf("%s.tmp-%d", link, os.Getpid())
-	os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
+	// The temporary name must be unique among every process that shares
+	// the data dir, and a pid is not: containers on one volume are each
+	// PID 1 in their own pid namespace.
+	var tmp string
+	for {
+		var r [8]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return err
+		}
+		tmp = fmt.Sprintf("%s.tmp-%x", link, r)
+		err := os.Symlink(target, tmp)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
 	}
 	if err := os.Rename(tmp, link); err != nil {
 		os.Remove(tmp)

@@ -3,7 +3,9 @@
 # same run, with hyperfine, as an unprivileged user (as root it drops to
 # nptest, like the tests).
 #
-# Rows: native, np ns, np ptrace, np ptrace without seccomp, bwrap given the
+# Rows: native, np ns, np ptrace, np ptrace with seccomp but no user
+# notifications (what RHEL 7/8's kernels, before 5.0, give), np ptrace
+# without seccomp, bwrap given the
 # same root np builds, proot 5.4 with and without seccomp (the release
 # upstream nix-portable ships; PROOT54 names it, default
 # ../shared/peers/proot-5.4, skipped with a note when absent), and Debian's
@@ -89,12 +91,13 @@ done
 bw+=(--dev-bind /dev /dev --bind /proc /proc --bind "$store" /nix)
 
 # The environments, each a command prefix; "native" runs on host paths.
-envs=(native np-ns np-ptrace np-ptrace-noseccomp bwrap proot-5.4 proot-5.4-noseccomp proot-debian)
+envs=(native np-ns np-ptrace np-ptrace-nonotify np-ptrace-noseccomp bwrap proot-5.4 proot-5.4-noseccomp proot-debian)
 prefix() {
 	case $1 in
 	native) echo "" ;;
 	np-ns) echo "env NP_RUNTIME=ns $np run" ;;
 	np-ptrace) echo "env NP_RUNTIME=ptrace $np run" ;;
+	np-ptrace-nonotify) echo "env NP_RUNTIME=ptrace NP_PTRACE_NO_NOTIFY=1 $np run" ;;
 	np-ptrace-noseccomp) echo "env NP_RUNTIME=ptrace NP_PTRACE_NO_SECCOMP=1 $np run" ;;
 	bwrap) echo "${bw[*]}" ;;
 	proot-5.4) echo "$proot54 -b $store:/nix" ;;

@@ -91,6 +91,15 @@ func TestInvalidDebugLevelExits125(t *testing.T) {
 	}
 }
 
+func TestInvalidPtraceSwitchesExit125(t *testing.T) {
+	for _, v := range []string{"NP_PTRACE_NO_SECCOMP", "NP_PTRACE_NO_NOTIFY"} {
+		r := np(t, runOpts{env: []string{v + "=yes"}}, "run", "true")
+		if r.code != 125 || !strings.Contains(r.stderr, v) || !strings.Contains(r.stderr, "0, 1") {
+			t.Errorf("%s=yes: exit %d stderr %q", v, r.code, r.stderr)
+		}
+	}
+}
+
 func TestUnknownCommandExits125(t *testing.T) {
 	r := np(t, runOpts{}, "frobnicate")
 	if r.code != 125 || !strings.Contains(r.stderr, "frobnicate") {

@@ -23,6 +23,8 @@ chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 cp bin/np "$work/np"
 cp build/np-bare "$work/np-bare"
+# The engines' seccomp profiles (make profiles), found beside the test binary.
+cp -r build/profiles "$work/profiles"
 go test -c -tags integration -o "$work/integration.test" ./integration
 # The caller's umask (077, say) must not lock the test user out.
 chmod 755 "$work/np" "$work/np-bare" "$work/integration.test"

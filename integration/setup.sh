@@ -27,6 +27,8 @@ packages=(
 	debian-archive-keyring # the private apt configuration of assets/fetch-debs.sh
 	ca-certificates
 	busybox-static # a static shell for fixtures
+	docker.io      # real containers (make containers)
+	podman
 )
 missing=()
 for p in "${packages[@]}"; do

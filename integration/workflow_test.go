@@ -287,7 +287,7 @@ func TestExposedProgramsRunFromAPlainShellAndFollowTheProfile(t *testing.T) {
 	o := runOpts{loc: loc, env: []string{"HOME=" + home}}
 	must(t, np(t, o, "nix-env", "-i", "-E", "_: "+programExpr("np-first")))
 	bin := filepath.Join(t.TempDir(), "bin")
-	if out := must(t, np(t, o, "expose", bin)); !strings.Contains(out, "exposed 1 programs") || !strings.Contains(out, "PATH=") {
+	if out := must(t, np(t, o, "expose", bin)); !strings.Contains(out, "exposed 1 program of ") || !strings.Contains(out, "PATH=") {
 		t.Fatalf("np expose printed %q", out)
 	}
 
@@ -488,4 +488,25 @@ func TestNestedNpSaysWhyItCannotHonourInnerLocation(t *testing.T) {
 		t.Fatalf("nested np, another NP_LOCATION, no user namespaces nor ptrace: exit %d stderr %q", r.code, r.stderr)
 	}
 	t.Logf("np said: %s", r.stderr)
+}
+
+// np bundle builds with np's offline defaults, as np nix build does: no
+// retries of cache.nixos.org (issue 16, 5).
+func TestOfflineBundleDoesNotWait(t *testing.T) {
+	loc := newLocation(t)
+	offline := offlineEnv(t)
+	must(t, np(t, runOpts{loc: loc, env: offline}, "nix", "--version")) // the install is not what is timed
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "g.nix"), programExpr("greet"))
+	start := time.Now()
+	r := np(t, runOpts{loc: loc, env: offline, dir: dir}, "bundle", "--program", "greet", "-o", "gb", "-f", "./g.nix")
+	took := time.Since(start)
+	must(t, r)
+	if took > 3*time.Second {
+		t.Errorf("offline np bundle took %v, want < 3 s; stderr:\n%s", took, r.stderr)
+	}
+	if strings.Contains(r.stderr, "retrying") || len(networkLines(r.stderr)) > 0 {
+		t.Errorf("offline np bundle tried the network:\n%s", r.stderr)
+	}
+	t.Logf("offline np bundle: %v", took)
 }

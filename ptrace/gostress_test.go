@@ -17,7 +17,7 @@ func TestGoProgramsUnderTheTracer(t *testing.T) {
 	modes(t, func(t *testing.T, ns bool) {
 		var out, errOut stringsBuilder
 		ws, err := Run(Spec{NixDir: f.nix, Argv: []string{self}, Env: append(testEnv(), helperEnv+"=go-stress"),
-			Stdout: &out, Stderr: &errOut, NoSeccomp: ns, noNotify: noNotifyForTests})
+			Stdout: &out, Stderr: &errOut, NoSeccomp: ns, NoNotify: noNotifyForTests})
 		if err != nil || ws != 0 || out.String() != "ok 4000\n" {
 			t.Errorf("Go program under the tracer: %v %v %q %q", ws, err, out.String(), errOut.String())
 		}

@@ -208,7 +208,7 @@ type runResult struct {
 func traced(t *testing.T, nixDir string, noSeccomp bool, argv ...string) runResult {
 	t.Helper()
 	var out, errOut strings.Builder
-	ws, err := Run(Spec{NixDir: nixDir, Argv: argv, Env: testEnv(), Stdout: &out, Stderr: &errOut, NoSeccomp: noSeccomp, noNotify: noNotifyForTests})
+	ws, err := Run(Spec{NixDir: nixDir, Argv: argv, Env: testEnv(), Stdout: &out, Stderr: &errOut, NoSeccomp: noSeccomp, NoNotify: noNotifyForTests})
 	if err != nil {
 		t.Fatalf("Run %q: %v\nstderr: %s", argv, err, errOut.String())
 	}

@@ -64,7 +64,7 @@ func TestRealNix(t *testing.T) {
 	run := func(t *testing.T, ns bool, argv ...string) runResult {
 		t.Helper()
 		var out, errOut strings.Builder
-		ws, err := Run(Spec{NixDir: nixDir, Argv: argv, Env: env, Stdout: &out, Stderr: &errOut, NoSeccomp: ns, Dir: home, noNotify: noNotifyForTests})
+		ws, err := Run(Spec{NixDir: nixDir, Argv: argv, Env: env, Stdout: &out, Stderr: &errOut, NoSeccomp: ns, Dir: home, NoNotify: noNotifyForTests})
 		if err != nil {
 			t.Fatalf("Run %q: %v", argv, err)
 		}

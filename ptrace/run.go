@@ -40,9 +40,10 @@ type Spec struct {
 	// NoSeccomp traces every system call (PTRACE_SYSCALL) instead of
 	// stopping only for the ones with paths (a seccomp filter).
 	NoSeccomp bool
-	// noNotify (tests) keeps every filtered call on ptrace, as on kernels
-	// without seccomp user notifications.
-	noNotify bool
+	// NoNotify keeps every filtered call on ptrace stops, as on kernels
+	// without seccomp user notifications (Linux < 5.0: RHEL 7 and 8), for
+	// hosts where notifications misbehave and to measure that mode.
+	NoNotify bool
 }
 
 // runStats are the counts of the last run, for tests.
@@ -118,7 +119,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 	memVia = calls.mem()
 	wire := &wireSpec{Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, NoSeccomp: spec.NoSeccomp, Notify: calls.notify(),
 		Probe: probe, LogLevel: uint32(logrus.GetLevel())}
-	if spec.noNotify || spec.NoSeccomp {
+	if spec.NoNotify || spec.NoSeccomp {
 		wire.Notify = notifyNone
 	}
 	if !probe {

@@ -89,6 +89,9 @@ func (t *tracer) exitStop(th *thread) error {
 		return t.forkReturned(th)
 	case exitInjectDone:
 		return t.exitInjected(th)
+	case exitResult:
+		setResult(r, int64(th.exitArg))
+		return t.ok(th, setRegs(th.tid, r))
 	case exitNewRoot:
 		if result(r) == 0 {
 			t.mu.Lock()
@@ -104,11 +107,7 @@ func (t *tracer) exitStop(th *thread) error {
 // fail makes the current call return -errno (0: return 0) without
 // running it.
 func (t *tracer) fail(th *thread, errno unix.Errno) error {
-	r := &th.regs
-	setNr(r, -1)
-	setResult(r, -int64(errno))
-	th.exit = exitNone
-	return t.ok(th, setRegs(th.tid, r))
+	return t.succeed(th, -int64(errno))
 }
 
 // succeed makes the current call return v without running it.
@@ -117,6 +116,15 @@ func (t *tracer) succeed(th *thread, v int64) error {
 	setNr(r, -1)
 	setResult(r, v)
 	th.exit = exitNone
+	if !t.seccomp {
+		// At an enter stop (no filter of ours) the call is not over:
+		// since Linux 4.8 the seccomp filters of the host run after the
+		// tracer and see the -1, and a container engine's profile
+		// answers it with its own errno (Docker's and Podman's: ENOSYS),
+		// overwriting v. A seccomp stop's -1 is never filtered again.
+		th.exit = exitResult
+		th.exitArg = uint64(v)
+	}
 	return t.ok(th, setRegs(th.tid, r))
 }
 

@@ -57,6 +57,7 @@ const (
 	exitInjectEnter          // the injected mmap's enter stop
 	exitInjectDone           // the injected mmap's exit stop
 	exitNewRoot              // chroot or pivot_root: stop translating if it worked
+	exitResult               // a call skipped at its enter stop: set its result (exitArg) again
 )
 
 // thread is the tracer's state of one tracee thread.

@@ -181,11 +181,11 @@ func (s *session) output(what string, argv []string, show bool) (outputResult, e
 	ws, rt, err := s.ch.start(func(rt runtime) (job, error) {
 		out.Reset()
 		errOut.Reset()
-		sandbox, err := s.buildSandbox(rt)
+		env, err := s.runEnv(rt, argv, false)
 		if err != nil {
 			return job{}, err
 		}
-		j := job{argv: argv, env: nixEnv(os.Environ(), s.c, s.m, sandbox), dir: dir,
+		j := job{argv: argv, env: env, dir: dir,
 			stdin: strings.NewReader(""), stdout: out}
 		if !show {
 			j.stderr = errOut

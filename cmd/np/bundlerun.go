@@ -160,7 +160,7 @@ Exit status: the program's own; 125 when the bundle itself fails.
 // is about to use into Nix's database, before anything else runs: until
 // then Nix's garbage collector would take their paths for debris.
 func registerBundles(c *config, ch *chooser, m *extract.Manifest) error {
-	env := nixEnv(os.Environ(), c, m, false)
+	env := nixEnv(os.Environ(), c, m, false, profileLayout{})
 	run := func(j job) (syscall.WaitStatus, error) {
 		ws, _, err := ch.start(func(runtime) (job, error) { return j, nil }, false)
 		return ws, err

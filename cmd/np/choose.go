@@ -36,7 +36,7 @@ type refusal struct {
 // allRuntimes are np's runtimes in auto's order of preference.
 func allRuntimes(c *config) []runtime {
 	dir := filepath.Join(c.DataDir, "nix")
-	return []runtime{nativeRuntime{}, nsRuntime{dir: dir}, ptraceRuntime{dir: dir, noSeccomp: c.PtraceNoSeccomp}}
+	return []runtime{nativeRuntime{}, nsRuntime{dir: dir}, ptraceRuntime{dir: dir, noSeccomp: c.PtraceNoSeccomp, noNotify: c.PtraceNoNotify}}
 }
 
 func newChooser(c *config) (*chooser, error) {

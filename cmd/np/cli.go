@@ -12,7 +12,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/safedir"
+	"github.com/np-portable/np/internal/suggest"
 )
 
 // version is np's own version; the Makefile sets it from git.
@@ -41,9 +43,10 @@ func commands() map[string]*command {
 			usage:   "np run PROGRAM [ARGS...]",
 			summary: "run any program where /nix is np's store",
 			help: `Runs PROGRAM inside np's environment: /nix is np's store, np's Nix is first
-on PATH, then ~/.nix-profile/bin, then your PATH. PROGRAM is looked up on that
-PATH, so programs installed with nix-env or nix profile work, and so do host
-programs. Without a program to run, np run starts $SHELL (else sh).`,
+on PATH, then your Nix profile's bin, then your PATH. PROGRAM is looked up on
+that PATH, so programs installed with nix-env or nix profile work, and so do
+host programs. Each data dir has its own profile (DATA_DIR/state/profile),
+channels and np expose directories. Without a program to run, np run starts $SHELL (else sh).`,
 			run: cmdRun,
 		},
 		"link": {
@@ -57,9 +60,9 @@ replaced; other files are left alone and reported.`,
 		"expose": {
 			usage:   "np expose [--remove] DIR",
 			summary: "put the programs of your Nix profile on the host's PATH",
-			help: `Writes into DIR a small sh wrapper for every program in ~/.nix-profile/bin;
-each runs that program through np with its own arguments, exit status and
-signals. Put DIR on PATH (export PATH="DIR:$PATH") and the programs you
+			help: `Writes into DIR a small sh wrapper for every program of your Nix profile
+(this data dir's: DATA_DIR/state/profile/bin); each runs that program through
+np with its own arguments, exit status and signals. Put DIR on PATH (export PATH="DIR:$PATH") and the programs you
 installed with nix-env -i or nix profile install run from any shell. np keeps
 DIR in sync: after every command it ran, when the profile changed (nix-env
 -i/-e, nix profile install/remove, rollbacks), wrappers are added and
@@ -111,7 +114,7 @@ func run(args []string) (syscall.WaitStatus, error) {
 		return runMan(args[1:])
 	}
 	if name := filepath.Base(args[0]); isNixTool(name) {
-		return runNix(append([]string{name}, args[1:]...))
+		return runNix(append([]string{name}, args[1:]...), name)
 	}
 	if len(args) < 2 {
 		fmt.Fprint(os.Stderr, usageText())
@@ -127,14 +130,27 @@ func run(args []string) (syscall.WaitStatus, error) {
 	case a == "--version" || a == "-V":
 		return printVersion()
 	case isNixTool(a):
-		return runNix(args[1:])
+		return runNix(args[1:], "np "+a)
 	}
 	cmd, ok := commands()[args[1]]
 	if !ok {
+		if tool := suggest.Closest(args[1], nixTools, 2); tool != "" {
+			// A mistyped Nix tool is a command not found, as in a shell.
+			return 0, &notFoundError{fmt.Sprintf("%s is not a Nix tool; did you mean np %s?", args[1], tool)}
+		}
+		if c := suggest.Closest(args[1], commandNames(), 2); c != "" {
+			return 0, &usageError{fmt.Sprintf("unknown command %q; did you mean np %s?", args[1], c)}
+		}
 		return 0, &usageError{fmt.Sprintf("unknown command %q; run a Nix tool (np nix-shell ...), a program (np run PROGRAM), or one of: %s", args[1], strings.Join(commandNames(), ", "))}
 	}
 	return cmd.run(args[2:])
 }
+
+// notFoundError: what np was asked to run does not exist (exit 127).
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string { return e.msg }
+func (e *notFoundError) Unwrap() error { return proc.ErrNotFound }
 
 func commandNames() []string {
 	var names []string
@@ -271,8 +287,14 @@ func linkGit(c *config) error {
 	return nil
 }
 
-// runNix runs a tool of the bundled Nix: argv[0] is the tool's name.
-func runNix(argv []string) (syscall.WaitStatus, error) {
+// runNix runs a tool of the bundled Nix: argv[0] is the tool's name, shown
+// how the user called it (np nix, or nix through a link).
+func runNix(argv []string, shown string) (syscall.WaitStatus, error) {
+	if len(argv) == 1 && argv[0] == "nix" {
+		// Nix would name itself by its store path in its hint.
+		fmt.Fprintf(os.Stderr, "error: no subcommand specified\nTry '%s --help' for more information.\n", shown)
+		return exitStatus(1), nil
+	}
 	if err := checkNixHome(); err != nil {
 		return 0, err
 	}
@@ -309,6 +331,20 @@ func cmdRun(args []string) (syscall.WaitStatus, error) {
 	return s.execUser(args)
 }
 
+// runEnv is the environment of a program np runs in rt: Nix's (nixEnv),
+// the data dir's own profile, and np's offline defaults, which every
+// command that runs Nix gets (say: np may print its one line about them).
+func (s *session) runEnv(rt runtime, argv []string, say bool) ([]string, error) {
+	sandbox, err := s.buildSandbox(rt)
+	if err != nil {
+		return nil, err
+	}
+	l := s.c.layoutFor(rt)
+	migrateProfile(s.c, l, os.Getenv("HOME"))
+	env := nixEnv(os.Environ(), s.c, s.m, sandbox, l)
+	return withOfflineDefaults(env, argv, s.c, os.Getenv("NIX_PATH") == "", say), nil
+}
+
 // execUser runs the user's program, as np's last act, in the first runtime
 // that can start it.
 func (s *session) execUser(argv []string) (syscall.WaitStatus, error) {
@@ -322,12 +358,10 @@ func (s *session) execUser(argv []string) (syscall.WaitStatus, error) {
 	}
 	exposed := hasExposed(s.c)
 	ws, rt, err := s.ch.start(func(rt runtime) (job, error) {
-		sandbox, err := s.buildSandbox(rt)
+		env, err := s.runEnv(rt, argv, isNixTool(filepath.Base(argv[0])))
 		if err != nil {
 			return job{}, err
 		}
-		env := nixEnv(os.Environ(), s.c, s.m, sandbox)
-		env = withOfflineDefaults(env, argv, s.c, os.Getenv("NIX_PATH") == "", isNixTool(filepath.Base(argv[0])))
 		logrus.Debugf("runtime %s: starting %s", rt.name(), argv[0])
 		logrus.Tracef("exec %q in %s", argv, dir)
 		return job{argv: argv, env: env, dir: dir, passFDs: callerFDs}, nil

@@ -46,6 +46,10 @@ type config struct {
 	// PtraceNoSeccomp (NP_PTRACE_NO_SECCOMP=1) makes the ptrace runtime stop
 	// at every system call instead of filtering with seccomp.
 	PtraceNoSeccomp bool
+	// PtraceNoNotify (NP_PTRACE_NO_NOTIFY=1) keeps the seccomp filter but
+	// handles every filtered call at a ptrace stop, never through seccomp
+	// user notifications: what kernels before 5.0 give.
+	PtraceNoNotify bool
 }
 
 // loadConfig reads NP_* variables through getenv. Every error names the bad
@@ -93,6 +97,13 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		c.PtraceNoSeccomp = true
 	default:
 		return nil, fmt.Errorf("NP_PTRACE_NO_SECCOMP=%q is not valid; valid values: 0, 1", v)
+	}
+	switch v := getenv("NP_PTRACE_NO_NOTIFY"); v {
+	case "", "0":
+	case "1":
+		c.PtraceNoNotify = true
+	default:
+		return nil, fmt.Errorf("NP_PTRACE_NO_NOTIFY=%q is not valid; valid values: 0, 1", v)
 	}
 
 	if g := getenv("NP_GIT"); g != "" {

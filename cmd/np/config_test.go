@@ -60,7 +60,7 @@ func testManifest() *extract.Manifest {
 
 func TestNixEnvOverridesHostSettings(t *testing.T) {
 	c := &config{DataDir: "/d/.nix-portable"}
-	env := nixEnv([]string{"HOME=/h", "PATH=/usr/bin", "LD_LIBRARY_PATH=/x", "LD_PRELOAD=/y.so", "NIX_REMOTE=daemon", "NIX_CONFIG=substituters = x", "KEEP=1"}, c, testManifest(), true)
+	env := nixEnv([]string{"HOME=/h", "PATH=/usr/bin", "LD_LIBRARY_PATH=/x", "LD_PRELOAD=/y.so", "NIX_REMOTE=daemon", "NIX_CONFIG=substituters = x", "KEEP=1"}, c, testManifest(), true, profileLayout{})
 	got := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -74,7 +74,7 @@ func TestNixEnvOverridesHostSettings(t *testing.T) {
 	want := map[string]string{
 		"KEEP": "1", "NIX_CONF_DIR": "/d/.nix-portable/conf", "NIX_BIN_DIR": "/nix/store/h-nix/bin",
 		"NIX_STATE_DIR": "/nix/var/nix", "PATH": "/nix/store/h-nix/bin:/d/.nix-portable/bin:/h/.nix-profile/bin:/usr/bin:/nix/store/b-busybox/bin",
-		"NIX_CONFIG": "store = local\nsubstituters = x", "NIX_PATH": "/h/.nix-defexpr/channels:nixpkgs=flake:nixpkgs",
+		"NIX_CONFIG": "store = local\nsubstituters = x", "NIX_PATH": "nixpkgs=flake:nixpkgs", // no channels in /h yet
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -99,7 +99,7 @@ func TestNixEnvCABundles(t *testing.T) {
 		{"an empty file is not a bundle", []string{"NIX_SSL_CERT_FILE=/dev/null"}, caBundle(m), caBundle(m)},
 		{"SSL_CERT_FILE of the user's own kept", []string{"SSL_CERT_FILE=" + mine}, caBundle(m), mine},
 	} {
-		env := nixEnv(append([]string{"HOME=/h"}, c.env...), &config{DataDir: "/d"}, m, true)
+		env := nixEnv(append([]string{"HOME=/h"}, c.env...), &config{DataDir: "/d"}, m, true, profileLayout{})
 		gotNix, _ := proc.Getenv(env, "NIX_SSL_CERT_FILE")
 		gotSSL, _ := proc.Getenv(env, "SSL_CERT_FILE")
 		if gotNix != c.wantNix || gotSSL != c.wantSSL {
@@ -110,20 +110,20 @@ func TestNixEnvCABundles(t *testing.T) {
 
 func TestNixEnvInsideNpAddsNothingTwice(t *testing.T) {
 	c, m := &config{DataDir: "/d"}, testManifest()
-	once := nixEnv([]string{"HOME=/h", "NIX_CONFIG=substituters = x"}, c, m, false)
-	twice := nixEnv(once, c, m, false)
+	once := nixEnv([]string{"HOME=/h", "NIX_CONFIG=substituters = x"}, c, m, false, profileLayout{})
+	twice := nixEnv(once, c, m, false, profileLayout{})
 	if got, _ := proc.Getenv(twice, "NIX_CONFIG"); got != "store = local\n"+noSandbox+"substituters = x" {
 		t.Fatalf("NIX_CONFIG after two np layers = %q", got)
 	}
 	// An inner np whose runtime has a build sandbox drops the outer's "no".
-	inner := nixEnv(once, c, m, true)
+	inner := nixEnv(once, c, m, true, profileLayout{})
 	if got, _ := proc.Getenv(inner, "NIX_CONFIG"); got != "store = local\nsubstituters = x" {
 		t.Fatalf("NIX_CONFIG of an inner np with a sandbox = %q", got)
 	}
 }
 
 func TestNixEnvWithoutBuildSandboxSaysSo(t *testing.T) {
-	env := nixEnv([]string{"HOME=/h", "NIX_CONFIG=sandbox = relaxed"}, &config{DataDir: "/d"}, testManifest(), false)
+	env := nixEnv([]string{"HOME=/h", "NIX_CONFIG=sandbox = relaxed"}, &config{DataDir: "/d"}, testManifest(), false, profileLayout{})
 	// The user's own setting comes after np's, so it still wins.
 	if got, _ := proc.Getenv(env, "NIX_CONFIG"); got != "store = local\n"+noSandbox+"sandbox = relaxed" {
 		t.Fatalf("NIX_CONFIG = %q", got)
@@ -131,7 +131,7 @@ func TestNixEnvWithoutBuildSandboxSaysSo(t *testing.T) {
 }
 
 func TestNixEnvKeepsUserNixPath(t *testing.T) {
-	env := nixEnv([]string{"HOME=/h", "NIX_PATH=nixpkgs=/mine"}, &config{DataDir: "/d"}, testManifest(), true)
+	env := nixEnv([]string{"HOME=/h", "NIX_PATH=nixpkgs=/mine"}, &config{DataDir: "/d"}, testManifest(), true, profileLayout{})
 	if v, _ := proc.Getenv(env, "NIX_PATH"); v != "nixpkgs=/mine" {
 		t.Fatalf("NIX_PATH = %q", v)
 	}
@@ -164,5 +164,40 @@ func TestOwnKeysOfEarlierInstallsStayTrusted(t *testing.T) {
 	}
 	if ownKeys(filepath.Join(t.TempDir(), "missing")) != nil {
 		t.Fatal("keys from a missing nix.conf")
+	}
+}
+
+func TestNixEnvGivesTheDataDirItsOwnProfile(t *testing.T) {
+	d := t.TempDir()
+	c := &config{DataDir: d}
+	l := profileLayout{stateHome: c.nixStateDir(), nixDir: filepath.Join(d, "nix")}
+	env := nixEnv([]string{"HOME=/h", "PATH=/usr/bin", "NIX_CONFIG=use-xdg-base-directories = false"}, c, testManifest(), true, l)
+	got := func(k string) string { v, _ := proc.Getenv(env, k); return v }
+	if got("NIX_STATE_HOME") != c.nixStateDir() {
+		t.Errorf("NIX_STATE_HOME = %q, want the data dir's %q", got("NIX_STATE_HOME"), c.nixStateDir())
+	}
+	// The user's own line comes after np's, so it still wins.
+	if want := storeLocal + ownProfileLine + "use-xdg-base-directories = false"; got("NIX_CONFIG") != want {
+		t.Errorf("NIX_CONFIG = %q, want %q", got("NIX_CONFIG"), want)
+	}
+	if !strings.Contains(got("PATH"), ":"+filepath.Join(d, "state", "profile", "bin")+":") || strings.Contains(got("PATH"), ".nix-profile") {
+		t.Errorf("PATH = %q, want the data dir's profile and not ~/.nix-profile", got("PATH"))
+	}
+	// Once the channels exist (a link into the store, as nix-channel
+	// makes it), they come first on NIX_PATH.
+	os.MkdirAll(filepath.Join(d, "state", "defexpr"), 0o755)
+	os.MkdirAll(filepath.Join(d, "nix", "store", "x-channels"), 0o755)
+	os.Symlink("/nix/store/x-channels", filepath.Join(d, "state", "defexpr", "channels"))
+	env = nixEnv([]string{"HOME=/h"}, c, testManifest(), true, l)
+	if want := filepath.Join(d, "state", "defexpr", "channels") + ":nixpkgs=flake:nixpkgs"; got("NIX_PATH") != want {
+		t.Errorf("NIX_PATH = %q, want %q", got("NIX_PATH"), want)
+	}
+	// An np inside np keeps the outer's state directory and adds no line twice.
+	inner := nixEnv(append(env, "NIX_STATE_HOME=/outer"), c, testManifest(), true, l)
+	if v, _ := proc.Getenv(inner, "NIX_CONFIG"); strings.Count(v, ownProfileLine) != 1 {
+		t.Errorf("inner NIX_CONFIG = %q", v)
+	}
+	if v, _ := proc.Getenv(inner, "NIX_STATE_HOME"); v != "/outer" {
+		t.Errorf("inner NIX_STATE_HOME = %q", v)
 	}
 }

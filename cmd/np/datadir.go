@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -45,13 +47,41 @@ func (c *config) checkExec(st *unix.Statfs_t) error {
 	return nil
 }
 
+// makeLocation creates a missing NP_LOCATION, only its last directory and
+// saying so: a mistyped NP_LOCATION would otherwise silently get a data dir
+// of its own, parents and a 50 MB install included. A missing HOME (np's
+// default location; a container's) is made as before.
+func (c *config) makeLocation() error {
+	_, err := os.Stat(c.Location)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("checking %s: %w; set NP_LOCATION to a writable directory", c.Location, err)
+	case !c.LocationSet:
+		if err := os.MkdirAll(c.Location, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w; set NP_LOCATION to a writable directory", c.Location, err)
+		}
+		return nil
+	}
+	parent := filepath.Dir(c.Location)
+	if _, err := os.Stat(parent); err != nil {
+		return fmt.Errorf("NP_LOCATION %s does not exist, nor does %s; np creates only the last directory of NP_LOCATION: correct it, or create it first (mkdir -p %s)", c.Location, parent, c.Location)
+	}
+	if err := os.Mkdir(c.Location, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("creating %s: %w; set NP_LOCATION to a writable directory", c.Location, err)
+	}
+	fmt.Fprintf(os.Stderr, "np: NP_LOCATION %s did not exist: created it for a new data dir\n", c.Location)
+	return nil
+}
+
 // makeDataDir creates the data dir (0700), nix/ and conf/ when missing,
 // each with mkdirat and checked through the descriptor it opened, so there
 // is no window between the check and the creation for someone to plant a
 // directory or link of their own.
 func (c *config) makeDataDir() error {
-	if err := os.MkdirAll(c.Location, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w; set NP_LOCATION to a writable directory", c.Location, err)
+	if err := c.makeLocation(); err != nil {
+		return err
 	}
 	loc, err := unix.Open(c.Location, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -33,6 +33,12 @@ var availableDetail = map[runtimeName]string{
 	runtimePtrace: "this process may trace its children",
 }
 
+// sandboxOffMeans is what builds are like without Nix's build sandbox. The
+// sandbox gives a builder only its declared inputs and np's busybox as
+// /bin/sh (with its applets: mkdir works with PATH unset); without it the
+// builder sees the whole host.
+const sandboxOffMeans = "builds see the host's files and run the host's /bin/sh, not np's busybox, with Nix's PATH=/path-not-set: a builder must set PATH or name its tools by store path, and a dependency it did not declare goes unnoticed"
+
 // sandboxState is what the last build-sandbox probe found in a runtime.
 func sandboxState(c *config, name runtimeName) string {
 	data, err := os.ReadFile(sandboxRecord(c, name))
@@ -43,21 +49,24 @@ func sandboxState(c *config, name runtimeName) string {
 	if ok == "true" {
 		return "on"
 	}
-	return "off: " + why
+	return "off: " + why + "; " + sandboxOffMeans
 }
 
 // doctorReport is everything np doctor prints.
 type doctorReport struct {
-	NpVersion   string            `json:"npVersion"`
-	NixVersion  string            `json:"nixVersion"`
-	Payload     string            `json:"payload"`
-	DataDir     string            `json:"dataDir"`
-	FSType      string            `json:"fsType"`
-	Warnings    []string          `json:"warnings"`
-	Installed   bool              `json:"installed"`
-	Damaged     bool              `json:"damaged"` // np cannot run with this data dir: a repair or a fix is needed (see warnings)
-	Runtimes    []runtimeReport   `json:"runtimes"`
-	Auto        runtimeName       `json:"auto"`
+	NpVersion  string          `json:"npVersion"`
+	NixVersion string          `json:"nixVersion"`
+	Payload    string          `json:"payload"`
+	DataDir    string          `json:"dataDir"`
+	FSType     string          `json:"fsType"`
+	Warnings   []string        `json:"warnings"`
+	Installed  bool            `json:"installed"`
+	Damaged    bool            `json:"damaged"` // np cannot run with this data dir: a repair or a fix is needed (see warnings)
+	Runtimes   []runtimeReport `json:"runtimes"`
+	// Uses is the runtime np's commands use here: NP_RUNTIME's when it is
+	// set, else auto's pick; "" when that runtime does not work here.
+	Uses        runtimeName       `json:"uses"`
+	Auto        runtimeName       `json:"auto"` // the runtime NP_RUNTIME=auto picks
 	AutoReason  string            `json:"autoReason"`
 	CABundle    string            `json:"caBundle"`
 	NixConfPath string            `json:"nixConfPath"`
@@ -154,7 +163,7 @@ func diagnose(c *config) *doctorReport {
 		} else if rt.buildSandbox() {
 			rep.BuildSandbox = sandboxState(c, rt.name())
 		} else {
-			rep.BuildSandbox = "off: this runtime cannot have one"
+			rep.BuildSandbox = "off: this runtime cannot have one; " + sandboxOffMeans
 		}
 		r.Runtimes = append(r.Runtimes, rep)
 	}
@@ -175,8 +184,15 @@ func diagnose(c *config) *doctorReport {
 			r.AutoReason = fmt.Sprintf("%s is refused here: %s", ch.refused[0].rt.name(), detail)
 		}
 	}
+	r.Uses = r.Auto
 	if c.Runtime != runtimeAuto {
 		r.AutoReason += fmt.Sprintf(" (but NP_RUNTIME=%s overrides auto)", c.Runtime)
+		r.Uses = ""
+		for _, rep := range r.Runtimes {
+			if rep.Name == c.Runtime && rep.Available {
+				r.Uses = c.Runtime
+			}
+		}
 	}
 
 	if m != nil {
@@ -292,6 +308,13 @@ func printReport(r *doctorReport) {
 	auto := string(r.Auto)
 	if auto == "" {
 		auto = "none"
+	}
+	uses := string(r.Uses)
+	if uses == "" {
+		uses = "none"
+	}
+	if r.Uses != r.Auto {
+		fmt.Printf("np uses:    %s (NP_RUNTIME=%s)\n", uses, os.Getenv("NP_RUNTIME"))
 	}
 	fmt.Printf("auto picks: %s (%s)\n", auto, r.AutoReason)
 	fmt.Printf("CA bundle:  %s\n", r.CABundle)

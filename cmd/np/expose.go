@@ -35,7 +35,7 @@ const exposeMarker = ".np-expose"
 // exposedDir is one registered expose directory.
 type exposedDir struct {
 	Dir      string `json:"dir"`
-	Profile  string `json:"profile"`          // the profile link, e.g. ~/.nix-profile
+	Profile  string `json:"profile"`          // the profile link, e.g. DATA_DIR/state/profile
 	Location string `json:"location"`         // NP_LOCATION to run with, "" when it was not set
 	Np       string `json:"np"`               // the np the wrappers exec
 	Target   string `json:"target,omitempty"` // the profile generation last synced
@@ -95,19 +95,22 @@ func cmdExpose(args []string) (syscall.WaitStatus, error) {
 	if err != nil {
 		return 0, err
 	}
-	c, nixDir := s.c, s.ch.current().nixDir()
+	c, rt := s.c, s.ch.current()
+	nixDir := rt.nixDir()
 	if remove {
 		return exitStatus(0), unexpose(c, dir)
 	}
-	home := os.Getenv("HOME")
-	if home == "" {
-		return 0, fmt.Errorf("HOME is not set, so there is no ~/.nix-profile to expose; set HOME")
+	l := c.layoutFor(rt)
+	migrateProfile(c, l, os.Getenv("HOME"))
+	profile := l.profileLink(os.Getenv("HOME"))
+	if profile == "" {
+		return 0, fmt.Errorf("HOME is not set, so there is no Nix profile to expose; set HOME")
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return 0, fmt.Errorf("finding np's own path: %w", err)
 	}
-	e := exposedDir{Dir: dir, Profile: filepath.Join(home, ".nix-profile"), Np: self}
+	e := exposedDir{Dir: dir, Profile: profile, Np: self}
 	if c.LocationSet {
 		e.Location = c.Location
 	}
@@ -126,7 +129,7 @@ func cmdExpose(args []string) (syscall.WaitStatus, error) {
 	if err := saveExposed(c, append(dirs, e)); err != nil {
 		return 0, err
 	}
-	fmt.Printf("exposed %d programs of %s in %s; kept in sync by np from now on.\nPut it on PATH, e.g. in ~/.profile: export PATH=\"%s:$PATH\"\n", n, e.Profile, dir, dir)
+	fmt.Printf("exposed %s of %s in %s; kept in sync by np from now on.\nPut it on PATH, e.g. in ~/.profile: export PATH=\"%s:$PATH\"\n", plural(n, "program"), e.Profile, dir, dir)
 	if len(skipped) > 0 {
 		return 0, fmt.Errorf("left %d existing files alone (not np's wrappers): %v; remove them or choose another directory", len(skipped), skipped)
 	}
@@ -172,11 +175,18 @@ func syncExposed(c *config, rt runtime) {
 		return
 	}
 	self, _ := os.Executable()
+	// Registered before each data dir had its own profile, a dir follows
+	// the shared ~/.nix-profile: it moves to this data dir's.
+	profile := c.layoutFor(rt).profileLink(os.Getenv("HOME"))
 	changed := false
 	for i := range dirs {
 		e := &dirs[i]
+		moved := profile != "" && e.Profile != profile
+		if moved {
+			e.Profile = profile
+		}
 		target, _ := profileTarget(e.Profile, rt.nixDir())
-		if target == e.Target && (self == "" || self == e.Np) {
+		if !moved && target == e.Target && (self == "" || self == e.Np) {
 			continue
 		}
 		if self != "" {
@@ -312,6 +322,14 @@ func resolveInNix(p, nixDir string) (string, string) {
 		p = t
 	}
 	return "", ""
+}
+
+// plural is "1 program", "2 programs".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -16,7 +16,9 @@ never deletes another version's Nix.
 --versions first forgets every other np version that used this data dir
 (its install record and GC roots; the running np's are kept), so the
 collection frees what only they used. A forgotten np reinstalls its Nix
-when it runs again. Versions are listed by np doctor.`
+when it runs again. The np versions that installed into this data dir are
+the directories of DATA_DIR/nix/var/nix/gcroots/np/, one per payload (np
+--version prints this np's); np gc --versions names each one it forgets.`
 
 // cmdGC is `np gc [--versions]`.
 func cmdGC(args []string) (syscall.WaitStatus, error) {

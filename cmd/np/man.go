@@ -59,8 +59,24 @@ func runMan(args []string) (syscall.WaitStatus, error) {
 	host := hostMan()
 	switch {
 	case page != "" && host != "":
-		env := append(os.Environ(), "MANPATH="+pages)
-		return 0, proc.Exec([]string{"man", args[0]}, host, env)
+		env := newEnvList(os.Environ())
+		env.set("MANPATH", pages)
+		// man-db confines its filters with a seccomp filter of its own,
+		// which refuses the calls the ptrace runtime (without seccomp)
+		// turns a program's calls into: every filter fails with ENOSYS.
+		// The pages are np's own, from its payload.
+		env.set("MAN_DISABLE_SECCOMP", "1")
+		if !utf8Locale(os.Getenv) {
+			// Nix's pages hold characters such as "…" that groff cannot
+			// render in a non-UTF-8 locale: it prints an error per
+			// character. C.UTF-8 where the host has it, else np's own
+			// rendering.
+			if _, err := os.Stat("/usr/lib/locale/C.utf8"); err != nil {
+				return showPage(page)
+			}
+			env.set("LC_ALL", "C.UTF-8")
+		}
+		return 0, proc.Exec([]string{"man", args[0]}, host, env.list())
 	case page != "":
 		return showPage(page)
 	case host != "":
@@ -82,6 +98,18 @@ func nixPage(pages, name string) string {
 		}
 	}
 	return ""
+}
+
+// utf8Locale says whether the locale in effect (LC_ALL, else LC_CTYPE,
+// else LANG, as setlocale reads them) has UTF-8 characters.
+func utf8Locale(getenv func(string) string) bool {
+	for _, k := range []string{"LC_ALL", "LC_CTYPE", "LANG"} {
+		if v := getenv(k); v != "" {
+			v = strings.ToLower(v)
+			return strings.Contains(v, "utf-8") || strings.Contains(v, "utf8")
+		}
+	}
+	return false
 }
 
 // hostMan finds a man on PATH that is not np.

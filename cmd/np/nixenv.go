@@ -100,8 +100,9 @@ func (e *envList) list() []string {
 
 // nixEnv builds the environment every program inside np sees from the
 // caller's: Nix's compiled-in Debian paths overridden, np's Nix first on PATH.
-// sandbox says whether Nix's build sandbox can work in the runtime.
-func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool) []string {
+// sandbox says whether Nix's build sandbox can work in the runtime; l says
+// where the user's profile and channels are.
+func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l profileLayout) []string {
 	e := newEnvList(environ)
 	for _, k := range strippedVars {
 		if _, ok := e.vals[k]; ok {
@@ -123,9 +124,19 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool) []st
 	// An np inside np finds an outer np's lines there and replaces them.
 	cfg := strings.TrimPrefix(e.get("NIX_CONFIG"), storeLocal)
 	cfg = strings.TrimPrefix(cfg, noSandbox)
+	cfg = strings.TrimPrefix(cfg, ownProfileLine)
 	prefix := storeLocal
 	if !sandbox {
 		prefix += noSandbox
+	}
+	if l.stateHome != "" {
+		prefix += ownProfileLine
+		// A NIX_STATE_HOME of the user's (or an outer np's) is kept.
+		if e.get("NIX_STATE_HOME") == "" {
+			e.set("NIX_STATE_HOME", l.stateHome)
+		} else {
+			l.stateHome = e.get("NIX_STATE_HOME")
+		}
 	}
 	e.set("NIX_CONFIG", prefix+cfg)
 
@@ -144,17 +155,19 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool) []st
 	if e.get("NIX_PATH") == "" {
 		// The user's nix-channel channels first, then nixpkgs from the flake
 		// registry, so `<nixpkgs>` works before any channel is added.
+		// A channels directory that does not exist yet is left out: Nix
+		// would warn about it on every command.
 		nixPath := "nixpkgs=flake:nixpkgs"
-		if home != "" {
-			nixPath = filepath.Join(home, ".nix-defexpr", "channels") + ":" + nixPath
+		if ch := l.channelsDir(home); ch != "" && l.exists(ch) {
+			nixPath = ch + ":" + nixPath
 		}
 		e.set("NIX_PATH", nixPath)
 	}
 
 	// The data dir's bin holds np as man (for Nix's --help) and NP_GIT's git.
 	path := []string{m.Nix + "/bin", c.binDir()}
-	if home != "" {
-		path = append(path, filepath.Join(home, ".nix-profile", "bin"))
+	if link := l.profileLink(home); link != "" {
+		path = append(path, filepath.Join(link, "bin"))
 	}
 	if p := e.get("PATH"); p != "" {
 		path = append(path, p)

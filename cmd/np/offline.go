@@ -77,7 +77,29 @@ func withOfflineDefaults(environ, argv []string, c *config, npSetNixPath, say bo
 			logrus.Debug(note)
 		}
 	}
+	if say && npSetNixPath && wantsNixpkgsPackages(argv) && !nixpkgsOnPath(filepath.SplitList(env.get("NIX_PATH"))) {
+		// Nix's own answer is 15 lines about the search path.
+		fmt.Fprintln(os.Stderr, "np: offline and no channel provides <nixpkgs>, so nix-shell -p has no packages to take: add a channel (np nix-channel --add URL nixpkgs, then --update) or pass -I nixpkgs=PATH to a nixpkgs checkout")
+	}
 	return env.list()
+}
+
+// wantsNixpkgsPackages: argv is nix-shell -p, which takes its packages from
+// <nixpkgs>, with no -I of the user's.
+func wantsNixpkgsPackages(argv []string) bool {
+	if len(argv) == 0 || filepath.Base(argv[0]) != "nix-shell" {
+		return false
+	}
+	packages := false
+	for _, a := range argv[1:] {
+		switch {
+		case a == "-I" || strings.HasPrefix(a, "-I") || a == "--include":
+			return false
+		case a == "-p" || a == "--packages":
+			packages = true
+		}
+	}
+	return packages
 }
 
 // applyOfflineDefaults adjusts env (the environment built by nixEnv) for
@@ -122,8 +144,10 @@ func applyOfflineDefaults(env *envList, argv []string, c *config, npSetNixPath b
 	// After np's own lines (nixEnv's), so an np inside np still finds and
 	// replaces them; before the user's, which win.
 	prefix, rest := storeLocal, strings.TrimPrefix(env.get("NIX_CONFIG"), storeLocal)
-	if strings.HasPrefix(rest, noSandbox) {
-		prefix, rest = prefix+noSandbox, strings.TrimPrefix(rest, noSandbox)
+	for _, line := range []string{noSandbox, ownProfileLine} {
+		if strings.HasPrefix(rest, line) {
+			prefix, rest = prefix+line, strings.TrimPrefix(rest, line)
+		}
 	}
 	env.set("NIX_CONFIG", prefix+strings.Join(lines, "\n")+"\n"+rest)
 	if registryOff && npSetNixPath {

@@ -82,7 +82,7 @@ func TestOfflineLinesFollowNpsOwnConfig(t *testing.T) {
 	if err := os.WriteFile(c.probeCacheFile(), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := newEnvList(nixEnv([]string{"HOME=/h", "NIX_CONFIG=max-jobs = 3"}, c, testManifest(), false))
+	env := newEnvList(nixEnv([]string{"HOME=/h", "NIX_CONFIG=max-jobs = 3"}, c, testManifest(), false, profileLayout{}))
 	applyOfflineDefaults(env, []string{"nix-build"}, c, true)
 	want := storeLocal + noSandbox + "substituters =\nflake-registry =\nmax-jobs = 3"
 	if got := env.get("NIX_CONFIG"); got != want {
@@ -90,7 +90,7 @@ func TestOfflineLinesFollowNpsOwnConfig(t *testing.T) {
 	}
 	// An inner np whose runtime has a build sandbox drops the outer's "no"
 	// and keeps the rest.
-	inner := nixEnv(env.list(), c, testManifest(), true)
+	inner := nixEnv(env.list(), c, testManifest(), true, profileLayout{})
 	if got, _ := proc.Getenv(inner, "NIX_CONFIG"); strings.Contains(got, noSandbox) {
 		t.Fatalf("inner np kept the outer's sandbox line: %q", got)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/np-portable/np/extract"
@@ -44,8 +45,12 @@ func cmdRepair(args []string) (syscall.WaitStatus, error) {
 	payload.Close()
 	target := extract.Target{NixDir: nixDir}
 	before := target.FullCheck(fp)
-	if before != nil {
-		fmt.Fprintf(os.Stderr, "np: %v\n", before)
+	var damaged *extract.DamagedError
+	if errors.As(before, &damaged) {
+		// Not the damage error itself: it ends "run np repair".
+		fmt.Fprintf(os.Stderr, "np: repairing np's Nix in %s: %s\n", damaged.NixDir, strings.Join(damaged.What, "; "))
+	} else if before != nil {
+		fmt.Fprintf(os.Stderr, "np: repairing np's Nix: %v\n", before)
 	}
 	if _, err := ensureNix(c, ch, true); err != nil {
 		return 0, err

@@ -86,6 +86,7 @@ func (r nsRuntime) explain(err error) (string, string) {
 type ptraceRuntime struct {
 	dir       string
 	noSeccomp bool
+	noNotify  bool // seccomp without user notifications
 }
 
 func (r ptraceRuntime) name() runtimeName { return runtimePtrace }
@@ -102,7 +103,7 @@ func (r ptraceRuntime) run(j job) (syscall.WaitStatus, error) {
 	return ptrace.Run(ptrace.Spec{
 		NixDir: r.dir, Argv: j.argv, Env: j.env, Dir: j.dir,
 		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr, PassFDs: j.passFDs,
-		NoSeccomp: r.noSeccomp,
+		NoSeccomp: r.noSeccomp, NoNotify: r.noNotify,
 	})
 }
 func (r ptraceRuntime) explain(err error) (string, string) {

@@ -117,7 +117,7 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 			return nil, err
 		}
 		err = fmt.Errorf("installing Nix into %s: %w", dir, err)
-		if hint := locationHint(err); hint != "" {
+		if hint := locationHint(err); hint != "" && !strings.Contains(err.Error(), hint) {
 			err = fmt.Errorf("%w; %s", err, hint)
 		}
 		return nil, err
@@ -169,7 +169,7 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest, w *interruptWatc
 	out := &capture{}
 	ws, rt, err := ch.start(func(rt runtime) (job, error) {
 		out.Reset()
-		return job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: installStepEnv(c, nixEnv(os.Environ(), c, m, false)), dir: "/",
+		return job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: installStepEnv(c, nixEnv(os.Environ(), c, m, false, profileLayout{})), dir: "/",
 			stdin: bytes.NewReader(m.Registration()), stdout: out, stderr: out}, nil
 	}, false)
 	if err := w.Check(); err != nil {
@@ -185,7 +185,7 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest, w *interruptWatc
 	if err := w.At("signing np's store paths"); err != nil {
 		return err
 	}
-	trustedKey, err := signOwnPaths(c, rt, m, installStepEnv(c, nixEnv(os.Environ(), c, m, false)))
+	trustedKey, err := signOwnPaths(c, rt, m, installStepEnv(c, nixEnv(os.Environ(), c, m, false, profileLayout{})))
 	if err := w.Check(); err != nil {
 		return err // nix was killed by the same signal: not a signing failure
 	}
@@ -252,7 +252,7 @@ func probeBuildSandbox(c *config, rt runtime, m *extract.Manifest) (bool, error)
 	}
 	w := watchInterrupts()
 	defer w.Stop()
-	env := installStepEnv(c, nixEnv(os.Environ(), c, m, true))
+	env := installStepEnv(c, nixEnv(os.Environ(), c, m, true, profileLayout{}))
 	probe := func(sandbox bool) error {
 		// np's own busybox as the builder, not /bin/sh: with the sandbox
 		// off /bin/sh is the host's, which an image holding only np lacks.

@@ -81,7 +81,14 @@ func (p *Program) JumpIfAnyBit(k uint32, label string) {
 	p.add(insn{code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, k: k, jt: label})
 }
 
-// Jump jumps to label unconditionally.
+// And sets A to A & k, so a jump can then compare only some bits.
+func (p *Program) And(k uint32) {
+	p.add(insn{code: unix.BPF_ALU | unix.BPF_AND | unix.BPF_K, k: k})
+}
+
+// Jump jumps to label unconditionally. Its offset is 32 bits wide, so it
+// reaches where a conditional jump (8 bits, at most 255 instructions)
+// cannot: a long program jumps far with JumpIfNot over a Jump.
 func (p *Program) Jump(label string) {
 	p.add(insn{code: unix.BPF_JMP | unix.BPF_JA, jt: label})
 }

@@ -84,3 +84,48 @@ func TestRunRejectsRunningOffTheEnd(t *testing.T) {
 		t.Error("no error for a program without a return")
 	}
 }
+
+func TestAndMasksTheAccumulator(t *testing.T) {
+	var p Program
+	p.LoadArgLow(0)
+	p.And(0x0f00)
+	p.JumpIf(0x0300, "yes")
+	p.Return(unix.SECCOMP_RET_ALLOW)
+	p.Label("yes")
+	p.Return(unix.SECCOMP_RET_TRACE)
+	prog, err := p.Assemble()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for arg, want := range map[uint64]uint32{0x1234: unix.SECCOMP_RET_ALLOW, 0xf3ff: unix.SECCOMP_RET_TRACE, 0x0300: unix.SECCOMP_RET_TRACE, 0x0700: unix.SECCOMP_RET_ALLOW} {
+		if got, err := Run(prog, Data{Args: [6]uint64{arg}}); err != nil || got != want {
+			t.Errorf("arg %#x: %#x, %v; want %#x", arg, got, err, want)
+		}
+	}
+}
+
+// TestJumpReachesFarLabels: a conditional jump reaches 255 instructions;
+// one over an unconditional Jump reaches any distance.
+func TestJumpReachesFarLabels(t *testing.T) {
+	var p Program
+	p.LoadNr()
+	p.JumpIfNot(1, "near")
+	p.Jump("far")
+	p.Label("near")
+	p.Return(unix.SECCOMP_RET_ALLOW)
+	for i := 0; i < 1000; i++ {
+		p.Return(0)
+	}
+	p.Label("far")
+	p.Return(unix.SECCOMP_RET_TRACE)
+	prog, err := p.Assemble()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := Run(prog, Data{Nr: 1}); got != unix.SECCOMP_RET_TRACE {
+		t.Errorf("nr 1: %#x, want the far verdict", got)
+	}
+	if got, _ := Run(prog, Data{Nr: 2}); got != unix.SECCOMP_RET_ALLOW {
+		t.Errorf("nr 2: %#x, want the near verdict", got)
+	}
+}

@@ -29,8 +29,8 @@ func (d Data) bytes() []byte {
 
 // Run interprets prog on d the way the kernel would and returns the
 // verdict. It knows the instructions seccomp filters use (absolute word
-// loads, constant jumps, returns); anything else is an error, as is
-// running off the end or reading outside seccomp_data.
+// loads, AND with a constant, constant jumps, returns); anything else is
+// an error, as is running off the end or reading outside seccomp_data.
 func Run(prog []unix.SockFilter, d Data) (uint32, error) {
 	data := d.bytes()
 	var a uint32
@@ -42,6 +42,8 @@ func Run(prog []unix.SockFilter, d Data) (uint32, error) {
 				return 0, fmt.Errorf("instruction %d: load at offset %d outside seccomp_data", pc, in.K)
 			}
 			a = binary.LittleEndian.Uint32(data[in.K:])
+		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
+			a &= in.K
 		case unix.BPF_JMP | unix.BPF_JA:
 			pc += int(in.K)
 		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:

@@ -3,6 +3,7 @@ package hostile
 import (
 	"fmt"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -13,7 +14,9 @@ import (
 
 // Filters names the seccomp filters a test can put between itself and np,
 // each recreating one kind of hostile host. They stack: ExecUnderFilters
-// installs several in the order given.
+// installs several in the order given. oci.go adds the container engines'
+// own default profiles, compiled from their JSON: "oci:docker-current",
+// "oci:docker-20.10", "oci:podman", each also with "+ptrace".
 var Filters = map[string]func() ([]unix.SockFilter, error){
 	// Docker's default profile for an unprivileged container: no new
 	// namespaces (see DenyUserNamespacesAndExec).
@@ -100,6 +103,7 @@ func knownFilters() string {
 	for name := range Filters {
 		names = append(names, name)
 	}
+	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
 

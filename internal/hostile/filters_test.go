@@ -120,7 +120,11 @@ func init() {
 	switch os.Getenv("HOSTILE_TEST_FILTERS_INNER") {
 	case "":
 	default:
-		probeSyscalls()
+		if os.Getenv("HOSTILE_TEST_PROBE") == "oci" {
+			probeOCISyscalls()
+		} else {
+			probeSyscalls()
+		}
 		os.Exit(0)
 	}
 	if filters := os.Getenv("HOSTILE_TEST_FILTERS"); filters != "" {

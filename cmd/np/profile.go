@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/np-portable/np/internal/profiles"
+)
+
+// Each data dir keeps its own Nix profile, channels and nix-env defexpr:
+// their generations point into that data dir's store, so a profile on the
+// host (~/.nix-profile, ~/.local/state/nix/profiles) shared by every data
+// dir showed each one the others' generations as empty. np gives Nix a
+// state directory inside the data dir (NIX_STATE_HOME) and makes Nix use it
+// for the profile link too (use-xdg-base-directories). Where np uses the
+// host's own /nix natively, that /nix is the user's own Nix and so are
+// ~/.nix-profile and ~/.nix-defexpr: Nix's defaults stay.
+
+// ownProfileLine follows np's other NIX_CONFIG lines where the data dir
+// holds the store; a user's own line after it still wins.
+const ownProfileLine = "use-xdg-base-directories = true # np: profile and channels in the data dir\n"
+
+// nixStateDir is the data dir's Nix state directory (NIX_STATE_HOME): the
+// profile link, the profiles, the channels list and defexpr.
+func (c *config) nixStateDir() string { return filepath.Join(c.DataDir, "state") }
+
+// profileLayout says where Nix keeps the user's profile and channels.
+type profileLayout struct {
+	// stateHome is the NIX_STATE_HOME np sets, "" where Nix's defaults
+	// (in HOME) apply.
+	stateHome string
+	nixDir    string // the host directory seen as /nix
+}
+
+// layoutFor is the layout for programs np runs in rt.
+func (c *config) layoutFor(rt runtime) profileLayout {
+	if rt.nixDir() == "/nix" {
+		return profileLayout{nixDir: "/nix"}
+	}
+	return profileLayout{stateHome: c.nixStateDir(), nixDir: rt.nixDir()}
+}
+
+// profileLink is the link to the user's current profile generation.
+func (l profileLayout) profileLink(home string) string {
+	if l.stateHome != "" {
+		return filepath.Join(l.stateHome, "profile")
+	}
+	if home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".nix-profile")
+}
+
+// channelsDir is nix-env's defexpr entry for the channels, which np puts on
+// NIX_PATH when it exists (Nix warns about a missing one on every command).
+func (l profileLayout) channelsDir(home string) string {
+	if l.stateHome != "" {
+		return filepath.Join(l.stateHome, "defexpr", "channels")
+	}
+	if home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".nix-defexpr", "channels")
+}
+
+// exists says whether p exists once its links into /nix are followed in nixDir.
+func (l profileLayout) exists(p string) bool {
+	dir := l.nixDir
+	if dir == "" {
+		dir = "/nix"
+	}
+	_, host := resolveInNix(p, dir)
+	return host != ""
+}
+
+// migrateProfile gives a data dir that has no state directory yet the
+// generations of the old shared ~/.nix-profile (and of the channels) whose
+// store paths it holds, and the channel list, so nothing installed before
+// disappears. The old links stay: other data dirs take theirs from them.
+func migrateProfile(c *config, l profileLayout, home string) {
+	if l.stateHome == "" || home == "" {
+		return
+	}
+	if _, err := os.Lstat(l.stateHome); err == nil {
+		return
+	}
+	if err := os.MkdirAll(l.stateHome, 0o755); err != nil {
+		logrus.Warnf("creating %s: %v", l.stateHome, err)
+		return
+	}
+	old := filepath.Join(home, ".nix-profile")
+	target, err := os.Readlink(old)
+	if err != nil {
+		return // no shared profile to migrate
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(home, target)
+	}
+	if strings.HasPrefix(target, "/nix/") {
+		// root's profiles are in /nix/var/nix/profiles/per-user/root,
+		// inside the data dir already, and Nix keeps them there.
+		return
+	}
+	m := profiles.Migration{
+		From:   filepath.Dir(target),
+		To:     filepath.Join(l.stateHome, "profiles"),
+		NixDir: l.nixDir,
+		Roots:  filepath.Join(l.nixDir, "var", "nix", "gcroots", "auto"),
+	}
+	r, err := m.Profile(filepath.Base(target))
+	if err != nil {
+		logrus.Warnf("copying the generations of %s into the data dir: %v", old, err)
+		return
+	}
+	if _, err := m.Profile("channels"); err != nil {
+		logrus.Warnf("copying the channels into the data dir: %v", err)
+	}
+	if data, err := os.ReadFile(filepath.Join(home, ".nix-channels")); err == nil {
+		if err := os.WriteFile(filepath.Join(l.stateHome, "channels"), data, 0o644); err != nil {
+			logrus.Warnf("copying ~/.nix-channels into the data dir: %v", err)
+		}
+	}
+	if len(r.Copied) > 0 {
+		fmt.Fprintf(os.Stderr, "np: this data dir now keeps its own Nix profile (%s): took %s of %s, whose programs are in this data dir; %s stays for other data dirs\n",
+			filepath.Join(l.stateHome, "profile"), generationWords(r), old, old)
+	}
+}
+
+func generationWords(r profiles.Result) string {
+	if len(r.Copied) == 1 {
+		return fmt.Sprintf("generation %d", r.Copied[0])
+	}
+	return fmt.Sprintf("%d generations (current: %d)", len(r.Copied), r.Current)
+}

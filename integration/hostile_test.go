@@ -155,6 +155,11 @@ func TestForcedNSRuntimeInHostileHosts(t *testing.T) {
 			if text := h.np(t, runOpts{loc: fresh}, "doctor"); !strings.Contains(text.stdout, h.nsText) {
 				t.Fatalf("doctor's text does not say %q:\n%s", h.nsText, text.stdout)
 			}
+			// Pinned to the runtime that cannot work, every command fails:
+			// so must doctor, whatever auto would pick.
+			if d := h.np(t, runOpts{loc: fresh, env: []string{"NP_RUNTIME=ns"}}, "doctor"); d.code != 1 {
+				t.Fatalf("doctor under NP_RUNTIME=ns exits %d where ns cannot work, want 1:\n%s", d.code, d.stdout)
+			}
 		})
 	}
 }

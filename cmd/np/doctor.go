@@ -97,7 +97,9 @@ func cmdDoctor(args []string) (syscall.WaitStatus, error) {
 	} else {
 		printReport(r)
 	}
-	if r.Auto == "" || r.Damaged {
+	// Uses is empty when no runtime works, or when the one NP_RUNTIME pins
+	// does not: every command would then fail.
+	if r.Uses == "" || r.Damaged {
 		return exitStatus(1), nil
 	}
 	return exitStatus(0), nil

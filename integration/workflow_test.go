@@ -23,6 +23,12 @@ import (
 // would. The development machine reaches neither cache.nixos.org nor the
 // flake registry; on a machine that does, an HTTPS proxy that is down (a
 // closed port on 127.0.0.1) makes them unreachable for np and Nix alike.
+// offlineBound tells "did not wait on the network" from "waited": Nix's
+// retries of an unreachable cache take 5 s or more, a local build well under
+// a second on an idle machine. The bound is a behaviour check, not a speed
+// figure (those are in make bench), with room for a loaded CI machine.
+const offlineBound = 4 * time.Second
+
 func offlineEnv(t *testing.T) []string {
 	t.Helper()
 	env := []string{"NIX_CONFIG="}
@@ -76,8 +82,8 @@ func TestOfflineBuildAndShellDoNotWait(t *testing.T) {
 	if !strings.HasSuffix(out, "-local-build") {
 		t.Fatalf("nix-build printed %q", out)
 	}
-	if took > 1500*time.Millisecond {
-		t.Errorf("offline nix-build took %v, want < 1.5 s; stderr:\n%s", took, r.stderr)
+	if took > offlineBound || strings.Contains(r.stderr, "retrying") {
+		t.Errorf("offline nix-build took %v (want < %v) or retried; stderr:\n%s", took, offlineBound, r.stderr)
 	}
 	if l := networkLines(r.stderr); len(l) > 1 {
 		t.Errorf("offline nix-build printed %d lines about the network, want at most 1:\n%s", len(l), strings.Join(l, "\n"))
@@ -100,8 +106,8 @@ func TestOfflineBuildAndShellDoNotWait(t *testing.T) {
 	if got := strings.TrimSpace(must(t, r)); got != "in local-build: hi" {
 		t.Fatalf("nix-shell --run printed %q", got)
 	}
-	if took > 1500*time.Millisecond {
-		t.Errorf("offline nix-shell took %v, want < 1.5 s; stderr:\n%s", took, r.stderr)
+	if took > offlineBound || strings.Contains(r.stderr, "retrying") {
+		t.Errorf("offline nix-shell took %v (want < %v) or retried; stderr:\n%s", took, offlineBound, r.stderr)
 	}
 	if l := networkLines(r.stderr); len(l) > 1 {
 		t.Errorf("offline nix-shell printed %d lines about the network, want at most 1:\n%s", len(l), strings.Join(l, "\n"))
@@ -502,8 +508,8 @@ func TestOfflineBundleDoesNotWait(t *testing.T) {
 	r := np(t, runOpts{loc: loc, env: offline, dir: dir}, "bundle", "--program", "greet", "-o", "gb", "-f", "./g.nix")
 	took := time.Since(start)
 	must(t, r)
-	if took > 3*time.Second {
-		t.Errorf("offline np bundle took %v, want < 3 s; stderr:\n%s", took, r.stderr)
+	if took > offlineBound {
+		t.Errorf("offline np bundle took %v, want < %v; stderr:\n%s", took, offlineBound, r.stderr)
 	}
 	if strings.Contains(r.stderr, "retrying") || len(networkLines(r.stderr)) > 0 {
 		t.Errorf("offline np bundle tried the network:\n%s", r.stderr)

@@ -69,8 +69,10 @@ func stackPointer(r *regs) uint64 { return r.Rsp }
 // isCompat says whether the call came through the 32-bit entry point.
 func isCompat(r *regs) bool { return r.Cs == 0x23 }
 
-// isEnterForProbe tells the probe's faccessat enter stop from its exit.
-func isEnterForProbe(r *regs) bool { return int64(r.Rax) == enosysAtEnter }
+// atSyscallEnter tells a syscall-enter stop from a syscall-exit stop (not
+// for seccomp stops): the kernel sets rax to -ENOSYS before the enter
+// stop, and the result replaces it.
+func atSyscallEnter(r *regs) bool { return int64(r.Rax) == enosysAtEnter }
 
 // rewindSyscall makes r, the registers of a syscall-enter stop, run the
 // call again: the instruction pointer back on the 2-byte syscall

@@ -92,22 +92,28 @@ func TestCompatCallsAreRefused(t *testing.T) {
 	out, err := exec.Command(prog).Output()
 	var pe *os.PathError
 	if errors.As(err, &pe) && errors.Is(pe.Err, syscall.ENOEXEC) {
-		t.Logf("this host runs no 32-bit programs (%v): checking the traced exec fails alike", err)
-		modes(t, func(t *testing.T, noSeccomp bool) {
-			r := traced(t, f.nix, noSeccomp, "/bin/busybox", "sh", "-c", prog+" || echo refused $?")
-			if r.out == "compat\n" || r.out == "" {
-				t.Errorf("traced exec of a 32-bit program on a host without them: stdout %q (stderr %q)", r.out, r.errOut)
-			}
+		// The subtest's name says, in the -test.v output of a VM run,
+		// which of the two cases this host is.
+		t.Run("host-runs-no-32-bit", func(t *testing.T) {
+			t.Logf("natively: %v", err)
+			modes(t, func(t *testing.T, noSeccomp bool) {
+				r := traced(t, f.nix, noSeccomp, "/bin/busybox", "sh", "-c", prog+" || echo refused $?")
+				if r.out == "compat\n" || r.out == "" {
+					t.Errorf("traced exec of a 32-bit program on a host without them: stdout %q (stderr %q)", r.out, r.errOut)
+				}
+			})
 		})
 		return
 	}
 	if err != nil || string(out) != "compat\n" {
 		t.Fatalf("natively, the 32-bit program printed %q (%v), want \"compat\\n\"", out, err)
 	}
-	modes(t, func(t *testing.T, noSeccomp bool) {
-		r := traced(t, f.nix, noSeccomp, prog)
-		if r.out != "" || !r.ws.Signaled() || r.ws.Signal() != syscall.SIGILL {
-			t.Errorf("traced 32-bit program: stdout %q, status %v; want no output and SIGILL (its calls refused)", r.out, r.ws)
-		}
+	t.Run("host-runs-32-bit", func(t *testing.T) {
+		modes(t, func(t *testing.T, noSeccomp bool) {
+			r := traced(t, f.nix, noSeccomp, prog)
+			if r.out != "" || !r.ws.Signaled() || r.ws.Signal() != syscall.SIGILL {
+				t.Errorf("traced 32-bit program: stdout %q, status %v; want no output and SIGILL (its calls refused)", r.out, r.ws)
+			}
+		})
 	})
 }

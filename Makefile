@@ -1,5 +1,6 @@
-# np: `make` builds bin/np (a static Go binary with a real Nix appended).
-# See README.md for every target.
+# np: `make` builds bin/np (a static Go binary with a real Nix appended) for
+# x86_64 and bin/np-aarch64 for 64-bit ARM, both on an x86_64 host; `make
+# bin/np` or `make arm64` builds one. See README.md for every target.
 
 SHELL := /bin/bash
 GO ?= go
@@ -9,9 +10,9 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all bare payload profiles reproducible test test-setup unit integration robust containers fresh-check bench demo lint clean distclean
+.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check bench demo lint clean distclean
 
-all: bin/np
+all: bin/np bin/np-aarch64
 
 # The Debian packages Nix is made from, fetched with a private apt setup.
 $(BUILD)/debs.list: assets/fetch-debs.sh
@@ -43,6 +44,37 @@ bin/np: $(BUILD)/np-bare $(BUILD)/payload.tar.zst
 	$(GO) run ./extract/attach $@.tmp $(BUILD)/payload.tar.zst
 	mv $@.tmp $@
 	@ls -l $@ | awk '{printf "bin/np: %.1f MB\n", $$5/1e6}'
+
+# arm64: the same Go program cross-compiled (pure Go, so no C toolchain),
+# and a payload made the same way from Debian's arm64 packages, in
+# $(BUILD)/arm64. Nothing of arm64 runs on the build host.
+ARM64 := $(BUILD)/arm64
+
+$(ARM64)/debs.list: assets/fetch-debs.sh
+	bash assets/fetch-debs.sh $(ARM64) arm64
+	touch $@
+
+$(ARM64)/payload.tar.zst: $(ARM64)/debs.list $(ASSET_SOURCES)
+	$(GO) run ./assets/mkpayload -arch arm64 -root $(ARM64)/root -debs $(ARM64)/debs.list -out $@
+
+$(ARM64)/np-bare: $(GO_SOURCES)
+	@mkdir -p $(ARM64)
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/np
+
+bin/np-aarch64: $(ARM64)/np-bare $(ARM64)/payload.tar.zst
+	@mkdir -p bin
+	cp $(ARM64)/np-bare $@.tmp
+	$(GO) run ./extract/attach $@.tmp $(ARM64)/payload.tar.zst
+	mv $@.tmp $@
+	@ls -l $@ | awk '{printf "bin/np-aarch64: %.1f MB\n", $$5/1e6}'
+
+arm64: bin/np-aarch64
+
+reproducible-arm64: $(ARM64)/payload.tar.zst
+	$(GO) run ./assets/mkpayload -arch arm64 -root $(ARM64)/root -debs $(ARM64)/debs.list -out $(ARM64)/payload-again.tar.zst
+	cmp $(ARM64)/payload.tar.zst $(ARM64)/payload-again.tar.zst
+	@echo "arm64 payload is reproducible: $$(sha256sum < $(ARM64)/payload.tar.zst | cut -c1-12)"
+	@rm -f $(ARM64)/payload-again.tar.zst
 
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
@@ -94,7 +126,7 @@ containers: bin/np test-setup
 fresh-check:
 	bash integration/fresh-check.sh
 
-test: lint unit reproducible integration robust containers
+test: lint unit reproducible reproducible-arm64 arm64 integration robust containers
 
 bench: bin/np
 	bash integration/bench.sh
@@ -105,7 +137,7 @@ demo: bin/np
 	bash integration/demo.sh
 
 clean:
-	rm -rf bin $(BUILD)/np-bare $(BUILD)/payload.tar.zst
+	rm -rf bin $(BUILD)/np-bare $(BUILD)/payload.tar.zst $(ARM64)/np-bare $(ARM64)/payload.tar.zst
 
 distclean:
 	rm -rf bin $(BUILD)

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# fetch-debs.sh BUILDDIR
+# fetch-debs.sh BUILDDIR [ARCH]
 #
 # Downloads Debian trixie's nix-bin with its whole Depends closure, plus
 # busybox-static and ca-certificates, and unpacks every .deb into
 # BUILDDIR/root. Apt runs with a private configuration under BUILDDIR/apt so
 # the host's package state is never touched; nothing is installed, which
 # matters because installing nix-bin would create /nix on the host.
+# ARCH is a Debian architecture (amd64, the default, or arm64): the private
+# configuration names it as apt's only architecture, so a foreign one needs
+# no dpkg --add-architecture on the host and nothing of it is executed here.
 #
 # Outputs:
 #   BUILDDIR/debs/*.deb   the downloaded packages
@@ -14,8 +17,8 @@
 #   BUILDDIR/root/        every package extracted with dpkg -x
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-	echo "usage: $0 BUILDDIR" >&2
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+	echo "usage: $0 BUILDDIR [ARCH]" >&2
 	exit 2
 fi
 
@@ -25,7 +28,14 @@ A=$B/apt
 DEBS=$B/debs
 ROOT=$B/root
 SUITE=trixie
-ARCH=amd64
+ARCH=${2:-amd64}
+case $ARCH in
+amd64 | arm64) ;;
+*)
+	echo "fetch-debs: unsupported architecture $ARCH (amd64 or arm64)" >&2
+	exit 2
+	;;
+esac
 ROOTS="nix-bin busybox-static ca-certificates"
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 LOG=$B/fetch-debs.log

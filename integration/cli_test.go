@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -138,7 +139,10 @@ func TestLinkCommandCreatesToolLinks(t *testing.T) {
 
 func TestVersionAndHelp(t *testing.T) {
 	out := must(t, np(t, runOpts{}, "--version"))
-	for _, want := range []string{"np ", wantNixVersion, "payload "} {
+	// The architecture is uname -m's name of the one the test runs on: a
+	// test binary built for arm64 runs bin/np-aarch64 (the arm64 VM).
+	machine := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	for _, want := range []string{"np ", "(linux " + machine + ")", wantNixVersion, "payload "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("np --version lacks %q:\n%s", want, out)
 		}

@@ -13,7 +13,7 @@ import (
 //
 //   - other architectures are killed, except the compat (i386) entry point
 //     and x32 numbers, which get ENOSYS: the tracer only knows native calls;
-//   - numbers above maxKnownSyscall and the table's refused calls: ENOSYS;
+//   - numbers above the architecture's maxKnownSyscall and the table's refused calls: ENOSYS;
 //   - prctl(PR_SET_DUMPABLE, 0): traced (the tracer makes it a no-op);
 //   - the table's other calls: traced (SECCOMP_RET_TRACE);
 //   - everything else: allowed, at no cost to the tracer.
@@ -43,9 +43,15 @@ func (l notifyLevel) String() string {
 // order and takes the listener from it), though mkdirat is otherwise the
 // notification server's.
 func buildFilter(level notifyLevel, probe uint64) ([]unix.SockFilter, error) {
+	return buildFilterFor(nativeArch, byNr, level, probe)
+}
+
+// buildFilterFor builds the filter of architecture a, whose numbers index
+// the table as byNr: the native one for use, either for the tests.
+func buildFilterFor(a *archTable, byNr map[int]*sysInfo, level notifyLevel, probe uint64) ([]unix.SockFilter, error) {
 	verdict := map[int]string{}
 	var nrs []int
-	for _, nr := range tracedNumbers() {
+	for _, nr := range tracedNumbers(byNr) {
 		verdict[nr] = "trace"
 		if byNr[nr].act == actPrctl {
 			verdict[nr] = "prctl"
@@ -65,7 +71,7 @@ func buildFilter(level notifyLevel, probe uint64) ([]unix.SockFilter, error) {
 		}
 		nrs = append(nrs, nr)
 	}
-	for _, nr := range refusedNumbers() {
+	for _, nr := range refusedNumbers(byNr) {
 		verdict[nr] = "enosys"
 		nrs = append(nrs, nr)
 	}
@@ -73,17 +79,17 @@ func buildFilter(level notifyLevel, probe uint64) ([]unix.SockFilter, error) {
 
 	var p bpf.Program
 	p.LoadArch()
-	p.JumpIf(auditArch, "native")
-	p.JumpIf(auditArchCompat, "enosys")
+	p.JumpIf(a.auditArch, "native")
+	p.JumpIf(a.auditArchCompat, "enosys")
 	p.Return(unix.SECCOMP_RET_KILL_PROCESS)
 	p.Label("native")
 	p.LoadNr()
-	if x32Bit != 0 {
-		p.JumpIfAnyBit(x32Bit, "enosys")
+	if a.x32Bit != 0 {
+		p.JumpIfAnyBit(a.x32Bit, "enosys")
 	}
-	p.JumpIfAbove(maxKnownSyscall, "enosys")
+	p.JumpIfAbove(uint32(a.maxKnownSyscall), "enosys")
 	if probe != 0 {
-		p.JumpIfNot(uint32(sysNumbers["mkdirat"]), "tree")
+		p.JumpIfNot(uint32(a.numbers["mkdirat"]), "tree")
 		p.LoadArgLow(1)
 		p.JumpIfNot(uint32(probe), "renr")
 		p.LoadArgHigh(1)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -73,7 +74,7 @@ func buildFixture() (*fixture, string) {
 		func() error { return os.Symlink("/nix/loop1", f.nix+"/loop2") },
 		func() error { return copyFile(hostBusybox(), f.nix+"/store/pkg/bin/busybox", 0o755) },
 		func() error {
-			return copyFile("/lib64/ld-linux-x86-64.so.2", f.nix+"/store/glibc/lib/ld-linux-x86-64.so.2", 0o755)
+			return copyFile(hostLoader(), f.nix+"/store/glibc/lib/"+filepath.Base(hostLoader()), 0o755)
 		},
 		func() error { return copyFile(hostLib("libc.so.6"), f.nix+"/store/glibc/lib/libc.so.6", 0o755) },
 		func() error { return buildPathops(src, f.hostOps, false) },
@@ -119,7 +120,7 @@ func buildPathops(src, out string, inNix bool) error {
 	}
 	args := []string{"-O2", "-o", out, src, "-lpthread"}
 	if inNix {
-		args = append(args, "-Wl,--dynamic-linker=/nix/store/glibc/lib/ld-linux-x86-64.so.2", "-Wl,-rpath,/nix/store/glibc/lib")
+		args = append(args, "-Wl,--dynamic-linker=/nix/store/glibc/lib/"+filepath.Base(hostLoader()), "-Wl,-rpath,/nix/store/glibc/lib")
 	}
 	return runCmd("gcc", args...)
 }
@@ -141,6 +142,14 @@ func (e *cmdError) Error() string { return e.name + ": " + e.err.Error() + ": " 
 
 // hostBusybox is the host's static busybox (Debian's busybox-static).
 func hostBusybox() string { return "/bin/busybox" }
+
+// hostLoader is the host's glibc dynamic loader (its PT_INTERP path).
+func hostLoader() string {
+	if runtime.GOARCH == "arm64" {
+		return "/lib/ld-linux-aarch64.so.1"
+	}
+	return "/lib64/ld-linux-x86-64.so.2"
+}
 
 func hostLib(name string) string {
 	for _, d := range []string{"/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib/aarch64-linux-gnu", "/lib"} {

@@ -3,7 +3,27 @@ package ptrace
 import "golang.org/x/sys/unix"
 
 // regs are a thread's registers at a stop.
-type regs = unix.PtraceRegs
+//
+// compat marks a 32-bit (i386) task: its register set is the 68-byte
+// i386 one, kept in i386, and nothing in PtraceRegs is read for it. The
+// registers are taken with PTRACE_GETREGSET, whose answer says which set
+// the kernel wrote; PTRACE_GETREGS cannot tell: on Linux 6.18 it
+// succeeds on an i386 task without writing anything, so the tracer read
+// the previous stop's registers and let the 32-bit calls run untouched.
+type regs struct {
+	unix.PtraceRegs
+	compat bool
+	i386   i386Regs
+}
+
+// i386Regs is struct user_regs_struct of i386: ebx, ecx, edx, esi, edi,
+// ebp, eax, xds, xes, xfs, xgs, orig_eax, eip, xcs, eflags, esp, xss.
+type i386Regs [17]uint32
+
+const (
+	i386Eax     = 6
+	i386OrigEax = 11
+)
 
 const (
 	// redZone is the area below the stack pointer that leaf functions
@@ -14,11 +34,39 @@ const (
 	enosysAtEnter = -int64(unix.ENOSYS)
 )
 
-func getRegs(tid int, r *regs) error { return unix.PtraceGetRegs(tid, r) }
-func setRegs(tid int, r *regs) error { return unix.PtraceSetRegs(tid, r) }
+func getRegs(tid int, r *regs) error {
+	n, err := getRegSet(tid, &r.PtraceRegs)
+	if err != nil {
+		return err
+	}
+	r.compat = n < sizeofPtraceRegs
+	if r.compat {
+		r.i386 = i386FromRaw(&r.PtraceRegs)
+	}
+	return nil
+}
 
-func sysNr(r *regs) int     { return int(int64(r.Orig_rax)) }
-func setNr(r *regs, nr int) { r.Orig_rax = uint64(int64(nr)) }
+func setRegs(tid int, r *regs) error {
+	if r.compat {
+		return setI386RegSet(tid, &r.i386)
+	}
+	return unix.PtraceSetRegs(tid, &r.PtraceRegs)
+}
+
+func sysNr(r *regs) int {
+	if r.compat {
+		return int(int32(r.i386[i386OrigEax]))
+	}
+	return int(int64(r.Orig_rax))
+}
+
+func setNr(r *regs, nr int) {
+	if r.compat {
+		r.i386[i386OrigEax] = uint32(int32(nr))
+		return
+	}
+	r.Orig_rax = uint64(int64(nr))
+}
 
 func arg(r *regs, i int) uint64 {
 	switch i {
@@ -62,15 +110,32 @@ func restoreArgs(r, saved *regs) {
 	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = saved.Rdi, saved.Rsi, saved.Rdx, saved.R10, saved.R8, saved.R9
 }
 
-func result(r *regs) int64        { return int64(r.Rax) }
-func setResult(r *regs, v int64)  { r.Rax = uint64(v) }
+func result(r *regs) int64 {
+	if r.compat {
+		return int64(int32(r.i386[i386Eax]))
+	}
+	return int64(r.Rax)
+}
+
+func setResult(r *regs, v int64) {
+	if r.compat {
+		r.i386[i386Eax] = uint32(v)
+		return
+	}
+	r.Rax = uint64(v)
+}
+
 func stackPointer(r *regs) uint64 { return r.Rsp }
 
-// isCompat says whether the call came through the 32-bit entry point.
-func isCompat(r *regs) bool { return r.Cs == 0x23 }
+// isCompat says whether the call comes from a 32-bit task. (int 0x80
+// from 64-bit code keeps the 64-bit register set: only the filter's arch
+// check sees those; without a filter they are not told apart.)
+func isCompat(r *regs) bool { return r.compat || r.Cs == 0x23 }
 
-// isEnterForProbe tells the probe's faccessat enter stop from its exit.
-func isEnterForProbe(r *regs) bool { return int64(r.Rax) == enosysAtEnter }
+// atSyscallEnter tells a syscall-enter stop from a syscall-exit stop (not
+// for seccomp stops): the kernel sets rax to -ENOSYS before the enter
+// stop, and the result replaces it.
+func atSyscallEnter(r *regs) bool { return result(r) == enosysAtEnter }
 
 // rewindSyscall makes r, the registers of a syscall-enter stop, run the
 // call again: the instruction pointer back on the 2-byte syscall

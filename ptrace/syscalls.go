@@ -17,7 +17,7 @@ func (t *tracer) enter(th *thread) error {
 	}
 	if !t.seccomp {
 		// What the filter would have refused.
-		if isCompat(r) || x32Bit != 0 && nr&x32Bit != 0 || nr > maxKnownSyscall {
+		if isCompat(r) || nativeArch.x32Bit != 0 && nr&int(nativeArch.x32Bit) != 0 || nr > nativeArch.maxKnownSyscall {
 			return t.fail(th, unix.ENOSYS)
 		}
 	}

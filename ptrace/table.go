@@ -11,7 +11,7 @@ import (
 // for. It is the one source of truth: the seccomp filter traps exactly the
 // calls listed here (and refuses the ones marked refuse), and the
 // dispatcher handles exactly those. Names are the kernel's; the numbers of
-// this architecture are in sysNumbers (table_<arch>.go).
+// each architecture are in its archTable (table_x86_64.go, table_aarch64.go).
 
 // action says which handler a stop goes to.
 type action uint8
@@ -167,7 +167,7 @@ func rowf(name string, flags int8, ps ...pathArg) sysInfo {
 }
 
 // table lists every system call the tracer stops for or refuses. A
-// syscall missing from sysNumbers does not exist on that architecture.
+// syscall missing from an archTable's numbers does not exist there.
 var table = []sysInfo{
 	// open and friends
 	{name: "open", act: actPaths, paths: paths(p(0, followOpenFlags)), flags: 1, notify: notifyOpen},
@@ -272,12 +272,36 @@ var table = []sysInfo{
 	{name: "file_setattr", act: actRefuse},
 }
 
+// archTable is one architecture's side of the syscall table: its numbers
+// and what its seccomp filter must know. Both architectures' data are
+// compiled everywhere (table_x86_64.go, table_aarch64.go), so the table
+// and the filter are checked for each on any build host; nativeArch is the
+// one np runs on (table_<GOARCH>.go).
+type archTable struct {
+	name string
+	// auditArch is seccomp_data.arch of native calls; auditArchCompat of
+	// the 32-bit entry point, whose calls get ENOSYS: the tracer only
+	// knows native calls.
+	auditArch, auditArchCompat uint32
+	// x32Bit marks x32 calls in the number (0: no such ABI); refused too.
+	x32Bit uint32
+	// maxKnownSyscall: numbers above it are refused with ENOSYS.
+	maxKnownSyscall int
+	// numbers are the calls of the table that exist here; absent, the
+	// rows that have no call here.
+	numbers map[string]int
+	absent  map[string]bool
+}
+
 // byNr is the table indexed by this architecture's numbers.
-var byNr = mustIndex(table, sysNumbers)
+var byNr = mustIndex(table, nativeArch)
+
+// sysNumbers are the numbers of the native architecture, by name.
+var sysNumbers = nativeArch.numbers
 
 // index maps numbers to rows; every row must have a number or be listed in
-// sysAbsent, and every number must have a row.
-func index(rows []sysInfo, numbers map[string]int) (map[int]*sysInfo, error) {
+// a.absent, and every number must have a row.
+func (a *archTable) index(rows []sysInfo) (map[int]*sysInfo, error) {
 	out := make(map[int]*sysInfo, len(rows))
 	seen := map[string]bool{}
 	for i := range rows {
@@ -286,28 +310,39 @@ func index(rows []sysInfo, numbers map[string]int) (map[int]*sysInfo, error) {
 			return nil, fmt.Errorf("syscall %s listed twice", r.name)
 		}
 		seen[r.name] = true
-		nr, ok := numbers[r.name]
+		nr, ok := a.numbers[r.name]
 		if !ok {
-			if sysAbsent[r.name] {
+			if a.absent[r.name] {
 				continue
 			}
-			return nil, fmt.Errorf("syscall %s has no number on this architecture", r.name)
+			return nil, fmt.Errorf("syscall %s has no number on %s", r.name, a.name)
 		}
-		if nr > maxKnownSyscall {
-			return nil, fmt.Errorf("syscall %s (%d) above maxKnownSyscall %d", r.name, nr, maxKnownSyscall)
+		if a.absent[r.name] {
+			return nil, fmt.Errorf("syscall %s has a number on %s but is listed as absent", r.name, a.name)
+		}
+		if nr > a.maxKnownSyscall {
+			return nil, fmt.Errorf("syscall %s (%d) above %s's maxKnownSyscall %d", r.name, nr, a.name, a.maxKnownSyscall)
+		}
+		if other := out[nr]; other != nil {
+			return nil, fmt.Errorf("syscalls %s and %s share number %d on %s", other.name, r.name, nr, a.name)
 		}
 		out[nr] = r
 	}
-	for name := range numbers {
+	for name := range a.numbers {
 		if !seen[name] {
-			return nil, fmt.Errorf("syscall %s has a number but no row", name)
+			return nil, fmt.Errorf("syscall %s has a number on %s but no row", name, a.name)
+		}
+	}
+	for name := range a.absent {
+		if !seen[name] {
+			return nil, fmt.Errorf("syscall %s is listed as absent on %s but has no row", name, a.name)
 		}
 	}
 	return out, nil
 }
 
-func mustIndex(rows []sysInfo, numbers map[string]int) map[int]*sysInfo {
-	m, err := index(rows, numbers)
+func mustIndex(rows []sysInfo, a *archTable) map[int]*sysInfo {
+	m, err := a.index(rows)
 	if err != nil {
 		panic("ptrace syscall table: " + err.Error()) // a programming error, caught by every test
 	}
@@ -315,25 +350,25 @@ func mustIndex(rows []sysInfo, numbers map[string]int) map[int]*sysInfo {
 }
 
 // tracedNumbers lists, sorted, the numbers the filter traps (RET_TRACE).
-func tracedNumbers() []int {
-	var nrs []int
-	for nr, r := range byNr {
+func tracedNumbers(nrs map[int]*sysInfo) []int {
+	var out []int
+	for nr, r := range nrs {
 		if r.act != actRefuse {
-			nrs = append(nrs, nr)
+			out = append(out, nr)
 		}
 	}
-	sort.Ints(nrs)
-	return nrs
+	sort.Ints(out)
+	return out
 }
 
 // refusedNumbers lists, sorted, the numbers the filter refuses (ENOSYS).
-func refusedNumbers() []int {
-	var nrs []int
-	for nr, r := range byNr {
+func refusedNumbers(nrs map[int]*sysInfo) []int {
+	var out []int
+	for nr, r := range nrs {
 		if r.act == actRefuse {
-			nrs = append(nrs, nr)
+			out = append(out, nr)
 		}
 	}
-	sort.Ints(nrs)
-	return nrs
+	sort.Ints(out)
+	return out
 }

@@ -1,44 +1,4 @@
 package ptrace
 
-import "golang.org/x/sys/unix"
-
-// See table_amd64.go. arm64 has no compat entry point the filter must
-// refuse separately (AArch32 tasks have another arch value and are killed).
-const (
-	auditArch       = unix.AUDIT_ARCH_AARCH64
-	auditArchCompat = unix.AUDIT_ARCH_ARM
-	x32Bit          = 0
-	maxKnownSyscall = 469
-)
-
-// sysNumbers are the arm64 (asm-generic) numbers of the table's calls.
-var sysNumbers = map[string]int{
-	"openat": 56, "openat2": 437,
-	"newfstatat": 79, "statx": 291,
-	"faccessat": 48, "faccessat2": 439,
-	"readlinkat": 78,
-	"unlinkat":   35, "mkdirat": 34, "mknodat": 33, "renameat": 38, "renameat2": 276,
-	"linkat": 37, "symlinkat": 36,
-	"fchmodat": 53, "fchmodat2": 452, "fchownat": 54,
-	"truncate": 45, "statfs": 43, "utimensat": 88,
-	"setxattr": 5, "lsetxattr": 6, "getxattr": 8, "lgetxattr": 9,
-	"listxattr": 11, "llistxattr": 12, "removexattr": 14, "lremovexattr": 15,
-	"setxattrat": 463, "getxattrat": 464, "listxattrat": 465, "removexattrat": 466,
-	"chdir": 49, "chroot": 51, "getcwd": 17, "execve": 221, "execveat": 281,
-	"getdents64": 61, "prctl": 167,
-	"acct": 89, "swapon": 224, "swapoff": 225,
-	"mount": 40, "umount2": 39, "pivot_root": 41,
-	"inotify_add_watch": 27, "fanotify_mark": 263, "name_to_handle_at": 264,
-	"sendto": 206, "bind": 200, "connect": 203, "getsockname": 204, "getpeername": 205,
-	"io_uring_setup": 425, "open_by_handle_at": 265,
-	"open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
-	"mount_setattr": 442, "open_tree_attr": 467, "file_getattr": 468, "file_setattr": 469,
-}
-
-// sysAbsent are table rows with no call on arm64 (only the *at forms exist).
-var sysAbsent = map[string]bool{
-	"open": true, "creat": true, "stat": true, "lstat": true, "access": true, "readlink": true,
-	"unlink": true, "rmdir": true, "mkdir": true, "mknod": true, "rename": true, "link": true,
-	"symlink": true, "chmod": true, "chown": true, "lchown": true, "utime": true, "utimes": true,
-	"futimesat": true, "uselib": true,
-}
+// nativeArch is the table data of the architecture np runs on.
+var nativeArch = &archAArch64

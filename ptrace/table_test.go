@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -8,21 +9,78 @@ import (
 	"github.com/np-portable/np/internal/bpf"
 )
 
+// arches are both architectures' table data: every check of the table
+// and the filter runs for each, whatever GOARCH the test is built for
+// (the arm64 table is plain data on x86_64).
+var arches = []*archTable{&archX86_64, &archAArch64}
+
 // TestFilterAndDispatcherAgree runs the filter in the BPF interpreter for
 // every number and checks it traps exactly what the dispatcher handles
-// and refuses exactly what the table refuses.
+// and refuses exactly what the table refuses, for each architecture.
 func TestFilterAndDispatcherAgree(t *testing.T) {
-	for _, level := range []notifyLevel{notifyNone, notifyReads, notifyOpens, notifyListings} {
-		checkFilter(t, level)
+	for _, a := range arches {
+		t.Run(a.name, func(t *testing.T) {
+			byNr, err := a.index(table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, level := range []notifyLevel{notifyNone, notifyReads, notifyOpens, notifyListings} {
+				checkFilter(t, a, byNr, level)
+			}
+		})
 	}
 }
 
-func checkFilter(t *testing.T, level notifyLevel) {
+// TestNativeTable: the table np runs with is this architecture's.
+func TestNativeTable(t *testing.T) {
+	want := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	if nativeArch.name != want {
+		t.Fatalf("the native table is %s on GOARCH %s", nativeArch.name, runtime.GOARCH)
+	}
+	// The numbers agree with the kernel headers' (x/sys/unix) for the
+	// calls every architecture has.
+	for name, nr := range map[string]int{
+		"openat": unix.SYS_OPENAT, "execve": unix.SYS_EXECVE, "getdents64": unix.SYS_GETDENTS64,
+		"mkdirat": unix.SYS_MKDIRAT, "statx": unix.SYS_STATX, "getcwd": unix.SYS_GETCWD,
+		"faccessat": unix.SYS_FACCESSAT, "readlinkat": unix.SYS_READLINKAT, "connect": unix.SYS_CONNECT,
+	} {
+		if sysNumbers[name] != nr {
+			t.Errorf("%s: table %d, unix.SYS_ %d", name, sysNumbers[name], nr)
+		}
+	}
+}
+
+// TestAArch64HasOnlyAtCalls: arm64 has no open, stat, access, readlink,
+// rename, mkdir, unlink, symlink or link: every row without a number
+// there has an *at form that has one, so no path call goes untranslated.
+func TestAArch64HasOnlyAtCalls(t *testing.T) {
+	at := map[string]string{
+		"open": "openat", "creat": "openat", "stat": "newfstatat", "lstat": "newfstatat",
+		"access": "faccessat", "readlink": "readlinkat", "unlink": "unlinkat", "rmdir": "unlinkat",
+		"mkdir": "mkdirat", "mknod": "mknodat", "rename": "renameat", "link": "linkat",
+		"symlink": "symlinkat", "chmod": "fchmodat", "chown": "fchownat", "lchown": "fchownat",
+		"utime": "utimensat", "utimes": "utimensat", "futimesat": "utimensat",
+	}
+	for name := range archAArch64.absent {
+		if name == "uselib" {
+			continue // a.out libraries: no replacement, nothing to translate
+		}
+		if _, ok := archAArch64.numbers[at[name]]; !ok {
+			t.Errorf("%s is absent on aarch64 and its replacement %q has no number", name, at[name])
+		}
+	}
+	if len(archX86_64.absent) != 0 {
+		t.Errorf("x86_64 rows without a number: %v", archX86_64.absent)
+	}
+}
+
+func checkFilter(t *testing.T, a *archTable, byNr map[int]*sysInfo, level notifyLevel) {
 	notify := level
-	prog, err := buildFilter(level, 0)
+	prog, err := buildFilterFor(a, byNr, level, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	auditArch, auditArchCompat, maxKnownSyscall, x32Bit, sysNumbers := a.auditArch, a.auditArchCompat, a.maxKnownSyscall, a.x32Bit, a.numbers
 	verdict := func(d bpf.Data) uint32 {
 		v, err := bpf.Run(prog, d)
 		if err != nil {
@@ -93,11 +151,15 @@ func checkFilter(t *testing.T, level notifyLevel) {
 	if v := verdict(bpf.Data{Nr: prctl, Arch: auditArch, Args: [6]uint64{unix.PR_SET_DUMPABLE, 1}}); v != unix.SECCOMP_RET_ALLOW {
 		t.Errorf("prctl(PR_SET_DUMPABLE, 1): %#x", v)
 	}
-	if v := verdict(bpf.Data{Nr: 2, Arch: auditArchCompat}); v != enosys {
-		t.Errorf("compat call: %#x, want ENOSYS", v)
+	// Compat calls (i386, AArch32) get ENOSYS, whatever their number:
+	// the tracer would read their registers as native ones.
+	for _, nr := range []int32{0, 2, 5, 11, 322, 1000} {
+		if v := verdict(bpf.Data{Nr: nr, Arch: auditArchCompat}); v != enosys {
+			t.Errorf("compat call %d: %#x, want ENOSYS", nr, v)
+		}
 	}
 	if x32Bit != 0 {
-		if v := verdict(bpf.Data{Nr: int32(x32Bit | sysNumbers["openat"]), Arch: auditArch}); v != enosys {
+		if v := verdict(bpf.Data{Nr: int32(x32Bit | uint32(sysNumbers["openat"])), Arch: auditArch}); v != enosys {
 			t.Errorf("x32 call: %#x, want ENOSYS", v)
 		}
 	}
@@ -108,8 +170,10 @@ func checkFilter(t *testing.T, level notifyLevel) {
 
 // TestTableRowsAreConsistent: every row is complete for its action.
 func TestTableRowsAreConsistent(t *testing.T) {
-	if _, err := index(table, sysNumbers); err != nil {
-		t.Fatal(err)
+	for _, a := range arches {
+		if _, err := a.index(table); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, r := range table {
 		switch r.act {
@@ -130,13 +194,24 @@ func TestTableRowsAreConsistent(t *testing.T) {
 		}
 	}
 	// The index refuses a number without a row and a row without a number.
-	if _, err := index(table, map[string]int{"nosuchcall": 1}); err == nil {
+	bad := *nativeArch
+	bad.numbers = map[string]int{"nosuchcall": 1}
+	if _, err := bad.index(table); err == nil {
 		t.Error("index accepted a number without a row")
 	}
 	rows := append([]sysInfo{}, table...)
 	rows = append(rows, sysInfo{name: "newcall", act: actPaths})
-	if _, err := index(rows, sysNumbers); err == nil {
+	if _, err := nativeArch.index(rows); err == nil {
 		t.Error("index accepted a row without a number")
+	}
+	bad = archAArch64
+	bad.numbers = map[string]int{}
+	for k, v := range archAArch64.numbers {
+		bad.numbers[k] = v
+	}
+	bad.numbers["open"] = 1024
+	if _, err := bad.index(table); err == nil {
+		t.Error("index accepted a row both numbered and absent")
 	}
 }
 
@@ -168,13 +243,23 @@ func TestNotificationsAnswerReadOnlyCalls(t *testing.T) {
 // traced though mkdirat goes to the notification server: the tracer takes
 // the server's listener at that stop.
 func TestProbeCallAlwaysStops(t *testing.T) {
+	for _, a := range arches {
+		t.Run(a.name, func(t *testing.T) { checkProbeCall(t, a) })
+	}
+}
+
+func checkProbeCall(t *testing.T, a *archTable) {
 	const probe = 0x7f0012345678
-	prog, err := buildFilter(notifyListings, probe)
+	byNr, err := a.index(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := buildFilterFor(a, byNr, notifyListings, probe)
 	if err != nil {
 		t.Fatal(err)
 	}
 	verdict := func(ptr uint64) uint32 {
-		d := bpf.Data{Nr: int32(sysNumbers["mkdirat"]), Arch: auditArch}
+		d := bpf.Data{Nr: int32(a.numbers["mkdirat"]), Arch: a.auditArch}
 		d.Args[0], d.Args[1] = atFDCWD, ptr
 		v, err := bpf.Run(prog, d)
 		if err != nil {

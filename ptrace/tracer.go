@@ -427,7 +427,7 @@ func (t *tracer) probeStop(th *thread) error {
 		if err := getRegs(tid, &r); err != nil {
 			return t.ok(th, err)
 		}
-		if isEnterForProbe(&r) {
+		if atSyscallEnter(&r) {
 			t.oldOrder = true
 			if err := unix.PtraceSyscall(tid, 0); err != nil {
 				return t.ok(th, err)
@@ -462,8 +462,9 @@ func (t *tracer) syscallStop(th *thread) error {
 	}
 	entering := !th.inSyscall
 	if th.fresh {
-		// A new child may first stop at the exit of the fork it came from.
-		entering = result(&th.regs) == enosysAtEnter
+		// A new child may first stop at the exit of the fork it came from
+		// (x86_64; an arm64 child's first stop is its next call's enter).
+		entering = atSyscallEnter(&th.regs)
 		th.fresh = false
 	}
 	if entering {

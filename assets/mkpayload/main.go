@@ -8,6 +8,7 @@
 // Usage:
 //
 //	go run ./assets/mkpayload -root BUILD/root -debs BUILD/debs.list -out BUILD/payload.tar.zst
+//	go run ./assets/mkpayload -arch arm64 -root BUILD/arm64/root -debs BUILD/arm64/debs.list -out BUILD/arm64/payload.tar.zst
 //
 // The same inputs always give a byte-identical payload.
 package main
@@ -36,6 +37,8 @@ type config struct {
 	patchelf  string
 	zstdCLI   string
 	storeDir  string
+	arch      string // Debian architecture of the packages
+	target    target
 	debianPkg map[string]string // package name -> Debian version
 	debsHash  string
 }
@@ -51,6 +54,7 @@ func main() {
 	flag.StringVar(&c.compress, "compress", "cli",
 		"zstd implementation: cli (zstd --ultra -22 --long) or go (klauspost, best level)")
 	flag.StringVar(&c.keep, "keep", "", "also copy the staged store tree to this new directory, for inspection")
+	flag.StringVar(&c.arch, "arch", "amd64", "Debian architecture of the packages: amd64 or arm64")
 	flag.StringVar(&c.patchelf, "patchelf", "patchelf", "patchelf program")
 	flag.StringVar(&c.zstdCLI, "zstd", "zstd", "zstd program for -compress cli")
 	flag.Parse()
@@ -79,6 +83,11 @@ func (p *storePath) base() string { return p.hash + "-" + p.name }
 func (p *storePath) full() string { return extract.StoreDir + "/" + p.base() }
 
 func run(c *config) error {
+	t, ok := targets[c.arch]
+	if !ok {
+		return fmt.Errorf("unsupported architecture %q (amd64 or arm64)", c.arch)
+	}
+	c.target = t
 	list, err := os.ReadFile(c.debsList)
 	if err != nil {
 		return fmt.Errorf("reading deb list: %w", err)

@@ -2,7 +2,10 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -81,5 +84,37 @@ func TestResolveInStaysInsideRoot(t *testing.T) {
 	}
 	if _, err := resolveIn(root, "usr/missing"); err == nil {
 		t.Error("resolveIn of a missing file succeeded")
+	}
+}
+
+// TestAppletNamesMatchList: the name table read from the binary (how an
+// arm64 busybox's applets are found on an x86_64 build host) is exactly
+// what the host's static busybox itself lists.
+func TestAppletNamesMatchList(t *testing.T) {
+	const bb = "/bin/busybox" // busybox-static, from make test-setup
+	b, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := appletNames(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Fields(string(out))
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("name table has %d applets, --list %d:\n%v\n%v", len(got), len(want), got, want)
+	}
+	// A binary without the table, or with two, is an error, not a guess.
+	if _, err := appletNames([]byte("no table here")); err == nil {
+		t.Error("appletNames found a table in plain text")
+	}
+	two := []byte("x[\x00[[\x00ash\x00\x00y[\x00[[\x00sh\x00\x00")
+	if _, err := appletNames(two); err == nil {
+		t.Error("appletNames chose one of two tables")
 	}
 }

@@ -11,21 +11,41 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 )
+
+// target is what differs between the payload's architectures: the ELF
+// machine its binaries must be, and the multiarch directory Debian puts
+// their libraries in.
+type target struct {
+	machine   elf.Machine
+	multiarch string
+}
+
+// targets are the payload architectures, by Debian name (fetch-debs.sh's
+// ARCH). The ELF interpreter needs no entry: each binary names its own
+// (/lib64/ld-linux-x86-64.so.2, /lib/ld-linux-aarch64.so.1) and it is
+// found in the staging root like any library.
+var targets = map[string]target{
+	"amd64": {machine: elf.EM_X86_64, multiarch: "x86_64-linux-gnu"},
+	"arm64": {machine: elf.EM_AARCH64, multiarch: "aarch64-linux-gnu"},
+}
 
 // libDirs are the staging-root directories searched for DT_NEEDED
 // libraries, in the order the Debian dynamic linker would consult them.
 // Only the staging tree is searched: the build host's own libraries are a
 // different Debian release and must never leak into the payload.
-var libDirs = []string{
-	"lib/x86_64-linux-gnu",
-	"usr/lib/x86_64-linux-gnu",
-	"lib64",
-	"usr/lib64",
-	"lib",
-	"usr/lib",
+func (t target) libDirs() []string {
+	return []string{
+		"lib/" + t.multiarch,
+		"usr/lib/" + t.multiarch,
+		"lib64",
+		"usr/lib64",
+		"lib",
+		"usr/lib",
+	}
 }
 
 const caBundleRel = "etc/ssl/certs/ca-bundle.crt"
@@ -174,8 +194,8 @@ func isELF(p string) (bool, error) {
 // findLib locates a DT_NEEDED name in the staging root and returns the real
 // file behind it, skipping candidates of another architecture the way the
 // dynamic linker does.
-func findLib(root, soname string) (string, *elfInfo, error) {
-	for _, d := range libDirs {
+func findLib(root string, t target, soname string) (string, *elfInfo, error) {
+	for _, d := range t.libDirs() {
 		if _, err := os.Lstat(filepath.Join(root, d, soname)); err != nil {
 			continue
 		}
@@ -192,12 +212,12 @@ func findLib(root, soname string) (string, *elfInfo, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		if info.machine != elf.EM_X86_64 || info.class != elf.ELFCLASS64 {
+		if info.machine != t.machine || info.class != elf.ELFCLASS64 {
 			continue
 		}
 		return real, info, nil
 	}
-	return "", nil, fmt.Errorf("finding library %s: not in staging root (searched %s)", soname, strings.Join(libDirs, ", "))
+	return "", nil, fmt.Errorf("finding library %s: not in staging root (searched %s)", soname, strings.Join(t.libDirs(), ", "))
 }
 
 // stageNix builds the nix store path: the nix binary, its tool symlinks,
@@ -299,7 +319,7 @@ func stageNix(c *config, p *storePath, version string) (int, error) {
 	}
 
 	libDir := filepath.Join(p.dir, "lib")
-	interp, libs, err := copyLibClosure(c.root, executables, libDir)
+	interp, libs, err := copyLibClosure(c.root, c.target, executables, libDir)
 	if err != nil {
 		return 0, err
 	}
@@ -326,7 +346,7 @@ func checkVersion(bin, version string) error {
 // copyLibClosure copies, under their DT_NEEDED names, every library
 // reachable from the executables plus their ELF interpreter. It returns the
 // interpreter's file name and the set of library names copied.
-func copyLibClosure(root string, executables []string, libDir string) (string, map[string]*elfInfo, error) {
+func copyLibClosure(root string, t target, executables []string, libDir string) (string, map[string]*elfInfo, error) {
 	libs := map[string]*elfInfo{}
 	var queue []string
 	interp := ""
@@ -334,6 +354,9 @@ func copyLibClosure(root string, executables []string, libDir string) (string, m
 		info, err := readELF(x)
 		if err != nil {
 			return "", nil, err
+		}
+		if info.machine != t.machine {
+			return "", nil, fmt.Errorf("staging %s: ELF machine %v, want %v", x, info.machine, t.machine)
 		}
 		if info.interp == "" {
 			return "", nil, fmt.Errorf("staging %s: no ELF interpreter", x)
@@ -357,7 +380,7 @@ func copyLibClosure(root string, executables []string, libDir string) (string, m
 		if strings.Contains(name, "/") {
 			return "", nil, fmt.Errorf("staging library %s: path-valued DT_NEEDED is not supported", name)
 		}
-		src, info, err := findLib(root, name)
+		src, info, err := findLib(root, t, name)
 		if err != nil {
 			return "", nil, err
 		}
@@ -457,18 +480,39 @@ func stageBusybox(c *config, p *storePath) error {
 	if !info.static || len(info.needed) > 0 {
 		return fmt.Errorf("staging busybox: %s is not statically linked", src)
 	}
-	// The binary is static, so running the staged copy on the build host
-	// is safe and gives exactly the applets this build has.
-	out, err := exec.Command(src, "--list").Output()
+	if info.machine != c.target.machine {
+		return fmt.Errorf("staging busybox: ELF machine %v, want %v", info.machine, c.target.machine)
+	}
+	// A busybox of another architecture cannot run here (no emulator is
+	// assumed), so its applets are read from the name table in the
+	// binary. A native one is also run: the binary is static, so that is
+	// safe, and agreeing with its own --list checks the table reader on
+	// every x86_64 build.
+	b, err := os.ReadFile(src)
 	if err != nil {
 		return fmt.Errorf("listing busybox applets: %w", err)
+	}
+	applets, err := appletNames(b)
+	if err != nil {
+		return fmt.Errorf("listing busybox applets of %s: %w", src, err)
+	}
+	if runtime.GOARCH == c.arch {
+		out, err := exec.Command(src, "--list").Output()
+		if err != nil {
+			return fmt.Errorf("listing busybox applets: %w", err)
+		}
+		listed := strings.Fields(string(out))
+		sort.Strings(listed)
+		if strings.Join(listed, " ") != strings.Join(applets, " ") {
+			return fmt.Errorf("listing busybox applets: the binary's name table (%d) differs from busybox --list (%d)", len(applets), len(listed))
+		}
 	}
 	bin := filepath.Join(p.dir, "bin")
 	if err := copyFile(src, filepath.Join(bin, "busybox"), 0o755); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
-	for _, a := range strings.Fields(string(out)) {
+	for _, a := range applets {
 		if a == "busybox" || seen[a] {
 			continue
 		}
@@ -487,6 +531,57 @@ func stageBusybox(c *config, p *storePath) error {
 	}
 	p.note = fmt.Sprintf("%d applets", len(seen))
 	return nil
+}
+
+// appletNames finds busybox's applet_names table in the binary: every
+// applet's name, NUL-terminated, in strictly ascending order, starting
+// with "[" and "[[" and closed by an empty name. Exactly one run of bytes
+// may look like that; anything else is an error rather than a guess.
+func appletNames(b []byte) ([]string, error) {
+	start := []byte("[\x00[[\x00")
+	var found [][]string
+	for off := 0; ; {
+		i := bytes.Index(b[off:], start)
+		if i < 0 {
+			break
+		}
+		i += off
+		off = i + 1
+		end := bytes.Index(b[i:], []byte("\x00\x00"))
+		if end < 0 {
+			continue
+		}
+		names := strings.Split(string(b[i:i+end]), "\x00")
+		ok := len(names) > 2
+		for k, n := range names {
+			if !appletName(n) || k > 0 && names[k-1] >= n {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			found = append(found, names)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("no applet name table found")
+	case 1:
+		return found[0], nil
+	}
+	return nil, fmt.Errorf("%d candidate applet name tables", len(found))
+}
+
+func appletName(n string) bool {
+	if n == "" || n == "." || n == ".." {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("[_.-", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // stageCABundle concatenates ca-certificates' individual certificates in

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -206,8 +207,21 @@ func cmdHelp(args []string) (syscall.WaitStatus, error) {
 	return exitStatus(0), nil
 }
 
+// machineName is uname -m's name of the architecture np was built for,
+// the name its download carries (np-aarch64) and the one users compare
+// with their host's.
+func machineName() string {
+	switch goruntime.GOARCH {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "aarch64"
+	}
+	return goruntime.GOARCH
+}
+
 func printVersion() (syscall.WaitStatus, error) {
-	fmt.Printf("np %s\n", version)
+	fmt.Printf("np %s (linux %s)\n", version, machineName())
 	payload, err := extract.OpenPayload("/proc/self/exe")
 	if err != nil {
 		fmt.Printf("payload: none (%v)\n", err)

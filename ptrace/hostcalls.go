@@ -25,6 +25,13 @@ type hostCalls struct {
 	pidfdGetfd bool // pidfd_open + pidfd_getfd (Linux 5.6)
 	closeRange bool // close_range (Linux 5.9, the release of SECCOMP_IOCTL_NOTIF_ADDFD)
 	ownFS      bool // unshare(CLONE_FS) on a thread
+	// killableRecv: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19).
+	// Without it a signal interrupts a caller waiting for the server and
+	// its call restarts as a new notification, while the server's open
+	// for the first one goes on: a FIFO open (under /nix) then leaves the
+	// server's open behind as a phantom peer, which meets the real one,
+	// and the restarted open waits forever (seen on Debian 11's 5.10).
+	killableRecv bool
 }
 
 // memMethod is how the tracer reaches a tracee's memory.
@@ -54,8 +61,10 @@ func (h hostCalls) mem() memMethod {
 //   - none when memory is reachable only from a ptrace stop (the server
 //     answers callers that are not stopped) or when the server could not
 //     install fds and only reads are possible without close_range's kernel;
-//   - reads (stat, access, readlink) without ADDFD or without a file-system
-//     context of its own (it could not make files with the caller's umask);
+//   - reads (stat, access, readlink) without ADDFD, without a file-system
+//     context of its own (it could not make files with the caller's umask)
+//     or without killable waits (an open it made could outlive its caller's
+//     call; opens are then ptrace stops, where the caller opens for itself);
 //   - opens, removals and the other redone calls, but not listings of /
 //     (those need the caller's own open file, pidfd_getfd);
 //   - listings: everything.
@@ -66,7 +75,7 @@ func (h hostCalls) notify() notifyLevel {
 	switch {
 	case h.mem() == memPeek:
 		return notifyNone
-	case !h.closeRange || !h.ownFS:
+	case !h.closeRange || !h.ownFS || !h.killableRecv:
 		return notifyReads
 	case !h.pidfdGetfd:
 		return notifyOpens
@@ -80,7 +89,8 @@ func (h hostCalls) String() string {
 		ok   bool
 		name string
 	}{{h.vmRW, "process_vm_readv"}, {h.procMem, "/proc/pid/mem"}, {h.pidfdGetfd, "pidfd_getfd"},
-		{h.closeRange, "close_range"}, {h.ownFS, "unshare(CLONE_FS)"}} {
+		{h.closeRange, "close_range"}, {h.ownFS, "unshare(CLONE_FS)"},
+		{h.killableRecv, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}} {
 		if !c.ok {
 			refused = append(refused, c.name)
 		}
@@ -147,6 +157,13 @@ func probeHostCalls() hostCalls {
 		done <- unix.Unshare(unix.CLONE_FS) == nil
 	}()
 	h.ownFS = <-done
+
+	// The flag is checked before the program is read: EFAULT for the
+	// missing program means it is known, EINVAL that it is not. Nothing
+	// is installed either way.
+	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER|unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, 0)
+	h.killableRecv = errno == unix.EFAULT
 	return h
 }
 

@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all bare payload reproducible test test-setup unit integration bench demo lint clean distclean
+.PHONY: all bare payload reproducible test test-setup unit integration kernels kernel-smoke bench demo lint clean distclean
 
 all: bin/np
 
@@ -67,6 +67,16 @@ unit: bin/np test-setup
 # real Nix inside it (see integration/run.sh).
 integration: bin/np test-setup
 	bash integration/run.sh
+
+# np's tests on Debian's own kernels (bullseye's 5.10, bookworm's 6.1),
+# each booted under qemu without KVM from an initramfs holding bin/np and
+# the compiled tests (see integration/kernels.sh). kernel-smoke is the short
+# set on 5.10 that CI runs; ARCH=arm64 boots Debian's arm64 kernels.
+kernel-smoke: bin/np bare test-setup
+	ARCH=$(ARCH) bash integration/kernels.sh smoke
+
+kernels: bin/np bare test-setup
+	ARCH=$(ARCH) bash integration/kernels.sh full
 
 test: lint unit reproducible integration
 

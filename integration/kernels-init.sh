@@ -69,7 +69,7 @@ step() {
 	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1))
 		# A go test step lists its tests and their times.
-		grep -E '^--- (PASS|FAIL|SKIP)' "$log" | sed 's/^/  /'
+		grep -E '^ *--- (PASS|FAIL|SKIP)' "$log" | sed 's/^/  /'
 		echo "KTEST $name PASS $secs"
 	else
 		failed=$((failed + 1))

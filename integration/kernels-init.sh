@@ -53,7 +53,7 @@ failed=0
 
 # step NAME TIMEOUT SHELL-COMMAND: runs the command as nptest, in a login-
 # free environment (ktest-env), killed after TIMEOUT seconds. Its output
-# goes to the console only when it fails (the last 60 lines).
+# goes to the console only when it fails (what a go test did not pass).
 step() {
 	name=$1 limit=$2 cmd=$3
 	if [ -n "$only" ] && ! echo "$name" | grep -Eq -- "$only"; then
@@ -75,7 +75,9 @@ step() {
 		failed=$((failed + 1))
 		[ "$rc" -eq 137 ] && [ "$secs" -ge "$limit" ] && echo "KTEST-NOTE $name: killed after its ${limit}s timeout"
 		echo "KTEST-LOG-BEGIN $name (exit $rc)"
-		tail -n 60 "$log"
+		# A go test's -test.v output without what passed: the failures,
+		# their messages and the test's last words.
+		grep -Ev -e '^=== (RUN|PAUSE|CONT|NAME)' -e '^ *--- PASS' "$log" | tail -n 150
 		echo "KTEST-LOG-END $name"
 		echo "KTEST $name FAIL $secs"
 	fi

@@ -21,9 +21,20 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts -o mode=0620,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 shm /dev/shm
 # The data dirs, Nix's builds and the tests' temporary files all live in
-# RAM: one big tmpfs for /tmp and one for the home directory.
-mount -t tmpfs -o mode=1777,size=75% tmp /tmp
-mount -t tmpfs -o mode=0755,size=50% home /home
+# RAM: the home directory on a tmpfs, /tmp below.
+# /tmp is an ext2 image on a tmpfs, loop-mounted: the ptrace tests'
+# fixture needs user extended attributes, which tmpfs lacks before 6.6.
+mkdir -p /run/disk
+mount -t tmpfs -o mode=0700,size=75% disk /run/disk
+ko=$(ls /lib/modules/$(uname -r)/loop.ko* 2>/dev/null | head -n 1)
+if [ -n "$ko" ] && insmod "$ko" && dd if=/dev/zero of=/run/disk/tmp.img bs=1M count=0 seek=2500 2>/dev/null &&
+	mke2fs -q -F -m 0 -N 400000 /run/disk/tmp.img && mount -o loop,user_xattr /run/disk/tmp.img /tmp; then
+	chmod 1777 /tmp
+else
+	echo "KTEST-NOTE no loop-mounted /tmp (module $ko): a tmpfs instead"
+	mount -t tmpfs -o mode=1777,size=50% tmp /tmp
+fi
+mount -t tmpfs -o mode=0755,size=25% home /home
 mkdir -p /home/nptest
 chown 1000:1000 /home/nptest
 chmod 0700 /home/nptest

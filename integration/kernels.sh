@@ -159,7 +159,7 @@ esac
 # fetch_kernel SUITE: build/kernels/ARCH/SUITE/{vmlinuz,config,version}.
 fetch_kernel() {
 	local suite=$1 d=$W/$1
-	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -s "$d/vmlinuz" ] && [ -s "$d/version" ]; then
+	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -s "$d/vmlinuz" ] && [ -s "$d/version" ] && [ -s "$d/release" ]; then
 		return 0
 	fi
 	apt_for "$suite"
@@ -175,6 +175,13 @@ fetch_kernel() {
 	cfg=$(ls "$d.new"/x/boot/config-* 2>/dev/null | head -n 1)
 	[ -n "$img" ] && [ -n "$cfg" ] || die "$pkg holds no /boot/vmlinuz-* and config-*"
 	cp "$img" "$d.new/vmlinuz"
+	# loop: /init puts /tmp on an ext2 image (tmpfs has no user xattrs
+	# before 6.6, and a ptrace test needs them).
+	local ko
+	ko=$(find "$d.new/x/lib/modules" -name 'loop.ko*' | head -n 1)
+	[ -n "$ko" ] || die "$pkg has no loop module"
+	cp "$ko" "$d.new/"
+	echo "$(basename "$(dirname "$(dirname "$(dirname "$(dirname "$ko")")")")")" >"$d.new/release"
 	cp "$cfg" "$d.new/config"
 	echo "$pkg $(dpkg-deb -f "$d.new"/debs/*.deb Version)" >"$d.new/version"
 	rm -rf "$d.new/x" "$d"
@@ -190,19 +197,20 @@ check_config() { # SUITE
 }
 
 # The initramfs's userland from Debian for ARCH: busybox-static, strace
-# (a ptrace test runs it under the tracer) and its libraries, which bring
-# the C library and loader the ptrace fixture copies into its /nix.
+# (a ptrace test runs it under the tracer), bash (another runs its [[ ]]
+# file tests) and their libraries, which bring the C library and loader
+# the ptrace fixture copies into its /nix.
 fetch_userland() {
 	local u=$W/userland
-	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -f "$u/stamp" ]; then
+	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -f "$u/stamp" ] && [ -x "$u/root/bin/bash" ]; then
 		return 0
 	fi
 	apt_for "$USERLAND_SUITE"
 	local pkgs
 	pkgs=$(apt-cache "${O[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-		--no-replaces --no-enhances busybox-static strace 2>/dev/null |
+		--no-replaces --no-enhances busybox-static strace bash 2>/dev/null |
 		grep -E '^[a-z0-9][a-z0-9.+-]*(:[a-z0-9]+)?$' | sed 's/:.*//' | sort -u)
-	[ -n "$pkgs" ] || die "no dependency closure for busybox-static strace in $USERLAND_SUITE"
+	[ -n "$pkgs" ] || die "no dependency closure for busybox-static strace bash in $USERLAND_SUITE"
 	rm -rf "$u"
 	# shellcheck disable=SC2086 # the package list splits on purpose
 	download "$u/debs" $pkgs
@@ -242,6 +250,11 @@ build_initramfs() {
 	mkdir -p "$r/ktest/pathops" "$r/np/bin" "$r/np/ptrace/testdata" "$r/etc" "$r/root"
 	cp -a "$W/userland/root/." "$r/"
 	cp integration/kernels-init.sh "$r/init"
+	local s
+	for s in $KERNELS; do
+		mkdir -p "$r/lib/modules/$(cat "$W/$s/release")"
+		cp "$W/$s"/loop.ko* "$r/lib/modules/$(cat "$W/$s/release")/"
+	done
 	cp integration/kernels-steps.sh "$r/ktest/steps"
 	cp "$W/bin/ptrace.test" "$W/bin/integration.test" "$r/ktest/"
 	cp "$W/bin/pathops" "$W/bin/pathops-nix" "$r/ktest/pathops/"

@@ -58,6 +58,7 @@ for arg in $(cat /proc/cmdline); do
 done
 
 kernel=$(uname -r)
+echo # the firmware's last line may lack its newline
 echo "KTEST-START kernel=$kernel set=$set_ arch=$(uname -m) cpus=$(nproc)"
 passed=0
 failed=0

@@ -325,7 +325,7 @@ boot() {
 	timeout -k 10 "$KTEST_TIMEOUT" "$qemu" "${machine[@]}" -accel "$KTEST_ACCEL" -smp 2 -m 4G \
 		-nographic -no-reboot -monitor none -serial stdio -display none \
 		-kernel "$W/$suite/vmlinuz" -initrd "$W/initramfs.cpio.gz" -append "$append" </dev/null 2>&1 |
-		sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' | tee "$log" | sed -n -u '/^KTEST-START/,$p'
+		sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' | tee "$log" | sed -n -u '/KTEST-START/,$p'
 	rc=${PIPESTATUS[0]}
 	set -e
 	local secs=$((SECONDS - start)) passed failed summary

@@ -90,7 +90,9 @@ step() {
 		# A go test's -test.v output without what passed: the failures,
 		# their messages and the test's last words.
 		grep -Ev -e '^=== (RUN|PAUSE|CONT|NAME)' -e '^ *--- PASS' "$log" | tail -n 150
-		# Killed by its timeout, a go test's last started tests name the hang.
+		# A go test past its -test.timeout names the tests still running;
+		# killed by the step's timeout, its last started tests name the hang.
+		grep -A8 '^panic: test timed out' "$log"
 		grep '^=== RUN' "$log" | tail -n 5
 		echo "KTEST-LOG-END $name"
 		echo "KTEST $name FAIL $secs"

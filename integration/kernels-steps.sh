@@ -1,7 +1,8 @@
 # The test steps integration/kernels-init.sh runs in each kernel's VM
 # (sourced by it; busybox sh). Each step is a shell command run as nptest
 # with /ktest/env sourced; its time limit is generous for TCG (no KVM:
-# everything runs 10-30x slower than on the host) yet ends a hang.
+# everything runs 10-30x slower than on the host) yet ends a hang. The go
+# test steps' own -test.timeout (35m) fires first and names the hung test.
 #
 # smoke: what CI runs on bullseye's 5.10, where the ptrace runtime's
 # nix-build once hung; full: everything the issue asks for, per kernel.

@@ -302,11 +302,11 @@ build_initramfs() {
 			grep -q -- '--- PASS' /tmp/gotest.log || return 1
 			return $rc
 		}
-		ptrace_unit() { cd /tmp && gotest /ktest/ptrace.test -test.timeout 40m "$@"; }
+		ptrace_unit() { cd /tmp && gotest /ktest/ptrace.test -test.timeout 35m "$@"; }
 		integration() {
 			rt=$1
 			shift
-			cd /tmp && NP_TEST_RUNTIME=$rt NP_BIN=/np/bin/np NP_BARE_BIN=/np/bin/np-bare gotest /ktest/integration.test -test.timeout 40m "$@"
+			cd /tmp && NP_TEST_RUNTIME=$rt NP_BIN=/np/bin/np NP_BARE_BIN=/np/bin/np-bare gotest /ktest/integration.test -test.timeout 35m "$@"
 		}
 	EOF
 	(cd "$r" && find . | LC_ALL=C sort | busybox cpio -o -H newc -R 0:0 2>/dev/null | gzip -1) >"$W/initramfs.cpio.gz.new"

@@ -10,7 +10,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check bench demo lint clean distclean
+.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 bench demo lint clean distclean
 
 all: bin/np bin/np-aarch64
 
@@ -126,7 +126,21 @@ containers: bin/np test-setup
 fresh-check:
 	bash integration/fresh-check.sh
 
-test: lint unit reproducible reproducible-arm64 arm64 integration robust containers
+# np's tests on Debian's own kernels (bullseye's 5.10, bookworm's 6.1),
+# each booted under qemu without KVM from an initramfs holding bin/np and
+# the compiled tests (see integration/kernels.sh). kernel-smoke is the short
+# set on 5.10 that CI runs; ARCH=arm64 boots Debian's arm64 kernels.
+kernel-smoke: bin/np bare test-setup
+	ARCH=$(ARCH) bash integration/kernels.sh smoke
+
+kernels: bin/np bare test-setup
+	ARCH=$(ARCH) bash integration/kernels.sh full
+
+# The smoke set on Debian's arm64 kernel (bookworm) under qemu-system-aarch64.
+kernel-smoke-arm64: bin/np-aarch64 test-setup
+	ARCH=arm64 KERNELS=bookworm bash integration/kernels.sh smoke
+
+test: lint unit reproducible reproducible-arm64 integration robust containers kernel-smoke kernel-smoke-arm64
 
 bench: bin/np
 	bash integration/bench.sh

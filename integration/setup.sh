@@ -26,9 +26,11 @@ packages=(
 	openssh-client
 	debian-archive-keyring # the private apt configuration of assets/fetch-debs.sh
 	ca-certificates
-	busybox-static # a static shell for fixtures
+	busybox-static # a static shell for fixtures; its cpio writes the kernels' initramfs
 	docker.io      # real containers (make containers)
 	podman
+	qemu-system-x86 # make kernel-smoke, make kernels: Debian's kernels under TCG
+	qemu-system-arm # the same with ARCH=arm64
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -346,6 +346,13 @@ func checkVersion(bin, version string) error {
 // copyLibClosure copies, under their DT_NEEDED names, every library
 // reachable from the executables plus their ELF interpreter. It returns the
 // interpreter's file name and the set of library names copied.
+// dlopened are libraries Nix opens by name at run time rather than through
+// DT_NEEDED: with its build sandbox on, Nix dlopens libnss_dns.so.2 (a
+// stub since glibc 2.34, which has DNS built in) and warns "unable to load
+// nss_dns backend" on every command where the host has none in its own
+// library path (an image FROM scratch, Alpine, NixOS).
+var dlopened = []string{"libnss_dns.so.2"}
+
 func copyLibClosure(root string, t target, executables []string, libDir string) (string, map[string]*elfInfo, error) {
 	libs := map[string]*elfInfo{}
 	var queue []string
@@ -371,6 +378,7 @@ func copyLibClosure(root string, t target, executables []string, libDir string) 
 	// The interpreter is looked up like any library: the path in PT_INTERP
 	// (/lib64/...) relies on usrmerge links that the staging root lacks.
 	queue = append(queue, interp)
+	queue = append(queue, dlopened...)
 	for len(queue) > 0 {
 		name := queue[0]
 		queue = queue[1:]

@@ -91,19 +91,17 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("NP_DEBUG=%q is not a level; valid values: 0, 1 (debug), 2 (trace)", d)
 	}
 
-	switch v := getenv("NP_PTRACE_NO_SECCOMP"); v {
-	case "", "0":
-	case "1":
-		c.PtraceNoSeccomp = true
-	default:
-		return nil, fmt.Errorf("NP_PTRACE_NO_SECCOMP=%q is not valid; valid values: 0, 1", v)
-	}
-	switch v := getenv("NP_PTRACE_NO_NOTIFY"); v {
-	case "", "0":
-	case "1":
-		c.PtraceNoNotify = true
-	default:
-		return nil, fmt.Errorf("NP_PTRACE_NO_NOTIFY=%q is not valid; valid values: 0, 1", v)
+	for _, sw := range []struct {
+		name string
+		on   *bool
+	}{{"NP_PTRACE_NO_SECCOMP", &c.PtraceNoSeccomp}, {"NP_PTRACE_NO_NOTIFY", &c.PtraceNoNotify}} {
+		switch v := getenv(sw.name); v {
+		case "", "0":
+		case "1":
+			*sw.on = true
+		default:
+			return nil, fmt.Errorf("%s=%q is not valid; valid values: 0, 1", sw.name, v)
+		}
 	}
 
 	if g := getenv("NP_GIT"); g != "" {

@@ -5,6 +5,7 @@ package integration
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -50,17 +51,25 @@ func descends(pid, root int) bool {
 	return false
 }
 
+// startFirstRun starts np's first run in o.loc, whose program says
+// "program ran" if it ever starts, with its output collected.
+func startFirstRun(t *testing.T, o runOpts) (cmd *exec.Cmd, out, errb *bytes.Buffer) {
+	t.Helper()
+	cmd = npCmd(t, o, "run", "sh", "-c", "echo program ran")
+	out, errb = new(bytes.Buffer), new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = out, errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out, errb
+}
+
 // A signal during the first run's build-sandbox probe ends np by that
 // signal and records nothing: the interrupted probe is not a result.
 func TestSignalDuringFirstRunProbeEndsNpAndRecordsNothing(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
 		loc := newLocation(t)
-		cmd := npCmd(t, runOpts{loc: loc}, "run", "sh", "-c", "echo program ran")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, out, errb := startFirstRun(t, runOpts{loc: loc})
 		waitFor(t, "the build-sandbox probe to start", 60*time.Second, func() bool { return findDescendant(cmd.Process.Pid, "np-build-probe") != 0 })
 		cmd.Process.Signal(sig)
 		waitBounded(t, cmd, 2*time.Minute)
@@ -110,13 +119,8 @@ func TestSignalDuringEachFirstRunStepEndsNpBySignal(t *testing.T) {
 		t.Run(tc.step+"/"+tc.sig.String(), func(t *testing.T) {
 			loc := newLocation(t)
 			pause := filepath.Join(t.TempDir(), "paused")
-			cmd := npCmd(t, runOpts{loc: loc, env: []string{"NP_TEST_PAUSE_AT=" + tc.step + ":" + pause}}, "run", "sh", "-c", "echo program ran")
 			// np leads a process group of its own (ownGroup in npCmd).
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, out, errb := startFirstRun(t, runOpts{loc: loc, env: []string{"NP_TEST_PAUSE_AT=" + tc.step + ":" + pause}})
 			done := make(chan struct{})
 			defer func() {
 				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // nothing outlives the test
@@ -199,12 +203,7 @@ func ctrlCWhen(t *testing.T, step string, cond func(np int, loc string) bool) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		loc := newLocation(t)
-		cmd := npCmd(t, runOpts{loc: loc}, "run", "sh", "-c", "echo program ran")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, out, errb := startFirstRun(t, runOpts{loc: loc})
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
 		hit := false

@@ -175,3 +175,30 @@ func ptraceCounts(stderr string) (stops, notes int, seccomp bool) {
 	}
 	return stops, notes, seccomp
 }
+
+// TestNotificationServerPanicEndsTheRun: a bug in the notification server
+// (a panic while it answers a call, made here by a test hook) must never
+// let that call run untranslated, where it would reach the host's file
+// instead of the data dir's. np ends the traced tree and says so in one
+// line with exit 125; nothing the program does after that call runs.
+func TestNotificationServerPanicEndsTheRun(t *testing.T) {
+	if pass != "ptrace" {
+		t.Fatalf("runs in the ptrace pass only (onePass)")
+	}
+	loc := sharedLocation(t)
+	probe := np(t, runOpts{loc: loc, env: []string{"NP_DEBUG=1"}}, "run", "sh", "-c", "stat /nix >/dev/null")
+	if _, notes, _ := ptraceCounts(must(t, probe) + probe.stderr); notes == 0 {
+		t.Fatalf("the stat went through no notification on this host, so the hook cannot fire:\n%s", probe.stderr)
+	}
+	r := np(t, runOpts{loc: loc, env: []string{"NP_TEST_PANIC_IN_NOTIFY=newfstatat"}}, "run", "sh", "-c", "stat /nix >/dev/null; echo after")
+	if r.code != 125 {
+		t.Fatalf("exit %d, want 125\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, "after") {
+		t.Fatalf("the program went on after the call the server could not answer:\n%s", r.stdout)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "np: ") || !strings.Contains(lines[0], "internal error in the notification server") {
+		t.Fatalf("want one np: line naming the internal error, got:\n%s", r.stderr)
+	}
+}

@@ -1,7 +1,10 @@
 package ptrace
 
 import (
+	"fmt"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +51,18 @@ type notifier struct {
 	// step (take).
 	servers int
 	recvMu  sync.Mutex
+	// broken holds the first internal error of a server (a panic while
+	// answering). The tracer checks it after every wait and ends the
+	// traced tree: a call the server could not decide must never run
+	// untranslated, where it would reach the wrong file.
+	broken atomic.Pointer[error]
+	// panicOn is panicEnv's value.
+	panicOn string
 }
+
+// panicEnv is a test hook: set to a syscall name (e.g. "newfstatat"), the
+// server panics while answering that call, as a bug in it would.
+const panicEnv = "NP_TEST_PANIC_IN_NOTIFY"
 
 // startNotifier serves the listener fd until stop; false if it cannot.
 func (t *tracer) startNotifier(fd int) bool {
@@ -58,7 +72,7 @@ func (t *tracer) startNotifier(fd int) bool {
 		unix.Close(fd)
 		return false
 	}
-	n := &notifier{t: t, fd: fd, stopR: p[0], stopW: p[1]}
+	n := &notifier{t: t, fd: fd, stopR: p[0], stopW: p[1], panicOn: os.Getenv(panicEnv)}
 	t.notifier = n
 	// Synchronous wake-ups (Linux >= 6.6): the kernel runs the server
 	// on the caller's CPU and the caller, answered, on the server's,
@@ -80,6 +94,30 @@ func (t *tracer) startNotifier(fd int) bool {
 		go n.serve()
 	}
 	return true
+}
+
+// fail records a server's panic and kills the caller, whose exit wakes the
+// tracer's wait so that it sees the record promptly.
+func (n *notifier) fail(req *seccompNotif, p any) {
+	name := fmt.Sprintf("syscall %d", req.nr)
+	if info := byNr[int(req.nr)]; info != nil {
+		name = info.name
+	}
+	logrus.Debugf("ptrace: notification server panic: %v\n%s", p, debug.Stack())
+	err := fmt.Errorf("internal error in the notification server answering %s: %v", name, p)
+	n.broken.CompareAndSwap(nil, &err)
+	_ = unix.Kill(int(req.pid), unix.SIGKILL)
+}
+
+// failure is the server's internal error, if it had one.
+func (n *notifier) failure() error {
+	if n == nil {
+		return nil
+	}
+	if e := n.broken.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // stop ends the servers and closes the listener.
@@ -158,16 +196,21 @@ func (n *notifier) take(req *seccompNotif) bool {
 
 var letThrough = seccompNotifResp{flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 
-// answer decides one call. A panic (a bug) lets the call through as it is
-// and is logged: the server must keep serving.
+// answer decides one call. A panic (a bug) fails the call, kills its
+// caller and marks the server broken, which makes the tracer end the whole
+// traced tree with an internal error: letting the call through would run
+// it on the guest's path, outside the data dir.
 func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp seccompNotifResp) {
 	defer func() {
 		if p := recover(); p != nil {
-			logrus.Warnf("ptrace: internal error answering syscall %d: %v", req.nr, p)
-			resp = letThrough
+			n.fail(req, p)
+			resp = failWith(unix.EIO)
 		}
 	}()
 	info := byNr[int(req.nr)]
+	if n.panicOn != "" && info != nil && info.name == n.panicOn {
+		panic("test hook " + panicEnv)
+	}
 	if info == nil || info.notify == viaPtrace {
 		return letThrough
 	}

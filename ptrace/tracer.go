@@ -161,6 +161,9 @@ func (t *tracer) loop() (err error) {
 		slice.tick()
 		var ws unix.WaitStatus
 		tid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		if ferr := t.notifier.failure(); ferr != nil {
+			return ferr
+		}
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}

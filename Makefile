@@ -15,7 +15,7 @@ ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 all: bin/np bin/np-aarch64
 
 # The Debian packages Nix is made from, fetched with a private apt setup.
-$(BUILD)/debs.list: assets/fetch-debs.sh
+$(BUILD)/debs.list: assets/fetch-debs.sh assets/nix-version
 	bash assets/fetch-debs.sh $(BUILD)
 	touch $@
 
@@ -50,7 +50,7 @@ bin/np: $(BUILD)/np-bare $(BUILD)/payload.tar.zst
 # $(BUILD)/arm64. Nothing of arm64 runs on the build host.
 ARM64 := $(BUILD)/arm64
 
-$(ARM64)/debs.list: assets/fetch-debs.sh
+$(ARM64)/debs.list: assets/fetch-debs.sh assets/nix-version
 	bash assets/fetch-debs.sh $(ARM64) arm64
 	touch $@
 

@@ -228,9 +228,16 @@ func printVersion() (syscall.WaitStatus, error) {
 		return exitStatus(0), nil
 	}
 	defer payload.Close()
-	nixVersion := "unknown until first run"
+	// The installed manifest when there is one; before the first run the
+	// payload's own (its first entry, so only its start is decompressed).
+	nixVersion := "unknown"
 	if c, err := loadConfig(os.Getenv); err == nil {
 		if m := installedManifest(c, payload); m != nil {
+			nixVersion = m.NixVersion
+		}
+	}
+	if nixVersion == "unknown" {
+		if m, err := extract.ReadManifest(payload); err == nil {
 			nixVersion = m.NixVersion
 		}
 	}

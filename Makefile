@@ -10,7 +10,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 bench demo lint clean distclean
+.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 bench demo lint clean distclean syscalls compat
 
 all: bin/np bin/np-aarch64
 
@@ -110,6 +110,11 @@ unit: bin/np test-setup $(PROFILES)
 # real Nix inside it (see integration/run.sh).
 integration: bin/np test-setup $(PROFILES)
 	bash integration/run.sh
+
+# The system calls np's Nix makes (strace -f inside ns, as nptest), each
+# checked against the tracer's table or ptrace/pathless.txt (about 30 s).
+syscalls: bin/np test-setup
+	bash integration/syscalls.sh
 
 # The signal, terminal and lifetime tests again, started as carelessly as
 # `nohup make test &` would with umask 077 and no terminal (about 60 s).

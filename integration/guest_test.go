@@ -33,7 +33,8 @@ func storePath(t *testing.T, loc, suffix string) string {
 
 // busybox is the payload's static busybox, as a guest path.
 func busybox(t *testing.T) string {
-	return storePath(t, sharedLocation(t), "busybox-1.37.0") + "/bin/busybox"
+	name := filepath.Base(payloadBusybox) // hash-busybox-VERSION
+	return storePath(t, sharedLocation(t), name[strings.Index(name, "-")+1:]) + "/bin/busybox"
 }
 
 // scratch is a fresh directory under /nix/var for one test: its guest path

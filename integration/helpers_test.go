@@ -51,10 +51,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// nixVersion is the version of the Nix np carries (e.g. 2.34.8), from its
-// payload's manifest: the tests compare what Nix prints with it, so moving
-// np to another Nix (assets/nix-version) needs no edit here.
-var nixVersion string
+// nixVersion is the version of the Nix np carries (e.g. 2.34.8) and
+// payloadBusybox the store path of its busybox, from its payload's
+// manifest: the tests compare what Nix prints with them, so moving np to
+// another Nix (assets/nix-version) needs no edit here.
+var nixVersion, payloadBusybox string
 
 func readNixVersion() error {
 	p, err := extract.OpenPayload(npBin)
@@ -66,7 +67,7 @@ func readNixVersion() error {
 	if err != nil {
 		return err
 	}
-	nixVersion = m.NixVersion
+	nixVersion, payloadBusybox = m.NixVersion, m.Busybox
 	return nil
 }
 

@@ -116,6 +116,12 @@ integration: bin/np test-setup $(PROFILES)
 syscalls: bin/np test-setup
 	bash integration/syscalls.sh
 
+# A data dir used by the previous np (the last commit with Nix 2.26.3,
+# built here from git history), then by this np, then by the previous np
+# again: nothing lost, the store database intact (integration/compat.sh).
+compat: bin/np test-setup
+	bash integration/compat.sh
+
 # The signal, terminal and lifetime tests again, started as carelessly as
 # `nohup make test &` would with umask 077 and no terminal (about 60 s).
 robust: bin/np test-setup $(PROFILES)

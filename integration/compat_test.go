@@ -4,7 +4,6 @@ package integration
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,26 +126,6 @@ func TestCompatNewProfileFormatReadByThePreviousNp(t *testing.T) {
 	}
 }
 
-// compatGitFlake is a local git repository holding a flake that builds
-// one file.
-func compatGitFlake(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "flake.nix"), `{
-  outputs = { self }: {
-    packages.x86_64-linux.default = derivation { name = "compat-flake"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo flake > $out" ]; };
-    packages.aarch64-linux.default = derivation { name = "compat-flake"; system = "aarch64-linux"; builder = "/bin/sh"; args = [ "-c" "echo flake > $out" ]; };
-  };
-}`)
-	for _, args := range [][]string{{"init", "-q"}, {"add", "flake.nix"}, {"commit", "-q", "-m", "flake"}} {
-		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=np", "-c", "user.email=np@example.org"}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	return dir
-}
-
 // checkProfile: nix-env -q lists exactly want, and each program runs.
 func checkProfile(t *testing.T, o runOpts, who string, want []string) {
 	t.Helper()
@@ -178,13 +157,4 @@ func checkStore(t *testing.T, o runOpts, who string) {
 	if r.code != 0 || strings.Contains(r.stderr, "error") || strings.Contains(r.stderr, "warning") {
 		t.Errorf("%s: nix-store --verify --check-contents: exit %d\n%s", who, r.code, r.stderr)
 	}
-}
-
-func readFileString(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

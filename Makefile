@@ -151,7 +151,7 @@ kernels: bin/np bare test-setup
 kernel-smoke-arm64: bin/np-aarch64 test-setup
 	ARCH=arm64 KERNELS=bookworm bash integration/kernels.sh smoke
 
-test: lint unit reproducible reproducible-arm64 integration robust containers kernel-smoke kernel-smoke-arm64
+test: lint unit reproducible reproducible-arm64 integration compat syscalls robust containers kernel-smoke kernel-smoke-arm64
 
 bench: bin/np
 	bash integration/bench.sh

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestCallsOfNewerNixAndGlibc: the calls Nix 2.34 and glibc 2.42 make
+// TestCallsOfNewerNixAndGlibc: the calls Nix 2.34 and glibc 2.43 make
 // that older ones did not (the census of integration/syscalls.sh), on
 // paths under /nix: openat2 (Nix unpacks into the store relative to a
 // directory fd, RESOLVE_BENEATH), fchmodat2 (Nix makes a tree deletable),

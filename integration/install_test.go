@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -209,11 +210,24 @@ func TestDataDirOthersCanWriteIsRefused(t *testing.T) {
 
 func TestVersionAndDoctorLeaveNoTrace(t *testing.T) {
 	loc := filepath.Join(newLocation(t), "not-yet")
-	must(t, np(t, runOpts{loc: loc}, "--version"))
+	// Before any install, --version names the Nix np carries (from its
+	// payload), which must be Nix 2.34 or newer (issue 22).
+	if out := must(t, np(t, runOpts{loc: loc}, "--version")); !containsLine(out, "nix (Nix) "+nixVersion) || !atLeastNix234(nixVersion) {
+		t.Errorf("np --version before the first run printed %q; want the payload's Nix %s, 2.34 or newer", out, nixVersion)
+	}
 	if r := np(t, runOpts{loc: loc}, "doctor"); r.code != 0 {
 		t.Fatalf("doctor: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if _, err := os.Stat(loc); err == nil {
 		t.Fatal("np --version or np doctor created NP_LOCATION")
 	}
+}
+
+// atLeastNix234: a Nix version string (2.34.8) is 2.34 or newer.
+func atLeastNix234(v string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 2 || major == 2 && minor >= 34
 }

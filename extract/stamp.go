@@ -1,0 +1,253 @@
+package extract
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The stamp is what every command checks instead of walking np's store
+// paths entry by entry (quickCheck: ~500 lstat and readlink calls, and the
+// 58 kB install record to decode first, about 2 ms together).
+//
+// It records, at install (and again whenever a full check finds the store
+// intact), the identity of the install record and of every directory of
+// the payload's store paths (inode, mtime and ctime to the nanosecond),
+// and the size and mode of every regular file. Per command, np lstats the
+// directories and the files and compares. What each kind of damage
+// changes:
+//   - a file or symbolic link deleted, renamed, replaced or added: the
+//     mtime and ctime of its directory (a symbolic link cannot be changed
+//     in place, so the links themselves need no readlink);
+//   - a directory deleted or replaced: its parent's mtime, and its own
+//     inode;
+//   - a file truncated, extended or rewritten: its size, or its mtime,
+//     which no longer is Nix's 1; made writable: its mode;
+//   - a directory made writable (the first step of most edits): its ctime.
+//
+// So every damage today's full walk names is still named by the next
+// command; a mismatch of any kind sends np to the full walk, which names
+// what is wrong (or, when nothing is, records a new stamp: a directory
+// made writable and back is no damage). The stamp lives beside the
+// install record, as installs/<fingerprint>.stamp; it also carries the
+// manifest, so that a command reads one small file instead of decoding
+// the record.
+
+// stampVersion is the first line's format number.
+const stampVersion = "np-stamp 1"
+
+// stampFile is where the stamp of the payload fp's install lives.
+func (t Target) stampFile(fp string) string {
+	return filepath.Join(t.npDir(), "installs", fp+".stamp")
+}
+
+// dirStamp is one directory as recorded: path below the store, inode,
+// mtime and ctime.
+type dirStamp struct {
+	rel          string
+	ino          uint64
+	mtime, ctime unix.Timespec
+}
+
+// fileStamp is the identity of a file (the install record) as recorded.
+type fileStamp struct {
+	ino, size    int64
+	mtime, ctime unix.Timespec
+}
+
+func fileStampOf(st *unix.Stat_t) fileStamp {
+	return fileStamp{ino: int64(st.Ino), size: st.Size, mtime: st.Mtim, ctime: st.Ctim}
+}
+
+// stamp is a parsed stamp file.
+type stamp struct {
+	record   fileStamp
+	manifest *Manifest
+	dirs     []dirStamp
+	files    []FileEntry
+}
+
+// recordStamp writes the stamp of s's install as it is on disk now. It is
+// best effort: without a stamp (a read-only data dir, a crash before it
+// was written) every command makes the full walk instead, as np did
+// before. The caller has just installed the paths or found them intact.
+func (t Target) recordStamp(fp string, s *state) {
+	if s.Dirs == nil && s.Links == nil {
+		return // a record from before Links and Dirs: its walk stays the check
+	}
+	var rec unix.Stat_t
+	if err := unix.Stat(t.StateFile(fp), &rec); err != nil {
+		return
+	}
+	mj, err := json.Marshal(s.Manifest)
+	if err != nil {
+		return
+	}
+	store, err := unix.Open(t.Store(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(store)
+	var b bytes.Buffer
+	r := fileStampOf(&rec)
+	fmt.Fprintf(&b, "%s %s\nr %d %d %s %s\nm %s\n", stampVersion, fp, r.ino, r.size, ts(r.mtime), ts(r.ctime), mj)
+	dirs := append(s.Manifest.Names(), s.Dirs...)
+	var newest unix.Timespec
+	for _, d := range dirs {
+		var st unix.Stat_t
+		if lstatAt(store, d, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || strings.ContainsAny(d, "\n") {
+			return // not as installed: no stamp, the walk decides
+		}
+		fmt.Fprintf(&b, "d %d %s %s %s\n", st.Ino, ts(st.Mtim), ts(st.Ctim), d)
+		if later(st.Ctim, newest) {
+			newest = st.Ctim
+		}
+	}
+	for _, f := range s.Files {
+		if strings.ContainsAny(f.Path, "\n") {
+			return
+		}
+		fmt.Fprintf(&b, "f %d %o %s\n", f.Size, f.Mode, f.Path)
+	}
+	if WriteFileAtomic(t.stampFile(fp), b.Bytes(), 0o644) != nil {
+		return
+	}
+	// File times come from a clock that ticks every few milliseconds: a
+	// directory changed in the tick the stamp was taken in could change
+	// again in that tick and keep its times. Such a stamp proves nothing
+	// (git calls its index "racily clean" then); the next command walks
+	// and stamps again, a tick later. Every change sets ctime, so ctime
+	// alone tells.
+	var own unix.Stat_t
+	if unix.Stat(t.stampFile(fp), &own) != nil || !later(own.Mtim, newest) {
+		_ = os.Remove(t.stampFile(fp))
+	}
+}
+
+// later reports whether a is after b.
+func later(a, b unix.Timespec) bool {
+	return a.Sec > b.Sec || a.Sec == b.Sec && a.Nsec > b.Nsec
+}
+
+// ts renders a timestamp as sec.nsec.
+func ts(t unix.Timespec) string { return fmt.Sprintf("%d.%09d", t.Sec, t.Nsec) }
+
+// parseTS reads what ts wrote.
+func parseTS(s string) (unix.Timespec, bool) {
+	sec, nsec, ok := strings.Cut(s, ".")
+	if !ok {
+		return unix.Timespec{}, false
+	}
+	a, err1 := strconv.ParseInt(sec, 10, 64)
+	b, err2 := strconv.ParseInt(nsec, 10, 64)
+	return unix.Timespec{Sec: a, Nsec: b}, err1 == nil && err2 == nil
+}
+
+// readStamp reads the stamp of the payload fp's install, or nil when
+// there is none, it is malformed, or the install record it was taken
+// with has changed or gone (np gc --versions, a reinstall).
+func (t Target) readStamp(fp string) *stamp {
+	data, err := os.ReadFile(t.stampFile(fp))
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(string(data), "\n")
+	if len(lines) < 3 || lines[0] != stampVersion+" "+fp {
+		return nil
+	}
+	var s stamp
+	r := strings.Fields(strings.TrimPrefix(lines[1], "r "))
+	if !strings.HasPrefix(lines[1], "r ") || len(r) != 4 {
+		return nil
+	}
+	var ok1, ok2 bool
+	s.record.ino, err = strconv.ParseInt(r[0], 10, 64)
+	if err != nil {
+		return nil
+	}
+	if s.record.size, err = strconv.ParseInt(r[1], 10, 64); err != nil {
+		return nil
+	}
+	s.record.mtime, ok1 = parseTS(r[2])
+	s.record.ctime, ok2 = parseTS(r[3])
+	if !ok1 || !ok2 {
+		return nil
+	}
+	var rec unix.Stat_t
+	if unix.Stat(t.StateFile(fp), &rec) != nil || fileStampOf(&rec) != s.record {
+		return nil
+	}
+	mj, ok := strings.CutPrefix(lines[2], "m ")
+	if !ok || json.Unmarshal([]byte(mj), &s.manifest) != nil || s.manifest == nil {
+		return nil
+	}
+	for _, l := range lines[3:] {
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "d "):
+			f := strings.SplitN(l[2:], " ", 4)
+			if len(f) != 4 {
+				return nil
+			}
+			ino, err := strconv.ParseUint(f[0], 10, 64)
+			m, ok1 := parseTS(f[1])
+			c, ok2 := parseTS(f[2])
+			if err != nil || !ok1 || !ok2 {
+				return nil
+			}
+			s.dirs = append(s.dirs, dirStamp{rel: f[3], ino: ino, mtime: m, ctime: c})
+		case strings.HasPrefix(l, "f "):
+			f := strings.SplitN(l[2:], " ", 3)
+			if len(f) != 3 {
+				return nil
+			}
+			size, err1 := strconv.ParseInt(f[0], 10, 64)
+			mode, err2 := strconv.ParseUint(f[1], 8, 32)
+			if err1 != nil || err2 != nil {
+				return nil
+			}
+			s.files = append(s.files, FileEntry{Path: f[2], Size: size, Mode: uint32(mode)})
+		default:
+			return nil
+		}
+	}
+	return &s
+}
+
+// matches reports whether every directory and file the stamp records is
+// as it was: one lstat each, no readlink.
+func (s *stamp) matches(storeDir string) bool {
+	store, err := unix.Open(storeDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(store)
+	var st unix.Stat_t
+	for _, d := range s.dirs {
+		if lstatAt(store, d.rel, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR ||
+			st.Ino != d.ino || st.Mtim != d.mtime || st.Ctim != d.ctime {
+			return false
+		}
+	}
+	for _, f := range s.files {
+		if checkFile(store, f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// stamped returns the manifest of the payload fp's install when its stamp
+// shows the store paths as installed, or nil: then the full walk decides.
+func (t Target) stamped(fp string) *Manifest {
+	if s := t.readStamp(fp); s != nil && s.matches(t.Store()) {
+		return s.manifest
+	}
+	return nil
+}

@@ -47,14 +47,6 @@ func (t Target) stampFile(fp string) string {
 	return filepath.Join(t.npDir(), "installs", fp+".stamp")
 }
 
-// dirStamp is one directory as recorded: path below the store, inode,
-// mtime and ctime.
-type dirStamp struct {
-	rel          string
-	ino          uint64
-	mtime, ctime unix.Timespec
-}
-
 // fileStamp is the identity of a file (the install record) as recorded.
 type fileStamp struct {
 	ino, size    int64
@@ -65,12 +57,13 @@ func fileStampOf(st *unix.Stat_t) fileStamp {
 	return fileStamp{ino: int64(st.Ino), size: st.Size, mtime: st.Mtim, ctime: st.Ctim}
 }
 
-// stamp is a parsed stamp file.
+// stamp is a stamp file with its head parsed; body, the directory and
+// file lines, is read only by matches (np --version needs the manifest
+// alone).
 type stamp struct {
 	record   fileStamp
 	manifest *Manifest
-	dirs     []dirStamp
-	files    []FileEntry
+	body     string
 }
 
 // recordStamp writes the stamp of s's install as it is on disk now. It is
@@ -157,25 +150,30 @@ func (t Target) readStamp(fp string) *stamp {
 	if err != nil {
 		return nil
 	}
-	lines := strings.Split(string(data), "\n")
-	if len(lines) < 3 || lines[0] != stampVersion+" "+fp {
+	rest := string(data)
+	line := func() string {
+		l, r, _ := strings.Cut(rest, "\n")
+		rest = r
+		return l
+	}
+	if line() != stampVersion+" "+fp {
 		return nil
 	}
 	var s stamp
-	r := strings.Fields(strings.TrimPrefix(lines[1], "r "))
-	if !strings.HasPrefix(lines[1], "r ") || len(r) != 4 {
+	r := strings.Fields(line())
+	if len(r) != 5 || r[0] != "r" {
 		return nil
 	}
 	var ok1, ok2 bool
-	s.record.ino, err = strconv.ParseInt(r[0], 10, 64)
+	s.record.ino, err = strconv.ParseInt(r[1], 10, 64)
 	if err != nil {
 		return nil
 	}
-	if s.record.size, err = strconv.ParseInt(r[1], 10, 64); err != nil {
+	if s.record.size, err = strconv.ParseInt(r[2], 10, 64); err != nil {
 		return nil
 	}
-	s.record.mtime, ok1 = parseTS(r[2])
-	s.record.ctime, ok2 = parseTS(r[3])
+	s.record.mtime, ok1 = parseTS(r[3])
+	s.record.ctime, ok2 = parseTS(r[4])
 	if !ok1 || !ok2 {
 		return nil
 	}
@@ -183,45 +181,17 @@ func (t Target) readStamp(fp string) *stamp {
 	if unix.Stat(t.StateFile(fp), &rec) != nil || fileStampOf(&rec) != s.record {
 		return nil
 	}
-	mj, ok := strings.CutPrefix(lines[2], "m ")
+	mj, ok := strings.CutPrefix(line(), "m ")
 	if !ok || json.Unmarshal([]byte(mj), &s.manifest) != nil || s.manifest == nil {
 		return nil
 	}
-	for _, l := range lines[3:] {
-		switch {
-		case l == "":
-		case strings.HasPrefix(l, "d "):
-			f := strings.SplitN(l[2:], " ", 4)
-			if len(f) != 4 {
-				return nil
-			}
-			ino, err := strconv.ParseUint(f[0], 10, 64)
-			m, ok1 := parseTS(f[1])
-			c, ok2 := parseTS(f[2])
-			if err != nil || !ok1 || !ok2 {
-				return nil
-			}
-			s.dirs = append(s.dirs, dirStamp{rel: f[3], ino: ino, mtime: m, ctime: c})
-		case strings.HasPrefix(l, "f "):
-			f := strings.SplitN(l[2:], " ", 3)
-			if len(f) != 3 {
-				return nil
-			}
-			size, err1 := strconv.ParseInt(f[0], 10, 64)
-			mode, err2 := strconv.ParseUint(f[1], 8, 32)
-			if err1 != nil || err2 != nil {
-				return nil
-			}
-			s.files = append(s.files, FileEntry{Path: f[2], Size: size, Mode: uint32(mode)})
-		default:
-			return nil
-		}
-	}
+	s.body = rest
 	return &s
 }
 
 // matches reports whether every directory and file the stamp records is
-// as it was: one lstat each, no readlink.
+// as it was: one lstat each, no readlink. It parses the lines as it goes,
+// without allocating: they are a few hundred, read on every command.
 func (s *stamp) matches(storeDir string) bool {
 	store, err := unix.Open(storeDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -229,18 +199,85 @@ func (s *stamp) matches(storeDir string) bool {
 	}
 	defer unix.Close(store)
 	var st unix.Stat_t
-	for _, d := range s.dirs {
-		if lstatAt(store, d.rel, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR ||
-			st.Ino != d.ino || st.Mtim != d.mtime || st.Ctim != d.ctime {
+	path := make([]byte, 0, 256) // the entry's name, NUL-terminated for the call
+	for rest := s.body; rest != ""; {
+		var l string
+		l, rest, _ = strings.Cut(rest, "\n")
+		if len(l) < 2 || l[1] != ' ' {
 			return false
 		}
-	}
-	for _, f := range s.files {
-		if checkFile(store, f) != "" {
+		kind := l[0]
+		l = l[2:]
+		switch kind {
+		case 'd':
+			var ino, ms, mns, cs, cns int64
+			var ok bool
+			if ino, l, ok = field(l, ' '); !ok {
+				return false
+			}
+			if ms, l, ok = field(l, '.'); !ok {
+				return false
+			}
+			if mns, l, ok = field(l, ' '); !ok {
+				return false
+			}
+			if cs, l, ok = field(l, '.'); !ok {
+				return false
+			}
+			if cns, l, ok = field(l, ' '); !ok {
+				return false
+			}
+			path = append(append(path[:0], l...), 0)
+			if lstatBytes(store, path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || int64(st.Ino) != ino ||
+				st.Mtim.Sec != ms || st.Mtim.Nsec != mns || st.Ctim.Sec != cs || st.Ctim.Nsec != cns {
+				return false
+			}
+		case 'f':
+			size, l, ok := field(l, ' ')
+			if !ok {
+				return false
+			}
+			mode, l, ok := octalField(l)
+			if !ok {
+				return false
+			}
+			path = append(append(path[:0], l...), 0)
+			if lstatBytes(store, path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
+				st.Size != size || int64(st.Mode&0o7777) != mode || st.Mtim.Sec != 1 {
+				return false
+			}
+		default:
 			return false
 		}
 	}
 	return true
+}
+
+// field parses the decimal number that starts l and ends at sep, and
+// returns it with what follows sep.
+func field(l string, sep byte) (int64, string, bool) {
+	var n int64
+	i := 0
+	for ; i < len(l) && l[i] >= '0' && l[i] <= '9'; i++ {
+		n = n*10 + int64(l[i]-'0')
+	}
+	if i == 0 || i == len(l) || l[i] != sep {
+		return 0, "", false
+	}
+	return n, l[i+1:], true
+}
+
+// octalField parses the octal number that starts l and ends at a space.
+func octalField(l string) (int64, string, bool) {
+	var n int64
+	i := 0
+	for ; i < len(l) && l[i] >= '0' && l[i] <= '7'; i++ {
+		n = n*8 + int64(l[i]-'0')
+	}
+	if i == 0 || i == len(l) || l[i] != ' ' {
+		return 0, "", false
+	}
+	return n, l[i+1:], true
 }
 
 // stamped returns the manifest of the payload fp's install when its stamp

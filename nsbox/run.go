@@ -273,7 +273,5 @@ func startError(err error) error {
 	return &SetupError{Step: stepCreate, Err: err}
 }
 
-// initEnv is the sandbox init's own environment (the program's goes over
-// the spec pipe). The init runs one goroutine: a single P saves it
-// starting idle threads (about 0.3 ms a run, measured).
-var initEnv = []string{"GOMAXPROCS=1"}
+// initEnv is the helper's own environment (see proc.HelperEnv).
+var initEnv = proc.HelperEnv()

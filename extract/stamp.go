@@ -78,7 +78,7 @@ func (t Target) recordStamp(fp string, s *state) {
 	if err := unix.Stat(t.StateFile(fp), &rec); err != nil {
 		return
 	}
-	mj, err := json.Marshal(s.Manifest)
+	ml, err := manifestLine(s.Manifest)
 	if err != nil {
 		return
 	}
@@ -89,7 +89,7 @@ func (t Target) recordStamp(fp string, s *state) {
 	defer unix.Close(store)
 	var b bytes.Buffer
 	r := fileStampOf(&rec)
-	fmt.Fprintf(&b, "%s %s\nr %d %d %s %s\nm %s\n", stampVersion, fp, r.ino, r.size, ts(r.mtime), ts(r.ctime), mj)
+	fmt.Fprintf(&b, "%s %s\nr %d %d %s %s\n%s\n", stampVersion, fp, r.ino, r.size, ts(r.mtime), ts(r.ctime), ml)
 	dirs := append(s.Manifest.Names(), s.Dirs...)
 	var newest unix.Timespec
 	for _, d := range dirs {
@@ -126,6 +126,73 @@ func (t Target) recordStamp(fp string, s *state) {
 // later reports whether a is after b.
 func later(a, b unix.Timespec) bool {
 	return a.Sec > b.Sec || a.Sec == b.Sec && a.Nsec > b.Nsec
+}
+
+// manifestLine renders m as one line: "m" and its fields separated by
+// spaces, then each store path, its NAR hash, size and references, after
+// a "|" each (no store path or version holds a space or a "|"). Decoding
+// JSON cost every command a quarter of a millisecond, most of it Go
+// building its decoder for the types. A manifest that does not fit (a
+// bundle's) is a "j" line of JSON.
+func manifestLine(m *Manifest) (string, error) {
+	plain := func(s string) bool { return s != "" && !strings.ContainsAny(s, " |\n") }
+	var b strings.Builder
+	fmt.Fprintf(&b, "m %d %s %s %s %s", m.Version, m.NixVersion, m.Nix, m.Busybox, m.CABundle)
+	ok := m.Bundle == nil && plain(m.NixVersion) && plain(m.Nix) && plain(m.Busybox) && plain(m.CABundle)
+	for _, p := range m.Paths {
+		fmt.Fprintf(&b, "|%s %s %d", p.Path, p.NarHash, p.NarSize)
+		ok = ok && plain(p.Path) && plain(p.NarHash)
+		for _, r := range p.References {
+			b.WriteString(" " + r)
+			ok = ok && plain(r)
+		}
+	}
+	if ok {
+		return b.String(), nil
+	}
+	j, err := json.Marshal(m)
+	return "j " + string(j), err
+}
+
+// parseManifestLine reads what manifestLine wrote, or returns nil.
+func parseManifestLine(l string) *Manifest {
+	if j, ok := strings.CutPrefix(l, "j "); ok {
+		var m *Manifest
+		if json.Unmarshal([]byte(j), &m) != nil {
+			return nil
+		}
+		return m
+	}
+	l, ok := strings.CutPrefix(l, "m ")
+	if !ok {
+		return nil
+	}
+	parts := strings.Split(l, "|")
+	f := strings.Split(parts[0], " ")
+	if len(f) != 5 {
+		return nil
+	}
+	v, err := strconv.Atoi(f[0])
+	if err != nil {
+		return nil
+	}
+	m := &Manifest{Version: v, NixVersion: f[1], Nix: f[2], Busybox: f[3], CABundle: f[4]}
+	for _, p := range parts[1:] {
+		f := strings.Split(p, " ")
+		if len(f) < 3 {
+			return nil
+		}
+		size, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil {
+			return nil
+		}
+		var refs []string // none: nil, as JSON's null decodes
+		if len(f) > 3 {
+			refs = f[3:]
+		}
+		m.Paths = append(m.Paths, PathEntry{Path: f[0], NarHash: f[1], NarSize: size, References: refs})
+	}
+	return m
 }
 
 // ts renders a timestamp as sec.nsec.
@@ -181,8 +248,7 @@ func (t Target) readStamp(fp string) *stamp {
 	if unix.Stat(t.StateFile(fp), &rec) != nil || fileStampOf(&rec) != s.record {
 		return nil
 	}
-	mj, ok := strings.CutPrefix(line(), "m ")
-	if !ok || json.Unmarshal([]byte(mj), &s.manifest) != nil || s.manifest == nil {
+	if s.manifest = parseManifestLine(line()); s.manifest == nil {
 		return nil
 	}
 	s.body = rest

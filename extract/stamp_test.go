@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -108,5 +109,25 @@ func TestStampIsRenewedAfterAHarmlessChange(t *testing.T) {
 	}
 	if tg.stamped(fp) != nil {
 		t.Fatal("a stamp outlives the install record it was taken with")
+	}
+}
+
+// The stamp's manifest line gives back the manifest it was made from, in
+// its plain form and in JSON (a bundle's).
+func TestManifestLineRoundTrips(t *testing.T) {
+	m := testManifest()
+	b := testManifest()
+	b.Bundle = &BundleInfo{Outputs: []string{pathA}, Program: pathA + "/bin/nix", Programs: []string{"nix"}}
+	for _, want := range []*Manifest{m, b} {
+		l, err := manifestLine(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := parseManifestLine(l)
+		wj, _ := json.Marshal(want)
+		gj, _ := json.Marshal(got)
+		if string(wj) != string(gj) {
+			t.Errorf("manifest line %q gives back\n%s\nnot\n%s", l, gj, wj)
+		}
 	}
 }

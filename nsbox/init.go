@@ -158,6 +158,10 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	if err != nil {
 		return err
 	}
+	// The program runs with the dropped capabilities; waiting needs no
+	// particular thread, and a locked one that blocks hands its P to
+	// another thread every time.
+	runtime.UnlockOSThread()
 	if _, err := status.Write([]byte{execMarker}); err != nil {
 		sup.Wait(pid, closed) // np is gone: end the program at once
 		return &SetupError{Step: "reporting exec", Err: err}

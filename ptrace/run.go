@@ -201,7 +201,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 				p.StartStdin()
 			}
 		}()
-		werr := proc.WriteGob(specW, wire)
+		werr := proc.WriteAll(specW, wire.encode())
 		loopErr = t.loop()
 		served := int64(0)
 		if t.notifier != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/np-portable/np/internal/wire"
 )
 
 // What both runtimes' re-executed helpers (the ns init, the ptrace stub)
@@ -35,7 +37,7 @@ func SilenceStderr() {
 	_ = unix.Close(fd)
 }
 
-// LookupWire is a *LookupError in a form gob can carry over a status pipe.
+// LookupWire is a *LookupError in a form that can cross a status pipe.
 type LookupWire struct {
 	Name, File, Reason string
 	NotExecutable      bool
@@ -44,6 +46,19 @@ type LookupWire struct {
 // WireLookup is e's wire form.
 func WireLookup(e *LookupError) *LookupWire {
 	return &LookupWire{Name: e.Name, File: e.File, Reason: e.Reason, NotExecutable: errors.Is(e.Err, ErrNotExecutable)}
+}
+
+// Encode appends w to e.
+func (w *LookupWire) Encode(e *wire.Encoder) {
+	e.String(w.Name)
+	e.String(w.File)
+	e.String(w.Reason)
+	e.Bool(w.NotExecutable)
+}
+
+// DecodeLookup reads what Encode wrote.
+func DecodeLookup(d *wire.Decoder) *LookupWire {
+	return &LookupWire{Name: d.String(), File: d.String(), Reason: d.String(), NotExecutable: d.Bool()}
 }
 
 // Err rebuilds the *LookupError.

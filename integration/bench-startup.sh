@@ -16,7 +16,8 @@
 # all processes (strace -f -c): a regression in work done shows in the
 # last two even when wall times are noisy. Under the tracers (np's ptrace,
 # proot) strace cannot follow the tracees: the count is the tracer's own
-# calls, marked "tracer".
+# calls, marked "tracer". NP_BENCH_BIN benches another np binary (an older
+# build, to compare) instead of bin/np.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/sbin:/sbin # runuser, useradd
@@ -38,7 +39,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	work=$(mktemp -d /tmp/np-bench-startup.XXXXXX)
 	chmod 755 "$work"
 	trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
-	cp bin/np integration/bench-startup.sh "$work/"
+	cp "${NP_BENCH_BIN:-bin/np}" "$work/np"
+	cp integration/bench-startup.sh "$work/"
 	# The floor, built by the Go that builds np, static like np.
 	mkdir "$work/hello"
 	printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world") }\n' >"$work/hello/main.go"

@@ -27,6 +27,15 @@ if [ -e "$proot54" ]; then
 	proot54=$(realpath "$proot54")
 fi
 
+# build_hello DIR: the floor, built by the Go that builds np, static like
+# np, as DIR/hello-go.
+build_hello() {
+	mkdir -p "$1/hello"
+	printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world") }\n' >"$1/hello/main.go"
+	printf 'module hello\n\ngo 1.21\n' >"$1/hello/go.mod"
+	(cd "$1/hello" && CGO_ENABLED=0 ${GO:-go} build -trimpath -o "$1/hello-go" .)
+}
+
 if [ "$(id -u)" -eq 0 ]; then
 	missing=()
 	for t in hyperfine:hyperfine bwrap:bubblewrap strace:strace; do
@@ -41,11 +50,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
 	cp "${NP_BENCH_BIN:-bin/np}" "$work/np"
 	cp integration/bench-startup.sh "$work/"
-	# The floor, built by the Go that builds np, static like np.
-	mkdir "$work/hello"
-	printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world") }\n' >"$work/hello/main.go"
-	printf 'module hello\n\ngo 1.21\n' >"$work/hello/go.mod"
-	(cd "$work/hello" && CGO_ENABLED=0 ${GO:-go} build -trimpath -o "$work/hello-go" .)
+	build_hello "$work"
 	chown -R nptest "$work"
 	cd "$work"
 	# No descriptor of the caller's beyond stdio reaches the rows: np
@@ -58,12 +63,16 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 np=${NP_BENCH_NP:-$PWD/bin/np}
-hello=${NP_BENCH_HELLO:?NP_BENCH_HELLO names the Go hello world (make bench-startup builds it)}
 runs=${NP_BENCH_STARTUP_RUNS:-40}
 
 loc=$(mktemp -d /tmp/np-bench-startup-loc.XXXXXX)
 out=$(mktemp -d /tmp/np-bench-startup-out.XXXXXX)
 trap 'chmod -R u+w "$loc"; rm -rf "$loc" "$out"' EXIT
+hello=${NP_BENCH_HELLO:-}
+if [ -z "$hello" ]; then
+	build_hello "$out"
+	hello=$out/hello-go
+fi
 export NP_LOCATION=$loc
 export NIX_CONFIG="substituters =" # offline: never wait on a binary cache
 "$np" nix --version >/dev/null     # install once, outside the timings

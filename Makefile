@@ -10,7 +10,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 bench demo lint clean distclean syscalls compat
+.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 bench bench-startup demo lint clean distclean syscalls compat
 
 all: bin/np bin/np-aarch64
 
@@ -154,8 +154,13 @@ kernel-smoke-arm64: bin/np-aarch64 test-setup
 test: lint unit reproducible reproducible-arm64 integration compat syscalls robust containers kernel-smoke kernel-smoke-arm64
 
 bench: bin/np
+	bash integration/bench-startup.sh
 	bash integration/bench.sh
 	bash integration/bench-bundle.sh
+
+# The start-up rows of make bench alone (a minute or two).
+bench-startup: bin/np
+	bash integration/bench-startup.sh
 
 # An offline example end to end: a fresh data dir, a build, a sandboxed run.
 demo: bin/np

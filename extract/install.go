@@ -108,6 +108,9 @@ type state struct {
 // fingerprint fp, or nil when there is none. It reads one small file, so it is
 // what every run after the first costs.
 func (t Target) Installed(fp string) *Manifest {
+	if s := t.readStamp(fp); s != nil {
+		return s.manifest // one small file instead of the whole record
+	}
 	if s := t.readState(fp); s != nil {
 		return s.Manifest
 	}
@@ -173,12 +176,20 @@ func (o Options) what() string {
 // serialised by a lock; the loser waits and then uses the finished install.
 func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err error) {
 	fp := p.Trailer.Fingerprint()
-	if s := t.readState(fp); s != nil && !opts.Repair {
-		logrus.Tracef("install: %s holds payload %s already", t.NixDir, p.Trailer.Short())
-		if err := t.quickCheck(s); err != nil {
-			return nil, false, err
+	if !opts.Repair {
+		// The stamp first: a handful of lstat calls when nothing changed
+		// (see stamp.go); the full walk only when something did.
+		if m := t.stamped(fp); m != nil {
+			return m, false, nil
 		}
-		return s.Manifest, false, nil
+		if s := t.readState(fp); s != nil {
+			logrus.Tracef("install: %s holds payload %s already; its stamp is missing or changed", t.NixDir, p.Trailer.Short())
+			if err := t.quickCheck(s); err != nil {
+				return nil, false, err
+			}
+			t.recordStamp(fp, s)
+			return s.Manifest, false, nil
+		}
 	}
 	// Before anything is written, even the data dir: a path too long
 	// for np's own files would otherwise fail after unpacking 50 MB.
@@ -235,6 +246,7 @@ func (t Target) Ensure(p *Payload, opts Options) (m *Manifest, fresh bool, err e
 	if err := WriteFileAtomic(t.StateFile(fp), data, 0o644); err != nil {
 		return nil, false, err
 	}
+	t.recordStamp(fp, &state{Fingerprint: fp, Manifest: m, Files: inv.Files, Links: inv.Links, Dirs: inv.Dirs})
 	return m, true, nil
 }
 

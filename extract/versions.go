@@ -101,6 +101,7 @@ func (t Target) ForgetOthers(keep string) ([]string, error) {
 			if err := removeIfExists(t.StateFile(v.Fingerprint)); err != nil {
 				return forgot, err
 			}
+			_ = removeIfExists(t.stampFile(v.Fingerprint)) // void without its record anyway
 		}
 	}
 	if data, err := os.ReadFile(t.legacyStateFile()); err == nil {

@@ -12,7 +12,7 @@
 # proot where it works. A row whose command fails a short trial run first is
 # left out with a note saying how it failed.
 #
-# Workloads: start-up (`run true`); a loop of execs of a store binary that
+# Workloads (start-up is integration/bench-startup.sh's): a loop of execs of a store binary that
 # stats store paths; a C build (gcc, make -j2) whose sources and outputs are
 # under /nix; many nix-instantiate calls over generated .nix files. Ratios are
 # of medians, to native, and for Nix (which has no native here) to bwrap.
@@ -293,11 +293,8 @@ if [ -r /sys/module/haltpoll/parameters/guest_halt_poll_ns ]; then
 fi
 echo "environments: ${available[*]}"
 
-run_workload "start-up: run /bin/true" startup native --warmup 3 --runs 30
-echo
-echo "np --version (one Go start, no sandbox: the part of np's start-up that is np itself):"
-hyperfine -N --style basic --warmup 3 --runs 30 "$np --version" | grep -E 'Time|Range'
-
+# Start-up (run true, np --version, ...) is integration/bench-startup.sh's,
+# which make bench runs first.
 run_workload "exec/stat loop: $loops execs of a store busybox, each stat-ing two store paths" loop native --runs "$runs"
 run_workload "C build: $cfiles files, gcc -O2, make -j2, sources and objects under /nix" cbuild native \
 	--runs "$runs" --prepare "rm -rf $(host $cdir)/obj $(host $cdir)/prog"

@@ -45,26 +45,21 @@ func runOp(o op) error {
 	var err error
 	switch o.Kind {
 	case opMount:
-		err = unix.Mount(o.Source, o.Target, o.FSType, o.Flags, o.Data)
+		err = rawMount(o.Source, o.Target, o.FSType, o.Flags, o.Data)
 	case opUmount:
-		err = unix.Unmount(o.Target, int(o.Flags))
+		err = rawPathCall(unix.SYS_UMOUNT2, []string{o.Target}, o.Flags)
 	case opMkdir:
-		err = unix.Mkdir(o.Target, 0o755)
+		err = rawMkdir(o.Target, 0o755)
 	case opCreate:
-		var fd int
-		// O_EXCL|O_NOFOLLOW: the file is new, on our own tmpfs.
-		fd, err = unix.Open(o.Target, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-		if err == nil {
-			err = unix.Close(fd)
-		}
+		err = rawCreate(o.Target)
 	case opSymlink:
-		err = unix.Symlink(o.Source, o.Target)
+		err = rawSymlink(o.Source, o.Target)
 	case opPivotRoot:
-		err = unix.PivotRoot(o.Source, o.Target)
+		err = rawPathCall(unix.SYS_PIVOT_ROOT, []string{o.Source, o.Target})
 	case opChroot:
-		err = unix.Chroot(o.Target)
+		err = rawPathCall(unix.SYS_CHROOT, []string{o.Target})
 	case opChdir:
-		err = unix.Chdir(o.Target)
+		err = rawPathCall(unix.SYS_CHDIR, []string{o.Target})
 	default:
 		err = unix.ENOSYS
 	}

@@ -1,9 +1,9 @@
 package nsbox
 
 import (
-	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -158,6 +158,10 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	if err != nil {
 		return err
 	}
+	// The program runs with the dropped capabilities; waiting needs no
+	// particular thread, and a locked one that blocks hands its P to
+	// another thread every time.
+	runtime.UnlockOSThread()
 	if _, err := status.Write([]byte{execMarker}); err != nil {
 		sup.Wait(pid, closed) // np is gone: end the program at once
 		return &SetupError{Step: "reporting exec", Err: err}
@@ -180,18 +184,22 @@ type programEnded struct{ ws syscall.WaitStatus }
 
 func (p *programEnded) Error() string { return "program ended: " + proc.DescribeStatus(p.ws) }
 
-// readSpec reads the parent's gob-encoded spec from fd and closes it.
+// readSpec reads the parent's spec from fd (to EOF) and closes it.
 func readSpec(fd int) (*wireSpec, error) {
 	f := os.NewFile(uintptr(fd), "spec pipe")
 	defer f.Close()
-	var spec wireSpec
-	if err := gob.NewDecoder(f).Decode(&spec); err != nil {
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := decodeSpec(b)
+	if err != nil {
 		return nil, err
 	}
 	if !spec.Probe && len(spec.Argv) == 0 {
 		return nil, errors.New("no program given")
 	}
-	return &spec, nil
+	return spec, nil
 }
 
 // checkOwnNamespace makes sure this process runs in the single-id user

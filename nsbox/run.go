@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/internal/proc"
+	wirepkg "github.com/np-portable/np/internal/wire"
 )
 
 // Spec is one sandboxed run.
@@ -205,7 +206,9 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 func awaitExec(p *proc.Plumbing, child *os.Process, specW, statusR *os.File, wire *wireSpec) error {
 	// Our copies of the child's ends must go, or EOF never comes.
 	p.CloseChildEnds()
-	werr := proc.WriteGob(specW, wire)
+	var e wirepkg.Encoder
+	wire.encode(&e)
+	werr := proc.WriteAll(specW, e.Bytes())
 	// The marker comes alone, and the init keeps the pipe open while the
 	// program runs (its closing is how the init learns that np died); a
 	// failure is all the init writes before it exits.
@@ -273,7 +276,5 @@ func startError(err error) error {
 	return &SetupError{Step: stepCreate, Err: err}
 }
 
-// initEnv is the sandbox init's own environment (the program's goes over
-// the spec pipe). The init runs one goroutine: a single P saves it
-// starting idle threads (about 0.3 ms a run, measured).
-var initEnv = []string{"GOMAXPROCS=1"}
+// initEnv is the helper's own environment (see proc.HelperEnv).
+var initEnv = proc.HelperEnv()

@@ -2,12 +2,14 @@ package nsbox
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/internal/proc"
+	wirepkg "github.com/np-portable/np/internal/wire"
 )
 
 func TestSetupFailureSurvivesThePipe(t *testing.T) {
@@ -65,5 +67,24 @@ func TestGarbageStatusIsASetupError(t *testing.T) {
 	var setupErr *SetupError
 	if !errors.As(got, &setupErr) || !strings.Contains(got.Error(), "not json") {
 		t.Errorf("got %v", got)
+	}
+}
+
+// The spec crosses the pipe byte for byte: argv, environment and paths
+// need not be UTF-8.
+func TestSpecSurvivesThePipe(t *testing.T) {
+	sent := &wireSpec{NixDir: "/data/n\xe9ix", Argv: []string{"rm", "file\xe9"}, Env: []string{"A=\xff", "B="},
+		Dir: "/home/\xe9", Probe: true, KeepFDs: []int{3, 7}, LogLevel: 5, ForcePivotFallback: true}
+	var e wirepkg.Encoder
+	sent.encode(&e)
+	got, err := decodeSpec(e.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, sent) {
+		t.Errorf("decoded %#v, want %#v", got, sent)
+	}
+	if _, err := decodeSpec(e.Bytes()[:len(e.Bytes())-2]); err == nil {
+		t.Error("a truncated spec decoded without an error")
 	}
 }

@@ -201,7 +201,7 @@ func run(spec Spec, probe bool) (syscall.WaitStatus, error) {
 				p.StartStdin()
 			}
 		}()
-		werr := proc.WriteGob(specW, wire)
+		werr := proc.WriteAll(specW, wire.encode())
 		loopErr = t.loop()
 		served := int64(0)
 		if t.notifier != nil {
@@ -263,9 +263,8 @@ func (t *tracer) drain() bool {
 	return err == nil || errors.Is(err, unix.EINTR)
 }
 
-// stubEnv is the stub's own environment (the program's goes over the
-// spec pipe): one P spares it idle threads.
-var stubEnv = []string{"GOMAXPROCS=1"}
+// stubEnv is the helper's own environment (see proc.HelperEnv).
+var stubEnv = proc.HelperEnv()
 
 // resolveDir returns dir as an absolute path without symlinks: the
 // tracer compares host paths with it.

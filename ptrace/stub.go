@@ -1,8 +1,6 @@
 package ptrace
 
 import (
-	"bytes"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -75,8 +73,8 @@ func stub(status *os.File, specFD, sockFD int) error {
 	if err != nil {
 		return &SetupError{Step: "reading stub spec", Err: err}
 	}
-	var spec wireSpec
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&spec); err != nil {
+	spec, err := decodeSpec(b)
+	if err != nil {
 		return &SetupError{Step: "reading stub spec", Err: err}
 	}
 	logrus.SetLevel(logrus.Level(spec.LogLevel))

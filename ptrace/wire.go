@@ -1,25 +1,24 @@
 package ptrace
 
 import (
-	"bytes"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"syscall"
 
 	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/internal/wire"
 )
 
 // Run and the stub talk over two pipes and a socket whose numbers the stub
 // gets as argv[2], argv[3] and argv[4] (the socket carries the
 // notification listener: listener.go):
 //
-//   - spec pipe: Run writes one gob-encoded wireSpec (gob, not JSON: argv,
+//   - spec pipe: Run writes one wireSpec (package wire, not JSON: argv,
 //     environment and paths are bytes, not UTF-8 text), once the stub is seized,
 //     and closes it. The stub blocks reading it, so it does nothing
 //     untraced.
 //   - status pipe, close-on-exec in the stub: it writes execMarker right
-//     before exec'ing the program and a gob-encoded wireStatus if something
+//     before exec'ing the program and an encoded wireStatus if something
 //     fails. EOF with no data = the stub died early; the marker alone =
 //     the program runs; anything else = the reason it does not.
 const execMarker = 'x'
@@ -60,17 +59,63 @@ func encodeFailure(err error) []byte {
 		st.Setup = &wireSetupError{Step: stepStub, Msg: err.Error()}
 		errors.As(err, &st.Setup.Errno)
 	}
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(st); err != nil { // cannot happen: plain strings and numbers
-		b.Reset()
-		_ = gob.NewEncoder(&b).Encode(wireStatus{Setup: &wireSetupError{Step: stepStub, Msg: "unencodable error"}})
+	var e wire.Encoder
+	if st.Lookup != nil {
+		e.Uint(statusLookup)
+		st.Lookup.Encode(&e)
+	} else {
+		e.Uint(statusSetup)
+		e.String(st.Setup.Step)
+		e.String(st.Setup.Msg)
+		e.Uint(uint64(st.Setup.Errno))
 	}
-	return b.Bytes()
+	return e.Bytes()
+}
+
+// The kinds of wireStatus.
+const (
+	statusSetup = iota + 1
+	statusLookup
+)
+
+func decodeStatus(b []byte) (*wireStatus, error) {
+	d := wire.NewDecoder(b)
+	var st wireStatus
+	switch d.Uint() {
+	case statusLookup:
+		st.Lookup = proc.DecodeLookup(d)
+	case statusSetup:
+		st.Setup = &wireSetupError{Step: d.String(), Msg: d.String(), Errno: syscall.Errno(d.Uint())}
+	default:
+		return nil, errors.New("unknown status kind")
+	}
+	return &st, d.Err()
+}
+
+// encode writes the spec, field by field (decodeSpec reads it back).
+func (w *wireSpec) encode() []byte {
+	var e wire.Encoder
+	e.Strings(w.Argv)
+	e.Strings(w.Env)
+	e.String(w.Dir)
+	e.Bool(w.NoSeccomp)
+	e.Uint(uint64(w.Notify))
+	e.Bool(w.Probe)
+	e.Ints(w.KeepFDs)
+	e.Uint(uint64(w.LogLevel))
+	return e.Bytes()
+}
+
+func decodeSpec(b []byte) (*wireSpec, error) {
+	d := wire.NewDecoder(b)
+	w := &wireSpec{Argv: d.Strings(), Env: d.Strings(), Dir: d.String(), NoSeccomp: d.Bool(), Notify: notifyLevel(d.Uint()),
+		Probe: d.Bool(), KeepFDs: d.Ints(), LogLevel: uint32(d.Uint())}
+	return w, d.Err()
 }
 
 func decodeFailure(b []byte) error {
-	var st wireStatus
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
+	st, err := decodeStatus(b)
+	if err != nil {
 		return &SetupError{Step: "reading stub status", Err: fmt.Errorf("%w (%q)", err, b)}
 	}
 	switch {

@@ -2,6 +2,7 @@ package ptrace
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/np-portable/np/internal/proc"
@@ -26,5 +27,18 @@ func TestFailureEncodingIsByteExactAndNeverTheMarker(t *testing.T) {
 	var le *proc.LookupError
 	if !errors.As(decodeFailure(encodeFailure(&proc.LookupError{Name: "n\xe9", Err: proc.ErrNotExecutable})), &le) || le.Name != "n\xe9" || !errors.Is(le, proc.ErrNotExecutable) {
 		t.Fatalf("lookup error did not survive: %#v", le)
+	}
+}
+
+// The stub's spec crosses the pipe byte for byte.
+func TestSpecSurvivesThePipe(t *testing.T) {
+	sent := &wireSpec{Argv: []string{"rm", "file\xe9"}, Env: []string{"A=\xff"}, Dir: "/home/\xe9", NoSeccomp: true,
+		Notify: notifyLevel(2), Probe: true, KeepFDs: []int{4}, LogLevel: 6}
+	got, err := decodeSpec(sent.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, sent) {
+		t.Errorf("decoded %#v, want %#v", got, sent)
 	}
 }

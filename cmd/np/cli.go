@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -326,7 +327,36 @@ func runNix(argv []string, shown string) (syscall.WaitStatus, error) {
 	// The absolute path skips the PATH search; Nix dispatches on the base
 	// name, which stays the tool's.
 	argv = append([]string{s.m.Tool(argv[0])}, argv[1:]...)
-	return s.execUser(argv)
+	ws, err := s.execUser(argv)
+	if nixFailedToStart(ws, err) {
+		// The stamp vouched for np's store (see extract/stamp.go); np's
+		// own Nix failing to start is reason enough to walk it anyway.
+		if derr := s.ownNixDamage(); derr != nil {
+			return 0, derr
+		}
+	}
+	return ws, err
+}
+
+// nixFailedToStart: np's own Nix tool was not found, not executable, or
+// ended with the status the dynamic loader gives when a library is
+// missing (127; a tool passing on its own program's 127 costs a walk).
+func nixFailedToStart(ws syscall.WaitStatus, err error) bool {
+	if err != nil {
+		return errors.Is(err, proc.ErrNotFound) || errors.Is(err, proc.ErrNotExecutable)
+	}
+	return ws.Exited() && ws.ExitStatus() == exitNotFound
+}
+
+// ownNixDamage is the full walk of np's own store paths where the session
+// found them: a *extract.DamagedError, or nil.
+func (s *session) ownNixDamage() error {
+	p, err := extract.OpenPayload("/proc/self/exe")
+	if err != nil {
+		return nil
+	}
+	defer p.Close()
+	return extract.Target{NixDir: s.ch.current().nixDir()}.Check(p.Trailer.Fingerprint())
 }
 
 func cmdRun(args []string) (syscall.WaitStatus, error) {

@@ -2,9 +2,12 @@ package proc
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/np-portable/np/internal/wire"
 )
 
 // What both runtimes' re-executed helpers (the ns init, the ptrace stub)
@@ -34,7 +37,7 @@ func SilenceStderr() {
 	_ = unix.Close(fd)
 }
 
-// LookupWire is a *LookupError in a form gob can carry over a status pipe.
+// LookupWire is a *LookupError in a form that can cross a status pipe.
 type LookupWire struct {
 	Name, File, Reason string
 	NotExecutable      bool
@@ -45,6 +48,19 @@ func WireLookup(e *LookupError) *LookupWire {
 	return &LookupWire{Name: e.Name, File: e.File, Reason: e.Reason, NotExecutable: errors.Is(e.Err, ErrNotExecutable)}
 }
 
+// Encode appends w to e.
+func (w *LookupWire) Encode(e *wire.Encoder) {
+	e.String(w.Name)
+	e.String(w.File)
+	e.String(w.Reason)
+	e.Bool(w.NotExecutable)
+}
+
+// DecodeLookup reads what Encode wrote.
+func DecodeLookup(d *wire.Decoder) *LookupWire {
+	return &LookupWire{Name: d.String(), File: d.String(), Reason: d.String(), NotExecutable: d.Bool()}
+}
+
 // Err rebuilds the *LookupError.
 func (w *LookupWire) Err() *LookupError {
 	kind := ErrNotFound
@@ -52,4 +68,18 @@ func (w *LookupWire) Err() *LookupError {
 		kind = ErrNotExecutable
 	}
 	return &LookupError{Name: w.Name, File: w.File, Reason: w.Reason, Err: kind}
+}
+
+// HelperEnv is a re-executed helper's own environment (the program's goes
+// over its spec pipe). One P spares it idle threads. On x86_64, SSE4.2 is
+// off for it: every np process builds hash/crc32's Castagnoli tables at
+// start-up (a package np links for zstd does so at init), which with
+// SSE4.2 costs about 0.2 ms, without it a few µs; a helper computes no
+// CRC at all.
+func HelperEnv() []string {
+	env := []string{"GOMAXPROCS=1"}
+	if runtime.GOARCH == "amd64" {
+		env = append(env, "GODEBUG=cpu.sse42=off")
+	}
+	return env
 }

@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"encoding/gob"
 	"fmt"
 	"io"
 	"os"
@@ -165,10 +164,10 @@ func (p *Plumbing) CloseAll() {
 	}
 }
 
-// WriteGob sends v gob-encoded (bytes stay bytes: argv, environment and
-// paths need not be UTF-8) and closes w, so the reader sees EOF.
-func WriteGob(w *os.File, v any) error {
-	err := gob.NewEncoder(w).Encode(v)
+// WriteAll sends b (an encoded spec, see package wire) and closes w, so
+// the reader sees EOF.
+func WriteAll(w *os.File, b []byte) error {
+	_, err := w.Write(b)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# run-one.sh SUITE DIR SCRIPT — one test of Nix's functional suite, started
+# as meson starts it, through `np run` ($NP, with the caller's NP_LOCATION
+# and NP_RUNTIME). Prints "SUITE/NAME pass|fail|skip SECONDS"; the test's
+# output goes to $LOGS/SUITE-NAME.log.
+set -u
+suite=$1 dir=$2 script=$3
+name=${script%.sh}
+test_name=$suite/$name # meson's TEST_NAME
+mkdir -p "$LOGS"
+log=$LOGS/$suite-$name.log
+start=$(date +%s)
+# NIX_STORE is empty: the suite is not running inside a Nix build.
+# TMPDIR under /nix: the test's root, its store and its builds are in np's
+# /nix. The timeout is meson's for this suite (300 s), with room for a
+# loaded machine.
+(
+	cd "$dir" &&
+		timeout -k 20 600 "$NP" run env \
+			_NIX_TEST_SOURCE_DIR="$FUNCTIONAL" \
+			_NIX_TEST_BUILD_DIR="$BUILD" \
+			TEST_NAME="$test_name" NIX_REMOTE= NIX_STORE= TMPDIR=/nix/var/np-nixsuite \
+			PS4='+(${BASH_SOURCE[0]-$0}:$LINENO) ' \
+			bash -x -e -u -o pipefail "$script"
+) >"$log" 2>&1 </dev/null
+rc=$?
+case $rc in
+0) st=pass ;;
+77) st=skip ;;
+*) st=fail ;;
+esac
+echo "exit $rc" >>"$log"
+echo "$suite/$name $st $(($(date +%s) - start))"

@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/safedir"
 	"github.com/np-portable/np/internal/suggest"
@@ -115,6 +116,11 @@ func run(args []string) (syscall.WaitStatus, error) {
 		return runMan(args[1:])
 	}
 	if name := filepath.Base(args[0]); isNixTool(name) {
+		if nixtools.IsWrapperCall(args[0], os.Getenv) {
+			// A Nix tool run inside np, through np's wrappers: the
+			// data dir's profile or Nix's ordinary one, for this run.
+			return 0, proc.Exec(args, nixtools.Tool(args[0], os.Getenv), nixtools.Adjust(os.Environ(), args[1:]))
+		}
 		return runNix(append([]string{name}, args[1:]...), name)
 	}
 	if len(args) < 2 {
@@ -287,6 +293,9 @@ func prepare() (*session, error) {
 	if err := linkMan(c); err != nil {
 		return nil, err
 	}
+	if err := linkTools(c); err != nil {
+		return nil, err
+	}
 	return &session{c: c, ch: ch, m: m}, nil
 }
 
@@ -356,7 +365,13 @@ func (s *session) runEnv(rt runtime, argv []string, say bool) ([]string, error) 
 	l := s.c.layoutFor(rt)
 	migrateProfile(s.c, l, os.Getenv("HOME"))
 	env := nixEnv(os.Environ(), s.c, s.m, sandbox, l)
-	return withOfflineDefaults(env, argv, s.c, os.Getenv("NIX_PATH") == "", say), nil
+	env = withOfflineDefaults(env, argv, s.c, os.Getenv("NIX_PATH") == "", say)
+	if isNixTool(filepath.Base(argv[0])) {
+		// np nix-env ... from the user's shell: the same decision as the
+		// wrappers make inside (a --store of its own, say).
+		env = nixtools.Adjust(env, argv[1:])
+	}
+	return env, nil
 }
 
 // execUser runs the user's program, as np's last act, in the first runtime

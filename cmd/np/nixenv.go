@@ -160,6 +160,7 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 	if tools != "" {
 		e.set(nixtools.EnvBin, m.Nix+"/bin")
 		e.set(nixtools.EnvTools, tools)
+		e.set(nixtools.EnvConf, c.confDir())
 	}
 
 	// A usable bundle the user chose is kept; otherwise np's choice.
@@ -212,7 +213,7 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 // unsetRecord removes what an outer np recorded for its wrappers, where
 // this np keeps none.
 func unsetRecord(e *envList) {
-	for _, k := range []string{nixtools.EnvHome, nixtools.EnvState, nixtools.EnvBin, nixtools.EnvTools} {
+	for _, k := range []string{nixtools.EnvHome, nixtools.EnvState, nixtools.EnvBin, nixtools.EnvTools, nixtools.EnvConf} {
 		e.unset(k)
 	}
 }

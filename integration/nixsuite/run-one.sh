@@ -10,7 +10,8 @@ test_name=$suite/$name # meson's TEST_NAME
 mkdir -p "$LOGS"
 log=$LOGS/$suite-$name.log
 start=$(date +%s)
-# NIX_STORE is empty: the suite is not running inside a Nix build.
+# NIX_STORE is empty: the suite is not running inside a Nix build; shell
+# is bash, as Nix's build environment (stdenv) has it for fmt.sh.
 # TMPDIR under /nix: the test's root, its store and its builds are in np's
 # /nix. The timeout is meson's for this suite (300 s), with room for a
 # loaded machine.
@@ -19,7 +20,7 @@ start=$(date +%s)
 		timeout -k 20 600 "$NP" run env \
 			_NIX_TEST_SOURCE_DIR="$FUNCTIONAL" \
 			_NIX_TEST_BUILD_DIR="$BUILD" \
-			TEST_NAME="$test_name" NIX_REMOTE= NIX_STORE= TMPDIR=/nix/var/np-nixsuite \
+			TEST_NAME="$test_name" NIX_REMOTE= NIX_STORE= shell="$(command -v bash)" TMPDIR=/nix/var/np-nixsuite \
 			PS4='+(${BASH_SOURCE[0]-$0}:$LINENO) ' \
 			bash -x -e -u -o pipefail "$script"
 ) >"$log" 2>&1 </dev/null

@@ -55,11 +55,12 @@ chmod 755 "$work"
 cp "$np_bin" "$work/np"
 chmod 755 "$work/np"
 # The tests write beside themselves now and then; a copy keeps the
-# sources clean and readable by the test user.
-cp -r "$src/tests/functional" "$work/functional"
-# .version is a link to the top of the source tree.
-rm -f "$work/functional/.version"
-cp "$src/.version" "$work/functional/.version"
+# sources clean and readable by the test user. bash-profile.sh reads
+# scripts/ of the source tree, and .version links to its top.
+mkdir -p "$work/nix/tests"
+cp -r "$src/tests/functional" "$work/nix/tests/functional"
+cp -r "$src/scripts" "$src/.version" "$work/nix/"
+fn=$work/nix/tests/functional
 cp "$here/run-one.sh" "$work/run-one.sh"
 chmod -R a+rX "$work"
 
@@ -69,7 +70,7 @@ chmod -R a+rX "$work"
 # leaves them out without those libraries, and so does this driver.
 list_tests() {
 	local f dir suite
-	for f in "$work"/functional/meson.build "$work"/functional/*/meson.build; do
+	for f in "$fn"/meson.build "$fn"/*/meson.build; do
 		dir=$(dirname "$f")
 		awk -v dir="$dir" '
 			/^[ \t]*(suites \+=|\{)/ { insuite = 1 }
@@ -114,9 +115,9 @@ fi
 # common/subst-vars.sh), with this runtime's values.
 configure() {
 	local build=$1 bindir=$2 busybox=$3 version=$4 in rel out
-	for in in "$work"/functional/config.nix.in "$work"/functional/*/config.nix.in "$work"/functional/common/subst-vars.sh.in; do
+	for in in "$fn"/config.nix.in "$fn"/*/config.nix.in "$fn"/common/subst-vars.sh.in; do
 		[ -f "$in" ] || continue
-		rel=${in#"$work"/functional/}
+		rel=${in#"$fn"/}
 		out=$build/${rel%.in}
 		mkdir -p "$(dirname "$out")"
 		sed -e "s|@bindir@|$bindir|g" -e "s|@bash@|$(command -v bash)|g" \
@@ -163,7 +164,7 @@ for rt in $runtimes; do
 	# Each line: SUITE DIR SCRIPT; run-one.sh prints SUITE/NAME STATUS SECONDS.
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	tr '\t' ' ' <"$work/tests" | xargs -P "$jobs" -L 1 "${as_user[@]}" env "${rtenv[@]}" \
-		NP="$work/np" FUNCTIONAL="$work/functional" BUILD="$build" LOGS="$work/logs-$rt" bash "$work/run-one.sh" >"$work/results-$rt"
+		NP="$work/np" FUNCTIONAL="$fn" BUILD="$build" LOGS="$work/logs-$rt" bash "$work/run-one.sh" >"$work/results-$rt"
 	sort -o "$work/results-$rt" "$work/results-$rt"
 	echo "nixsuite [$rt]: $(awk '{ c[$2]++ } END { printf "%d pass, %d fail, %d skip", c["pass"], c["fail"], c["skip"] }' "$work/results-$rt") in $((SECONDS - start)) s"
 done

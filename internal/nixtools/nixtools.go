@@ -35,7 +35,16 @@ const (
 	EnvBin = "NP_NIX_BIN"
 	// EnvTools is the directory of the wrappers, first on PATH inside np.
 	EnvTools = "NP_NIX_TOOLS"
+	// EnvConf is np's NIX_CONF_DIR, whose nix.conf np's NIX_CONFIG lines
+	// were decided with.
+	EnvConf = "NP_NIX_CONF_DIR"
 )
+
+// OfflineLines are the NIX_CONFIG lines np's offline defaults write
+// (cmd/np/offline.go) after its own: Nix's defaults that need an
+// unreachable server, switched off. They were decided for np's nix.conf;
+// a program with a nix.conf of its own (NIX_CONF_DIR) does not get them.
+var OfflineLines = []string{"substituters =\n", "flake-registry =\n"}
 
 // The NIX_CONFIG lines np writes.
 const (
@@ -169,6 +178,9 @@ func Adjust(environ, args []string) []string {
 		cfg = strings.ReplaceAll(cfg, ProfileLine, "")
 		e.setIf("NIX_PATH", ordinaryNixPath(e.get("NIX_PATH"), r.State, e.get("HOME")))
 	}
+	if conf := e.get(EnvConf); conf != "" && !samePath(e.get("NIX_CONF_DIR"), conf) {
+		cfg = withoutOfflineLines(cfg)
+	}
 	e.setIf("NIX_CONFIG", cfg)
 	return e.list()
 }
@@ -183,6 +195,23 @@ func withProfileLine(cfg string) string {
 		i++
 	}
 	return strings.Join(lines[:i], "") + ProfileLine + strings.Join(lines[i:], "")
+}
+
+// withoutOfflineLines drops OfflineLines from np's leading lines.
+func withoutOfflineLines(cfg string) string {
+	lines := strings.SplitAfter(cfg, "\n")
+	out := lines[:0:0]
+	i := 0
+	for ; i < len(lines); i++ {
+		switch l := lines[i]; {
+		case l == StoreLine || strings.Contains(l, " # np: "):
+			out = append(out, l)
+		case slices.Contains(OfflineLines, l):
+		default:
+			return strings.Join(append(out, lines[i:]...), "")
+		}
+	}
+	return strings.Join(out, "")
 }
 
 // ordinaryNixPath replaces the data dir's channels in a NIX_PATH np made

@@ -17,6 +17,8 @@ func inside(home, state string, extra ...string) []string {
 		EnvState + "=" + state,
 		EnvBin + "=/nix/store/x-nix/bin",
 		EnvTools + "=/data/nix-tools",
+		EnvConf + "=/data/conf",
+		"NIX_CONF_DIR=/data/conf",
 		"NIX_STORE_DIR=/nix/store",
 		"NIX_STATE_DIR=/nix/var/nix",
 		"NIX_CONFIG=" + StoreLine + "sandbox = false # np: no build sandbox in this runtime\n" + "substituters =\n",
@@ -152,5 +154,18 @@ func TestIsWrapperCall(t *testing.T) {
 	}
 	if IsWrapperCall("nix-env", lookup([]string{"PATH=" + tools})) {
 		t.Errorf("a wrapper call outside np (nothing recorded)")
+	}
+}
+
+func TestAConfigurationOfItsOwnDropsNpsOfflineLines(t *testing.T) {
+	env := inside("/home/u", "/data/state")
+	env = set(env, "NIX_CONFIG", StoreLine+"sandbox = false # np: no build sandbox in this runtime\nsubstituters =\nflake-registry =\nmax-jobs = 3\n")
+	if got := lookup(Adjust(env, nil))("NIX_CONFIG"); !strings.Contains(got, "flake-registry =\n") {
+		t.Errorf("np's own nix.conf lost np's offline lines: %q", got)
+	}
+	got := lookup(Adjust(set(env, "NIX_CONF_DIR", "/tmp/t/etc"), nil))("NIX_CONFIG")
+	// The user's own line (after np's) stays.
+	if want := StoreLine + "sandbox = false # np: no build sandbox in this runtime\n" + ProfileLine + "max-jobs = 3\n"; got != want {
+		t.Errorf("with a NIX_CONF_DIR of its own: NIX_CONFIG %q, want %q", got, want)
 	}
 }

@@ -116,10 +116,10 @@ func run(args []string) (syscall.WaitStatus, error) {
 		return runMan(args[1:])
 	}
 	if name := filepath.Base(args[0]); isNixTool(name) {
-		if nixtools.IsWrapperCall(args[0], os.Getenv) {
+		if tool, ok := nixtools.WrapperTool(args[0], os.Getenv); ok {
 			// A Nix tool run inside np, through np's wrappers: the
 			// data dir's profile or Nix's ordinary one, for this run.
-			return 0, proc.Exec(args, nixtools.Tool(args[0], os.Getenv), nixtools.Adjust(os.Environ(), args[1:]))
+			return 0, proc.Exec(args, tool, nixtools.Adjust(os.Environ(), args[1:]))
 		}
 		return runNix(append([]string{name}, args[1:]...), name)
 	}
@@ -293,7 +293,7 @@ func prepare() (*session, error) {
 	if err := linkMan(c); err != nil {
 		return nil, err
 	}
-	if err := linkTools(c); err != nil {
+	if err := linkTools(c, m); err != nil {
 		return nil, err
 	}
 	return &session{c: c, ch: ch, m: m}, nil

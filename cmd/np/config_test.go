@@ -178,7 +178,7 @@ func TestNixEnvGivesTheDataDirItsOwnProfile(t *testing.T) {
 	if got("NIX_STATE_HOME") != "" || got(nixtools.EnvHome) != "/h" || got(nixtools.EnvState) != c.nixStateDir() {
 		t.Errorf("NIX_STATE_HOME = %q, record %q %q; want none, /h and the data dir's %q", got("NIX_STATE_HOME"), got(nixtools.EnvHome), got(nixtools.EnvState), c.nixStateDir())
 	}
-	if !strings.HasPrefix(got("PATH"), c.toolsDir()+":") {
+	if !strings.HasPrefix(got("PATH"), c.toolsDir(testManifest())+":") {
 		t.Errorf("PATH = %q, want np's wrappers of the Nix tools first", got("PATH"))
 	}
 	run := nixtools.Adjust(env, []string{"-i"})

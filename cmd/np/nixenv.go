@@ -148,20 +148,16 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 	case l.stateHome != "":
 		e.set(nixtools.EnvHome, e.get("HOME"))
 		e.set(nixtools.EnvState, l.stateHome)
-		tools = c.toolsDir()
+		e.set(nixtools.EnvConf, c.confDir())
+		tools = c.toolsDir(m)
 	case nested:
 		// An np inside np, using the outer one's /nix as its own: the
 		// outer record stays.
-		tools = e.get(nixtools.EnvTools)
+		tools = c.toolsDir(m)
 	default:
 		unsetRecord(e)
 	}
 	e.set("NIX_CONFIG", prefix+cfg)
-	if tools != "" {
-		e.set(nixtools.EnvBin, m.Nix+"/bin")
-		e.set(nixtools.EnvTools, tools)
-		e.set(nixtools.EnvConf, c.confDir())
-	}
 
 	// A usable bundle the user chose is kept; otherwise np's choice.
 	bundle := e.get("NIX_SSL_CERT_FILE")
@@ -213,7 +209,7 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 // unsetRecord removes what an outer np recorded for its wrappers, where
 // this np keeps none.
 func unsetRecord(e *envList) {
-	for _, k := range []string{nixtools.EnvHome, nixtools.EnvState, nixtools.EnvBin, nixtools.EnvTools, nixtools.EnvConf} {
+	for _, k := range []string{nixtools.EnvHome, nixtools.EnvState, nixtools.EnvConf} {
 		e.unset(k)
 	}
 }

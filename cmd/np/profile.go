@@ -30,21 +30,25 @@ const ownProfileLine = nixtools.ProfileLine
 // profile link, the profiles, the channels list and defexpr.
 func (c *config) nixStateDir() string { return filepath.Join(c.DataDir, "state") }
 
-// toolsDir holds np's wrappers of the Nix tools (links to np, package
-// nixtools), first on PATH inside np where the data dir has its own profile.
-func (c *config) toolsDir() string { return filepath.Join(c.DataDir, "nix-tools") }
+// toolsDir holds np's wrappers of the Nix tools of m (links to np,
+// package nixtools), first on PATH inside np where the data dir has its
+// own profile.
+func (c *config) toolsDir(m *extract.Manifest) string {
+	return filepath.Join(c.DataDir, nixtools.ToolsDirName, filepath.Base(m.Nix))
+}
 
 // linkTools makes the wrappers: a link to np for every Nix tool.
-func linkTools(c *config) error {
+func linkTools(c *config, m *extract.Manifest) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding np's own path: %w", err)
 	}
-	if err := os.MkdirAll(c.toolsDir(), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", c.toolsDir(), err)
+	dir := c.toolsDir(m)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	for _, t := range nixTools {
-		if err := extract.ReplaceSymlink(self, filepath.Join(c.toolsDir(), t)); err != nil {
+		if err := extract.ReplaceSymlink(self, filepath.Join(dir, t)); err != nil {
 			return fmt.Errorf("linking np as %s: %w", t, err)
 		}
 	}

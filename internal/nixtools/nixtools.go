@@ -31,14 +31,17 @@ const (
 	// EnvState is the data dir's Nix state directory, the NIX_STATE_HOME np
 	// sets for EnvHome.
 	EnvState = "NP_PROFILE_STATE"
-	// EnvBin is the bin directory of np's Nix, whose tools the wrappers run.
-	EnvBin = "NP_NIX_BIN"
-	// EnvTools is the directory of the wrappers, first on PATH inside np.
-	EnvTools = "NP_NIX_TOOLS"
 	// EnvConf is np's NIX_CONF_DIR, whose nix.conf np's NIX_CONFIG lines
 	// were decided with.
 	EnvConf = "NP_NIX_CONF_DIR"
 )
+
+// ToolsDirName is the directory, in a data dir, of the wrappers: one
+// directory per Nix np carries, named as its store path
+// (nix-tools/<hash>-nix-<version>/nix-env, ...), so that a wrapper knows
+// its Nix even where np's record is gone (in a build, whose environment
+// Nix clears) and np versions sharing a data dir each run their own.
+const ToolsDirName = "nix-tools"
 
 // OfflineLines are the NIX_CONFIG lines np's offline defaults write
 // (cmd/np/offline.go) after its own: Nix's defaults that need an
@@ -232,33 +235,40 @@ func ordinaryNixPath(nixPath, state, home string) string {
 	return strings.Join(parts, string(filepath.ListSeparator))
 }
 
-// IsWrapperCall says whether np was started as one of the wrappers: as a
-// path into the wrappers' directory, or by a name that PATH finds there
-// (a shell passes the bare name as argv[0]). A link to np elsewhere (np
-// link) is np proper, which starts a whole np with its own NP_LOCATION.
-func IsWrapperCall(argv0 string, get func(string) string) bool {
-	tools := get(EnvTools)
-	if tools == "" || get(EnvBin) == "" {
-		return false
-	}
-	if strings.Contains(argv0, "/") {
-		return samePath(filepath.Dir(argv0), tools)
-	}
-	for _, dir := range filepath.SplitList(get("PATH")) {
-		if dir == "" {
-			dir = "."
-		}
-		f := filepath.Join(dir, argv0)
-		if st, err := os.Stat(f); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return samePath(dir, tools)
-		}
-	}
-	return false
+// WrapperTool says whether np was started as one of the wrappers, and
+// which of np's Nix tools that is: argv0 is a path into a wrappers'
+// directory (DATA_DIR/nix-tools/<store path name>), or a name that PATH
+// finds there first (a shell passes the bare name as argv[0]), and that
+// Nix is in /nix/store. A link to np elsewhere (np link) is np proper,
+// which starts a whole np with its own NP_LOCATION.
+func WrapperTool(argv0 string, get func(string) string) (string, bool) {
+	return wrapperTool(argv0, get, storeDir)
 }
 
-// Tool is the file of np's Nix tool that argv0 names.
-func Tool(argv0 string, get func(string) string) string {
-	return filepath.Join(get(EnvBin), filepath.Base(argv0))
+func wrapperTool(argv0 string, get func(string) string, store string) (string, bool) {
+	name := filepath.Base(argv0)
+	dir := ""
+	if strings.Contains(argv0, "/") {
+		dir = filepath.Dir(argv0)
+	} else {
+		for _, d := range filepath.SplitList(get("PATH")) {
+			if d == "" {
+				d = "."
+			}
+			if st, err := os.Stat(filepath.Join(d, name)); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+				dir = d
+				break
+			}
+		}
+	}
+	if dir == "" || filepath.Base(filepath.Dir(dir)) != ToolsDirName {
+		return "", false
+	}
+	tool := filepath.Join(store, filepath.Base(dir), "bin", name)
+	if _, err := os.Stat(tool); err != nil {
+		return "", false
+	}
+	return tool, true
 }
 
 // env is an ordered environment; the first of duplicate keys wins, as

@@ -15,8 +15,6 @@ func inside(home, state string, extra ...string) []string {
 		"HOME=" + home,
 		EnvHome + "=" + home,
 		EnvState + "=" + state,
-		EnvBin + "=/nix/store/x-nix/bin",
-		EnvTools + "=/data/nix-tools",
 		EnvConf + "=/data/conf",
 		"NIX_CONF_DIR=/data/conf",
 		"NIX_STORE_DIR=/nix/store",
@@ -128,16 +126,23 @@ func TestOutsideNpNothingChanges(t *testing.T) {
 	}
 }
 
-func TestIsWrapperCall(t *testing.T) {
-	tools, other := t.TempDir(), t.TempDir()
+func TestWrapperTool(t *testing.T) {
+	store, data, other := t.TempDir(), t.TempDir(), t.TempDir()
+	nix := filepath.Join(store, "h-nix-2.26.3")
+	if err := os.MkdirAll(filepath.Join(nix, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nix, "bin", "nix-env"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tools := filepath.Join(data, ToolsDirName, filepath.Base(nix))
 	for _, d := range []string{tools, other} {
+		os.MkdirAll(d, 0o755)
 		if err := os.WriteFile(filepath.Join(d, "nix-env"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	get := func(path string) func(string) string {
-		return lookup([]string{EnvTools + "=" + tools, EnvBin + "=/nix/store/x-nix/bin", "PATH=" + path})
-	}
+	want := filepath.Join(nix, "bin", "nix-env")
 	cases := []struct {
 		argv0, path string
 		want        bool
@@ -148,24 +153,18 @@ func TestIsWrapperCall(t *testing.T) {
 		{filepath.Join(other, "nix-env"), tools, false},
 	}
 	for _, c := range cases {
-		if got := IsWrapperCall(c.argv0, get(c.path)); got != c.want {
-			t.Errorf("IsWrapperCall(%q) with PATH=%s: %v, want %v", c.argv0, c.path, got, c.want)
+		got, ok := wrapperTool(c.argv0, lookup([]string{"PATH=" + c.path}), store)
+		if ok != c.want || ok && got != want {
+			t.Errorf("WrapperTool(%q) with PATH=%s: %q %v, want %v", c.argv0, c.path, got, ok, c.want)
 		}
-	}
-	if IsWrapperCall("nix-env", lookup([]string{"PATH=" + tools})) {
-		t.Errorf("a wrapper call outside np (nothing recorded)")
 	}
 }
 
-func TestAConfigurationOfItsOwnDropsNpsOfflineLines(t *testing.T) {
-	env := inside("/home/u", "/data/state")
-	env = set(env, "NIX_CONFIG", StoreLine+"sandbox = false # np: no build sandbox in this runtime\nsubstituters =\nflake-registry =\nmax-jobs = 3\n")
-	if got := lookup(Adjust(env, nil))("NIX_CONFIG"); !strings.Contains(got, "flake-registry =\n") {
-		t.Errorf("np's own nix.conf lost np's offline lines: %q", got)
-	}
-	got := lookup(Adjust(set(env, "NIX_CONF_DIR", "/tmp/t/etc"), nil))("NIX_CONFIG")
-	// The user's own line (after np's) stays.
-	if want := StoreLine + "sandbox = false # np: no build sandbox in this runtime\n" + ProfileLine + "max-jobs = 3\n"; got != want {
-		t.Errorf("with a NIX_CONF_DIR of its own: NIX_CONFIG %q, want %q", got, want)
+func TestNoWrapperWithoutItsNix(t *testing.T) {
+	tools := filepath.Join(t.TempDir(), ToolsDirName, "h-nix-2.26.3")
+	os.MkdirAll(tools, 0o755)
+	os.WriteFile(filepath.Join(tools, "nix-env"), nil, 0o755)
+	if _, ok := wrapperTool("nix-env", lookup([]string{"PATH=" + tools}), t.TempDir()); ok {
+		t.Errorf("a wrapper whose Nix is not in the store (outside np) runs")
 	}
 }

@@ -10,12 +10,12 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 nix-src nix-functional nix-functional-subset bench demo lint clean distclean
+.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 nix-src nix-functional nix-functional-subset bench demo lint clean distclean syscalls compat
 
 all: bin/np bin/np-aarch64
 
 # The Debian packages Nix is made from, fetched with a private apt setup.
-$(BUILD)/debs.list: assets/fetch-debs.sh
+$(BUILD)/debs.list: assets/fetch-debs.sh assets/nix-version
 	bash assets/fetch-debs.sh $(BUILD)
 	touch $@
 
@@ -50,7 +50,7 @@ bin/np: $(BUILD)/np-bare $(BUILD)/payload.tar.zst
 # $(BUILD)/arm64. Nothing of arm64 runs on the build host.
 ARM64 := $(BUILD)/arm64
 
-$(ARM64)/debs.list: assets/fetch-debs.sh
+$(ARM64)/debs.list: assets/fetch-debs.sh assets/nix-version
 	bash assets/fetch-debs.sh $(ARM64) arm64
 	touch $@
 
@@ -111,6 +111,17 @@ unit: bin/np test-setup $(PROFILES)
 integration: bin/np test-setup $(PROFILES)
 	bash integration/run.sh
 
+# The system calls np's Nix makes (strace -f inside ns, as nptest), each
+# checked against the tracer's table or ptrace/pathless.txt (about 30 s).
+syscalls: bin/np test-setup
+	bash integration/syscalls.sh
+
+# A data dir used by the previous np (the last commit with Nix 2.26.3,
+# built here from git history), then by this np, then by the previous np
+# again: nothing lost, the store database intact (integration/compat.sh).
+compat: bin/np test-setup
+	bash integration/compat.sh
+
 # The signal, terminal and lifetime tests again, started as carelessly as
 # `nohup make test &` would with umask 077 and no terminal (about 60 s).
 robust: bin/np test-setup $(PROFILES)
@@ -156,7 +167,7 @@ nix-functional: bin/np test-setup nix-src
 nix-functional-subset: bin/np test-setup nix-src
 	bash integration/nixsuite/suite.sh -r "ns ptrace" -s integration/nixsuite/subset.txt
 
-test: lint unit reproducible reproducible-arm64 integration robust containers kernel-smoke kernel-smoke-arm64 nix-functional-subset
+test: lint unit reproducible reproducible-arm64 integration compat syscalls robust containers kernel-smoke kernel-smoke-arm64 nix-functional-subset
 
 bench: bin/np
 	bash integration/bench.sh

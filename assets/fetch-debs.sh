@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fetch-debs.sh BUILDDIR [ARCH]
 #
-# Downloads Debian trixie's nix-bin with its whole Depends closure, plus
-# busybox-static and ca-certificates, and unpacks every .deb into
+# Downloads Debian forky's nix-bin, at exactly the version assets/nix-version
+# names (the one place np's Nix version is pinned), with its whole Depends
+# closure, plus busybox-static and ca-certificates, and unpacks every .deb into
 # BUILDDIR/root. Apt runs with a private configuration under BUILDDIR/apt so
 # the host's package state is never touched; nothing is installed, which
 # matters because installing nix-bin would create /nix on the host.
@@ -27,7 +28,12 @@ B=$(cd "$1" && pwd)
 A=$B/apt
 DEBS=$B/debs
 ROOT=$B/root
-SUITE=trixie
+# forky (testing), not sid: a package reaches it only after it has built on
+# every architecture and passed its migration checks, and it changes less
+# often than sid, so the pinned version stays served longer.
+SUITE=forky
+HERE=$(cd "$(dirname "$0")" && pwd)
+NIX_PIN=$(tr -d ' \n' <"$HERE/nix-version")
 ARCH=${2:-amd64}
 case $ARCH in
 amd64 | arm64) ;;
@@ -82,7 +88,7 @@ mirror=${mirror%/}
 
 # The stamp records what was asked for; a matching stamp plus an existing
 # list means the previous run completed, so a rebuild costs nothing.
-want="suite=$SUITE arch=$ARCH roots=$ROOTS"
+want="suite=$SUITE arch=$ARCH nix-bin=$NIX_PIN roots=$ROOTS"
 if [ -f "$B/fetch.stamp" ] && [ "$(cat "$B/fetch.stamp")" = "$want" ] &&
 	[ -f "$B/debs.list" ] && [ -d "$ROOT/usr/bin" ]; then
 	trap - EXIT
@@ -117,17 +123,29 @@ fi
 
 apt-get "${O[@]}" -q update >>"$LOG" 2>&1
 
+# The pinned Nix must be the one the suite serves: a suite keeps only its
+# current version, so when Debian moves on the build stops here, saying what
+# it wanted, what is served, and the change that moves np to it.
+served=$(apt-cache "${O[@]}" madison nix-bin 2>>"$LOG" | awk -F' *[|] *' '{ print $2 }')
+if ! printf '%s\n' $served | grep -qxF -- "$NIX_PIN"; then
+	trap - EXIT
+	have=$(printf '%s\n' $served | head -n 1)
+	echo "fetch-debs: np pins nix-bin $NIX_PIN but Debian $SUITE ($ARCH) serves ${have:-no nix-bin}; to move np to it: echo '$have' > assets/nix-version" >&2
+	exit 1
+fi
+
 # apt-cache prints each reached package at column 0 and its dependencies
 # indented; virtual packages appear as <name> and are satisfied by a real
 # provider that is listed separately, so only unindented plain names count.
 closure=$(apt-cache "${O[@]}" depends --recurse --no-recommends --no-suggests \
-	--no-conflicts --no-breaks --no-replaces --no-enhances nix-bin 2>>"$LOG" |
+	--no-conflicts --no-breaks --no-replaces --no-enhances "nix-bin=$NIX_PIN" 2>>"$LOG" |
 	grep -E '^[a-z0-9][a-z0-9.+-]*(:[a-z0-9]+)?$' | sed 's/:.*//' | sort -u)
 if [ -z "$closure" ]; then
 	echo "fetch-debs: empty dependency closure for nix-bin" >&2
 	exit 1
 fi
-pkgs=$(printf '%s\n' $closure busybox-static ca-certificates | sort -u)
+pkgs=$(printf '%s\n' $closure busybox-static ca-certificates | grep -vx nix-bin | sort -u)
+pkgs="nix-bin=$NIX_PIN $pkgs"
 
 # A fresh download directory keeps stale versions from a previous run out of
 # debs.list.

@@ -65,7 +65,7 @@ export NP_LOCATION=$loc
 export NIX_CONFIG="substituters =" # offline: never wait on a binary cache
 "$np" nix --version >/dev/null     # install once, outside the timings
 store=$loc/.nix-portable/nix       # appears at /nix
-nixpath=$(cd "$store/store" && ls -d ./*-nix-2.26.3 | head -1)
+nixpath=$(cd "$store/store" && ls -d ./*-nix-2.* | head -1)
 nixpath=/nix/store/${nixpath#./}
 bbpath=$(cd "$store/store" && ls -d ./*-busybox-* | head -1)
 bb=/nix/store/${bbpath#./}/bin/busybox

@@ -33,7 +33,8 @@ func storePath(t *testing.T, loc, suffix string) string {
 
 // busybox is the payload's static busybox, as a guest path.
 func busybox(t *testing.T) string {
-	return storePath(t, sharedLocation(t), "busybox-1.37.0") + "/bin/busybox"
+	name := filepath.Base(payloadBusybox) // hash-busybox-VERSION
+	return storePath(t, sharedLocation(t), name[strings.Index(name, "-")+1:]) + "/bin/busybox"
 }
 
 // scratch is a fresh directory under /nix/var for one test: its guest path
@@ -212,17 +213,17 @@ func TestBashFileTestsOnNixPaths(t *testing.T) {
 
 func TestExecOfStorePrograms(t *testing.T) {
 	loc := sharedLocation(t)
-	nix := storePath(t, loc, "nix-2.26.3") + "/bin"
+	nix := storePath(t, loc, "nix-"+nixVersion) + "/bin"
 	// A static binary under /nix.
 	if got := must(t, np(t, runOpts{}, "run", busybox(t), "echo", "static-ok")); got != "static-ok\n" {
 		t.Fatalf("static busybox printed %q", got)
 	}
 	// A dynamic one whose interpreter (PT_INTERP) is under /nix too.
-	if got := strings.TrimSpace(must(t, np(t, runOpts{}, "run", nix+"/nix-store", "--version"))); got != "nix-store (Nix) 2.26.3" {
+	if got := strings.TrimSpace(must(t, np(t, runOpts{}, "run", nix+"/nix-store", "--version"))); got != "nix-store (Nix) "+nixVersion {
 		t.Fatalf("%s/nix-store --version printed %q", nix, got)
 	}
 	// argv[0] reaches the program: Nix picks its personality by it.
-	if got := strings.TrimSpace(must(t, np(t, runOpts{}, "run", "bash", "-c", `exec -a nix-instantiate "$1" --version`, "bash", nix+"/nix"))); got != "nix-instantiate (Nix) 2.26.3" {
+	if got := strings.TrimSpace(must(t, np(t, runOpts{}, "run", "bash", "-c", `exec -a nix-instantiate "$1" --version`, "bash", nix+"/nix"))); got != "nix-instantiate (Nix) "+nixVersion {
 		t.Fatalf("exec -a nix-instantiate .../nix --version printed %q", got)
 	}
 	// A program under /nix that re-executes itself through /proc/self/exe.

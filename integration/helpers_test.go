@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "integration: np's tests must run as an unprivileged user; `make integration` drops to one")
 		os.Exit(2)
 	}
+	if err := readNixVersion(); err != nil {
+		fmt.Fprintln(os.Stderr, "integration: reading np's payload:", err)
+		os.Exit(2)
+	}
 	if err := selectPass(os.Getenv("NP_TEST_RUNTIME")); err != nil {
 		fmt.Fprintln(os.Stderr, "integration:", err)
 		os.Exit(2)
@@ -45,6 +49,26 @@ func TestMain(m *testing.M) {
 		extract.RemoveTree(sharedDir)
 	}
 	os.Exit(code)
+}
+
+// nixVersion is the version of the Nix np carries (e.g. 2.34.8) and
+// payloadBusybox the store path of its busybox, from its payload's
+// manifest: the tests compare what Nix prints with them, so moving np to
+// another Nix (assets/nix-version) needs no edit here.
+var nixVersion, payloadBusybox string
+
+func readNixVersion() error {
+	p, err := extract.OpenPayload(npBin)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	m, err := extract.ReadManifest(p)
+	if err != nil {
+		return err
+	}
+	nixVersion, payloadBusybox = m.NixVersion, m.Busybox
+	return nil
 }
 
 // resetSignals gives the programs the suite starts the default

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,13 +12,11 @@ import (
 	"testing"
 )
 
-const wantNixVersion = "nix (Nix) 2.26.3"
-
 func TestFirstRunInstallsAndSecondRunDoesNot(t *testing.T) {
 	loc := newLocation(t)
 	first := np(t, runOpts{loc: loc, env: []string{"NP_DEBUG=1"}}, "nix", "--version")
-	if got := strings.TrimSpace(must(t, first)); got != wantNixVersion {
-		t.Fatalf("np nix --version printed %q, want %q", got, wantNixVersion)
+	if got := strings.TrimSpace(must(t, first)); got != "nix (Nix) "+nixVersion {
+		t.Fatalf("np nix --version printed %q, want %q", got, "nix (Nix) "+nixVersion)
 	}
 	if !strings.Contains(first.stderr, "installing payload") {
 		t.Fatalf("first run did not report installing; stderr:\n%s", first.stderr)
@@ -26,7 +25,7 @@ func TestFirstRunInstallsAndSecondRunDoesNot(t *testing.T) {
 		t.Fatalf("install records after the first run: %v, want one", recs)
 	}
 	second := np(t, runOpts{loc: loc, env: []string{"NP_DEBUG=1"}}, "nix", "--version")
-	if got := strings.TrimSpace(must(t, second)); got != wantNixVersion {
+	if got := strings.TrimSpace(must(t, second)); got != "nix (Nix) "+nixVersion {
 		t.Fatalf("second run printed %q", got)
 	}
 	if strings.Contains(second.stderr, "installing payload") {
@@ -96,7 +95,7 @@ func TestVerifyAfterInstallAndGarbageCollectionKeepsNp(t *testing.T) {
 		t.Fatalf("nix-store --verify --check-contents reported problems: exit %d\n%s", v.code, v.stderr)
 	}
 	must(t, np(t, runOpts{loc: loc}, "nix-collect-garbage"))
-	if got := strings.TrimSpace(must(t, np(t, runOpts{loc: loc}, "nix", "--version"))); got != wantNixVersion {
+	if got := strings.TrimSpace(must(t, np(t, runOpts{loc: loc}, "nix", "--version"))); got != "nix (Nix) "+nixVersion {
 		t.Fatalf("after garbage collection np nix --version printed %q", got)
 	}
 	must(t, np(t, runOpts{loc: loc}, "nix-store", "--verify", "--check-contents"))
@@ -116,7 +115,7 @@ func TestConcurrentFirstRunsShareOneInstall(t *testing.T) {
 	wg.Wait()
 	installs := 0
 	for i, r := range results {
-		if got := strings.TrimSpace(must(t, r)); got != wantNixVersion {
+		if got := strings.TrimSpace(must(t, r)); got != "nix (Nix) "+nixVersion {
 			t.Fatalf("run %d printed %q", i, got)
 		}
 		installs += strings.Count(r.stderr, "installing payload")
@@ -165,14 +164,14 @@ func TestCorruptPayloadLeavesNoCompleteLookingStore(t *testing.T) {
 		t.Fatalf("a failed install left store paths behind: %v", entries)
 	}
 	// The good binary then installs over the remains.
-	if got := strings.TrimSpace(must(t, np(t, runOpts{loc: loc}, "nix", "--version"))); got != wantNixVersion {
+	if got := strings.TrimSpace(must(t, np(t, runOpts{loc: loc}, "nix", "--version"))); got != "nix (Nix) "+nixVersion {
 		t.Fatalf("good np after a failed install printed %q", got)
 	}
 }
 
 func TestHostLibraryVariablesDoNotBreakNix(t *testing.T) {
 	r := np(t, runOpts{env: []string{"LD_LIBRARY_PATH=/nonexistent:/usr/lib/x86_64-linux-gnu", "LD_PRELOAD=/nonexistent/libnothing.so"}}, "nix", "--version")
-	if got := strings.TrimSpace(must(t, r)); got != wantNixVersion {
+	if got := strings.TrimSpace(must(t, r)); got != "nix (Nix) "+nixVersion {
 		t.Fatalf("printed %q", got)
 	}
 }
@@ -211,11 +210,24 @@ func TestDataDirOthersCanWriteIsRefused(t *testing.T) {
 
 func TestVersionAndDoctorLeaveNoTrace(t *testing.T) {
 	loc := filepath.Join(newLocation(t), "not-yet")
-	must(t, np(t, runOpts{loc: loc}, "--version"))
+	// Before any install, --version names the Nix np carries (from its
+	// payload), which must be Nix 2.34 or newer (issue 22).
+	if out := must(t, np(t, runOpts{loc: loc}, "--version")); !containsLine(out, "nix (Nix) "+nixVersion) || !atLeastNix234(nixVersion) {
+		t.Errorf("np --version before the first run printed %q; want the payload's Nix %s, 2.34 or newer", out, nixVersion)
+	}
 	if r := np(t, runOpts{loc: loc}, "doctor"); r.code != 0 {
 		t.Fatalf("doctor: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if _, err := os.Stat(loc); err == nil {
 		t.Fatal("np --version or np doctor created NP_LOCATION")
 	}
+}
+
+// atLeastNix234: a Nix version string (2.34.8) is 2.34 or newer.
+func atLeastNix234(v string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 2 || major == 2 && minor >= 34
 }

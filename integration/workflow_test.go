@@ -348,14 +348,23 @@ func TestExposeFollowsNixProfile(t *testing.T) {
 	if out := must(t, np(t, o, "expose", bin)); !strings.Contains(out, "exposed 0 programs") {
 		t.Fatalf("np expose of an empty profile printed %q", out)
 	}
-	must(t, np(t, o, "nix", "profile", "install", "--impure", "--expr", programExpr("np-profiled")))
+	must(t, np(t, o, "nix", "profile", "add", "--impure", "--expr", programExpr("np-profiled")))
 	path := []string{"PATH=" + bin + ":/usr/bin:/bin"}
 	if out, code := hostShell(t, path, `np-profiled z`); out != "[np-profiled][z]\n" || code != 0 {
-		t.Fatalf("np-profiled after nix profile install: %q exit %d", out, code)
+		t.Fatalf("np-profiled after nix profile add: %q exit %d", out, code)
 	}
 	must(t, np(t, o, "nix", "profile", "remove", "np-profiled"))
 	if _, err := os.Stat(filepath.Join(bin, "np-profiled")); err == nil {
 		t.Fatalf("np-profiled's wrapper outlived nix profile remove")
+	}
+	// The spelling of Nix before 2.30 still works, with Nix's one-line hint.
+	r := np(t, o, "nix", "profile", "install", "--impure", "--expr", programExpr("np-old-spelling"))
+	must(t, r)
+	if !strings.Contains(r.stderr, "'install' is a deprecated alias for 'add'") {
+		t.Errorf("nix profile install gave no hint to use add: %q", r.stderr)
+	}
+	if out, code := hostShell(t, path, `np-old-spelling z`); out != "[np-old-spelling][z]\n" || code != 0 {
+		t.Fatalf("np-old-spelling after nix profile install: %q exit %d", out, code)
 	}
 }
 

@@ -65,9 +65,9 @@ replaced; other files are left alone and reported.`,
 			help: `Writes into DIR a small sh wrapper for every program of your Nix profile
 (this data dir's: DATA_DIR/state/profile/bin); each runs that program through
 np with its own arguments, exit status and signals. Put DIR on PATH (export PATH="DIR:$PATH") and the programs you
-installed with nix-env -i or nix profile install run from any shell. np keeps
+installed with nix-env -i or nix profile add run from any shell. np keeps
 DIR in sync: after every command it ran, when the profile changed (nix-env
--i/-e, nix profile install/remove, rollbacks), wrappers are added and
+-i/-e, nix profile add/remove, rollbacks), wrappers are added and
 removed. --remove DIR removes the wrappers and forgets DIR. Files in DIR that
 np did not write are left alone.`,
 			run: cmdExpose,
@@ -234,9 +234,16 @@ func printVersion() (syscall.WaitStatus, error) {
 		return exitStatus(0), nil
 	}
 	defer payload.Close()
-	nixVersion := "unknown until first run"
+	// The installed manifest when there is one; before the first run the
+	// payload's own (its first entry, so only its start is decompressed).
+	nixVersion := "unknown"
 	if c, err := loadConfig(os.Getenv); err == nil {
 		if m := installedManifest(c, payload); m != nil {
+			nixVersion = m.NixVersion
+		}
+	}
+	if nixVersion == "unknown" {
+		if m, err := extract.ReadManifest(payload); err == nil {
 			nixVersion = m.NixVersion
 		}
 	}

@@ -85,6 +85,20 @@ func ExecUnderFilters(names []string, argv, env []string) error {
 	// the same thread must install them all and call execve.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	for _, name := range names {
+		if name == "linux-3.10" {
+			// An old kernel also says it is old: uname's release is
+			// what libraries choose their fallbacks by. Without
+			// getrandom, OpenSSL (3.6 in np's Nix 2.34, which libgit2
+			// initialises for Nix's git fetchers) seeds from /dev/random
+			// and /dev/urandom only on a kernel that says it is older
+			// than 4.8, and otherwise fails ("entropy source strength
+			// too weak"). UNAME26 makes uname say 2.6.<60+minor>.
+			if err := setUname26(); err != nil {
+				return err
+			}
+		}
+	}
 	// Without no_new_privs an unprivileged process may not install a filter.
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("setting no_new_privs: %w", err)
@@ -96,6 +110,22 @@ func ExecUnderFilters(names []string, argv, env []string) error {
 	}
 	err := syscall.Exec(argv[0], argv, env)
 	return fmt.Errorf("executing %s: %w", argv[0], err)
+}
+
+// uname26 is the personality flag UNAME26 (linux/personality.h).
+const uname26 = 0x0020000
+
+// setUname26 adds UNAME26 to the process's personality (0xffffffff asks
+// for the current one without changing it); exec keeps it.
+func setUname26() error {
+	cur, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
+	if errno == 0 {
+		_, _, errno = unix.RawSyscall(unix.SYS_PERSONALITY, cur|uname26, 0, 0)
+	}
+	if errno != 0 {
+		return fmt.Errorf("setting the UNAME26 personality: %w", errno)
+	}
+	return nil
 }
 
 func knownFilters() string {

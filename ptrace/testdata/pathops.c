@@ -20,6 +20,12 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/openat2.h>
+#include <linux/stat.h>
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
 
 extern char **environ;
 
@@ -74,6 +80,77 @@ static int forks_under_signals(const char *prog) {
 	}
 	hammer_stop = 1; pthread_join(th, NULL);
 	return bad;
+}
+
+// The calls newer Nix and glibc make (Nix 2.34: openat2 with
+// RESOLVE_BENEATH to unpack into the store, fchmodat2 before deleting,
+// close_range before exec; glibc's threads and posix_spawn: clone3).
+static int cat_fd(int fd) {
+	char b[256]; ssize_t n = read(fd, b, sizeof b - 1); if (n < 0) return fail();
+	b[n] = 0; printf("%s", b); return 0;
+}
+static int openat2_op(int dirfd, const char *p, unsigned long long flags, unsigned long long mode, unsigned long long resolve) {
+	struct open_how how = {.flags = flags, .mode = mode, .resolve = resolve};
+	return syscall(SYS_openat2, dirfd, p, &how, sizeof how);
+}
+struct clone3_args { // struct clone_args of linux/sched.h, whose header clashes with sched.h
+	unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+static int newer_calls(int argc, char **argv) {
+	const char *op = argv[1], *p = argv[2];
+	if (!strcmp(op, "openat2")) { // openat2 of an absolute path, no RESOLVE flags
+		int fd = openat2_op(AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0, 0); if (fd < 0) return fail();
+		return cat_fd(fd);
+	}
+	if (!strcmp(op, "openat2-beneath")) { // DIR NAME: as Nix opens in the store
+		int d = open(p, O_RDONLY | O_DIRECTORY); if (d < 0) return fail();
+		int fd = openat2_op(d, argv[3], O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+		if (fd < 0) return fail();
+		return cat_fd(fd);
+	}
+	if (!strcmp(op, "openat2-create")) { // DIR NAME: create as Nix unpacks a NAR
+		int d = open(p, O_RDONLY | O_DIRECTORY); if (d < 0) return fail();
+		int fd = openat2_op(d, argv[3], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+		if (fd < 0) return fail();
+		if (write(fd, "made\n", 5) != 5) return fail();
+		return ok(close(fd));
+	}
+	if (!strcmp(op, "fchmodat2")) { // DIR NAME MODE: as Nix makes a tree deletable
+		int d = open(p, O_RDONLY | O_DIRECTORY); if (d < 0) return fail();
+		return ok(syscall(SYS_fchmodat2, d, argv[3], (unsigned)strtoul(argv[4], NULL, 8), AT_SYMLINK_NOFOLLOW));
+	}
+	if (!strcmp(op, "fchmodat2-abs")) { // PATH MODE
+		return ok(syscall(SYS_fchmodat2, AT_FDCWD, p, (unsigned)strtoul(argv[3], NULL, 8), AT_SYMLINK_NOFOLLOW));
+	}
+	if (!strcmp(op, "statx")) { // PATH: its inode
+		struct statx sx; if (statx(AT_FDCWD, p, 0, STATX_INO, &sx) < 0) return fail();
+		printf("%llu\n", (unsigned long long)sx.stx_ino); return 0;
+	}
+	if (!strcmp(op, "statx-empty")) { // PATH: statx of its fd with AT_EMPTY_PATH
+		int fd = open(p, O_RDONLY); if (fd < 0) return fail();
+		struct statx sx; if (statx(fd, "", AT_EMPTY_PATH, STATX_INO, &sx) < 0) return fail();
+		printf("%llu\n", (unsigned long long)sx.stx_ino); return 0;
+	}
+	if (!strcmp(op, "clone3")) { // PATH: a child made by clone3 reads it
+		struct clone3_args a = {.exit_signal = SIGCHLD};
+		fflush(stdout);
+		long pid = syscall(SYS_clone3, &a, sizeof a);
+		if (pid < 0) return fail();
+		if (pid == 0) {
+			int fd = open(p, O_RDONLY); if (fd < 0) { fail(); fflush(stdout); _exit(1); }
+			cat_fd(fd); fflush(stdout); _exit(0);
+		}
+		int ws; if (waitpid(pid, &ws, 0) < 0) return fail();
+		printf("status %d\n", WEXITSTATUS(ws)); return 0;
+	}
+	if (!strcmp(op, "close-range")) { // PATH: every fd above 2 closed, then an open
+		for (int i = 0; i < 4; i++) open("/", O_RDONLY);
+		if (syscall(SYS_close_range, 3, ~0U, 0) < 0) return fail();
+		int fd = open(p, O_RDONLY); if (fd < 0) return fail();
+		printf("fd %d ", fd); return cat_fd(fd);
+	}
+	(void)argc;
+	return -1;
 }
 
 static int cmpstr(const void *a, const void *b) { return strcmp(*(char **)a, *(char **)b); }
@@ -137,6 +214,7 @@ int main(int argc, char **argv) {
 		int d = open(p, O_RDONLY | O_DIRECTORY); if (d < 0) return fail();
 		return ok(renameat(d, argv[3], AT_FDCWD, argv[4]));
 	}
+	if (p) { int r = newer_calls(argc, argv); if (r >= 0) return r; }
 	if (!strcmp(op, "openat-path")) { // O_PATH opens relative to a dirfd, as libarchive walks
 		int d = open(p, O_PATH | O_DIRECTORY); if (d < 0) return fail();
 		d = openat(d, argv[3], O_PATH | O_DIRECTORY | O_CLOEXEC); if (d < 0) return fail();

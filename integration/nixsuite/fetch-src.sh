@@ -84,15 +84,32 @@ apt-get "${O[@]}" -q update >>"$LOG" 2>&1
 dl=$B/nix-src.dl
 rm -rf "$dl" "$B/nix-src"
 mkdir -p "$dl"
-if ! (cd "$dl" && apt-get "${O[@]}" -q --download-only source "nix=$srcver") >>"$LOG" 2>&1; then
+if (cd "$dl" && apt-get "${O[@]}" -q --download-only source "nix=$srcver") >>"$LOG" 2>&1; then
+	dsc=$(ls "$dl"/*.dsc)
+	# --no-check: apt verified the files against the signed Sources index.
+	dpkg-source --no-check -x "$dsc" "$B/nix-src" >>"$LOG" 2>&1
+	from="Debian's source package"
+elif [ -n "${NIX_SRC_GIT:-}" ]; then
+	# A mirror that lists the source but does not serve it (a partial
+	# mirror): NixOS/nix's tag of the same upstream version, from a git
+	# repository the caller has, without Debian's patches.
+	tag=${srcver%%+*}
+	mkdir -p "$B/nix-src"
+	if ! git -C "$NIX_SRC_GIT" archive "$tag" | tar -x -C "$B/nix-src"; then
+		echo "fetch-src: $NIX_SRC_GIT has no tag $tag" >&2
+		exit 1
+	fi
+	from="tag $tag of $NIX_SRC_GIT (Debian's mirror did not serve the source)"
+else
 	have=$(apt-cache "${O[@]}" showsrc nix 2>/dev/null | awk '/^Version:/ { print $2 }' | sort -u | tr '\n' ' ')
-	echo "fetch-src: Debian's mirror has no source of nix $srcver (it has: ${have:-none}); rebuild the payload from a version it has" >&2
+	if printf '%s\n' $have | grep -qxF "$srcver"; then
+		echo "fetch-src: Debian's mirror lists the source of nix $srcver but did not serve it ($(grep -m1 -o 'Err:.*\|E: Failed.*' "$LOG")); use a full mirror, or NIX_SRC_GIT=<a clone of NixOS/nix> for its tag ${srcver%%+*}" >&2
+	else
+		echo "fetch-src: Debian's mirror has no source of nix $srcver (it has: ${have:-none}); rebuild the payload from a version it has" >&2
+	fi
 	exit 1
 fi
-dsc=$(ls "$dl"/*.dsc)
-# --no-check: apt verified the files against the signed Sources index.
-dpkg-source --no-check -x "$dsc" "$B/nix-src" >>"$LOG" 2>&1
 rm -rf "$dl"
 echo "$srcver" >"$B/nix-src.stamp"
-echo "fetch-src: nix $srcver sources in $B/nix-src"
+echo "fetch-src: nix $srcver sources in $B/nix-src, from $from"
 trap - EXIT

@@ -137,6 +137,9 @@ for rt in $runtimes; do
 	mkdir -p "$loc" "$build"
 	chmod 777 "$loc" "$build"
 	rtenv=(NP_LOCATION="$loc")
+	if [ -n "${NIXSUITE_TMPDIR:-}" ]; then
+		rtenv+=(NIXSUITE_TMPDIR="$NIXSUITE_TMPDIR") # the tests' root outside /nix, to compare
+	fi
 	case $rt in
 	ns) rtenv+=(NP_RUNTIME=ns) ;;
 	ptrace) rtenv+=(NP_RUNTIME=ptrace) ;;

@@ -149,6 +149,7 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 		e.set(nixtools.EnvHome, e.get("HOME"))
 		e.set(nixtools.EnvState, l.stateHome)
 		e.set(nixtools.EnvConf, c.confDir())
+		e.unset(nixtools.EnvOffline) // np's offline defaults set it anew
 		tools = c.toolsDir(m)
 	case nested:
 		// An np inside np, using the outer one's /nix as its own: the
@@ -209,7 +210,7 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 // unsetRecord removes what an outer np recorded for its wrappers, where
 // this np keeps none.
 func unsetRecord(e *envList) {
-	for _, k := range []string{nixtools.EnvHome, nixtools.EnvState, nixtools.EnvConf} {
+	for _, k := range []string{nixtools.EnvHome, nixtools.EnvState, nixtools.EnvConf, nixtools.EnvOffline} {
 		e.unset(k)
 	}
 }

@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/proc"
 )
 
@@ -95,15 +93,5 @@ func TestOfflineLinesFollowNpsOwnConfig(t *testing.T) {
 	inner := nixEnv(env.list(), c, testManifest(), true, profileLayout{})
 	if got, _ := proc.Getenv(inner, "NIX_CONFIG"); strings.Contains(got, noSandbox) {
 		t.Fatalf("inner np kept the outer's sandbox line: %q", got)
-	}
-}
-
-// The wrappers drop np's offline lines for a program with a nix.conf of
-// its own; they know them by name.
-func TestOfflineLinesAreKnownToTheWrappers(t *testing.T) {
-	for _, d := range defaultServers {
-		if !slices.Contains(nixtools.OfflineLines, d.off+"\n") {
-			t.Errorf("offline line %q is missing from nixtools.OfflineLines", d.off)
-		}
 	}
 }

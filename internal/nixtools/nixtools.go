@@ -43,11 +43,17 @@ const (
 // Nix clears) and np versions sharing a data dir each run their own.
 const ToolsDirName = "nix-tools"
 
-// OfflineLines are the NIX_CONFIG lines np's offline defaults write
-// (cmd/np/offline.go) after its own: Nix's defaults that need an
-// unreachable server, switched off. They were decided for np's nix.conf;
-// a program with a nix.conf of its own (NIX_CONF_DIR) does not get them.
-var OfflineLines = []string{"substituters =\n", "flake-registry =\n"}
+// np's offline defaults (cmd/np/offline.go: Nix's defaults that need an
+// unreachable server, switched off) were decided for np's nix.conf. np
+// records them (EnvOffline) instead of putting them in programs'
+// NIX_CONFIG, and a Nix run gets them only with np's NIX_CONF_DIR: a
+// program with a nix.conf of its own keeps its own settings (and sees the
+// NIX_CONFIG it set, in a Nix run's children too). In a run's NIX_CONFIG
+// they carry offlineMark, so a child's run can tell them from the user's.
+const (
+	EnvOffline  = "NP_OFFLINE_CONFIG"
+	offlineMark = " # np: offline, for np's nix.conf"
+)
 
 // The NIX_CONFIG lines np writes.
 const (
@@ -181,8 +187,9 @@ func Adjust(environ, args []string) []string {
 		cfg = strings.ReplaceAll(cfg, ProfileLine, "")
 		e.setIf("NIX_PATH", ordinaryNixPath(e.get("NIX_PATH"), r.State, e.get("HOME")))
 	}
-	if conf := e.get(EnvConf); conf != "" && !samePath(e.get("NIX_CONF_DIR"), conf) {
-		cfg = withoutOfflineLines(cfg)
+	cfg = withoutOfflineLines(cfg)
+	if samePath(e.get("NIX_CONF_DIR"), e.get(EnvConf)) {
+		cfg = withOfflineLines(cfg, e.get(EnvOffline))
 	}
 	e.setIf("NIX_CONFIG", cfg)
 	return e.list()
@@ -200,21 +207,31 @@ func withProfileLine(cfg string) string {
 	return strings.Join(lines[:i], "") + ProfileLine + strings.Join(lines[i:], "")
 }
 
-// withoutOfflineLines drops OfflineLines from np's leading lines.
+// withoutOfflineLines drops the offline lines a Nix run was given.
 func withoutOfflineLines(cfg string) string {
 	lines := strings.SplitAfter(cfg, "\n")
-	out := lines[:0:0]
-	i := 0
-	for ; i < len(lines); i++ {
-		switch l := lines[i]; {
-		case l == StoreLine || strings.Contains(l, " # np: "):
-			out = append(out, l)
-		case slices.Contains(OfflineLines, l):
-		default:
-			return strings.Join(append(out, lines[i:]...), "")
+	return strings.Join(slices.DeleteFunc(lines, func(l string) bool {
+		return strings.HasSuffix(strings.TrimSuffix(l, "\n"), offlineMark)
+	}), "")
+}
+
+// withOfflineLines puts np's offline lines (marked) after np's own.
+func withOfflineLines(cfg, offline string) string {
+	var add []string
+	for _, l := range strings.Split(offline, "\n") {
+		if strings.TrimSpace(l) != "" {
+			add = append(add, l+offlineMark+"\n")
 		}
 	}
-	return strings.Join(out, "")
+	if len(add) == 0 {
+		return cfg
+	}
+	lines := strings.SplitAfter(cfg, "\n")
+	i := 0
+	for i < len(lines) && (lines[i] == StoreLine || strings.Contains(lines[i], " # np: ")) {
+		i++
+	}
+	return strings.Join(lines[:i], "") + strings.Join(add, "") + strings.Join(lines[i:], "")
 }
 
 // ordinaryNixPath replaces the data dir's channels in a NIX_PATH np made

@@ -126,6 +126,23 @@ func TestOutsideNpNothingChanges(t *testing.T) {
 	}
 }
 
+func TestNpsOfflineLinesOnlyWithNpsNixConf(t *testing.T) {
+	env := set(inside("/home/u", "/data/state"), EnvOffline, "substituters =\nflake-registry =\n")
+	env = set(env, "NIX_CONFIG", StoreLine+"sandbox = false # np: no build sandbox in this runtime\nsubstituters =\n")
+	run := Adjust(env, nil)
+	want := StoreLine + "sandbox = false # np: no build sandbox in this runtime\n" + ProfileLine +
+		"substituters =" + offlineMark + "\nflake-registry =" + offlineMark + "\n" + "substituters =\n"
+	if got := lookup(run)("NIX_CONFIG"); got != want {
+		t.Errorf("with np's nix.conf: NIX_CONFIG %q, want %q", got, want)
+	}
+	// A child of that run, with a nix.conf of its own: np's offline lines
+	// go, the user's own line (the same text) stays.
+	got := lookup(Adjust(set(run, "NIX_CONF_DIR", "/tmp/t/etc"), nil))("NIX_CONFIG")
+	if want := StoreLine + "sandbox = false # np: no build sandbox in this runtime\n" + ProfileLine + "substituters =\n"; got != want {
+		t.Errorf("with a NIX_CONF_DIR of its own: NIX_CONFIG %q, want %q", got, want)
+	}
+}
+
 func TestWrapperTool(t *testing.T) {
 	store, data, other := t.TempDir(), t.TempDir(), t.TempDir()
 	nix := filepath.Join(store, "h-nix-2.26.3")

@@ -32,7 +32,7 @@ binver=${binver//%3a/:}
 srcver=$(printf '%s\n' "$binver" | sed -E 's/\+b[0-9]+$//')
 
 if [ -f "$B/nix-src.stamp" ] && [ "$(cat "$B/nix-src.stamp")" = "$srcver" ] &&
-	[ -d "$B/nix-src/tests/functional" ]; then
+	[ -d "$B/nix-src/tests/functional" ] && [ -x "$B/jq-root/usr/bin/jq" ]; then
 	exit 0
 fi
 
@@ -65,6 +65,9 @@ mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/prefs.d"
 for s in trixie forky sid; do
 	echo "deb-src [signed-by=$KEYRING] $mirror $s main" >>"$A/sources.list"
 done
+# The suite's jq programs need jq >= 1.7 (Debian 12 has 1.6): trixie's,
+# which suite.sh runs with the C library of np's Nix.
+echo "deb [signed-by=$KEYRING] $mirror trixie main" >>"$A/sources.list"
 : >"$A/preferences"
 : >"$A/status"
 O=(
@@ -109,6 +112,10 @@ else
 	fi
 	exit 1
 fi
+rm -rf "$dl" "$B/jq-root"
+mkdir -p "$dl" "$B/jq-root"
+(cd "$dl" && apt-get "${O[@]}" -q download jq libjq1 libonig5) >>"$LOG" 2>&1
+for d in "$dl"/*.deb; do dpkg -x "$d" "$B/jq-root"; done
 rm -rf "$dl"
 echo "$srcver" >"$B/nix-src.stamp"
 echo "fetch-src: nix $srcver sources in $B/nix-src, from $from"

@@ -20,10 +20,10 @@ start=$(date +%s)
 # /nix (NIXSUITE_TMPDIR elsewhere, to compare). --foreground keeps np in
 # the suite's process group, so stopping the suite stops it (np ends the
 # test's whole tree with it). The timeout is twice meson's (300 s): room
-# for a loaded machine.
+# for a loaded machine. $BUILD/tools (jq) comes first on PATH inside np.
 (
 	cd "$dir" &&
-		timeout --foreground -k 20 600 "$NP" run env \
+		timeout --foreground -k 20 600 "$NP" run sh -c 'PATH=$0:$PATH exec "$@"' "$BUILD/tools" env \
 			_NIX_TEST_SOURCE_DIR="$FUNCTIONAL" \
 			_NIX_TEST_BUILD_DIR="$BUILD" \
 			TEST_SUITE_NAME="$suite" TEST_NAME="$test_name" NIX_REMOTE= NIX_STORE= shell="$(command -v bash)" TMPDIR="${NIXSUITE_TMPDIR:-/nix/var/np-nixsuite}" \

@@ -57,6 +57,7 @@ chmod 755 "$work/np"
 # The tests write beside themselves now and then; a copy keeps the
 # sources clean and readable by the test user. bash-profile.sh reads
 # scripts/ of the source tree, and .version links to its top.
+cp -r "$(dirname "$src")/jq-root" "$work/jq-root"
 mkdir -p "$work/nix/tests"
 cp -r "$src/tests/functional" "$work/nix/tests/functional"
 cp -r "$src/scripts" "$src/.version" "$work/nix/"
@@ -161,6 +162,13 @@ for rt in $runtimes; do
 		;;
 	esac
 	configure "$build" "$bindir" "$busybox" "$version"
+	# jq >= 1.7 (trixie's, from fetch-src.sh), run by the ld.so and C
+	# library of np's Nix: the host's glibc may be older than it needs.
+	nixlib=/nix/store/$(basename "$bindir")/lib
+	mkdir -p "$build/tools"
+	printf '#!/bin/sh\nexec %s --library-path %s:%s %s "$@"\n' "$nixlib/ld-linux-$(uname -m | tr _ -).so.2" \
+		"$work/jq-root/usr/lib/$(uname -m)-linux-gnu" "$nixlib" "$work/jq-root/usr/bin/jq" >"$build/tools/jq"
+	chmod 755 "$build/tools/jq"
 	echo "nixsuite [$rt]: Nix $version, bin dir $bindir"
 
 	start=$SECONDS

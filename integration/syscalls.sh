@@ -8,7 +8,7 @@
 # must have its reason to need none in ptrace/pathless.txt; the script fails
 # naming any call that has neither (a new Nix, a new library).
 #
-#   bash integration/syscalls.sh [BIN]      # BIN defaults to bin/np; as root
+#   bash integration/syscalls.sh [BIN]      # BIN defaults to bin/np; as root (it drops to nptest)
 #
 # Output: one line per call, "name count [table|pathless|UNKNOWN]", and the
 # census in build/syscalls-<arch>.txt (a call strace has no name for is named
@@ -39,7 +39,7 @@ mkdir -p "$HOME" "$NP_LOCATION" "$W/out" "$W/src"
 np=$2
 "$np" nix --version >/dev/null # np's own install: not Nix's work
 n=0
-t() { # t CMD...: one Nix command under strace, its summary in out/N
+t() { # t CMD...: one Nix command under strace, its trace in out/N.sc
 	n=$((n + 1))
 	if ! "$np" run strace -f -qq -o "$W/out/$n.sc" "$@" >"$W/out/$n.log" 2>&1; then
 		echo "syscalls: failed: $*" >&2

@@ -145,8 +145,9 @@ for rt in $runtimes; do
 	ns) rtenv+=(NP_RUNTIME=ns) ;;
 	ptrace) rtenv+=(NP_RUNTIME=ptrace) ;;
 	ptrace-noseccomp) rtenv+=(NP_RUNTIME=ptrace NP_PTRACE_NO_SECCOMP=1) ;;
+	ptrace-nonotify) rtenv+=(NP_RUNTIME=ptrace NP_PTRACE_NO_NOTIFY=1) ;;
 	*)
-		echo "nixsuite: unknown runtime $rt (ns, ptrace, ptrace-noseccomp)" >&2
+		echo "nixsuite: unknown runtime $rt (ns, ptrace, ptrace-noseccomp, ptrace-nonotify)" >&2
 		exit 2
 		;;
 	esac

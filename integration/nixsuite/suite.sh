@@ -227,5 +227,10 @@ if [ -f "$work/results-ns" ]; then
 		done <"$work/results-ns"
 	done
 fi
+# The data dirs (a few hundred MB each) go; the logs and the table stay.
+for rt in "$@"; do
+	chmod -R u+w "$work/loc-$rt" 2>/dev/null || true
+	rm -rf "$work/loc-$rt"
+done
 echo "nixsuite: logs and table in $work"
 exit $rc

@@ -10,7 +10,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 bench bench-startup demo lint clean distclean syscalls compat
+.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 nix-src nix-functional nix-functional-subset bench bench-startup demo lint clean distclean syscalls compat
 
 all: bin/np bin/np-aarch64
 
@@ -151,7 +151,23 @@ kernels: bin/np bare test-setup
 kernel-smoke-arm64: bin/np-aarch64 test-setup
 	ARCH=arm64 KERNELS=bookworm bash integration/kernels.sh smoke
 
-test: lint unit reproducible reproducible-arm64 integration compat syscalls robust containers kernel-smoke kernel-smoke-arm64
+# Nix's own functional test suite (tests/functional) of the Nix np carries,
+# from Debian's source package of that version, run through np: the whole
+# suite in ns, ptrace and ptrace without seccomp, with a table of results
+# (see integration/nixsuite/suite.sh and the README); the subset make test
+# runs (integration/nixsuite/subset.txt) in ns and ptrace.
+$(BUILD)/nixsuite/nix-src.stamp: $(BUILD)/debs.list integration/nixsuite/fetch-src.sh
+	bash integration/nixsuite/fetch-src.sh $(BUILD)/nixsuite $(BUILD)/debs.list
+
+nix-src: $(BUILD)/nixsuite/nix-src.stamp
+
+nix-functional: bin/np test-setup nix-src
+	bash integration/nixsuite/suite.sh
+
+nix-functional-subset: bin/np test-setup nix-src
+	bash integration/nixsuite/suite.sh -r "ns ptrace" -s integration/nixsuite/subset.txt
+
+test: lint unit reproducible reproducible-arm64 integration compat syscalls robust containers kernel-smoke kernel-smoke-arm64 nix-functional-subset
 
 bench: bin/np
 	bash integration/bench-startup.sh

@@ -84,3 +84,37 @@ func TestSharedProfileMovesIntoTheDataDirs(t *testing.T) {
 		t.Errorf("data dir A lost its generation 1: %q", out)
 	}
 }
+
+// A program inside np that chooses its own HOME (a CI script, a test
+// suite, home-manager's activation) gets Nix's ordinary profile under that
+// HOME, and the data dir's profile stays as it was; back at np's HOME, the
+// data dir's profile is the one again (issue 22).
+func TestAProgramWithItsOwnHomeGetsNixsOrdinaryProfile(t *testing.T) {
+	home := t.TempDir()
+	o := runOpts{loc: newLocation(t), env: []string{"HOME=" + home}}
+	must(t, np(t, o, "nix-env", "-i", "-E", "_: "+programExpr("np-mine")))
+	script := `set -e
+np_home=$HOME
+export HOME=$(mktemp -d)
+nix-env -i -E "$1" 2>/dev/null
+echo "list: $(nix-env -q | tr '\n' ' ')"
+echo "link: $(readlink "$HOME/.nix-profile")" | sed "s|$HOME|HOME|"
+"$HOME/.nix-profile/bin/np-theirs" x
+HOME=$(mktemp -d) nix profile install --impure --expr "$2" 2>/dev/null
+echo "back: $(HOME=$np_home nix-env -q | tr '\n' ' ')"
+`
+	out := must(t, np(t, o, "run", "sh", "-c", script, "sh", "_: "+programExpr("np-theirs"), programExpr("np-profiled")))
+	want := "list: np-theirs \nlink: HOME/.local/state/nix/profiles/profile\n[np-theirs][x]\nback: np-mine \n"
+	if out != want {
+		t.Errorf("a script with its own HOME inside np printed\n%s\nwant\n%s", out, want)
+	}
+	if got := strings.TrimSpace(must(t, np(t, o, "nix-env", "-q"))); got != "np-mine" {
+		t.Errorf("the data dir's profile lists %q after the script, want only np-mine", got)
+	}
+	if r := np(t, o, "run", "np-theirs"); r.code != 127 {
+		t.Errorf("np-theirs, installed with the script's own HOME, is in the data dir's profile (exit %d)", r.code)
+	}
+	if _, err := os.Lstat(filepath.Join(home, ".nix-profile")); err == nil {
+		t.Errorf("np made ~/.nix-profile in np's HOME")
+	}
+}

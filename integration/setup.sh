@@ -31,6 +31,9 @@ packages=(
 	podman
 	qemu-system-x86 # make kernel-smoke, make kernels: Debian's kernels under TCG
 	qemu-system-arm # the same with ARCH=arm64
+	dpkg-dev       # dpkg-source unpacks Nix's source package (make nix-functional)
+	bash-static    # Nix's functional suite: the sandbox shell Debian's Nix is built with
+	jq             # Nix's functional suite
 )
 missing=()
 for p in "${packages[@]}"; do

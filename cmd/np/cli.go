@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/safedir"
 	"github.com/np-portable/np/internal/suggest"
@@ -116,6 +117,11 @@ func run(args []string) (syscall.WaitStatus, error) {
 		return runMan(args[1:])
 	}
 	if name := filepath.Base(args[0]); isNixTool(name) {
+		if tool, ok := nixtools.WrapperTool(args[0], os.Getenv); ok {
+			// A Nix tool run inside np, through np's wrappers: the
+			// data dir's profile or Nix's ordinary one, for this run.
+			return 0, proc.Exec(args, tool, nixtools.Adjust(os.Environ(), args[1:]))
+		}
 		return runNix(append([]string{name}, args[1:]...), name)
 	}
 	if len(args) < 2 {
@@ -295,6 +301,9 @@ func prepare() (*session, error) {
 	if err := linkMan(c); err != nil {
 		return nil, err
 	}
+	if err := linkTools(c, m); err != nil {
+		return nil, err
+	}
 	return &session{c: c, ch: ch, m: m}, nil
 }
 
@@ -393,7 +402,13 @@ func (s *session) runEnv(rt runtime, argv []string, say bool) ([]string, error) 
 	l := s.c.layoutFor(rt)
 	migrateProfile(s.c, l, os.Getenv("HOME"))
 	env := nixEnv(os.Environ(), s.c, s.m, sandbox, l)
-	return withOfflineDefaults(env, argv, s.c, os.Getenv("NIX_PATH") == "", say), nil
+	env = withOfflineDefaults(env, argv, s.c, os.Getenv("NIX_PATH") == "", say)
+	if isNixTool(filepath.Base(argv[0])) {
+		// np nix-env ... from the user's shell: the same decision as the
+		// wrappers make inside (a --store of its own, say).
+		env = nixtools.Adjust(env, argv[1:])
+	}
+	return env, nil
 }
 
 // execUser runs the user's program, as np's last act, in the first runtime

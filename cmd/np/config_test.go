@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/proc"
 )
 
@@ -173,12 +174,20 @@ func TestNixEnvGivesTheDataDirItsOwnProfile(t *testing.T) {
 	l := profileLayout{stateHome: c.nixStateDir(), nixDir: filepath.Join(d, "nix")}
 	env := nixEnv([]string{"HOME=/h", "PATH=/usr/bin", "NIX_CONFIG=use-xdg-base-directories = false"}, c, testManifest(), true, l)
 	got := func(k string) string { v, _ := proc.Getenv(env, k); return v }
-	if got("NIX_STATE_HOME") != c.nixStateDir() {
-		t.Errorf("NIX_STATE_HOME = %q, want the data dir's %q", got("NIX_STATE_HOME"), c.nixStateDir())
+	// Programs get the record; each Nix run the settings (nixtools.Adjust).
+	if got("NIX_STATE_HOME") != "" || got(nixtools.EnvHome) != "/h" || got(nixtools.EnvState) != c.nixStateDir() {
+		t.Errorf("NIX_STATE_HOME = %q, record %q %q; want none, /h and the data dir's %q", got("NIX_STATE_HOME"), got(nixtools.EnvHome), got(nixtools.EnvState), c.nixStateDir())
+	}
+	if !strings.HasPrefix(got("PATH"), c.toolsDir(testManifest())+":") {
+		t.Errorf("PATH = %q, want np's wrappers of the Nix tools first", got("PATH"))
+	}
+	run := nixtools.Adjust(env, []string{"-i"})
+	if v, _ := proc.Getenv(run, "NIX_STATE_HOME"); v != c.nixStateDir() {
+		t.Errorf("a Nix run's NIX_STATE_HOME = %q, want the data dir's %q", v, c.nixStateDir())
 	}
 	// The user's own line comes after np's, so it still wins.
-	if want := storeLocal + ownProfileLine + "use-xdg-base-directories = false"; got("NIX_CONFIG") != want {
-		t.Errorf("NIX_CONFIG = %q, want %q", got("NIX_CONFIG"), want)
+	if v, _ := proc.Getenv(run, "NIX_CONFIG"); v != storeLocal+ownProfileLine+"use-xdg-base-directories = false" {
+		t.Errorf("a Nix run's NIX_CONFIG = %q, want %q", v, storeLocal+ownProfileLine+"use-xdg-base-directories = false")
 	}
 	if !strings.Contains(got("PATH"), ":"+filepath.Join(d, "state", "profile", "bin")+":") || strings.Contains(got("PATH"), ".nix-profile") {
 		t.Errorf("PATH = %q, want the data dir's profile and not ~/.nix-profile", got("PATH"))
@@ -192,7 +201,7 @@ func TestNixEnvGivesTheDataDirItsOwnProfile(t *testing.T) {
 	if want := filepath.Join(d, "state", "defexpr", "channels") + ":nixpkgs=flake:nixpkgs"; got("NIX_PATH") != want {
 		t.Errorf("NIX_PATH = %q, want %q", got("NIX_PATH"), want)
 	}
-	// An np inside np keeps the outer's state directory and adds no line twice.
+	// A NIX_STATE_HOME of the user's is kept, with np's line once.
 	inner := nixEnv(append(env, "NIX_STATE_HOME=/outer"), c, testManifest(), true, l)
 	if v, _ := proc.Getenv(inner, "NIX_CONFIG"); strings.Count(v, ownProfileLine) != 1 {
 		t.Errorf("inner NIX_CONFIG = %q", v)

@@ -8,10 +8,11 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/nixtools"
 )
 
 // storeLocal opens NIX_CONFIG inside np.
-const storeLocal = "store = local\n"
+const storeLocal = nixtools.StoreLine
 
 // noSandbox follows it in runtimes where Nix's build sandbox cannot work;
 // the comment tells it apart from a line of the user's.
@@ -129,14 +130,33 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 	if !sandbox {
 		prefix += noSandbox
 	}
-	if l.stateHome != "" {
+	// The data dir's profile (NIX_STATE_HOME and ownProfileLine) is given
+	// to each Nix run by nixtools.Adjust, for the HOME np started with and
+	// np's store only; programs get the record it decides by. An outer
+	// np's settings are its Nix runs', not the program's.
+	outer, nested := nixtools.FromEnv(e.get)
+	if nested && e.get("NIX_STATE_HOME") == outer.State {
+		e.unset("NIX_STATE_HOME")
+	}
+	tools := ""
+	switch own := e.get("NIX_STATE_HOME"); {
+	case l.stateHome != "" && own != "":
+		// A NIX_STATE_HOME of the user's is kept, for every HOME.
 		prefix += ownProfileLine
-		// A NIX_STATE_HOME of the user's (or an outer np's) is kept.
-		if e.get("NIX_STATE_HOME") == "" {
-			e.set("NIX_STATE_HOME", l.stateHome)
-		} else {
-			l.stateHome = e.get("NIX_STATE_HOME")
-		}
+		l.stateHome = own
+		unsetRecord(e)
+	case l.stateHome != "":
+		e.set(nixtools.EnvHome, e.get("HOME"))
+		e.set(nixtools.EnvState, l.stateHome)
+		e.set(nixtools.EnvConf, c.confDir())
+		e.unset(nixtools.EnvOffline) // np's offline defaults set it anew
+		tools = c.toolsDir(m)
+	case nested:
+		// An np inside np, using the outer one's /nix as its own: the
+		// outer record stays.
+		tools = c.toolsDir(m)
+	default:
+		unsetRecord(e)
 	}
 	e.set("NIX_CONFIG", prefix+cfg)
 
@@ -165,7 +185,12 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 	}
 
 	// The data dir's bin holds np as man (for Nix's --help) and NP_GIT's git.
-	path := []string{m.Nix + "/bin", c.binDir()}
+	var path []string
+	if tools != "" {
+		// np's wrappers of the Nix tools (package nixtools) come first.
+		path = append(path, tools)
+	}
+	path = append(path, m.Nix+"/bin", c.binDir())
 	if link := l.profileLink(home); link != "" {
 		path = append(path, filepath.Join(link, "bin"))
 	}
@@ -180,4 +205,12 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 	path = append(path, m.Busybox+"/bin")
 	e.set("PATH", strings.Join(path, ":"))
 	return e.list()
+}
+
+// unsetRecord removes what an outer np recorded for its wrappers, where
+// this np keeps none.
+func unsetRecord(e *envList) {
+	for _, k := range []string{nixtools.EnvHome, nixtools.EnvState, nixtools.EnvConf, nixtools.EnvOffline} {
+		e.unset(k)
+	}
 }

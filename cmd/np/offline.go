@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/nixtools"
 )
 
 // Offline use. Nix waits about 4.7 s on retries before it gives up on an
@@ -149,7 +150,12 @@ func applyOfflineDefaults(env *envList, argv []string, c *config, npSetNixPath b
 			prefix, rest = prefix+line, strings.TrimPrefix(rest, line)
 		}
 	}
-	env.set("NIX_CONFIG", prefix+strings.Join(lines, "\n")+"\n"+rest)
+	if _, ok := nixtools.FromEnv(env.get); ok {
+		// np's wrappers give them to Nix runs with np's nix.conf only.
+		env.set(nixtools.EnvOffline, strings.Join(lines, "\n")+"\n")
+	} else {
+		env.set("NIX_CONFIG", prefix+strings.Join(lines, "\n")+"\n"+rest)
+	}
 	if registryOff && npSetNixPath {
 		dropFlakeNixpkgs(env)
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/profiles"
 )
 
@@ -22,11 +24,36 @@ import (
 
 // ownProfileLine follows np's other NIX_CONFIG lines where the data dir
 // holds the store; a user's own line after it still wins.
-const ownProfileLine = "use-xdg-base-directories = true # np: profile and channels in the data dir\n"
+const ownProfileLine = nixtools.ProfileLine
 
 // nixStateDir is the data dir's Nix state directory (NIX_STATE_HOME): the
 // profile link, the profiles, the channels list and defexpr.
 func (c *config) nixStateDir() string { return filepath.Join(c.DataDir, "state") }
+
+// toolsDir holds np's wrappers of the Nix tools of m (links to np,
+// package nixtools), first on PATH inside np where the data dir has its
+// own profile.
+func (c *config) toolsDir(m *extract.Manifest) string {
+	return filepath.Join(c.DataDir, nixtools.ToolsDirName, filepath.Base(m.Nix))
+}
+
+// linkTools makes the wrappers: a link to np for every Nix tool.
+func linkTools(c *config, m *extract.Manifest) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding np's own path: %w", err)
+	}
+	dir := c.toolsDir(m)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	for _, t := range nixTools {
+		if err := extract.ReplaceSymlink(self, filepath.Join(dir, t)); err != nil {
+			return fmt.Errorf("linking np as %s: %w", t, err)
+		}
+	}
+	return nil
+}
 
 // profileLayout says where Nix keeps the user's profile and channels.
 type profileLayout struct {

@@ -26,6 +26,7 @@ packages=(
 	openssh-client
 	debian-archive-keyring # the private apt configuration of assets/fetch-debs.sh
 	ca-certificates
+	xz-utils       # the Nix test suite fixture (integration/nixsuite)
 	busybox-static # a static shell for fixtures; its cpio writes the kernels' initramfs
 	docker.io      # real containers (make containers)
 	podman

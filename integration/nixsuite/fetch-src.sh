@@ -30,6 +30,7 @@ binver=${deb#nix-bin_}
 binver=${binver%%_*}
 binver=${binver//%3a/:}
 srcver=$(printf '%s\n' "$binver" | sed -E 's/\+b[0-9]+$//')
+FIXTURE=$(cd "$(dirname "$0")" && pwd)/nix-${srcver%%+*}-tests.tar.xz
 
 if [ -f "$B/nix-src.stamp" ] && [ "$(cat "$B/nix-src.stamp")" = "$srcver" ] &&
 	[ -d "$B/nix-src/tests/functional" ] && [ -x "$B/jq-root/usr/bin/jq" ]; then
@@ -92,6 +93,14 @@ if (cd "$dl" && apt-get "${O[@]}" -q --download-only source "nix=$srcver") >>"$L
 	# --no-check: apt verified the files against the signed Sources index.
 	dpkg-source --no-check -x "$dsc" "$B/nix-src" >>"$LOG" 2>&1
 	from="Debian's source package"
+elif [ -f "$FIXTURE" ]; then
+	# A mirror that lists the source but does not serve it (a partial
+	# mirror, as this project's machines have): the suite of NixOS/nix's tag
+	# of the same upstream version, kept beside this script (see
+	# integration/nixsuite/README.md for where it comes from).
+	mkdir -p "$B/nix-src"
+	tar -xJf "$FIXTURE" -C "$B/nix-src" --strip-components=1
+	from="$(basename "$FIXTURE") (NixOS/nix's tag ${srcver%%+*}; Debian's mirror did not serve the source)"
 elif [ -n "${NIX_SRC_GIT:-}" ]; then
 	# A mirror that lists the source but does not serve it (a partial
 	# mirror): NixOS/nix's tag of the same upstream version, from a git

@@ -126,10 +126,12 @@ containers: bin/np test-setup
 fresh-check:
 	bash integration/fresh-check.sh
 
-# np's tests on Debian's own kernels (bullseye's 5.10, bookworm's 6.1),
+# np's tests on Debian's own kernels (bullseye's 5.10, bookworm's 6.1) and
+# on CentOS 7.9's 3.10.0-1160.el7 and vanilla 4.4.178 (../shared/kernels),
 # each booted under qemu without KVM from an initramfs holding bin/np and
 # the compiled tests (see integration/kernels.sh). kernel-smoke is the short
-# set on 5.10 that CI runs; ARCH=arm64 boots Debian's arm64 kernels.
+# set on 5.10, el7 and 4.4 that CI runs; ARCH=arm64 boots Debian's arm64
+# kernels.
 kernel-smoke: bin/np bare test-setup
 	ARCH=$(ARCH) bash integration/kernels.sh smoke
 

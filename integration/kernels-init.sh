@@ -139,10 +139,14 @@ root_step() {
 }
 
 # entropy_seed: on a kernel booted starved, credits its pool (the steps
-# after the first install run with it seeded, as on a booted host).
+# after the unseeded one run with it seeded, as on a booted host).
 entropy_seed() {
 	[ -n "$starved" ] || return 0
+	# Whatever ktest.only keeps: every later step needs it.
+	only_kept=$only
+	only=
 	root_step entropy-seed '/ktest/kernels-entropy seed /ktest/entropy-seed'
+	only=$only_kept
 }
 
 . /ktest/steps

@@ -239,10 +239,14 @@ check_config() { # SUITE
 # The initramfs's userland from Debian for ARCH: busybox-static, strace
 # (a ptrace test runs it under the tracer), bash (another runs its [[ ]]
 # file tests) and their libraries, which bring the C library and loader
-# the ptrace fixture copies into its /nix.
+# the ptrace fixture copies into its /nix; and util-linux's unshare alone
+# (the PID 1 tests' --kill-child; the rest of util-linux, su among it,
+# would shadow busybox's).
+userland_pkgs="busybox-static strace bash +unshare"
 fetch_userland() {
 	local u=$W/userland
-	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -f "$u/stamp" ] && [ -x "$u/root/bin/bash" ]; then
+	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -f "$u/stamp" ] && [ -x "$u/root/bin/bash" ] &&
+		[ "$(cat "$u/request" 2>/dev/null)" = "$userland_pkgs" ]; then
 		return 0
 	fi
 	apt_for "$USERLAND_SUITE"
@@ -262,7 +266,13 @@ fetch_userland() {
 	# Documentation, locales and the like only make the VM's RAM disk bigger.
 	rm -rf "$u/root/usr/share" "$u/root/etc"
 	[ -x "$u/root/bin/busybox" ] || die "busybox-static ($ARCH) has no /bin/busybox"
+	download "$u/util-linux" util-linux
+	dpkg-deb -x "$u"/util-linux/util-linux_*.deb "$u/util-linux/x"
+	mkdir -p "$u/root/usr/bin"
+	cp "$u/util-linux/x/usr/bin/unshare" "$u/root/usr/bin/unshare"
+	rm -rf "$u/util-linux/x"
 	echo "$pkgs" >"$u/stamp"
+	echo "$userland_pkgs" >"$u/request"
 }
 
 # The compiled tests and the C fixture, for ARCH.

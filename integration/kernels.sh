@@ -20,7 +20,7 @@
 #                         (default: smoke bullseye el7 v4.4, full all four; arm64 bookworm)
 #   KFLAVOUR=cloud        Debian's kernel flavour: linux-image-$KFLAVOUR-$ARCH ("" for the generic one)
 #   KTEST_ONLY=REGEX      only the steps whose name matches
-#   KTEST_TIMEOUT=SECS    the host's limit on one VM (default: smoke 900, full 7200)
+#   KTEST_TIMEOUT=SECS    the host's limit on one VM (default: smoke 1800, full 7200)
 #   KTEST_ACCEL=tcg       qemu's accelerator (kvm only to iterate faster; the target means TCG)
 #   KERNELS_UPDATE=1      ask Debian for newer kernels; otherwise what build/kernels holds is used
 #                         and a second run needs no network
@@ -36,7 +36,7 @@ export PATH=$PATH:/usr/sbin:/sbin
 
 set_=${1:-smoke}
 case $set_ in
-smoke) kernels_default="bullseye el7 v4.4" timeout_default=900 ;;
+smoke) kernels_default="bullseye el7 v4.4" timeout_default=1800 ;;
 full) kernels_default="bullseye bookworm el7 v4.4" timeout_default=7200 ;;
 *)
 	echo "usage: $0 smoke|full" >&2

@@ -2,7 +2,6 @@ package extract
 
 import (
 	"archive/tar"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -598,14 +598,14 @@ func ReplaceSymlink(target, link string) error {
 	}
 	// The temporary name must be unique among every process that shares
 	// the data dir, and a pid is not: containers on one volume are each
-	// PID 1 in their own pid namespace.
+	// PID 1 in their own pid namespace. It need not be unguessable (a
+	// taken name is retried), so it comes from math/rand, which the Go
+	// runtime seeds from the kernel's AT_RANDOM at exec: crypto/rand would
+	// block on getrandom until the kernel's entropy pool is initialised,
+	// minutes after boot in a VM without a hardware RNG (4.4.178 under qemu).
 	var tmp string
 	for {
-		var r [8]byte
-		if _, err := rand.Read(r[:]); err != nil {
-			return err
-		}
-		tmp = fmt.Sprintf("%s.tmp-%x", link, r)
+		tmp = fmt.Sprintf("%s.tmp-%016x", link, rand.Uint64())
 		err := os.Symlink(target, tmp)
 		if err == nil {
 			break

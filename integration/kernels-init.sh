@@ -1,6 +1,5 @@
 #!/bin/busybox sh
-# /init of the initramfs integration/kernels.sh boots each Debian kernel
-# with. It runs under busybox only: it mounts what np and Nix need, runs
+# /init of the initramfs integration/kernels.sh boots each kernel with. It runs under busybox only: it mounts what np and Nix need, runs
 # each test step as the unprivileged user nptest with a timeout of its own,
 # prints one marker line per step and a summary the host parses, then
 # powers off. A step that outlives its timeout is killed and fails: a hang
@@ -10,7 +9,10 @@
 #   KTEST-SUMMARY kernel=<uname -r> passed=N failed=N
 #
 # The kernel command line chooses the set: ktest.set=smoke|full, and
-# ktest.only=REGEX keeps only the steps whose name matches.
+# ktest.only=REGEX keeps only the steps whose name matches; ktest.kernel
+# names the kernel (bullseye, el7, v4.4 ...), ktest.starved=1 says it boots
+# with its entropy pool uninitialised (the old kernels), ktest.userns_off=1
+# that user.max_user_namespaces stays 0 until a step raises it (el7).
 /bin/busybox mkdir -p /proc /sys /dev /tmp /home /run /usr/bin /usr/sbin /sbin
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s
@@ -27,7 +29,9 @@ mount -t tmpfs -o mode=1777 shm /dev/shm
 mkdir -p /run/disk
 mount -t tmpfs -o mode=0700,size=75% disk /run/disk
 ko=$(ls /lib/modules/$(uname -r)/loop.ko* 2>/dev/null | head -n 1)
-if [ -n "$ko" ] && insmod "$ko" && dd if=/dev/zero of=/run/disk/tmp.img bs=1M count=0 seek=2500 2>/dev/null &&
+# loop built in (4.4.178) needs no module; el7 has neither loop nor ext4
+# built in: its /tmp is a tmpfs.
+if { [ -e /sys/module/loop ] || { [ -n "$ko" ] && insmod "$ko"; }; } && dd if=/dev/zero of=/run/disk/tmp.img bs=1M count=0 seek=2500 2>/dev/null &&
 	mke2fs -q -F -m 0 -N 400000 /run/disk/tmp.img && mount -o loop,user_xattr /run/disk/tmp.img /tmp; then
 	chmod 1777 /tmp
 else
@@ -45,21 +49,35 @@ hostname ktest
 # its own sysctl; np's ns runtime needs them, as any Debian 11 host has
 # them (the default there is 1, this only makes sure).
 [ -w /proc/sys/kernel/unprivileged_userns_clone ] && echo 1 >/proc/sys/kernel/unprivileged_userns_clone
-[ -w /proc/sys/user/max_user_namespaces ] && [ "$(cat /proc/sys/user/max_user_namespaces)" = 0 ] &&
-	echo 10000 >/proc/sys/user/max_user_namespaces
-
 set_=smoke
 only=
+kname=
+starved=
+userns_off=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	ktest.set=*) set_=${arg#ktest.set=} ;;
 	ktest.only=*) only=${arg#ktest.only=} ;;
+	ktest.kernel=*) kname=${arg#ktest.kernel=} ;;
+	ktest.starved=1) starved=1 ;;
+	ktest.userns_off=1) userns_off=1 ;;
 	esac
 done
+# CentOS 7 keeps user namespaces off (user.max_user_namespaces = 0): on el7
+# the steps see that first and raise it themselves (userns_raise).
+max_userns_at_boot=$(cat /proc/sys/user/max_user_namespaces 2>/dev/null)
+userns_raise() {
+	[ -w /proc/sys/user/max_user_namespaces ] && [ "$(cat /proc/sys/user/max_user_namespaces)" = 0 ] &&
+		echo 10000 >/proc/sys/user/max_user_namespaces
+	return 0
+}
+[ -n "$userns_off" ] || userns_raise
+# The entropy pool's state at boot, before anything read from it.
+entropy_at_boot=$(/ktest/kernels-entropy state)
 
 kernel=$(uname -r)
 echo # the firmware's last line may lack its newline
-echo "KTEST-START kernel=$kernel set=$set_ arch=$(uname -m) cpus=$(nproc)"
+echo "KTEST-START kernel=$kernel set=$set_ arch=$(uname -m) cpus=$(nproc) entropy=$entropy_at_boot max_user_namespaces=${max_userns_at_boot:-absent}"
 passed=0
 failed=0
 
@@ -97,6 +115,38 @@ step() {
 		echo "KTEST-LOG-END $name"
 		echo "KTEST $name FAIL $secs"
 	fi
+}
+
+# root_step NAME COMMAND: a step of /init's own, run as root (seeding the
+# entropy pool), with the same markers.
+root_step() {
+	if [ -n "$only" ] && ! echo "$1" | grep -Eq -- "$only"; then
+		return 0
+	fi
+	out=$(sh -c "$2" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "$out" | sed 's/^/  /'
+		echo "KTEST $1 PASS 0"
+	else
+		failed=$((failed + 1))
+		echo "KTEST-LOG-BEGIN $1 (exit $rc)"
+		echo "$out"
+		echo "KTEST-LOG-END $1"
+		echo "KTEST $1 FAIL 0"
+	fi
+}
+
+# entropy_seed: on a kernel booted starved, credits its pool (the steps
+# after the unseeded one run with it seeded, as on a booted host).
+entropy_seed() {
+	[ -n "$starved" ] || return 0
+	# Whatever ktest.only keeps: every later step needs it.
+	only_kept=$only
+	only=
+	root_step entropy-seed '/ktest/kernels-entropy seed /ktest/entropy-seed'
+	only=$only_kept
 }
 
 . /ktest/steps

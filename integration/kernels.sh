@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# Runs np's tests on Debian's own kernels, each booted under qemu without
+# Runs np's tests on Debian's own kernels and on two older ones (CentOS
+# 7.9's 3.10.0-1160.el7 and vanilla 4.4.178, built from public sources into
+# ../shared/kernels: see its README), each booted under qemu without
 # KVM (TCG) from an initramfs this script builds: busybox, bin/np, the
 # compiled ptrace and integration tests, and an /init
 # (integration/kernels-init.sh) that runs the steps of
 # integration/kernels-steps.sh as the unprivileged user nptest and powers
 # off. The host parses the markers the VM prints.
 #
-#   bash integration/kernels.sh smoke     # `make kernel-smoke`: bullseye's 5.10, the short set (CI)
+#   bash integration/kernels.sh smoke     # `make kernel-smoke`: 5.10, 3.10.0-el7 and 4.4.178, the short set (CI)
 #   bash integration/kernels.sh full      # `make kernels`: every kernel, every step
 #
 # Environment:
 #   ARCH=amd64|arm64      the guest architecture (arm64: qemu-system-aarch64 -M virt -cpu max,
 #                         NP_BIN=bin/np-aarch64, a cross gcc for the ptrace tests' C fixture)
-#   KERNELS="bullseye bookworm"   the Debian suites whose kernels boot (default: smoke bullseye,
-#                         full bullseye bookworm)
+#   KERNELS="bullseye bookworm el7 v4.4"   the kernels that boot: Debian suites, and
+#                         el7 (CentOS 7.9's 3.10.0-1160.el7) and v4.4 (4.4.178) from
+#                         $OLD_KERNELS (default ../shared/kernels), amd64 only
+#                         (default: smoke bullseye el7 v4.4, full all four; arm64 bookworm)
 #   KFLAVOUR=cloud        Debian's kernel flavour: linux-image-$KFLAVOUR-$ARCH ("" for the generic one)
 #   KTEST_ONLY=REGEX      only the steps whose name matches
-#   KTEST_TIMEOUT=SECS    the host's limit on one VM (default: smoke 900, full 7200)
+#   KTEST_TIMEOUT=SECS    the host's limit on one VM (default: smoke 1800, full 7200)
 #   KTEST_ACCEL=tcg       qemu's accelerator (kvm only to iterate faster; the target means TCG)
 #   KERNELS_UPDATE=1      ask Debian for newer kernels; otherwise what build/kernels holds is used
 #                         and a second run needs no network
@@ -32,15 +36,17 @@ export PATH=$PATH:/usr/sbin:/sbin
 
 set_=${1:-smoke}
 case $set_ in
-smoke) kernels_default=bullseye timeout_default=900 ;;
-full) kernels_default="bullseye bookworm" timeout_default=7200 ;;
+smoke) kernels_default="bullseye el7 v4.4" timeout_default=1800 ;;
+full) kernels_default="bullseye bookworm el7 v4.4" timeout_default=7200 ;;
 *)
 	echo "usage: $0 smoke|full" >&2
 	exit 2
 	;;
 esac
 ARCH=${ARCH:-amd64}
+[ "$ARCH" = amd64 ] || kernels_default=bookworm
 KERNELS=${KERNELS:-$kernels_default}
+OLD_KERNELS=${OLD_KERNELS:-../shared/kernels}
 KFLAVOUR=${KFLAVOUR-cloud}
 KTEST_TIMEOUT=${KTEST_TIMEOUT:-$timeout_default}
 KTEST_ACCEL=${KTEST_ACCEL:-tcg}
@@ -156,9 +162,40 @@ amd64) required_config+=(SERIAL_8250 SERIAL_8250_CONSOLE) ;;
 arm64) required_config+=(SERIAL_AMBA_PL011 SERIAL_AMBA_PL011_CONSOLE) ;;
 esac
 
+# old_kernel NAME: the file name (without -x86_64.bzImage) of one of the
+# kernels in $OLD_KERNELS; fails for Debian's suites.
+old_kernel() {
+	case $1 in
+	el7) echo linux-3.10.0-1160.el7 ;;
+	v4.4) echo linux-4.4.178 ;;
+	*) return 1 ;;
+	esac
+}
+
+# fetch_old_kernel NAME: build/kernels/amd64/NAME/{vmlinuz,config,version}
+# from $OLD_KERNELS. They have no modules: loop and ext4 are built in
+# (4.4.178) or absent (el7, whose /tmp is a tmpfs then).
+fetch_old_kernel() {
+	local name=$1 d=$W/$1 base
+	base=$(old_kernel "$name")
+	[ "$ARCH" = amd64 ] || die "$name is an x86_64 kernel; ARCH=$ARCH"
+	local img=$OLD_KERNELS/$base-x86_64.bzImage
+	[ -s "$img" ] || die "$img is missing: the old kernels are test fixtures in ../shared/kernels (see its README)"
+	rm -rf "$d"
+	mkdir -p "$d"
+	cp "$img" "$d/vmlinuz"
+	cp "$OLD_KERNELS/$base-x86_64.config" "$d/config"
+	echo "${base#linux-}" >"$d/release"
+	echo "$base ($OLD_KERNELS)" >"$d/version"
+}
+
 # fetch_kernel SUITE: build/kernels/ARCH/SUITE/{vmlinuz,config,version}.
 fetch_kernel() {
 	local suite=$1 d=$W/$1
+	if old_kernel "$suite" >/dev/null; then
+		fetch_old_kernel "$suite"
+		return
+	fi
 	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -s "$d/vmlinuz" ] && [ -s "$d/version" ] && [ -s "$d/release" ]; then
 		return 0
 	fi
@@ -191,6 +228,9 @@ fetch_kernel() {
 check_config() { # SUITE
 	local c=$W/$1/config missing=() opt
 	for opt in "${required_config[@]}"; do
+		# 4.4.178's small config has no process_vm_readv: np reads its
+		# tracees through /proc/<pid>/mem there, a fallback it has anyway.
+		[ "$1/$opt" != v4.4/CROSS_MEMORY_ATTACH ] || continue
 		grep -q "^CONFIG_$opt=y" "$c" || missing+=("$opt ($(grep -E "^(# )?CONFIG_$opt[= ]" "$c" || echo unset))")
 	done
 	[ ${#missing[@]} -eq 0 ] || die "$(cat "$W/$1/version") lacks, built in: ${missing[*]}"
@@ -199,10 +239,14 @@ check_config() { # SUITE
 # The initramfs's userland from Debian for ARCH: busybox-static, strace
 # (a ptrace test runs it under the tracer), bash (another runs its [[ ]]
 # file tests) and their libraries, which bring the C library and loader
-# the ptrace fixture copies into its /nix.
+# the ptrace fixture copies into its /nix; and util-linux's unshare alone
+# (the PID 1 tests' --kill-child; the rest of util-linux, su among it,
+# would shadow busybox's).
+userland_pkgs="busybox-static strace bash +unshare"
 fetch_userland() {
 	local u=$W/userland
-	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -f "$u/stamp" ] && [ -x "$u/root/bin/bash" ]; then
+	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -f "$u/stamp" ] && [ -x "$u/root/bin/bash" ] &&
+		[ "$(cat "$u/request" 2>/dev/null)" = "$userland_pkgs" ]; then
 		return 0
 	fi
 	apt_for "$USERLAND_SUITE"
@@ -222,7 +266,13 @@ fetch_userland() {
 	# Documentation, locales and the like only make the VM's RAM disk bigger.
 	rm -rf "$u/root/usr/share" "$u/root/etc"
 	[ -x "$u/root/bin/busybox" ] || die "busybox-static ($ARCH) has no /bin/busybox"
+	download "$u/util-linux" util-linux
+	dpkg-deb -x "$u"/util-linux/util-linux_*.deb "$u/util-linux/x"
+	mkdir -p "$u/root/usr/bin"
+	cp "$u/util-linux/x/usr/bin/unshare" "$u/root/usr/bin/unshare"
+	rm -rf "$u/util-linux/x"
 	echo "$pkgs" >"$u/stamp"
+	echo "$userland_pkgs" >"$u/request"
 }
 
 # The compiled tests and the C fixture, for ARCH.
@@ -238,6 +288,7 @@ build_tests() {
 	fi
 	# As ptrace/fixture_test.go's buildPathops would: one for the host's
 	# loader, one whose loader and libraries are in the fixture's /nix.
+	"$cc" -O2 -static -Wall -o "$b/kernels-entropy" integration/testdata/kernels-entropy.c
 	"$cc" -O2 -o "$b/pathops" ptrace/testdata/pathops.c -lpthread
 	"$cc" -O2 -o "$b/pathops-nix" ptrace/testdata/pathops.c -lpthread \
 		-Wl,--dynamic-linker=/nix/store/glibc/lib/$loader -Wl,-rpath,/nix/store/glibc/lib
@@ -252,16 +303,22 @@ build_initramfs() {
 	cp integration/kernels-init.sh "$r/init"
 	local s
 	for s in $KERNELS; do
+		old_kernel "$s" >/dev/null && continue
 		mkdir -p "$r/lib/modules/$(cat "$W/$s/release")"
 		cp "$W/$s"/loop.ko* "$r/lib/modules/$(cat "$W/$s/release")/"
 	done
 	cp integration/kernels-steps.sh "$r/ktest/steps"
 	cp "$W/bin/ptrace.test" "$W/bin/integration.test" "$r/ktest/"
 	cp "$W/bin/pathops" "$W/bin/pathops-nix" "$r/ktest/pathops/"
+	cp "$W/bin/kernels-entropy" "$r/ktest/"
+	# What kernels-entropy credits the old kernels' pools with: the host's
+	# randomness, new for each initramfs.
+	head -c 512 /dev/urandom >"$r/ktest/entropy-seed"
+	chmod 600 "$r/ktest/entropy-seed"
 	cp "$np_bin" "$r/np/bin/np"
 	cp "$W/bin/np-bare" "$r/np/bin/np-bare"
 	cp ptrace/testdata/* "$r/np/ptrace/testdata/"
-	chmod 755 "$r/init" "$r/ktest/"*.test "$r/ktest/pathops/"* "$r/np/bin/"*
+	chmod 755 "$r/init" "$r/ktest/"*.test "$r/ktest/kernels-entropy" "$r/ktest/pathops/"* "$r/np/bin/"*
 	cat >"$r/etc/passwd" <<-'EOF'
 		root:x:0:0:root:/root:/bin/sh
 		nptest:x:1000:1000:np tests:/home/nptest:/bin/sh
@@ -302,6 +359,52 @@ build_initramfs() {
 			grep -q -- '--- PASS' /tmp/gotest.log || return 1
 			return $rc
 		}
+		# entropy_starved: the kernel's pool is still uninitialised.
+		entropy_starved() {
+			e=$(/ktest/kernels-entropy state)
+			[ "$e" = starved ] || { echo "entropy pool: $e, want starved"; return 1; }
+		}
+		# within SECS CMD...: runs CMD, which must end within SECS; if not,
+		# says what each of nptest's processes waits in (its system call
+		# number: 318 is getrandom) and kills them.
+		within() {
+			secs=$1
+			shift
+			"$@" &
+			pid=$!
+			i=0
+			while kill -0 "$pid" 2>/dev/null && [ "$i" -lt "$secs" ]; do
+				sleep 1
+				i=$((i + 1))
+			done
+			if kill -0 "$pid" 2>/dev/null; then
+				echo "still running after ${secs}s: $*"
+				for p in /proc/[0-9]*; do
+					[ "$(stat -c %u "$p" 2>/dev/null)" = 1000 ] || continue
+					echo "  ${p#/proc/} syscall=$(cut -d' ' -f1 "$p/syscall" 2>/dev/null) wchan=$(cat "$p/wchan" 2>/dev/null) $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-120)"
+				done
+				kill -9 "$pid"
+				return 1
+			fi
+			wait "$pid"
+		}
+		# userns_default_off: el7 as booted, user.max_user_namespaces = 0.
+		userns_default_off() {
+			[ "$(cat /proc/sys/user/max_user_namespaces)" = 0 ] || { echo "user.max_user_namespaces is not 0"; return 1; }
+			d=$(np doctor 2>&1)
+			echo "$d"
+			echo "$d" | grep -Eq '^  ns +no .*user\.max_user_namespaces is 0 .*sysctl -w user\.max_user_namespaces=' ||
+				{ echo "doctor does not name user.max_user_namespaces for ns"; return 1; }
+			echo "$d" | grep -q '^auto picks: ptrace' || { echo "auto does not pick ptrace"; return 1; }
+			! echo "$d" | grep -E '^  ns |^auto picks' | grep -Eiq 'ambient|older than|refuses to create' ||
+				{ echo "doctor gives a false cause"; return 1; }
+			o=$(NP_RUNTIME=ns np run true 2>&1)
+			rc=$?
+			echo "NP_RUNTIME=ns np run true: exit $rc: $o"
+			[ "$rc" = 125 ] && echo "$o" | grep -q 'user\.max_user_namespaces is 0' && ! echo "$o" | grep -Eiq 'ambient|older than' ||
+				{ echo "a forced ns does not name the sysctl (or names a false cause)"; return 1; }
+			ls_root auto && nix_build auto
+		}
 		ptrace_unit() { cd /tmp && gotest /ktest/ptrace.test -test.timeout 35m "$@"; }
 		integration() {
 			rt=$1
@@ -320,6 +423,15 @@ boot() {
 	local suite=$1 log=$K/logs/$ARCH-$1-$set_.log start=$SECONDS rc=0
 	local append="console=$console quiet panic=-1 random.trust_cpu=on ktest.set=$set_"
 	[ -z "${KTEST_ONLY:-}" ] || append+=" ktest.only=$KTEST_ONLY"
+	# 4.4.178 has no random.trust_cpu (4.19) and no virtio-rng built in:
+	# it boots with its entropy pool uninitialised, which /init checks,
+	# runs np's first install in (np must not wait for it), then seeds.
+	# el7 boots as CentOS 7 does, with user.max_user_namespaces = 0.
+	case $suite in
+	el7) append+=" ktest.kernel=el7 ktest.userns_off=1" ;; # its pool is ready at boot (RDRAND)
+	v4.4) append+=" ktest.starved=1 ktest.kernel=v4.4" ;;
+	*) append+=" ktest.kernel=$suite" ;;
+	esac
 	echo "=== kernel $suite: $(cat "$W/$suite/version") ($ARCH, $KTEST_ACCEL, set $set_)"
 	set +e
 	timeout -k 10 "$KTEST_TIMEOUT" "$qemu" "${machine[@]}" -accel "$KTEST_ACCEL" -smp 2 -m 4G \

@@ -11,7 +11,7 @@ import (
 )
 
 // linux is an ordinary modern host where user namespaces work.
-var linux = facts{Kernel: "6.8.0-45-generic", UserNS: true, MaxUserNS: "63329", Seccomp: "0", PtraceScope: "1"}
+var linux = facts{Kernel: "6.8.0-45-generic", UserNS: true, AmbientCaps: true, MaxUserNS: "63329", Seccomp: "0", PtraceScope: "1"}
 
 func with(change func(*facts)) facts {
 	f := linux
@@ -48,7 +48,13 @@ func TestClassifyNamesEachCause(t *testing.T) {
 			"apparmor", "kernel.apparmor_restrict_unprivileged_userns"},
 		{"ubuntu 24.04 refusing clone", with(func(f *facts) { f.AppArmorRestrict = "1" }), cloneErr(unix.EPERM), "apparmor", "AppArmor"},
 		{"no CONFIG_USER_NS", with(func(f *facts) { f.UserNS = false }), cloneErr(unix.EINVAL), "no_kernel_support", "CONFIG_USER_NS"},
-		{"no ambient caps", with(func(f *facts) { f.Kernel = "4.2.8" }), cloneErr(unix.EINVAL), "no_kernel_support", "older than 4.3"},
+		{"no ambient caps", with(func(f *facts) { f.Kernel = "4.2.8"; f.AmbientCaps = false }), cloneErr(unix.EINVAL), "no_kernel_support", "no ambient capabilities"},
+		// CentOS 7.9's kernel: 3.10 with ambient capabilities backported,
+		// refusing user namespaces with EINVAL while the limit is 0.
+		{"centos 7.9 default", with(func(f *facts) { f.MaxUserNS = "0"; f.Kernel = "3.10.0" }),
+			cloneErr(unix.EINVAL), "max_user_namespaces", "user.max_user_namespaces is 0"},
+		{"centos 7.9 raised limit", with(func(f *facts) { f.Kernel = "3.10.0" }),
+			cloneErr(unix.EINVAL), "no_kernel_support", "refuses to create user namespaces"},
 		{"chroot", with(func(f *facts) { f.Chroot = true; f.UnprivClone = "1" }), cloneErr(unix.EPERM), "chroot", "chroot"},
 		{"unexplained", linux, cloneErr(unix.EPERM), "unknown", "please report it"},
 		{"lookup errors are not userns causes", linux, errors.New("boom"), "unknown", "please report it"},
@@ -69,20 +75,6 @@ func TestSysctlsAreNotBlamedForLaterSteps(t *testing.T) {
 	f := with(func(f *facts) { f.UnprivClone = "0" })
 	if cause, _ := classify(f, mountErr(unix.EPERM)); cause == "unprivileged_userns_clone" {
 		t.Errorf("a mount failure was blamed on kernel.unprivileged_userns_clone")
-	}
-}
-
-func TestKernelBefore(t *testing.T) {
-	for _, c := range []struct {
-		release string
-		want    bool
-	}{
-		{"3.10.0-1160.el7.x86_64", true}, {"4.2.8", true}, {"4.3.0", false}, {"4.19-rc1", false},
-		{"6.18.44-fc", false}, {"garbage", false}, {"5", false},
-	} {
-		if got := kernelBefore(c.release, 4, 3); got != c.want {
-			t.Errorf("kernelBefore(%q, 4, 3) = %v", c.release, got)
-		}
 	}
 }
 

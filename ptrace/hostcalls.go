@@ -20,6 +20,10 @@ import (
 // the traced program runs under the same filters (seccomp filters are
 // inherited), so np's own answers are the program's.
 type hostCalls struct {
+	// listener: seccomp user notifications (SECCOMP_FILTER_FLAG_NEW_LISTENER,
+	// Linux 5.0). Without them (CentOS 7's 3.10, 4.4) every filtered call
+	// is a ptrace stop whatever the other calls allow.
+	listener   bool
 	vmRW       bool // process_vm_readv/writev (Linux 3.2)
 	procMem    bool // /proc/<pid>/mem opens
 	pidfdGetfd bool // pidfd_open + pidfd_getfd (Linux 5.6)
@@ -73,7 +77,7 @@ func (h hostCalls) mem() memMethod {
 // no profile refuses.
 func (h hostCalls) notify() notifyLevel {
 	switch {
-	case h.mem() == memPeek:
+	case !h.listener || h.mem() == memPeek:
 		return notifyNone
 	case !h.closeRange || !h.ownFS || !h.killableRecv:
 		return notifyReads
@@ -88,7 +92,7 @@ func (h hostCalls) String() string {
 	for _, c := range []struct {
 		ok   bool
 		name string
-	}{{h.vmRW, "process_vm_readv"}, {h.procMem, "/proc/pid/mem"}, {h.pidfdGetfd, "pidfd_getfd"},
+	}{{h.listener, "seccomp user notifications"}, {h.vmRW, "process_vm_readv"}, {h.procMem, "/proc/pid/mem"}, {h.pidfdGetfd, "pidfd_getfd"},
 		{h.closeRange, "close_range"}, {h.ownFS, "unshare(CLONE_FS)"},
 		{h.killableRecv, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}} {
 		if !c.ok {
@@ -164,6 +168,11 @@ func probeHostCalls() hostCalls {
 	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
 		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER|unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, 0)
 	h.killableRecv = errno == unix.EFAULT
+	// The same for the listener itself: doctor said "notifications:
+	// reads" on 4.4.178 and CentOS 7's 3.10, which have none (EINVAL; no
+	// seccomp(2) at all before 3.17: ENOSYS).
+	_, _, errno = unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, 0)
+	h.listener = errno == unix.EFAULT
 	return h
 }
 

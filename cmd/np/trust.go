@@ -2,12 +2,14 @@ package main
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/extract"
 )
@@ -23,10 +25,12 @@ const ownKeyName = "np-install"
 // half, returned, goes into nix.conf as extra-trusted-public-keys. env is
 // the environment Nix runs with.
 func signOwnPaths(c *config, rt runtime, m *extract.Manifest, env []string) (string, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	seed, err := signingSeed()
 	if err != nil {
 		return "", fmt.Errorf("making a signing key: %w", err)
 	}
+	priv := ed25519.NewKeyFromSeed(seed)
+	pub := priv.Public().(ed25519.PublicKey)
 	keyFile := filepath.Join(c.confDir(), "np-install.sec")
 	os.Remove(keyFile) // a leftover of an interrupted install
 	f, err := os.OpenFile(keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -53,4 +57,31 @@ func signOwnPaths(c *config, rt runtime, m *extract.Manifest, env []string) (str
 		return "", fmt.Errorf("signing np's store paths: %w", err)
 	}
 	return ownKeyName + ":" + base64.StdEncoding.EncodeToString(pub), nil
+}
+
+// signingSeed returns the seed of the install's one-time signing key
+// without waiting for the kernel's entropy pool. crypto/rand (getrandom
+// without GRND_NONBLOCK) blocks until the pool is initialised, which on an
+// old kernel in a VM without a hardware RNG takes minutes after boot, and
+// np's first command would wait that long. So: getrandom when the pool is
+// ready (every booted host), else /dev/urandom, which never blocks and is
+// what programs read on kernels before 3.17. The key signs np's own store
+// paths once and is deleted seconds later; the weaker seed of a pool not
+// yet initialised is the documented price of never hanging at start.
+func signingSeed() ([]byte, error) {
+	seed := make([]byte, ed25519.SeedSize)
+	// Any failure falls back: EAGAIN (the pool is not initialised),
+	// ENOSYS (Linux < 3.17), EPERM (a seccomp filter refusing the call).
+	if n, err := unix.Getrandom(seed, unix.GRND_NONBLOCK); err == nil && n == len(seed) {
+		return seed, nil
+	}
+	f, err := os.Open("/dev/urandom")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := io.ReadFull(f, seed); err != nil {
+		return nil, fmt.Errorf("reading /dev/urandom: %w", err)
+	}
+	return seed, nil
 }

@@ -36,6 +36,11 @@ var Filters = map[string]func() ([]unix.SockFilter, error){
 	"no-unshare":     refuseFilter(unix.EPERM, unix.SYS_UNSHARE),
 	"no-process-vm":  refuseFilter(unix.EPERM, unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV),
 	"no-pidfd-getfd": refuseFilter(unix.EPERM, unix.SYS_PIDFD_GETFD),
+	// A kernel whose entropy pool is not initialised yet (an old kernel in
+	// a VM without a hardware RNG, minutes after boot): getrandom with
+	// GRND_NONBLOCK says EAGAIN; one that would block fails with EIO
+	// instead, so a program that waits for the pool fails loudly.
+	"no-entropy": noEntropyFilter,
 }
 
 // refuseFilter refuses the native calls nrs with errno, whatever their
@@ -173,5 +178,27 @@ func linux310Filter() ([]unix.SockFilter, error) {
 	p.Return(unix.SECCOMP_RET_ALLOW)
 	p.Label("enosys")
 	p.Return(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
+	return p.Assemble()
+}
+
+// noEntropyFilter answers getrandom as a starved pool would: EAGAIN with
+// GRND_NONBLOCK, and EIO where the kernel would block. On kernels with the
+// vDSO's getrandom (6.11+) a caller whose pool is ready reads it without a
+// system call, which no filter sees: the old kernels' VMs (started starved,
+// integration/kernels.sh) are where waiting shows as a hang.
+func noEntropyFilter() ([]unix.SockFilter, error) {
+	var p bpf.Program
+	p.LoadArch()
+	p.JumpIfNot(auditArch, "allow")
+	p.LoadNr()
+	p.JumpIf(unix.SYS_GETRANDOM, "getrandom")
+	p.Label("allow")
+	p.Return(unix.SECCOMP_RET_ALLOW)
+	p.Label("getrandom")
+	p.LoadArgLow(2)
+	p.JumpIfAnyBit(unix.GRND_NONBLOCK, "again")
+	p.Return(unix.SECCOMP_RET_ERRNO | uint32(unix.EIO))
+	p.Label("again")
+	p.Return(unix.SECCOMP_RET_ERRNO | uint32(unix.EAGAIN))
 	return p.Assemble()
 }

@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/np-portable/np/internal/bpf"
 )
 
 func TestLinux310FilterVerdicts(t *testing.T) {
@@ -69,6 +71,39 @@ func TestDenyPtraceFilterVerdicts(t *testing.T) {
 	}
 	for _, c := range cases {
 		if got := run(t, prog, c.arch, c.nr, 0); got != c.want {
+			t.Errorf("%s: verdict %#x, want %#x", c.name, got, c.want)
+		}
+	}
+}
+
+func TestNoEntropyFilterVerdicts(t *testing.T) {
+	prog, err := noEntropyFilter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eio := unix.SECCOMP_RET_ERRNO | uint32(unix.EIO)
+	eagain := unix.SECCOMP_RET_ERRNO | uint32(unix.EAGAIN)
+	allow := uint32(unix.SECCOMP_RET_ALLOW)
+	cases := []struct {
+		name  string
+		arch  uint32
+		nr    uint32
+		flags uint64
+		want  uint32
+	}{
+		{"getrandom that would block", auditArch, unix.SYS_GETRANDOM, 0, eio},
+		{"getrandom GRND_RANDOM", auditArch, unix.SYS_GETRANDOM, unix.GRND_RANDOM, eio},
+		{"getrandom GRND_NONBLOCK", auditArch, unix.SYS_GETRANDOM, unix.GRND_NONBLOCK, eagain},
+		{"getrandom GRND_NONBLOCK|GRND_RANDOM", auditArch, unix.SYS_GETRANDOM, unix.GRND_NONBLOCK | unix.GRND_RANDOM, eagain},
+		{"read", auditArch, unix.SYS_READ, 0, allow},
+		{"foreign arch", auditArch + 1, unix.SYS_GETRANDOM, 0, allow},
+	}
+	for _, c := range cases {
+		got, err := bpf.Run(prog, bpf.Data{Nr: int32(c.nr), Arch: c.arch, Args: [6]uint64{0, 16, c.flags}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
 			t.Errorf("%s: verdict %#x, want %#x", c.name, got, c.want)
 		}
 	}

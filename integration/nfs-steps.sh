@@ -1,0 +1,122 @@
+# The steps of integration/nfs.sh's VM (sourced as root by
+# integration/kernels-init.sh, which defines step; busybox sh). The server
+# part runs as root here; every step runs as nptest with /ktest/env
+# (integration/nfs-env.sh) sourced.
+#
+# The export: /tmp/export on the VM's ext2 /tmp (a loop-mounted image in
+# RAM), its subdirectory v4 mounted over NFSv4.2 on /mnt/v4 and v3 over
+# NFSv3 on /mnt/v3. The local disk the times are compared with is that
+# same ext2 (/tmp/local): the difference is NFS alone.
+#
+# smoke (CI): NFSv4.2's set; full (`make nfs`): NFSv4.2 and NFSv3, and the
+# local disk's times.
+
+# root ERR-PREFIX CMD...: a setup command; its failure is a failed step.
+nfs_fail() {
+	failed=$((failed + 1))
+	echo "KTEST-LOG-BEGIN $1"
+	cat /tmp/nfs-setup.log
+	echo "KTEST-LOG-END $1"
+	echo "KTEST $1 FAIL 0"
+}
+
+# nfs_server: the modules, the daemons and the export. nfsd's grace
+# period (90 s by default, in which it refuses new locks and opens) and
+# the v4 lease are set to their minimum so the steps need not wait.
+nfs_server() {
+	set -x
+	for m in $(cat /ktest/nfs/order); do
+		insmod "/ktest/nfs/$m.ko" || return 1
+	done
+	mkdir -p /proc/fs/nfsd /var/lib/nfs/sm /var/lib/nfs/sm.bak /var/lib/nfs/v4recovery /run/rpcbind /run/rpc_pipefs \
+		/tmp/export/v4 /tmp/export/v3 /tmp/local /mnt/v4 /mnt/v3 || return 1
+	mount -t nfsd nfsd /proc/fs/nfsd || return 1
+	mount -t rpc_pipefs rpc_pipefs /run/rpc_pipefs || return 1
+	chown statd /var/lib/nfs/sm /var/lib/nfs/sm.bak
+	touch /var/lib/nfs/etab /var/lib/nfs/rmtab
+	chown 1000:1000 /tmp/export/v4 /tmp/export/v3 /tmp/local
+	echo 10 >/proc/sys/fs/nfs/nlm_grace_period
+	rpcbind -w || return 1
+	rpc.statd --no-notify || return 1
+	echo '/tmp/export 127.0.0.1(rw,sync,no_subtree_check)' >/etc/exports
+	exportfs -ra || return 1
+	rpc.mountd || return 1
+	rpc.nfsd --grace-time 10 --lease-time 10 8 || return 1
+	cat /proc/fs/nfsd/versions
+	# The grace period ends before the first step's first lock.
+	sleep 11
+	mount.nfs 127.0.0.1:/tmp/export/v4 /mnt/v4 -o vers=4.2 || return 1
+	mount.nfs 127.0.0.1:/tmp/export/v3 /mnt/v3 -o vers=3 || return 1
+	grep ' nfs' /proc/mounts
+	set +x
+}
+
+# The NFSv3 mount whose locks fail: mounted with locking (NLM) but with
+# no rpc.statd to monitor the server, the client's locks end in ENOLCK,
+# which a site can meet when statd or the server's lockd is not reachable.
+# np doctor must say so in one line and exit 1; np's first run must fail
+# with one line too, not hang or corrupt.
+nolocks() {
+	mkdir -p /mnt/v3nl /tmp/export/v3nl && chown 1000:1000 /tmp/export/v3nl || return 1
+	mount.nfs 127.0.0.1:/tmp/export/v3nl /mnt/v3nl -o vers=3 || return 1
+	kill "$(pidof rpc.statd)" || return 1
+	sleep 1
+}
+
+# The steps that run on one NFS mount M (v4 or v3).
+nfs_steps() {
+	v=$1 M=/mnt/$1
+	step "$v-first-install" 1200 "use $M/d $M/home && first_install $v"
+	step "$v-offline-build" 900 "use $M/d $M/home && timed_build $v"
+	step "$v-verify" 900 "use $M/d $M/home && verify"
+	step "$v-doctor" 300 "use $M/d $M/home && np doctor | tee /dev/stderr | grep -q 'on nfs'"
+	step "$v-two-at-once" 1500 "use $M/two $M/home && two_at_once"
+	step "$v-interrupted-then-good" 1500 "use $M/kill $M/home && interrupted_then_good"
+	[ "$2" = full ] || return 0
+	step "$v-gc" 900 "use $M/d $M/home && gc_drops"
+	step "$v-repair" 900 "use $M/d $M/home && repair_restores"
+	step "$v-expose" 900 "use $M/d $M/home && expose_runs"
+	step "$v-data-nfs-home-local" 1200 "use $M/dl /home/nptest/h-$v && first_install $v-home-local && nix_build dl-$v && verify"
+	step "$v-home-nfs-data-local" 1200 "use /tmp/local/d-$v $M/h && first_install $v-data-local && nix_build hl-$v && verify"
+}
+
+run_steps() {
+	if ! nfs_server >/tmp/nfs-setup.log 2>&1; then
+		nfs_fail nfs-server
+		return
+	fi
+	grep ' nfs' /proc/mounts | sed 's/^/KTEST-NOTE /'
+	set_=${1#nfs-}
+	[ "$set_" = full ] && step local-first-install 1200 "use /tmp/local/d /tmp/local/home && first_install local && timed_build local"
+	nfs_steps v4 "$set_"
+	# system.nfs4_acl: NFSv4 shows every file's ACL as this attribute;
+	# a file with an ACL beyond its mode bits goes into the store, whose
+	# own files on NFS carry the attribute too.
+	step v4-nfs4-acl 900 'use /mnt/v4/d /mnt/v4/home && mkdir -p acl && echo acl >acl/f && setfacl -m u:1001:r acl/f &&
+		getfattr -n system.nfs4_acl acl/f >/dev/null && p=$(np nix-store --add acl) && echo "$p" &&
+		getfattr -n system.nfs4_acl "$NP_LOCATION/.nix-portable$p/f" && [ "$(np run cat "$p/f")" = acl ] && verify'
+	# A data dir that np installed through one mount, used through
+	# another (a second node of the cluster): nothing installs again, a
+	# build already done is only looked up, programs run.
+	mkdir -p /mnt/v4-by-v3
+	if mount.nfs 127.0.0.1:/tmp/export/v4 /mnt/v4-by-v3 -o vers=3 >/tmp/nfs-setup.log 2>&1; then
+		step v4-read-mostly-from-v3 900 'use /mnt/v4-by-v3/d /mnt/v4-by-v3/home && on_tty /tmp/rm.out np run ls / &&
+			tr -d "\r" </tmp/rm.out | tee /dev/stderr | grep -qx nix && ! grep -q "np: installing" /tmp/rm.out &&
+			nix_build files-v4 1000 && np nix-store -q --references "$out"'
+	else
+		nfs_fail v4-read-mostly-mount
+	fi
+	if [ "$set_" = full ]; then
+		nfs_steps v3 full
+		if nolocks >/tmp/nfs-setup.log 2>&1; then
+			step v3-nolocks-doctor 300 'use /mnt/v3nl/d /mnt/v3nl/home; np doctor >/tmp/d.out; rc=$?; cat /tmp/d.out;
+				[ $rc = 1 ] && grep "lock" /tmp/d.out'
+			step v3-nolocks-run 600 'use /mnt/v3nl/d /mnt/v3nl/home; np nix-store --version 2>/tmp/r.err; rc=$?; cat /tmp/r.err;
+				[ $rc = 125 ] && [ "$(wc -l </tmp/r.err)" -le 2 ] && grep -q "lock" /tmp/r.err'
+		else
+			nfs_fail v3-nolocks-mount
+		fi
+	fi
+	echo "KTEST-NOTE times:"
+	cat /tmp/ktest-times 2>/dev/null
+}

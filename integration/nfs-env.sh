@@ -51,10 +51,10 @@ nix_build() {
 	[ "$got" = "built-$1" ] || { echo "output holds '$got'"; return 1; }
 }
 
-# timed_build LABEL: nix_build of 1000 files, timed.
+# timed_build LABEL: nix_build of 300 files, timed.
 timed_build() {
 	s=$(date +%s)
-	nix_build "files-$1" 1000 || return 1
+	nix_build "files-$1" 300 || return 1
 	record offline-build "$1" $(($(date +%s) - s))
 }
 
@@ -107,16 +107,17 @@ interrupted_then_good() {
 	np nix-store --version >/tmp/killed.out 2>&1 &
 	pid=$!
 	i=0
-	until [ -n "$(ls -A "$NP_LOCATION/.nix-portable/var/np/tmp" 2>/dev/null)" ]; do
+	T=$NP_LOCATION/.nix-portable/nix/var/np/tmp
+	# Killed once the staging tree holds a few store paths: mid-extraction.
+	until [ "$(ls -d "$T"/install-*/store/* 2>/dev/null | wc -l)" -ge 5 ]; do
 		i=$((i + 1))
 		[ $i -lt 600 ] || { echo "the first run never began installing"; cat /tmp/killed.out; return 1; }
 		kill -0 "$pid" 2>/dev/null || { echo "the first run ended before it could be killed"; cat /tmp/killed.out; return 1; }
 		sleep 0.2
 	done
-	sleep 2
 	kill -KILL "$pid"
 	wait "$pid"
-	echo "killed while installing: $(ls -A "$NP_LOCATION/.nix-portable/var/np/tmp" | head -n 3)"
+	echo "killed while installing; left behind: $(ls -A "$T")"
 	np nix-store --version && nix_build after-kill && verify
 }
 
@@ -137,7 +138,7 @@ two_at_once() {
 	[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || { echo "exit $ra and $rb"; return 1; }
 	grep -q 'another np is installing' /tmp/a.out /tmp/b.out || { echo "neither waited for the other"; return 1; }
 	for n in a b; do
-		p=$(grep -o '/nix/store/[a-z0-9]*-'$n /tmp/$n.out | head -n 1)
+		p=$(tr -d '\r' </tmp/$n.out | grep -x "/nix/store/[a-z0-9]*-$n")
 		[ "$(cat "$NP_LOCATION/.nix-portable$p")" = $n ] || { echo "output $n ($p) wrong"; return 1; }
 	done
 	verify

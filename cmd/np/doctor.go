@@ -279,7 +279,7 @@ func fsReport(dir string, exists bool) (string, []string) {
 		warn = append(warn, fmt.Sprintf("%s is read-only; set NP_LOCATION to a writable directory", dir))
 	}
 	if networkFS[name] {
-		warn = append(warn, fmt.Sprintf("%s is on %s: Nix works there but slowly, and SQLite locking may misbehave; a local NP_LOCATION is faster", dir, name))
+		warn = append(warn, fmt.Sprintf("%s is on %s: Nix works there (np turns SQLite's WAL off) but slowly; a local NP_LOCATION is faster", dir, name))
 	}
 	return name, warn
 }

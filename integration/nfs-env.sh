@@ -148,10 +148,10 @@ two_at_once() {
 # of the cluster): np runs a program without installing again, a build
 # done there is only looked up, queries work.
 read_mostly() {
-	on_tty /tmp/rm.out np run ls /
+	on_tty /tmp/rm.out np run ls -1 /
 	rc=$?
 	tr -d '\r' </tmp/rm.out
-	[ "$rc" -eq 0 ] || { echo "np run ls /: exit $rc"; return 1; }
+	[ "$rc" -eq 0 ] || { echo "np run ls -1 /: exit $rc"; return 1; }
 	tr -d '\r' </tmp/rm.out | grep -qx nix || { echo "no nix in /"; return 1; }
 	! grep -q 'np: installing' /tmp/rm.out || { echo "installed again"; return 1; }
 	nix_build trivial-v4 2>/tmp/rm.err

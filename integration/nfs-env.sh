@@ -146,7 +146,7 @@ two_at_once() {
 
 # read_mostly: a data dir installed through another mount (a second node
 # of the cluster): np runs a program without installing again, a build
-# done there is only looked up, queries work.
+# done and rooted there (rooted_v4) is only looked up, queries work.
 read_mostly() {
 	on_tty /tmp/rm.out np run ls -1 /
 	rc=$?
@@ -154,10 +154,15 @@ read_mostly() {
 	[ "$rc" -eq 0 ] || { echo "np run ls -1 /: exit $rc"; return 1; }
 	tr -d '\r' </tmp/rm.out | grep -qx nix || { echo "no nix in /"; return 1; }
 	! grep -q 'np: installing' /tmp/rm.out || { echo "installed again"; return 1; }
-	nix_build trivial-v4 2>/tmp/rm.err
+	nix_build rooted-v4 2>/tmp/rm.err
 	rc=$?
 	cat /tmp/rm.err
 	[ "$rc" -eq 0 ] || return 1
 	! grep -q 'will be built' /tmp/rm.err || { echo "built again"; return 1; }
 	np nix-store -q --references "$out"
+}
+
+# rooted_v4: a build in the NFSv4.2 data dir, rooted so that np gc keeps it.
+rooted_v4() {
+	nix_build rooted-v4 && np nix-store -r --add-root "$HOME/rooted-v4" "$out"
 }

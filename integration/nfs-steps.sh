@@ -111,7 +111,7 @@ run_steps() {
 	# build already done is only looked up, programs run.
 	mkdir -p /mnt/v4-by-v3
 	if mount.nfs 127.0.0.1:/tmp/export/v4 /mnt/v4-by-v3 -o vers=3 >/tmp/nfs-setup.log 2>&1; then
-		step v4-read-mostly-from-v3 900 'use /mnt/v4-by-v3/d /mnt/v4-by-v3/home && read_mostly'
+		step v4-read-mostly-from-v3 900 'use /mnt/v4/d /mnt/v4/home && rooted_v4 && use /mnt/v4-by-v3/d /mnt/v4-by-v3/home && read_mostly'
 	else
 		nfs_fail v4-read-mostly-mount
 	fi

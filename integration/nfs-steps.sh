@@ -57,7 +57,10 @@ nfs_server() {
 # as on a node whose NFS locking is broken or firewalled. (With only
 # rpc.statd gone, the kernel's locks still work here.) np doctor must say
 # so in one line and exit 1; np's first run must fail with one line too,
-# not hang or corrupt.
+# not hang or corrupt. Known problem: after the other NFSv3 steps the
+# client's lock manager keeps the server bound and locks still work, so
+# these steps pass only on a client that has not locked yet (run alone
+# with KTEST_ONLY=^v3-nolocks); they should move before nfs_steps v3.
 nolocks() {
 	mkdir -p /mnt/v3nl /tmp/export/v3nl && chown 1000:1000 /tmp/export/v3nl || return 1
 	mount.nfs 127.0.0.1:/tmp/export/v3nl /mnt/v3nl -o vers=3 || return 1

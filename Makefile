@@ -10,7 +10,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
-.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 nix-src nix-functional nix-functional-subset bench bench-startup demo lint clean distclean syscalls compat
+.PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 nfs nfs-smoke nix-src nix-functional nix-functional-subset bench bench-startup demo lint clean distclean syscalls compat
 
 all: bin/np bin/np-aarch64
 
@@ -171,7 +171,18 @@ nix-functional: bin/np test-setup nix-src
 nix-functional-subset: bin/np test-setup nix-src
 	bash integration/nixsuite/suite.sh -r "ns ptrace" -s integration/nixsuite/subset.txt
 
-test: lint unit reproducible reproducible-arm64 integration compat syscalls robust containers kernel-smoke kernel-smoke-arm64 nix-functional-subset
+
+# The data dir and HOME on NFS (v4.2 and v3), served and mounted by
+# bookworm's kernel in one qemu VM (see integration/nfs.sh); nfs-smoke is
+# NFSv4.2's short set, which CI runs.
+nfs-smoke: bin/np test-setup
+	bash integration/nfs.sh smoke
+
+nfs: bin/np test-setup
+	bash integration/nfs.sh full
+
+
+test: lint unit reproducible reproducible-arm64 integration compat syscalls robust containers nix-functional-subset kernel-smoke kernel-smoke-arm64 nfs-smoke
 
 bench: bin/np
 	bash integration/bench-startup.sh

@@ -304,6 +304,12 @@ func lockFile(name string, opts Options) (func(), error) {
 		}
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
 	}
+	if errors.Is(err, unix.ENOLCK) {
+		// NFS whose lock manager cannot be reached: Nix's own locks would
+		// fail the same way, so no install can work here.
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w: this file system gives no file locks, which Nix needs; ask the admin to fix NFS locking (lockd, rpc.statd) or set NP_LOCATION to a local disk", name, err)
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("locking %s: %w", name, err)

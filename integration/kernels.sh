@@ -31,7 +31,7 @@
 # every kernel passed; 1 when a step failed, a VM did not finish or ran no
 # step.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH=$PATH:/usr/sbin:/sbin
 
 set_=${1:-smoke}
@@ -436,7 +436,7 @@ boot() {
 	set +e
 	timeout -k 10 "$KTEST_TIMEOUT" "$qemu" "${machine[@]}" -accel "$KTEST_ACCEL" -smp 2 -m 4G \
 		-nographic -no-reboot -monitor none -serial stdio -display none \
-		-kernel "$W/$suite/vmlinuz" -initrd "$W/initramfs.cpio.gz" -append "$append" </dev/null 2>&1 |
+		-kernel "$W/$suite/vmlinuz" -initrd "${KTEST_INITRD:-$W/initramfs.cpio.gz}" -append "$append" </dev/null 2>&1 |
 		sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' | tee "$log" | sed -n -u '/KTEST-START/,$p'
 	rc=${PIPESTATUS[0]}
 	set -e
@@ -461,6 +461,10 @@ boot() {
 	results+=("kernel $suite ${uname:-?} ($ARCH): $passed passed, $failed failed, ${secs} s: $verdict")
 	total_failed=$((total_failed + failed))
 }
+
+# integration/nfs.sh sources this file for its functions (apt, kernels,
+# userland, boot) and runs its own initramfs and steps.
+[ "${KERNELS_LIB:-}" = 1 ] && return 0
 
 t0=$SECONDS
 fetch_userland

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -110,6 +111,12 @@ func diagnose(c *config) *doctorReport {
 	// A data dir that does not exist yet is normal before the first run:
 	// its file system is that of the nearest directory that exists.
 	r.FSType, r.Warnings = fsReport(nearestExisting(c.Location), dirExists(c.DataDir))
+	if networkFS[r.FSType] {
+		if err := lockProbe(nearestExisting(c.DataDir)); err != nil {
+			r.Damaged = true
+			r.Warnings = append(r.Warnings, err.Error())
+		}
+	}
 
 	var m *extract.Manifest
 	var preflight func(nixDir string) error // why the first command's install would fail
@@ -272,9 +279,29 @@ func fsReport(dir string, exists bool) (string, []string) {
 		warn = append(warn, fmt.Sprintf("%s is read-only; set NP_LOCATION to a writable directory", dir))
 	}
 	if networkFS[name] {
-		warn = append(warn, fmt.Sprintf("%s is on %s: Nix works there but slowly, and SQLite locking may misbehave; a local NP_LOCATION is faster", dir, name))
+		warn = append(warn, fmt.Sprintf("%s is on %s: Nix works there (np turns SQLite's WAL off) but slowly; a local NP_LOCATION is faster", dir, name))
 	}
 	return name, warn
+}
+
+// lockProbe takes and drops a write lock on a scratch file in dir. Nix
+// locks its database (SQLite's fcntl locks) and each store path it builds
+// (flock); an NFS mount whose lock manager cannot be reached (NFSv3
+// without rpc.statd or the server's lockd) answers ENOLCK to both, and
+// every install and build fails. Other errors (a read-only or foreign
+// dir) are reported elsewhere.
+func lockProbe(dir string) error {
+	f, err := os.CreateTemp(dir, ".np-lock-probe-")
+	if err != nil {
+		return nil
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); errors.Is(err, unix.ENOLCK) {
+		return fmt.Errorf("%s gives no file locks (%v), which Nix needs: ask the admin to fix NFS locking (lockd, rpc.statd) or set NP_LOCATION to a local disk", dir, err)
+	}
+	return nil
 }
 
 func dirExists(p string) bool {

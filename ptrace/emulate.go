@@ -160,7 +160,7 @@ func (t *tracer) enterSockaddr(th *thread, info *sysInfo) error {
 			return nil
 		}
 	}
-	res, errno := t.res.resolve(base, path, follow)
+	res, errno := t.res.resolveIn(t.lk.nsRoot, base, path, follow)
 	if errno != 0 {
 		if res.crossed {
 			return t.fail(th, errno)

@@ -25,6 +25,12 @@ func (t *tracer) enter(th *thread) error {
 	if info == nil || th.proc.ownRoot && info.act != actRefuse {
 		return nil
 	}
+	t.lk.nsRoot = ""
+	if th.proc.otherNS && info.act != actNamespace && t.inOtherNS(th.tid) {
+		// Its paths are looked up in its own mounts; the kernel, given
+		// the host path, walks them anyway.
+		t.lk.nsRoot = "/proc/" + itoa(th.tid) + "/root"
+	}
 	switch info.act {
 	case actPaths:
 		return t.enterPaths(th, info)
@@ -54,6 +60,23 @@ func (t *tracer) enter(th *thread) error {
 			// A non-dumpable tracee would lock the tracer out of its
 			// /proc/<pid>/fd and memory; pretend it worked.
 			return t.fail(th, 0)
+		}
+		return nil
+	case actNamespace:
+		// unshare(flags) or setns(fd, nstype): nstype 0 may be any
+		// namespace. Marked before the call: one that fails only costs
+		// the server a check per call.
+		flags := arg(r, 0)
+		if nr == sysNumbers["setns"] {
+			flags = arg(r, 1)
+			if flags == 0 {
+				flags = unix.CLONE_NEWNS
+			}
+		}
+		if flags&unix.CLONE_NEWNS != 0 && !th.proc.otherNS {
+			t.mu.Lock()
+			th.proc.otherNS = true
+			t.mu.Unlock()
 		}
 		return nil
 	case actRefuse:
@@ -279,4 +302,25 @@ func atoi(s string) int {
 		n = n*10 + int(s[i]-'0')
 	}
 	return n
+}
+
+// nsID names a namespace by its nsfs inode.
+type nsID struct{ dev, ino uint64 }
+
+func nsOf(path string) (nsID, bool) {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return nsID{}, false
+	}
+	return nsID{st.Dev, st.Ino}, true
+}
+
+// inOtherNS says whether tid's mount namespace is not np's. Asked only
+// for processes that may have left it (process.otherNS), so the common
+// case pays nothing. Unreadable, it counts as another one: its files are
+// then looked for under /proc/<tid>/root, which fails rather than reach
+// the wrong ones.
+func (t *tracer) inOtherNS(tid int) bool {
+	ns, ok := nsOf("/proc/" + itoa(tid) + "/ns/mnt")
+	return !ok || ns != t.ownNS
 }

@@ -1,0 +1,60 @@
+package ptrace
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCallsSeeTheCallersMountNamespace: a program that mounts under /nix
+// in a mount namespace of its own (as Nix's build sandbox sets up its
+// chroot) sees its mount in every call, also those the notification
+// server answers by making them itself (it does not live in that
+// namespace). Before, its opens, stats and listings reached the
+// directory under the mount, in np's namespace (main/build of Nix's
+// suite: "setting permissions on …/dev/pts/ptmx: No such file"). Needs
+// unprivileged user namespaces (unshare -r), as Nix's sandbox does; it
+// fails, not skips, without them. Without notifications (old kernels)
+// every call is a ptrace stop and it passes for that reason.
+func TestCallsSeeTheCallersMountNamespace(t *testing.T) {
+	f := getFixture(t)
+	unshare, err := lookPath("unshare")
+	if err != nil {
+		t.Fatalf("this test needs util-linux's unshare: %v", err)
+	}
+	n := 0
+	modes(t, func(t *testing.T, noSeccomp bool) {
+		n++
+		dir := "/dir/mnt" + itoa(n)
+		host := f.nix + dir
+		if err := os.MkdirAll(host, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(host)
+		if err := os.WriteFile(host+"/under", []byte("under\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		guest := "/nix" + dir
+		script := strings.ReplaceAll(`mount -t tmpfs t G || exit 1
+echo in > G/new && chmod 600 G/new && ls G && cat G/new && stat -c %a G/new
+test -e G/under && echo under-visible
+mkdir G/d && mv G/new G/d/moved && ls G/d && rm G/d/moved && rmdir G/d && ls G
+echo done`, "G", guest)
+		r := traced(t, f.nix, noSeccomp, unshare, "-rm", "/bin/sh", "-c", script)
+		expect(t, r, "new\nin\n600\nmoved\ndone\n")
+		names, _ := filepath.Glob(host + "/*")
+		if len(names) != 1 || filepath.Base(names[0]) != "under" {
+			t.Errorf("the data dir's directory under the mount holds %q, want only under", names)
+		}
+	})
+}
+
+func lookPath(name string) (string, error) {
+	for _, d := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
+		if fi, err := os.Stat(d + "/" + name); err == nil && !fi.IsDir() {
+			return d + "/" + name, nil
+		}
+	}
+	return "", os.ErrNotExist
+}

@@ -10,6 +10,10 @@ type lookup struct {
 	mem    memReader
 	procfs realFS // /proc links, read afresh every time
 	buf    []byte
+	// nsRoot is "/proc/<tid>/root" while a call of a process in another
+	// mount namespace than np's is decided, else "": lookups go through
+	// it, and so do the notification server's own calls.
+	nsRoot string
 }
 
 // procPath builds "/proc/<tid>/<rest>" in one allocation.
@@ -110,7 +114,7 @@ func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa pathArg, follow bool) 
 			return res, 0, true
 		}
 	}
-	res, errno = lk.res.resolve(base, s, follow)
+	res, errno = lk.res.resolveIn(lk.nsRoot, base, s, follow)
 	if errno != 0 && !res.crossed {
 		return res, 0, true
 	}

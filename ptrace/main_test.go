@@ -193,6 +193,8 @@ func runHelper(mode string) int {
 		return printProbe()
 	case "go-stress":
 		return goStress()
+	case "landlocked":
+		return landlocked(os.Args[1:])
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 	return 2

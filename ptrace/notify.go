@@ -215,8 +215,18 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 		return letThrough
 	}
 	tid := int(req.pid)
-	if p := n.t.procOf(tid); p != nil && p.ownRoot {
-		return letThrough // its paths are its own business (see process)
+	lk.nsRoot = ""
+	if p := n.t.procOf(tid); p != nil {
+		if p.ownRoot {
+			return letThrough // its paths are its own business (see process)
+		}
+		if p.otherNS && n.t.inOtherNS(tid) {
+			// The server's own calls would see np's mounts, not the
+			// caller's (Nix's build sandbox mounts /dev/pts and the
+			// inputs under its chroot directory before it enters it):
+			// it reaches the caller's files through the caller's root.
+			lk.nsRoot = "/proc/" + itoa(tid) + "/root"
+		}
 	}
 	switch info.notify {
 	case notifyGetcwd:
@@ -243,7 +253,7 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 	if info.notify == notifyReadlink {
 		return n.readlink(lk, req, res)
 	}
-	host, rewrite := n.hostFor(tid, res, follow)
+	host, rewrite := n.hostFor(lk, tid, res, follow)
 	if !rewrite {
 		return letThrough
 	}
@@ -304,17 +314,17 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 // hostFor is tracer.hostFor for a thread known only by its tid; the
 // tracer's own /proc/self is not the caller's, so /proc paths name the
 // caller by number.
-func (n *notifier) hostFor(tid int, res resolved, follow bool) (string, bool) {
+func (n *notifier) hostFor(lk *lookup, tid int, res resolved, follow bool) (string, bool) {
 	if !res.proc {
 		if !res.crossed {
 			return "", false
 		}
-		return n.t.res.hostPath(res), true
+		return lk.nsRoot + n.t.res.hostPath(res), true
 	}
 	proc := n.t.procOf(tid)
 	if follow && proc != nil {
 		if p := n.t.exeOf(tid, proc, res.guest); p != nil && p.exeHost != "" {
-			return p.exeHost, true
+			return lk.nsRoot + p.exeHost, true
 		}
 	}
 	if !res.crossed {
@@ -346,7 +356,7 @@ func (n *notifier) readlink(lk *lookup, req *seccompNotif, res resolved) seccomp
 	case !res.crossed:
 		return letThrough
 	default:
-		host, err := lk.procfs.readlink(n.t.res.hostPath(res))
+		host, err := lk.procfs.readlink(lk.nsRoot + n.t.res.hostPath(res))
 		if err != nil {
 			return failWith(toErrno(err))
 		}

@@ -36,7 +36,7 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 		if errno != 0 {
 			return failWith(errno)
 		}
-		host, rw := n.hostFor(tid, res, follow)
+		host, rw := n.hostFor(lk, tid, res, follow)
 		if !rw {
 			keep = append(keep, pa)
 			continue
@@ -65,7 +65,7 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 		}
 		switch {
 		case s != "" && s[0] == '/':
-			bufs[pa.arg] = cstring(s)
+			bufs[pa.arg] = cstring(lk.nsRoot + s)
 		case dirfd == unix.AT_FDCWD:
 			if s == "" {
 				bufs[pa.arg] = cstring("/proc/" + itoa(tid) + "/cwd")

@@ -206,6 +206,28 @@ func (r *resolver) resolve(base, path string, followLast bool) (resolved, unix.E
 	return res, 0
 }
 
+// resolveIn is resolve for a process in another mount namespace, whose
+// files the host calls reach under root (/proc/<tid>/root): its mounts
+// are not np's, so np's cache does not hold for it.
+func (r *resolver) resolveIn(root, base, path string, followLast bool) (resolved, unix.Errno) {
+	if root == "" {
+		return r.resolve(base, path, followLast)
+	}
+	other := resolver{view: r.view, fs: underRoot{root}}
+	return other.resolve(base, path, followLast)
+}
+
+// underRoot is the host's file system seen from another root.
+type underRoot struct{ root string }
+
+func (u underRoot) lstatType(path string) (uint32, error) {
+	return sharedFS{}.lstatType(u.root + path)
+}
+
+func (u underRoot) readlink(path string) (string, error) {
+	return sharedFS{}.readlink(u.root + path)
+}
+
 // hostPath is the path to give the kernel for res: its host path, with
 // the trailing slash kept (rmdir "dir/" and mkdir "new/" mean the same).
 func (r *resolver) hostPath(res resolved) string {

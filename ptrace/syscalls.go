@@ -1,6 +1,8 @@
 package ptrace
 
 import (
+	"strings"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -24,6 +26,12 @@ func (t *tracer) enter(th *thread) error {
 	info := byNr[nr]
 	if info == nil || th.proc.ownRoot && info.act != actRefuse {
 		return nil
+	}
+	t.lk.nsRoot = ""
+	if th.proc.otherNS && info.act != actNamespace && t.inOtherNS(th.tid) {
+		// Its paths are looked up in its own mounts; the kernel, given
+		// the host path, walks them anyway.
+		t.lk.nsRoot = "/proc/" + itoa(th.tid) + "/root"
 	}
 	switch info.act {
 	case actPaths:
@@ -54,6 +62,23 @@ func (t *tracer) enter(th *thread) error {
 			// A non-dumpable tracee would lock the tracer out of its
 			// /proc/<pid>/fd and memory; pretend it worked.
 			return t.fail(th, 0)
+		}
+		return nil
+	case actNamespace:
+		// unshare(flags) or setns(fd, nstype): nstype 0 may be any
+		// namespace. Marked before the call: one that fails only costs
+		// the server a check per call.
+		flags := arg(r, 0)
+		if nr == sysNumbers["setns"] {
+			flags = arg(r, 1)
+			if flags == 0 {
+				flags = unix.CLONE_NEWNS
+			}
+		}
+		if flags&unix.CLONE_NEWNS != 0 && !th.proc.otherNS {
+			t.mu.Lock()
+			th.proc.otherNS = true
+			t.mu.Unlock()
 		}
 		return nil
 	case actRefuse:
@@ -192,8 +217,8 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 	if info.cache == cacheForgetAll {
 		t.cache.forgetAll()
 	}
-	var hosts [2]string
-	var regsOf [2]int8
+	var hosts [3]string
+	var regsOf [3]int8
 	n := 0
 	for _, pa := range info.paths {
 		follow := followLast(th.tid, &th.args, pa, info)
@@ -207,6 +232,12 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 		}
 		if host, rewrite := t.hostFor(th, res, follow); rewrite {
 			hosts[n], regsOf[n] = host, pa.arg
+			n++
+		}
+	}
+	if info.name == "mount" {
+		if data, ok := t.overlayData(th); ok {
+			hosts[n], regsOf[n] = data, 4
 			n++
 		}
 	}
@@ -279,4 +310,99 @@ func atoi(s string) int {
 		n = n*10 + int(s[i]-'0')
 	}
 	return n
+}
+
+// nsID names a namespace by its nsfs inode.
+type nsID struct{ dev, ino uint64 }
+
+func nsOf(path string) (nsID, bool) {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return nsID{}, false
+	}
+	return nsID{st.Dev, st.Ino}, true
+}
+
+// inOtherNS says whether tid's mount namespace is not np's. Asked only
+// for processes that may have left it (process.otherNS), so the common
+// case pays nothing. Unreadable, it counts as another one: its files are
+// then looked for under /proc/<tid>/root, which fails rather than reach
+// the wrong ones.
+func (t *tracer) inOtherNS(tid int) bool {
+	ns, ok := nsOf("/proc/" + itoa(tid) + "/ns/mnt")
+	return !ok || ns != t.ownNS
+}
+
+// overlayPathKeys are the options of an overlay mount that name
+// directories; lowerdir's value is a list separated by ':'.
+var overlayPathKeys = map[string]bool{"lowerdir": true, "upperdir": true, "workdir": true, "lowerdir+": true, "datadir+": true}
+
+// overlayData translates the directories in the data of an overlay
+// mount (lowerdir=/nix/…,upperdir=…,workdir=…): the kernel reads them as
+// paths, as it reads mount's source and target. ok is false when
+// nothing changes (another file system, no /nix path, unreadable data).
+func (t *tracer) overlayData(th *thread) (string, bool) {
+	fstype, ok := t.lk.mem.readString(th.tid, arg(&th.regs, 2))
+	if !ok || fstype != "overlay" || arg(&th.regs, 4) == 0 {
+		return "", false
+	}
+	data, ok := t.lk.mem.readString(th.tid, arg(&th.regs, 4))
+	if !ok {
+		return "", false
+	}
+	changed := false
+	opts := splitUnescaped(data, ',')
+	for i, o := range opts {
+		k, v, found := strings.Cut(o, "=")
+		if !found || !overlayPathKeys[k] {
+			continue
+		}
+		dirs := splitUnescaped(v, ':')
+		for j, d := range dirs {
+			if h, ok := t.overlayDir(th, d); ok {
+				dirs[j], changed = h, true
+			}
+		}
+		opts[i] = k + "=" + strings.Join(dirs, ":")
+	}
+	if !changed {
+		return "", false
+	}
+	return strings.Join(opts, ","), true
+}
+
+// overlayDir is the host path of one directory of an overlay mount's
+// options, if it is not the same; a path with escapes is left alone.
+func (t *tracer) overlayDir(th *thread, d string) (string, bool) {
+	if d == "" || strings.ContainsRune(d, '\\') {
+		return "", false
+	}
+	base := "/"
+	if d[0] != '/' {
+		var ok bool
+		if base, ok = t.lk.baseDir(th.tid, &th.args, -1); !ok {
+			return "", false
+		}
+	}
+	res, errno := t.res.resolveIn(t.lk.nsRoot, base, d, true)
+	if errno != 0 || !res.crossed || res.proc {
+		return "", false
+	}
+	return t.res.hostPath(res), true
+}
+
+// splitUnescaped splits s at every sep not preceded by a backslash.
+func splitUnescaped(s string, sep byte) []string {
+	var parts []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case sep:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, s[start:])
 }

@@ -17,16 +17,17 @@ import (
 type action uint8
 
 const (
-	actPaths    action = iota + 1 // translate the path arguments
-	actExecve                     // plan the exec in the tracer (execve.go)
-	actExecveat                   // execveat: like execve for AT_FDCWD, else ENOSYS
-	actReadlink                   // translate the path, emulate /proc links
-	actGetcwd                     // the guest path of the cwd
-	actGetdents                   // inject a "nix" entry when listing /
-	actSockaddr                   // bind/connect/sendto with a unix socket address
-	actSockname                   // getsockname/getpeername: the guest path on exit
-	actPrctl                      // PR_SET_DUMPABLE 0 is made a no-op
-	actRefuse                     // refused with ENOSYS by the filter itself
+	actPaths     action = iota + 1 // translate the path arguments
+	actExecve                      // plan the exec in the tracer (execve.go)
+	actExecveat                    // execveat: like execve for AT_FDCWD, else ENOSYS
+	actReadlink                    // translate the path, emulate /proc links
+	actGetcwd                      // the guest path of the cwd
+	actGetdents                    // inject a "nix" entry when listing /
+	actSockaddr                    // bind/connect/sendto with a unix socket address
+	actSockname                    // getsockname/getpeername: the guest path on exit
+	actPrctl                       // PR_SET_DUMPABLE 0 is made a no-op
+	actNamespace                   // unshare/setns: may enter another mount namespace
+	actRefuse                      // refused with ENOSYS by the filter itself
 )
 
 // follow says whether the last component of a path is followed when it is
@@ -233,6 +234,11 @@ var table = []sysInfo{
 	{name: "execveat", act: actExecveat, paths: paths(pat(0, 1, followUnlessAtNF)), flags: 4, emptyPath: true},
 	{name: "getdents64", act: actGetdents, flags: -1, notify: notifyGetdents},
 	{name: "prctl", act: actPrctl, flags: -1},
+	// A process that may be in another mount namespace (Nix's build
+	// sandbox) gets its notified calls' host paths through
+	// /proc/<tid>/root (notify.go, otherNS).
+	{name: "unshare", act: actNamespace, flags: -1},
+	{name: "setns", act: actNamespace, flags: -1},
 	// system administration (need privileges, translated all the same)
 	row("acct", p(0, followYes)),
 	row("swapon", p(0, followYes)),

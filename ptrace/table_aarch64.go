@@ -27,7 +27,7 @@ var archAArch64 = archTable{
 		"listxattr": 11, "llistxattr": 12, "removexattr": 14, "lremovexattr": 15,
 		"setxattrat": 463, "getxattrat": 464, "listxattrat": 465, "removexattrat": 466,
 		"chdir": 49, "chroot": 51, "getcwd": 17, "execve": 221, "execveat": 281,
-		"getdents64": 61, "prctl": 167,
+		"getdents64": 61, "prctl": 167, "unshare": 97, "setns": 268,
 		"acct": 89, "swapon": 224, "swapoff": 225,
 		"mount": 40, "umount2": 39, "pivot_root": 41,
 		"inotify_add_watch": 27, "fanotify_mark": 263, "name_to_handle_at": 264,

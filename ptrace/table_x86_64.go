@@ -31,7 +31,7 @@ var archX86_64 = archTable{
 		"listxattr": 194, "llistxattr": 195, "removexattr": 197, "lremovexattr": 198,
 		"setxattrat": 463, "getxattrat": 464, "listxattrat": 465, "removexattrat": 466,
 		"chdir": 80, "chroot": 161, "getcwd": 79, "execve": 59, "execveat": 322,
-		"getdents64": 217, "prctl": 157,
+		"getdents64": 217, "prctl": 157, "unshare": 272, "setns": 308,
 		"acct": 163, "swapon": 167, "swapoff": 168, "uselib": 134,
 		"mount": 165, "umount2": 166, "pivot_root": 155,
 		"inotify_add_watch": 254, "fanotify_mark": 301, "name_to_handle_at": 303,

@@ -29,6 +29,12 @@ type process struct {
 	// ownRoot: the process changed its root (chroot, pivot_root); its
 	// paths are its own business now, and its children's too.
 	ownRoot bool
+	// otherNS: the process may be in a mount namespace other than np's
+	// (it or an ancestor cloned, unshared or entered one). The
+	// notification server, which makes calls in np's namespace, then
+	// checks and reaches its files through /proc/<tid>/root (notify.go).
+	// Only the tracer writes it, under mu.
+	otherNS bool
 	// rootOwed: fds of listings of / that have not had their "nix"
 	// entry yet (emulate.go).
 	rootOwed map[int]bool
@@ -85,9 +91,12 @@ type thread struct {
 
 // tracer drives the traced tree.
 type tracer struct {
-	res      *resolver
-	cache    *cachedFS // the resolver's view of the host, cached
-	lk       lookup
+	res   *resolver
+	cache *cachedFS // the resolver's view of the host, cached
+	lk    lookup
+	// ownNS is np's mount namespace, to which a tracee's is compared
+	// (inOtherNS).
+	ownNS    nsID
 	mu       sync.Mutex // guards threads against the notification server
 	seccomp  bool
 	oldOrder bool
@@ -122,6 +131,7 @@ func newTracer(nixDir string, seccomp bool) *tracer {
 		parked:  map[int]bool{},
 		links:   execLinks{dir: nixDir + "/var/np/exec"},
 	}
+	t.ownNS, _ = nsOf("/proc/self/ns/mnt")
 	var st unix.Stat_t
 	t.hostNix = unix.Lstat("/nix", &st) == nil
 	return t
@@ -284,7 +294,9 @@ func (t *tracer) newChild(parent *thread, event int) error {
 	switch event {
 	case unix.PTRACE_EVENT_VFORK:
 		flags = unix.CLONE_VM | unix.CLONE_VFORK
-	case unix.PTRACE_EVENT_CLONE:
+	case unix.PTRACE_EVENT_CLONE, unix.PTRACE_EVENT_FORK:
+		// A fork event too: a clone or clone3 with SIGCHLD as its exit
+		// signal reports as a fork, and may have CLONE_NEWNS.
 		flags = t.cloneFlags(parent)
 	}
 	proc := parent.proc
@@ -303,6 +315,7 @@ func (t *tracer) newChild(parent *thread, event int) error {
 			cp.scratch = &sc
 		}
 		cp.forks = 0
+		cp.otherNS = cp.otherNS || flags&unix.CLONE_NEWNS != 0
 		cp.rootOwed = maps.Clone(parent.proc.rootOwed) // the child's fd table is a copy
 		proc = &cp
 		parent.proc.forks++
@@ -354,6 +367,7 @@ func (t *tracer) execEvent(th *thread) error {
 	}
 	proc := newProcess()
 	proc.ownRoot = th.proc.ownRoot // the root stays changed across exec
+	proc.otherNS = th.proc.otherNS // so does the mount namespace
 	if plan := th.exec; plan != nil {
 		proc.exeGuest, proc.exeHost = plan.exeGuest, plan.exeHost
 	}

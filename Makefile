@@ -15,7 +15,7 @@ ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 all: bin/np bin/np-aarch64
 
 # The Debian packages Nix is made from, fetched with a private apt setup.
-$(BUILD)/debs.list: assets/fetch-debs.sh assets/nix-version
+$(BUILD)/debs.list: assets/fetch-debs.sh assets/private-apt.sh assets/nix-version
 	bash assets/fetch-debs.sh $(BUILD)
 	touch $@
 
@@ -50,7 +50,7 @@ bin/np: $(BUILD)/np-bare $(BUILD)/payload.tar.zst
 # $(BUILD)/arm64. Nothing of arm64 runs on the build host.
 ARM64 := $(BUILD)/arm64
 
-$(ARM64)/debs.list: assets/fetch-debs.sh assets/nix-version
+$(ARM64)/debs.list: assets/fetch-debs.sh assets/private-apt.sh assets/nix-version
 	bash assets/fetch-debs.sh $(ARM64) arm64
 	touch $@
 
@@ -160,7 +160,7 @@ kernel-smoke-arm64: bin/np-aarch64 test-setup
 # suite in ns, ptrace and ptrace without seccomp, with a table of results
 # (see integration/nixsuite/suite.sh and the README); the subset make test
 # runs (integration/nixsuite/subset.txt) in ns and ptrace.
-$(BUILD)/nixsuite/nix-src.stamp: $(BUILD)/debs.list integration/nixsuite/fetch-src.sh
+$(BUILD)/nixsuite/nix-src.stamp: $(BUILD)/debs.list integration/nixsuite/fetch-src.sh assets/private-apt.sh
 	bash integration/nixsuite/fetch-src.sh $(BUILD)/nixsuite $(BUILD)/debs.list
 
 nix-src: $(BUILD)/nixsuite/nix-src.stamp

@@ -33,6 +33,8 @@ ROOT=$B/root
 # often than sid, so the pinned version stays served longer.
 SUITE=forky
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=private-apt.sh
+. "$HERE/private-apt.sh"
 NIX_PIN=$(tr -d ' \n' <"$HERE/nix-version")
 ARCH=${2:-amd64}
 case $ARCH in
@@ -72,19 +74,7 @@ if [ ${#need[@]} -gt 0 ]; then
 	} >>"$LOG" 2>&1
 fi
 
-# The mirror the host already uses is the one known to be reachable here, so
-# take its URI rather than assuming deb.debian.org is.
-mirror=""
-if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-	mirror=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' \
-		/etc/apt/sources.list.d/debian.sources)
-fi
-if [ -z "$mirror" ] && [ -r /etc/apt/sources.list ]; then
-	mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }' \
-		/etc/apt/sources.list)
-fi
-mirror=${mirror:-http://deb.debian.org/debian}
-mirror=${mirror%/}
+mirror=$(debian_mirror)
 
 # The stamp records what was asked for; a matching stamp plus an existing
 # list means the previous run completed, so a rebuild costs nothing.
@@ -96,30 +86,12 @@ if [ -f "$B/fetch.stamp" ] && [ "$(cat "$B/fetch.stamp")" = "$want" ] &&
 fi
 rm -f "$B/fetch.stamp"
 
-mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/prefs.d" "$DEBS"
+mkdir -p "$DEBS"
+private_apt_options "$A"
 echo "deb [signed-by=$KEYRING] $mirror $SUITE main" >"$A/sources.list"
-: >"$A/preferences"
-: >"$A/status"
-
-# Host apt.conf.d is kept on purpose (it may carry proxy settings), but its
-# sources, pins, lists, cache, package state and foreign architectures are all
-# replaced so nothing of the host leaks into the resolution or gets modified.
-O=(
-	-o "Dir::Etc::SourceList=$A/sources.list"
-	-o "Dir::Etc::SourceParts=/dev/null"
-	-o "Dir::Etc::Preferences=$A/preferences"
-	-o "Dir::Etc::PreferencesParts=$A/prefs.d"
-	-o "Dir::State::Lists=$A/lists"
-	-o "Dir::State::Status=$A/status"
-	-o "Dir::Cache=$A/cache"
-	-o "APT::Architecture=$ARCH"
-	-o "APT::Architectures=$ARCH"
-)
-# Downloads into a root-owned build tree cannot use apt's _apt sandbox user;
-# saying so up front avoids apt's warning and a failed chown attempt.
-if [ "$(id -u)" -eq 0 ]; then
-	O+=(-o "APT::Sandbox::User=root")
-fi
+# A foreign architecture needs no dpkg --add-architecture on the host: the
+# private configuration names it as apt's only one.
+O+=(-o "APT::Architecture=$ARCH" -o "APT::Architectures=$ARCH")
 
 apt-get "${O[@]}" -q update >>"$LOG" 2>&1
 

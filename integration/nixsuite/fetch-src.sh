@@ -47,21 +47,12 @@ for t in dpkg-source patch; do
 	fi
 done
 
-# The mirror the host already uses (as fetch-debs.sh picks it).
-mirror=""
-if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-	mirror=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' \
-		/etc/apt/sources.list.d/debian.sources)
-fi
-if [ -z "$mirror" ] && [ -r /etc/apt/sources.list ]; then
-	mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }' \
-		/etc/apt/sources.list)
-fi
-mirror=${mirror:-http://deb.debian.org/debian}
-mirror=${mirror%/}
+# shellcheck source=../../assets/private-apt.sh
+. "$(dirname "$0")/../../assets/private-apt.sh"
+mirror=$(debian_mirror)
 
 # Every suite that may carry the version: the payload's suite is one of them.
-mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/prefs.d"
+private_apt_options "$A"
 : >"$A/sources.list"
 for s in trixie forky sid; do
 	echo "deb-src [signed-by=$KEYRING] $mirror $s main" >>"$A/sources.list"
@@ -69,20 +60,6 @@ done
 # The suite's jq programs need jq >= 1.7 (Debian 12 has 1.6): trixie's,
 # which suite.sh runs with the C library of np's Nix.
 echo "deb [signed-by=$KEYRING] $mirror trixie main" >>"$A/sources.list"
-: >"$A/preferences"
-: >"$A/status"
-O=(
-	-o "Dir::Etc::SourceList=$A/sources.list"
-	-o "Dir::Etc::SourceParts=/dev/null"
-	-o "Dir::Etc::Preferences=$A/preferences"
-	-o "Dir::Etc::PreferencesParts=$A/prefs.d"
-	-o "Dir::State::Lists=$A/lists"
-	-o "Dir::State::Status=$A/status"
-	-o "Dir::Cache=$A/cache"
-)
-if [ "$(id -u)" -eq 0 ]; then
-	O+=(-o "APT::Sandbox::User=root")
-fi
 apt-get "${O[@]}" -q update >>"$LOG" 2>&1
 
 dl=$B/nix-src.dl

@@ -7,10 +7,11 @@ import (
 	"syscall"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/nixenv"
 )
 
 // cmdLink creates DIR/<tool> -> np for every Nix tool.
-func cmdLink(args []string) (syscall.WaitStatus, error) {
+func cmdLink(_ *app, args []string) (syscall.WaitStatus, error) {
 	if len(args) != 1 || args[0] == "" {
 		// An empty name would mean the current directory to filepath.Abs:
 		// links dropped where the user did not ask for them.
@@ -32,7 +33,7 @@ func cmdLink(args []string) (syscall.WaitStatus, error) {
 		return 0, fmt.Errorf("finding np's own path: %w", err)
 	}
 	var skipped []string
-	for _, tool := range nixTools {
+	for _, tool := range nixenv.Tools {
 		link := filepath.Join(dir, tool)
 		if st, err := os.Lstat(link); err == nil {
 			// Replace only links that lead to an np like this one.
@@ -46,7 +47,7 @@ func cmdLink(args []string) (syscall.WaitStatus, error) {
 			return 0, fmt.Errorf("linking %s: %w", link, err)
 		}
 	}
-	fmt.Printf("linked %d Nix tools in %s to %s\n", len(nixTools)-len(skipped), dir, self)
+	fmt.Printf("linked %d Nix tools in %s to %s\n", len(nixenv.Tools)-len(skipped), dir, self)
 	if len(skipped) > 0 {
 		return 0, fmt.Errorf("left %d existing files alone (not links to np): %v; remove them or choose another directory", len(skipped), skipped)
 	}

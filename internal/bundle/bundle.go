@@ -1,4 +1,10 @@
-package main
+// Package bundle is np bundle: one executable that runs a Nix-built
+// program on any Linux host, through np's runtimes, without Nix. Make
+// writes one (np's Go program, the program's closure compressed, and a
+// bundle trailer; package extract reads the format); Run is what that
+// executable does when started: install the closure into the data dir on
+// its first run, then run the program as np run would.
+package bundle
 
 import (
 	"bytes"
@@ -16,193 +22,77 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/extract/pack"
+	"github.com/np-portable/np/internal/interrupt"
+	"github.com/np-portable/np/internal/session"
 )
 
-// bundleUsage is short for np --help's list; the options are in the help.
-const bundleUsage = "np bundle INSTALLABLE"
-
-const bundleHelpText = `Builds INSTALLABLE (anything nix build takes: a flake reference, -f FILE
-ATTR, --expr EXPR, a store path, with any nix build options) and writes FILE:
-one executable that runs its program on any Linux host, through np's
-runtimes, without Nix. It carries np's Go program and the program's
-closure, compressed; not Nix, unless the program needs it.
-
-Options:
-  -o, --output FILE     where to write the bundle (default: the program's
-                        name, in the current directory)
-  --program NAME        the program to run, from bin/ of the installable or
-                        of its dependencies (default: meta.mainProgram, or
-                        the only program in bin/)
-  --compress fast|max   max (default) is smallest; fast is quicker to make
-
-These options may come anywhere before a "--"; everything else goes to
-nix build. Running FILE runs the program with FILE's arguments,
-environment, working directory and exit status; a link to FILE named
-after another program of the closure runs that one; FILE --np-help says
-what it is. The same closure always gives the same bytes.`
-
-// bundleArgs is np bundle's command line.
-type bundleArgs struct {
-	out      string
-	program  string
-	level    pack.Level
-	nixArgs  []string // the installable and nix build's options
-	wantHelp bool
+// Options are np bundle's own options.
+type Options struct {
+	Out     string     // the file to write; "" names it after the program
+	Program string     // the program to run, by name; "" chooses
+	Level   pack.Level // how hard to compress
+	NixArgs []string   // the installable and nix build's options
 }
 
-// parseBundleArgs takes np bundle's own options from anywhere before "--"
-// and leaves everything else, in order, for nix build.
-func parseBundleArgs(args []string) (*bundleArgs, error) {
-	b := &bundleArgs{level: pack.Max}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			b.nixArgs = append(b.nixArgs, args[i+1:]...)
-			break
-		}
-		name, val, hasVal := strings.Cut(a, "=")
-		switch name {
-		case "-h", "--help":
-			b.wantHelp = true
-			continue
-		case "-o", "--output", "--program", "--compress":
-		default:
-			b.nixArgs = append(b.nixArgs, a)
-			continue
-		}
-		if !hasVal {
-			if i+1 >= len(args) {
-				return nil, &usageError{fmt.Sprintf("np bundle: %s needs a value", name)}
-			}
-			i++
-			val = args[i]
-		}
-		switch name {
-		case "-o", "--output":
-			b.out = val
-		case "--program":
-			if val == "" || strings.Contains(val, "/") {
-				return nil, &usageError{fmt.Sprintf("np bundle: --program %q is not a program name (a file name in bin/)", val)}
-			}
-			b.program = val
-		case "--compress":
-			switch val {
-			case "fast":
-				b.level = pack.Fast
-			case "max":
-				b.level = pack.Max
-			default:
-				return nil, &usageError{fmt.Sprintf("np bundle: --compress %q is not a level; valid values: fast, max", val)}
-			}
-		}
-	}
-	if !b.wantHelp && len(b.nixArgs) == 0 {
-		return nil, &usageError{"np bundle needs an installable: a flake reference, -f FILE ATTR, --expr EXPR or a store path"}
-	}
-	return b, nil
+// Written is a bundle Make wrote.
+type Written struct {
+	File    string
+	Size    int64  // the file's size
+	Paths   int    // store paths in the closure
+	NarSize int64  // their size unpacked
+	Program string // the store path of the program it runs
 }
 
-func cmdBundle(args []string) (syscall.WaitStatus, error) {
-	b, err := parseBundleArgs(args)
+// Summary is np bundle's one line about what it wrote.
+func (w *Written) Summary() string {
+	return fmt.Sprintf("wrote %s (%.1f MB: np's program and %s, %.1f MB unpacked) running %s",
+		w.File, float64(w.Size)/1e6, storePaths(w.Paths), float64(w.NarSize)/1e6, w.Program)
+}
+
+// Make builds the installable of b with s's Nix and writes its closure,
+// with np's Go program, as one executable.
+func Make(s *session.Session, b Options) (*Written, error) {
+	built, err := s.Output("building the installable", append([]string{s.M.Tool("nix"), "build", "--no-link", "--print-out-paths"}, b.NixArgs...), true)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	if b.wantHelp {
-		fmt.Printf("Usage: np bundle [-o FILE] [--program NAME] [--compress fast|max] INSTALLABLE\n\n%s\n", bundleHelpText)
-		return exitStatus(0), nil
-	}
-	s, err := prepare()
-	if err != nil {
-		return 0, err
-	}
-	built, err := s.output("building the installable", append([]string{s.m.Tool("nix"), "build", "--no-link", "--print-out-paths"}, b.nixArgs...), true)
-	if err != nil {
-		return 0, err
-	}
-	outputs := strings.Fields(built.out)
+	outputs := strings.Fields(built.Out)
 	if len(outputs) == 0 {
-		return 0, errors.New("nix build printed no store path to bundle; check the installable")
+		return nil, errors.New("nix build printed no store path to bundle; check the installable")
 	}
 	for _, o := range outputs {
 		if extract.StorePathOf(o) != o {
-			return 0, fmt.Errorf("nix build printed %q, which is not a store path", o)
+			return nil, fmt.Errorf("nix build printed %q, which is not a store path", o)
 		}
 	}
-	store := filepath.Join(built.nixDir, "store")
-	closure, err := s.closure(outputs)
+	store := filepath.Join(built.NixDir, "store")
+	closure, err := closure(s, outputs)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	info := &extract.BundleInfo{Outputs: outputs, Programs: programsOf(store, outputs, closure)}
-	if info.Program, err = s.chooseProgram(b, info); err != nil {
-		return 0, err
+	if info.Program, err = chooseProgram(s, b, info); err != nil {
+		return nil, err
 	}
 	m := &extract.Manifest{Version: 1, Paths: closure, Bundle: info}
-	out := b.out
+	out := b.Out
 	if out == "" {
 		out = path.Base(info.Program)
 	}
-	size, err := writeBundle(out, m, store, b.level)
+	size, err := writeBundle(out, m, store, b.Level)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var narSize int64
 	for _, p := range closure {
 		narSize += p.NarSize
 	}
-	fmt.Fprintf(os.Stderr, "np: wrote %s (%.1f MB: np's program and %s, %.1f MB unpacked) running %s\n",
-		out, float64(size)/1e6, storePaths(len(closure)), float64(narSize)/1e6, info.Program)
-	return exitStatus(0), nil
-}
-
-// outputResult is a helper program's captured stdout and where its /nix was.
-type outputResult struct {
-	out    string
-	nixDir string
-}
-
-// output runs argv inside np like np run does, but captures its stdout;
-// stderr is the user's when show is set (a build's progress), else it is
-// kept for the error message.
-func (s *session) output(what string, argv []string, show bool) (outputResult, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return outputResult{}, fmt.Errorf("finding the current directory: %w", err)
-	}
-	w := watchInterrupts()
-	defer w.Stop()
-	out, errOut := &capture{}, &capture{}
-	ws, rt, err := s.ch.start(func(rt runtime) (job, error) {
-		out.Reset()
-		errOut.Reset()
-		env, err := s.runEnv(rt, argv, false)
-		if err != nil {
-			return job{}, err
-		}
-		j := job{argv: argv, env: env, dir: dir,
-			stdin: strings.NewReader(""), stdout: out}
-		if !show {
-			j.stderr = errOut
-		}
-		return j, nil
-	}, false)
-	if err := w.Check(); err != nil {
-		return outputResult{}, err
-	}
-	if err := captured(ws, err, path.Base(argv[0])+" "+argv[1], errOut); err != nil {
-		var none *noRuntimeError
-		if errors.As(err, &none) {
-			return outputResult{}, err
-		}
-		return outputResult{}, fmt.Errorf("%s: %w", what, err)
-	}
-	return outputResult{out: out.String(), nixDir: rt.nixDir()}, nil
+	return &Written{File: out, Size: size, Paths: len(closure), NarSize: narSize, Program: info.Program}, nil
 }
 
 // pathInfo is one entry of `nix path-info --json` (Nix >= 2.19: an object
@@ -215,12 +105,12 @@ type pathInfo struct {
 
 // closure asks Nix for the closure of outputs with what registering it
 // needs.
-func (s *session) closure(outputs []string) ([]extract.PathEntry, error) {
-	r, err := s.output("reading the closure", append([]string{s.m.Tool("nix"), "path-info", "--recursive", "--json"}, outputs...), false)
+func closure(s *session.Session, outputs []string) ([]extract.PathEntry, error) {
+	r, err := s.Output("reading the closure", append([]string{s.M.Tool("nix"), "path-info", "--recursive", "--json"}, outputs...), false)
 	if err != nil {
 		return nil, err
 	}
-	return parsePathInfo([]byte(r.out))
+	return parsePathInfo([]byte(r.Out))
 }
 
 func parsePathInfo(data []byte) ([]extract.PathEntry, error) {
@@ -325,7 +215,7 @@ func isProgram(store, p string) bool {
 
 // chooseProgram picks what the bundle runs: --program, else the outputs'
 // only program, else their meta.mainProgram.
-func (s *session) chooseProgram(b *bundleArgs, info *extract.BundleInfo) (string, error) {
+func chooseProgram(s *session.Session, b Options, info *extract.BundleInfo) (string, error) {
 	var own []string // the outputs' programs
 	for _, p := range info.Programs {
 		if slices.Contains(info.Outputs, extract.StorePathOf(p)) {
@@ -342,18 +232,18 @@ func (s *session) chooseProgram(b *bundleArgs, info *extract.BundleInfo) (string
 		}
 		return strings.Join(n, ", ")
 	}
-	if b.program != "" {
+	if b.Program != "" {
 		for _, p := range info.Programs {
-			if path.Base(p) == b.program {
+			if path.Base(p) == b.Program {
 				return p, nil
 			}
 		}
-		return "", fmt.Errorf("--program %s: no program of that name in bin/ of %s or its dependencies; it has: %s", b.program, strings.Join(info.Outputs, " "), names(own))
+		return "", fmt.Errorf("--program %s: no program of that name in bin/ of %s or its dependencies; it has: %s", b.Program, strings.Join(info.Outputs, " "), names(own))
 	}
 	if len(own) == 1 {
 		return own[0], nil
 	}
-	main := s.mainProgram(b.nixArgs)
+	main := mainProgram(s, b.NixArgs)
 	for _, p := range own {
 		if main != "" && path.Base(p) == main {
 			return p, nil
@@ -367,15 +257,15 @@ func (s *session) chooseProgram(b *bundleArgs, info *extract.BundleInfo) (string
 
 // mainProgram evaluates the installable's meta.mainProgram, or "" where it
 // cannot be evaluated (a store path) or is unset.
-func (s *session) mainProgram(nixArgs []string) string {
-	argv := append([]string{s.m.Tool("nix"), "eval", "--raw"}, nixArgs...)
+func mainProgram(s *session.Session, nixArgs []string) string {
+	argv := append([]string{s.M.Tool("nix"), "eval", "--raw"}, nixArgs...)
 	argv = append(argv, "--apply", `p: p.meta.mainProgram or ""`)
-	r, err := s.output("evaluating meta.mainProgram", argv, false)
+	r, err := s.Output("evaluating meta.mainProgram", argv, false)
 	if err != nil {
 		logrus.Debugf("no meta.mainProgram: %v", err)
 		return ""
 	}
-	return strings.TrimSpace(r.out)
+	return strings.TrimSpace(r.Out)
 }
 
 // writeBundle writes FILE: np's Go program (this executable without its
@@ -417,7 +307,7 @@ func writeBundle(out string, m *extract.Manifest, store string, level pack.Level
 	counter := &countWriter{}
 	// ^C while writing ends np by the signal, without a temporary file
 	// left behind: the next write fails and the deferred removal runs.
-	w := watchInterrupts()
+	w := interrupt.Start()
 	defer w.Stop()
 	zw, err := pack.Compress(io.MultiWriter(stopOnInterrupt{w}, f, h, counter), level, narSize)
 	if err != nil {
@@ -457,7 +347,7 @@ func isBundleFile(p string) bool {
 }
 
 // stopOnInterrupt fails a write once an interrupting signal has arrived.
-type stopOnInterrupt struct{ w *interruptWatch }
+type stopOnInterrupt struct{ w *interrupt.Watch }
 
 func (s stopOnInterrupt) Write(p []byte) (int, error) {
 	if err := s.w.Check(); err != nil {

@@ -1,7 +1,6 @@
-package main
+package bundle
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,32 +8,7 @@ import (
 	"testing"
 
 	"github.com/np-portable/np/extract"
-	"github.com/np-portable/np/extract/pack"
 )
-
-func TestParseBundleArgs(t *testing.T) {
-	b, err := parseBundleArgs([]string{"-f", "x.nix", "-o", "out", "--program=greet", "attr", "--compress", "fast", "--", "-o", "--program"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.out != "out" || b.program != "greet" || b.level != pack.Fast {
-		t.Fatalf("options: %+v", b)
-	}
-	// Everything that is not np bundle's own goes to nix build, in order;
-	// after "--" nothing is np bundle's.
-	if want := []string{"-f", "x.nix", "attr", "-o", "--program"}; !slices.Equal(b.nixArgs, want) {
-		t.Fatalf("nix args %q, want %q", b.nixArgs, want)
-	}
-	if b, _ := parseBundleArgs([]string{"nixpkgs#hello"}); b.level != pack.Max || b.out != "" {
-		t.Fatalf("defaults: %+v", b)
-	}
-	for _, bad := range [][]string{{}, {"-o"}, {"--compress", "ultra", "x"}, {"--program", "a/b", "x"}, {"-o", "f"}} {
-		var ue *usageError
-		if _, err := parseBundleArgs(bad); !errors.As(err, &ue) {
-			t.Errorf("parseBundleArgs(%q) = %v, want a usage error", bad, err)
-		}
-	}
-}
 
 func TestParsePathInfo(t *testing.T) {
 	// As Nix 2.26 prints it; busybox's hash in hex is what mkpayload computed

@@ -1,37 +1,43 @@
-package main
+// Package doctor is np doctor's diagnosis: np's and Nix's versions, the
+// data dir and its file system (network file systems, missing file
+// locks), the install state and damage, each runtime with whether it works
+// here and the precise cause when it does not, the runtime auto picks and
+// why (from the same chooser every run uses), the CA bundle and the
+// nix.conf in effect.
+package doctor
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/install"
+	"github.com/np-portable/np/internal/nixenv"
+	"github.com/np-portable/np/internal/runtimes"
 	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
 )
 
-// runtimeReport says whether one runtime works here and why.
-type runtimeReport struct {
-	Name      runtimeName `json:"name"`
-	Available bool        `json:"available"`
-	Cause     string      `json:"cause,omitempty"` // a word naming why not, for scripts
-	Detail    string      `json:"detail"`
+// RuntimeReport says whether one runtime works here and why.
+type RuntimeReport struct {
+	Name      config.RuntimeName `json:"name"`
+	Available bool               `json:"available"`
+	Cause     string             `json:"cause,omitempty"` // a word naming why not, for scripts
+	Detail    string             `json:"detail"`
 	// BuildSandbox says whether Nix's build sandbox is on in this runtime.
 	BuildSandbox string `json:"buildSandbox,omitempty"`
 }
 
 // availableDetail says what a working runtime does.
-var availableDetail = map[runtimeName]string{
-	runtimeNative: "/nix/store exists and is writable by this user",
-	runtimeNS:     "user and mount namespaces can be created and set up",
-	runtimePtrace: "this process may trace its children",
+var availableDetail = map[config.RuntimeName]string{
+	config.Native: "/nix/store exists and is writable by this user",
+	config.NS:     "user and mount namespaces can be created and set up",
+	config.Ptrace: "this process may trace its children",
 }
 
 // sandboxOffMeans is what builds are like without Nix's build sandbox. The
@@ -41,8 +47,8 @@ var availableDetail = map[runtimeName]string{
 const sandboxOffMeans = "builds see the host's files and run the host's /bin/sh, not np's busybox, with Nix's PATH=/path-not-set: a builder must set PATH or name its tools by store path, and a dependency it did not declare goes unnoticed"
 
 // sandboxState is what the last build-sandbox probe found in a runtime.
-func sandboxState(c *config, name runtimeName) string {
-	data, err := os.ReadFile(sandboxRecord(c, name))
+func sandboxState(c *config.Config, name config.RuntimeName) string {
+	data, err := os.ReadFile(c.DataDir.SandboxRecord(name))
 	if err != nil {
 		return "not probed yet (the first run in this runtime probes it)"
 	}
@@ -53,8 +59,8 @@ func sandboxState(c *config, name runtimeName) string {
 	return "off: " + why + "; " + sandboxOffMeans
 }
 
-// doctorReport is everything np doctor prints.
-type doctorReport struct {
+// Report is everything np doctor prints.
+type Report struct {
 	NpVersion  string          `json:"npVersion"`
 	NixVersion string          `json:"nixVersion"`
 	Payload    string          `json:"payload"`
@@ -63,56 +69,26 @@ type doctorReport struct {
 	Warnings   []string        `json:"warnings"`
 	Installed  bool            `json:"installed"`
 	Damaged    bool            `json:"damaged"` // np cannot run with this data dir: a repair or a fix is needed (see warnings)
-	Runtimes   []runtimeReport `json:"runtimes"`
+	Runtimes   []RuntimeReport `json:"runtimes"`
 	// Uses is the runtime np's commands use here: NP_RUNTIME's when it is
 	// set, else auto's pick; "" when that runtime does not work here.
-	Uses        runtimeName       `json:"uses"`
-	Auto        runtimeName       `json:"auto"` // the runtime NP_RUNTIME=auto picks
-	AutoReason  string            `json:"autoReason"`
-	CABundle    string            `json:"caBundle"`
-	NixConfPath string            `json:"nixConfPath"`
-	NixConf     string            `json:"nixConf"`
-	Facts       map[string]string `json:"facts"`
+	Uses        config.RuntimeName `json:"uses"`
+	Auto        config.RuntimeName `json:"auto"` // the runtime NP_RUNTIME=auto picks
+	AutoReason  string             `json:"autoReason"`
+	CABundle    string             `json:"caBundle"`
+	NixConfPath string             `json:"nixConfPath"`
+	NixConf     string             `json:"nixConf"`
+	Facts       map[string]string  `json:"facts"`
 }
 
-func cmdDoctor(args []string) (syscall.WaitStatus, error) {
-	asJSON := false
-	for _, a := range args {
-		if a != "--json" {
-			return 0, &usageError{fmt.Sprintf("np doctor: unknown option %q", a)}
-		}
-		asJSON = true
-	}
-	c, err := loadConfig(os.Getenv)
-	if err != nil {
-		return 0, err
-	}
-	setupLogging(c)
-	r := diagnose(c)
-	if asJSON {
-		out, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
-			return 0, fmt.Errorf("encoding report: %w", err)
-		}
-		fmt.Println(string(out))
-	} else {
-		printReport(r)
-	}
-	// Uses is empty when no runtime works, or when the one NP_RUNTIME pins
-	// does not: every command would then fail.
-	if r.Uses == "" || r.Damaged {
-		return exitStatus(1), nil
-	}
-	return exitStatus(0), nil
-}
-
-func diagnose(c *config) *doctorReport {
-	r := &doctorReport{NpVersion: version, DataDir: c.DataDir, NixVersion: "unknown", Payload: "none"}
+// Diagnose answers np doctor's questions for c; version is np's own.
+func Diagnose(c *config.Config, version string) *Report {
+	r := &Report{NpVersion: version, DataDir: string(c.DataDir), NixVersion: "unknown", Payload: "none"}
 	// A data dir that does not exist yet is normal before the first run:
 	// its file system is that of the nearest directory that exists.
-	r.FSType, r.Warnings = fsReport(nearestExisting(c.Location), dirExists(c.DataDir))
-	if networkFS[r.FSType] {
-		if err := lockProbe(nearestExisting(c.DataDir)); err != nil {
+	r.FSType, r.Warnings = fsReport(config.NearestExisting(c.Location), config.DirExists(string(c.DataDir)))
+	if config.NetworkFS[r.FSType] {
+		if err := lockProbe(config.NearestExisting(string(c.DataDir))); err != nil {
 			r.Damaged = true
 			r.Warnings = append(r.Warnings, err.Error())
 		}
@@ -124,7 +100,7 @@ func diagnose(c *config) *doctorReport {
 		r.Warnings = append(r.Warnings, err.Error())
 	} else {
 		r.Payload = p.Trailer.Short()
-		if m = installedManifest(c, p); m != nil {
+		if m = install.Installed(c, p); m != nil {
 			r.Installed = true
 			r.NixVersion = m.NixVersion
 		}
@@ -132,7 +108,7 @@ func diagnose(c *config) *doctorReport {
 			r.Damaged = true
 			r.Warnings = append(r.Warnings, err.Error())
 		}
-		if err := c.checkDataDir(); err != nil { // np refuses to run with it
+		if err := c.CheckDataDir(); err != nil { // np refuses to run with it
 			r.Damaged = true
 			r.Warnings = append(r.Warnings, err.Error())
 		}
@@ -145,32 +121,32 @@ func diagnose(c *config) *doctorReport {
 	// auto's pick comes from the chooser every run uses; the report on each
 	// runtime from probing it directly.
 	auto := *c
-	auto.Runtime = runtimeAuto
-	ch, err := newChooser(&auto)
+	auto.Runtime = config.Auto
+	ch, err := runtimes.New(&auto)
 	if err != nil { // cannot happen for auto
 		r.AutoReason = err.Error()
 		return r
 	}
-	picked, autoErr := ch.settle()
+	picked, autoErr := ch.Settle()
 	r.Facts = map[string]string{}
-	for _, rt := range allRuntimes(c) {
-		rep := runtimeReport{Name: rt.name(), Available: true, Detail: availableDetail[rt.name()]}
-		err := rt.check()
-		if rt.name() == runtimeNS {
+	for _, rt := range runtimes.All(c) {
+		rep := RuntimeReport{Name: rt.Name(), Available: true, Detail: availableDetail[rt.Name()]}
+		err := rt.Check()
+		if rt.Name() == config.NS {
 			for k, v := range nsbox.Diagnose(err).Facts {
 				r.Facts[k] = v
 			}
 		}
-		if rt.name() == runtimePtrace {
+		if rt.Name() == config.Ptrace {
 			for k, v := range ptrace.Diagnose(err).Facts {
 				r.Facts[k] = v
 			}
 		}
 		if err != nil {
 			rep.Available = false
-			rep.Cause, rep.Detail = rt.explain(err)
-		} else if rt.buildSandbox() {
-			rep.BuildSandbox = sandboxState(c, rt.name())
+			rep.Cause, rep.Detail = rt.Explain(err)
+		} else if rt.BuildSandbox() {
+			rep.BuildSandbox = sandboxState(c, rt.Name())
 		} else {
 			rep.BuildSandbox = "off: this runtime cannot have one; " + sandboxOffMeans
 		}
@@ -179,22 +155,22 @@ func diagnose(c *config) *doctorReport {
 	if autoErr != nil {
 		r.AutoReason = autoErr.Error()
 	} else {
-		r.Auto = picked.name()
-		r.AutoReason = ch.why
+		r.Auto = picked.Name()
+		r.AutoReason = ch.Why
 		if preflight != nil {
 			// The first command would fail: say so now, not after it.
-			if err := preflight(picked.nixDir()); err != nil {
+			if err := preflight(picked.NixDir()); err != nil {
 				r.Damaged = true
 				r.Warnings = append(r.Warnings, err.Error())
 			}
 		}
-		if len(ch.refused) > 0 {
-			_, detail := ch.refused[0].rt.explain(ch.refused[0].err)
-			r.AutoReason = fmt.Sprintf("%s is refused here: %s", ch.refused[0].rt.name(), detail)
+		if len(ch.Refused) > 0 {
+			_, detail := ch.Refused[0].Runtime.Explain(ch.Refused[0].Err)
+			r.AutoReason = fmt.Sprintf("%s is refused here: %s", ch.Refused[0].Runtime.Name(), detail)
 		}
 	}
 	r.Uses = r.Auto
-	if c.Runtime != runtimeAuto {
+	if c.Runtime != config.Auto {
 		r.AutoReason += fmt.Sprintf(" (but NP_RUNTIME=%s overrides auto)", c.Runtime)
 		r.Uses = ""
 		for _, rep := range r.Runtimes {
@@ -205,7 +181,7 @@ func diagnose(c *config) *doctorReport {
 	}
 
 	if m != nil {
-		r.CABundle = caBundle(m)
+		r.CABundle = nixenv.CABundle(m)
 	} else {
 		r.CABundle = "(decided after install)"
 	}
@@ -215,59 +191,17 @@ func diagnose(c *config) *doctorReport {
 	if r.Facts == nil {
 		r.Facts = map[string]string{}
 	}
-	r.NixConfPath = filepath.Join(c.confDir(), "nix.conf")
+	r.NixConfPath = c.DataDir.NixConf()
 	if data, err := os.ReadFile(r.NixConfPath); err == nil {
 		r.NixConf = string(data)
 	}
 	return r
 }
 
-// fsMagic names the file systems whose quirks matter to np.
-var fsMagic = map[int64]string{
-	unix.EXT4_SUPER_MAGIC: "ext4", unix.XFS_SUPER_MAGIC: "xfs", unix.BTRFS_SUPER_MAGIC: "btrfs",
-	unix.TMPFS_MAGIC: "tmpfs", unix.NFS_SUPER_MAGIC: "nfs", unix.OVERLAYFS_SUPER_MAGIC: "overlay",
-	unix.FUSE_SUPER_MAGIC: "fuse", 0x2fc12fc1: "zfs", 0x0bd00bd0: "lustre", 0x47504653: "gpfs",
-	unix.CIFS_SUPER_MAGIC: "cifs", unix.SMB2_SUPER_MAGIC: "smb2",
-}
-
-// networkFS names the network file systems: slow, and without the shared
-// memory SQLite's WAL needs.
-var networkFS = map[string]bool{"nfs": true, "lustre": true, "gpfs": true, "cifs": true, "smb2": true}
-
-// fsType names the file system holding dir.
-func fsType(dir string) (string, unix.Statfs_t, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return "unknown", st, err
-	}
-	name, ok := fsMagic[int64(st.Type)]
-	if !ok {
-		name = fmt.Sprintf("0x%x", st.Type)
-	}
-	return name, st, nil
-}
-
-// onNetworkFS reports whether dir (or its nearest existing parent) lives on
-// a network file system.
-func onNetworkFS(dir string) bool {
-	name, _, _ := fsType(resolveExisting(dir))
-	return networkFS[name]
-}
-
-// nearestExisting is dir or its nearest parent that exists.
-func nearestExisting(dir string) string {
-	for {
-		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
-			return dir
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
 // fsReport names the file system holding dir and what about it matters;
 // exists says whether the data dir exists already.
 func fsReport(dir string, exists bool) (string, []string) {
-	name, st, err := fsType(dir)
+	name, st, err := config.FSType(dir)
 	if err != nil {
 		return name, []string{fmt.Sprintf("cannot inspect %s: %v", dir, err)}
 	}
@@ -278,7 +212,7 @@ func fsReport(dir string, exists bool) (string, []string) {
 	if st.Flags&unix.ST_RDONLY != 0 && exists {
 		warn = append(warn, fmt.Sprintf("%s is read-only; set NP_LOCATION to a writable directory", dir))
 	}
-	if networkFS[name] {
+	if config.NetworkFS[name] {
 		warn = append(warn, fmt.Sprintf("%s is on %s: Nix works there (np turns SQLite's WAL off) but slowly; a local NP_LOCATION is faster", dir, name))
 	}
 	return name, warn
@@ -304,62 +238,12 @@ func lockProbe(dir string) error {
 	return nil
 }
 
-func dirExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
-}
-
-func printReport(r *doctorReport) {
-	fmt.Printf("np %s, nix %s, payload %s\n", r.NpVersion, r.NixVersion, r.Payload)
-	fmt.Printf("data dir:   %s (%s)\n", r.DataDir, r.FSType)
-	state := "not installed yet (the first command installs)"
-	if r.Installed {
-		state = "installed"
+// ownStoreDamage is doctor's cheap check of np's own store paths, in the
+// data dir and in a host /nix used natively.
+func ownStoreDamage(c *config.Config, p *extract.Payload) error {
+	var errs []error
+	for _, dir := range []string{c.DataDir.Nix(), "/nix"} {
+		errs = append(errs, (extract.Target{NixDir: dir}).Check(p.Trailer.Fingerprint()))
 	}
-	if r.Damaged {
-		state = "unusable: see the warnings below"
-	}
-	fmt.Printf("install:    %s\n", state)
-	for _, w := range r.Warnings {
-		fmt.Printf("warning:    %s\n", w)
-	}
-	fmt.Println("runtimes:")
-	for _, rt := range r.Runtimes {
-		mark := "no "
-		if rt.Available {
-			mark = "yes"
-		}
-		fmt.Printf("  %-7s %s  %s\n", rt.Name, mark, rt.Detail)
-		if rt.BuildSandbox != "" {
-			fmt.Printf("          Nix build sandbox: %s\n", rt.BuildSandbox)
-		}
-	}
-	auto := string(r.Auto)
-	if auto == "" {
-		auto = "none"
-	}
-	uses := string(r.Uses)
-	if uses == "" {
-		uses = "none"
-	}
-	if r.Uses != r.Auto {
-		fmt.Printf("np uses:    %s (NP_RUNTIME=%s)\n", uses, os.Getenv("NP_RUNTIME"))
-	}
-	fmt.Printf("auto picks: %s (%s)\n", auto, r.AutoReason)
-	fmt.Printf("CA bundle:  %s\n", r.CABundle)
-	keys := make([]string, 0, len(r.Facts))
-	for k := range r.Facts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	fmt.Println("host:")
-	for _, k := range keys {
-		fmt.Printf("  %s = %s\n", k, r.Facts[k])
-	}
-	if r.NixConf != "" {
-		fmt.Printf("nix.conf (%s):\n", r.NixConfPath)
-		for _, l := range strings.Split(strings.TrimRight(r.NixConf, "\n"), "\n") {
-			fmt.Printf("  %s\n", l)
-		}
-	}
+	return errors.Join(errs...)
 }

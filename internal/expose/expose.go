@@ -1,4 +1,11 @@
-package main
+// Package expose is np expose: the programs of the user's Nix profile as
+// small sh wrappers in a directory on the host's PATH. Each wrapper execs
+// np, which runs the program from the profile, so its arguments, exit
+// status and signals are the program's own (np exits and dies the way the
+// program did). The directories are recorded in the data dir and re-synced
+// by every np command that ran something (Sync), when the profile's
+// generation has changed.
+package expose
 
 import (
 	"bytes"
@@ -11,19 +18,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/nixenv"
+	"github.com/np-portable/np/internal/runtimes"
 )
-
-// np expose: the programs of the user's Nix profile as small sh wrappers in
-// a directory on the host's PATH. Each wrapper execs np, which runs the
-// program from the profile, so its arguments, exit status and signals are
-// the program's own (np exits and dies the way the program did). The
-// directories are recorded in the data dir and re-synced by every np
-// command that ran something, when the profile's generation has changed.
 
 // exposeHeader starts every wrapper: np replaces or removes only files that
 // begin with it.
@@ -41,135 +43,111 @@ type exposedDir struct {
 	Target   string `json:"target,omitempty"` // the profile generation last synced
 }
 
-func (c *config) exposeRegistry() string { return filepath.Join(c.DataDir, "expose.json") }
-
-// hasExposed says whether any expose dir is registered (one stat).
-func hasExposed(c *config) bool {
-	_, err := os.Stat(c.exposeRegistry())
+// Has says whether any expose dir is registered (one stat).
+func Has(c *config.Config) bool {
+	_, err := os.Stat(c.DataDir.ExposeRecord())
 	return err == nil
 }
 
-func loadExposed(c *config) []exposedDir {
-	data, err := os.ReadFile(c.exposeRegistry())
+func loadExposed(c *config.Config) []exposedDir {
+	data, err := os.ReadFile(c.DataDir.ExposeRecord())
 	if err != nil {
 		return nil
 	}
 	var dirs []exposedDir
 	if err := json.Unmarshal(data, &dirs); err != nil {
-		logrus.Debugf("expose: ignoring a damaged %s: %v", c.exposeRegistry(), err)
+		logrus.Debugf("expose: ignoring a damaged %s: %v", c.DataDir.ExposeRecord(), err)
 		return nil
 	}
 	return dirs
 }
 
-func saveExposed(c *config, dirs []exposedDir) error {
+func saveExposed(c *config.Config, dirs []exposedDir) error {
 	if len(dirs) == 0 {
-		if err := os.Remove(c.exposeRegistry()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("removing %s: %w", c.exposeRegistry(), err)
+		if err := os.Remove(c.DataDir.ExposeRecord()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing %s: %w", c.DataDir.ExposeRecord(), err)
 		}
 		return nil
 	}
 	data, err := json.MarshalIndent(dirs, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encoding %s: %w", c.exposeRegistry(), err)
+		return fmt.Errorf("encoding %s: %w", c.DataDir.ExposeRecord(), err)
 	}
-	return extract.WriteFileAtomic(c.exposeRegistry(), append(data, '\n'), 0o644)
+	return extract.WriteFileAtomic(c.DataDir.ExposeRecord(), append(data, '\n'), 0o644)
 }
 
-func cmdExpose(args []string) (syscall.WaitStatus, error) {
-	remove := false
-	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-		return cmdHelp([]string{"expose"})
-	}
-	if len(args) > 0 && args[0] == "--remove" {
-		remove, args = true, args[1:]
-	}
-	if len(args) != 1 {
-		return 0, &usageError{"np expose needs exactly one directory"}
-	}
-	dir, err := filepath.Abs(args[0])
-	if err != nil {
-		return 0, fmt.Errorf("resolving %s: %w", args[0], err)
-	}
-	s, err := prepare()
-	if err != nil {
-		return 0, err
-	}
-	c, rt := s.c, s.ch.current()
-	nixDir := rt.nixDir()
-	if remove {
-		return exitStatus(0), unexpose(c, dir)
-	}
-	l := c.layoutFor(rt)
-	migrateProfile(c, l, os.Getenv("HOME"))
-	profile := l.profileLink(os.Getenv("HOME"))
+// Add exposes the programs of the profile of runtime rt in dir and keeps
+// dir in sync from now on. It returns how many programs dir exposes, the
+// profile they come from, and the files it left alone because np did not
+// write them.
+func Add(c *config.Config, rt runtimes.Runtime, dir string) (int, string, []string, error) {
+	nixDir := rt.NixDir()
+	l := nixenv.LayoutFor(c, rt)
+	nixenv.MigrateProfile(c, l, c.Home)
+	profile := l.ProfileLink(c.Home)
 	if profile == "" {
-		return 0, fmt.Errorf("HOME is not set, so there is no Nix profile to expose; set HOME")
+		return 0, "", nil, fmt.Errorf("HOME is not set, so there is no Nix profile to expose; set HOME")
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return 0, fmt.Errorf("finding np's own path: %w", err)
+		return 0, "", nil, fmt.Errorf("finding np's own path: %w", err)
 	}
 	e := exposedDir{Dir: dir, Profile: profile, Np: self}
 	if c.LocationSet {
 		e.Location = c.Location
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, fmt.Errorf("creating %s: %w", dir, err)
+		return 0, "", nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	marker, _ := json.Marshal(e)
 	if err := extract.WriteFileAtomic(filepath.Join(dir, exposeMarker), append(marker, '\n'), 0o644); err != nil {
-		return 0, err
+		return 0, "", nil, err
 	}
 	dirs := slices.DeleteFunc(loadExposed(c), func(d exposedDir) bool { return d.Dir == dir })
 	n, skipped, err := syncOne(&e, nixDir)
 	if err != nil {
-		return 0, err
+		return 0, "", nil, err
 	}
 	if err := saveExposed(c, append(dirs, e)); err != nil {
-		return 0, err
+		return 0, "", nil, err
 	}
-	fmt.Printf("exposed %s of %s in %s; kept in sync by np from now on.\nPut it on PATH, e.g. in ~/.profile: export PATH=\"%s:$PATH\"\n", plural(n, "program"), e.Profile, dir, dir)
-	if len(skipped) > 0 {
-		return 0, fmt.Errorf("left %d existing files alone (not np's wrappers): %v; remove them or choose another directory", len(skipped), skipped)
-	}
-	return exitStatus(0), nil
+	return n, e.Profile, skipped, nil
 }
 
-// unexpose removes np's wrappers and marker from dir (and dir itself when
-// nothing else is left in it) and forgets it.
-func unexpose(c *config, dir string) error {
+// Remove removes np's wrappers and marker from dir (and dir itself when
+// nothing else is left in it) and forgets it. It returns how many wrappers
+// it removed.
+func Remove(c *config.Config, dir string) (int, error) {
 	dirs := loadExposed(c)
 	known := slices.ContainsFunc(dirs, func(d exposedDir) bool { return d.Dir == dir })
 	if _, err := os.Stat(filepath.Join(dir, exposeMarker)); err != nil && !known {
-		return fmt.Errorf("%s is not a directory made by np expose (no %s in it, not in %s)", dir, exposeMarker, c.exposeRegistry())
+		return 0, fmt.Errorf("%s is not a directory made by np expose (no %s in it, not in %s)", dir, exposeMarker, c.DataDir.ExposeRecord())
 	}
 	removed := 0
 	entries, _ := os.ReadDir(dir)
 	for _, ent := range entries {
 		if isWrapper(filepath.Join(dir, ent.Name())) {
 			if err := os.Remove(filepath.Join(dir, ent.Name())); err != nil {
-				return fmt.Errorf("removing %s: %w", ent.Name(), err)
+				return 0, fmt.Errorf("removing %s: %w", ent.Name(), err)
 			}
 			removed++
 		}
 	}
 	if err := os.Remove(filepath.Join(dir, exposeMarker)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing %s: %w", exposeMarker, err)
+		return 0, fmt.Errorf("removing %s: %w", exposeMarker, err)
 	}
 	os.Remove(dir) // only when empty
 	if err := saveExposed(c, slices.DeleteFunc(dirs, func(d exposedDir) bool { return d.Dir == dir })); err != nil {
-		return err
+		return 0, err
 	}
-	fmt.Printf("removed %d wrappers from %s\n", removed, dir)
-	return nil
+	return removed, nil
 }
 
-// syncExposed brings every registered expose dir up to date with its
+// Sync brings every registered expose dir up to date with its
 // profile. It costs a few readlink calls when nothing changed; np calls it
 // after each program it ran, so `nix-env -i`, `nix profile remove` or a
 // rollback show up in the expose dirs without running np expose again.
-func syncExposed(c *config, rt runtime) {
+func Sync(c *config.Config, rt runtimes.Runtime) {
 	dirs := loadExposed(c)
 	if len(dirs) == 0 {
 		return
@@ -177,7 +155,7 @@ func syncExposed(c *config, rt runtime) {
 	self, _ := os.Executable()
 	// Registered before each data dir had its own profile, a dir follows
 	// the shared ~/.nix-profile: it moves to this data dir's.
-	profile := c.layoutFor(rt).profileLink(os.Getenv("HOME"))
+	profile := nixenv.LayoutFor(c, rt).ProfileLink(c.Home)
 	changed := false
 	for i := range dirs {
 		e := &dirs[i]
@@ -185,14 +163,14 @@ func syncExposed(c *config, rt runtime) {
 		if moved {
 			e.Profile = profile
 		}
-		target, _ := profileTarget(e.Profile, rt.nixDir())
+		target, _ := profileTarget(e.Profile, rt.NixDir())
 		if !moved && target == e.Target && (self == "" || self == e.Np) {
 			continue
 		}
 		if self != "" {
 			e.Np = self
 		}
-		if _, skipped, err := syncOne(e, rt.nixDir()); err != nil {
+		if _, skipped, err := syncOne(e, rt.NixDir()); err != nil {
 			logrus.Warnf("np expose: updating %s: %v", e.Dir, err)
 		} else if len(skipped) > 0 {
 			logrus.Debugf("np expose: left alone in %s: %v", e.Dir, skipped)
@@ -286,50 +264,12 @@ func isWrapper(file string) bool {
 // returns the generation's store path and the host directory of its bin,
 // or "" for both when the profile does not exist yet.
 func profileTarget(profile, nixDir string) (string, string) {
-	gen, _ := resolveInNix(profile, nixDir)
+	gen, _ := nixenv.ResolveInNix(profile, nixDir)
 	if gen == "" {
 		return "", ""
 	}
-	_, bin := resolveInNix(filepath.Join(gen, "bin"), nixDir)
+	_, bin := nixenv.ResolveInNix(filepath.Join(gen, "bin"), nixDir)
 	return gen, bin
-}
-
-// resolveInNix resolves the symlinks at the end of p, where targets under
-// /nix live in nixDir, and returns the final path as seen inside np (under
-// /nix) and on the host, or "" for both when it does not exist.
-func resolveInNix(p, nixDir string) (string, string) {
-	host := func(p string) string {
-		if rest, ok := strings.CutPrefix(p, "/nix/"); ok {
-			return filepath.Join(nixDir, rest)
-		}
-		return p
-	}
-	for range 40 {
-		st, err := os.Lstat(host(p))
-		if err != nil {
-			return "", ""
-		}
-		if st.Mode()&fs.ModeSymlink == 0 {
-			return p, host(p)
-		}
-		t, err := os.Readlink(host(p))
-		if err != nil {
-			return "", ""
-		}
-		if !filepath.IsAbs(t) {
-			t = filepath.Join(filepath.Dir(p), t)
-		}
-		p = t
-	}
-	return "", ""
-}
-
-// plural is "1 program", "2 programs".
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

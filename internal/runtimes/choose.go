@@ -1,15 +1,16 @@
-package main
+package runtimes
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/np-portable/np/internal/config"
 
 	"github.com/sirupsen/logrus"
 )
 
-// chooser is the one place that decides which runtime runs a program; every
+// Chooser is the one place that decides which runtime runs a program; every
 // run, the first install's probe and np doctor go through it.
 //
 // For NP_RUNTIME=auto the candidates are native when the host's /nix is
@@ -19,64 +20,64 @@ import (
 // the program may already have done something. Nothing is cached between
 // runs: the order is re-made every time, so a host that changes never
 // strands anyone.
-type chooser struct {
+type Chooser struct {
 	pinned  bool      // NP_RUNTIME named the runtime: no fallback
-	cands   []runtime // still to try, best first
-	why     string    // why the list starts where it does
+	cands   []Runtime // still to try, best first
+	Why     string    // why the list starts where it does
 	note    string    // added to the failure: why np did not simply use /nix
-	refused []refusal // runtimes that failed here, in the order tried
+	Refused []Refusal // runtimes that failed here, in the order tried
 }
 
-// refusal is a runtime that failed before its program started, and why.
-type refusal struct {
-	rt  runtime
-	err error
+// Refusal is a runtime that failed before its program started, and why.
+type Refusal struct {
+	Runtime Runtime
+	Err     error
 }
 
-// allRuntimes are np's runtimes in auto's order of preference.
-func allRuntimes(c *config) []runtime {
-	dir := filepath.Join(c.DataDir, "nix")
-	return []runtime{nativeRuntime{}, nsRuntime{dir: dir}, ptraceRuntime{dir: dir, noSeccomp: c.PtraceNoSeccomp, noNotify: c.PtraceNoNotify}}
+// All are np's runtimes in auto's order of preference.
+func All(c *config.Config) []Runtime {
+	dir := c.DataDir.Nix()
+	return []Runtime{Native{}, nsRuntime{dir: dir}, ptraceRuntime{dir: dir, noSeccomp: c.PtraceNoSeccomp, noNotify: c.PtraceNoNotify}}
 }
 
-func newChooser(c *config) (*chooser, error) {
-	all := allRuntimes(c)
+func New(c *config.Config) (*Chooser, error) {
+	all := All(c)
 	ns, pt := all[1], all[2]
-	ch := &chooser{pinned: c.Runtime != runtimeAuto}
+	ch := &Chooser{pinned: c.Runtime != config.Auto}
 	switch c.Runtime {
-	case runtimeNative:
+	case config.Native:
 		if ok, why := nativeUsable(); !ok {
 			return nil, fmt.Errorf("NP_RUNTIME=native needs a writable /nix/store, but %s; unset NP_RUNTIME to let np choose", why)
 		}
 		if elsewhere, why := locationElsewhere(c); elsewhere {
 			return nil, fmt.Errorf("NP_RUNTIME=native uses /nix, but %s; unset NP_RUNTIME to use that data dir, or NP_LOCATION to use /nix", why)
 		}
-		ch.cands, ch.why = []runtime{nativeRuntime{}}, "NP_RUNTIME=native"
-	case runtimeNS:
-		ch.cands, ch.why = []runtime{ns}, "NP_RUNTIME=ns"
-	case runtimePtrace:
-		ch.cands, ch.why = []runtime{pt}, "NP_RUNTIME=ptrace"
+		ch.cands, ch.Why = []Runtime{Native{}}, "NP_RUNTIME=native"
+	case config.NS:
+		ch.cands, ch.Why = []Runtime{ns}, "NP_RUNTIME=ns"
+	case config.Ptrace:
+		ch.cands, ch.Why = []Runtime{pt}, "NP_RUNTIME=ptrace"
 	default:
 		ok, why := nativeUsable()
-		logrus.Tracef("auto: native runtime usable=%v: %s", ok, why)
+		logrus.Tracef("auto: native Runtime usable=%v: %s", ok, why)
 		elsewhere, whyNot := locationElsewhere(c)
 		switch {
 		case ok && elsewhere:
 			// np inside np given another NP_LOCATION: the outer store is
 			// /nix here, and must not be used silently.
-			ch.cands, ch.why = []runtime{ns, pt}, whyNot+": its own namespace (nested inside np) or tracer"
+			ch.cands, ch.Why = []Runtime{ns, pt}, whyNot+": its own namespace (nested inside np) or tracer"
 			ch.note = "np does not use the writable /nix here because " + whyNot + ": unset NP_LOCATION to use /nix"
 		case ok:
-			ch.cands, ch.why = []runtime{nativeRuntime{}}, why
+			ch.cands, ch.Why = []Runtime{Native{}}, why
 		default:
-			ch.cands, ch.why = []runtime{ns, pt}, "the host has no usable /nix: user namespaces first, then ptrace"
+			ch.cands, ch.Why = []Runtime{ns, pt}, "the host has no usable /nix: user namespaces first, then ptrace"
 		}
 	}
 	return ch, nil
 }
 
-// current is the runtime that will be tried next, or nil when none is left.
-func (ch *chooser) current() runtime {
+// Current is the runtime that will be tried next, or nil when none is left.
+func (ch *Chooser) Current() Runtime {
 	if len(ch.cands) == 0 {
 		return nil
 	}
@@ -84,20 +85,20 @@ func (ch *chooser) current() runtime {
 }
 
 // refuse drops the current runtime after it failed before starting.
-func (ch *chooser) refuse(err error) {
+func (ch *Chooser) refuse(err error) {
 	rt := ch.cands[0]
-	ch.refused = append(ch.refused, refusal{rt: rt, err: err})
+	ch.Refused = append(ch.Refused, Refusal{Runtime: rt, Err: err})
 	ch.cands = ch.cands[1:]
 	if len(ch.cands) > 0 {
-		logrus.Debugf("runtime %s cannot start here (%v); trying %s", rt.name(), err, ch.cands[0].name())
+		logrus.Debugf("runtime %s cannot start here (%v); trying %s", rt.Name(), err, ch.cands[0].Name())
 	}
 }
 
-// settle probes the candidates in order until one works and returns it.
+// Settle probes the candidates in order until one works and returns it.
 // It runs where a late failure would be costly: before a first install.
-func (ch *chooser) settle() (runtime, error) {
-	for rt := ch.current(); rt != nil; rt = ch.current() {
-		err := rt.check()
+func (ch *Chooser) Settle() (Runtime, error) {
+	for rt := ch.Current(); rt != nil; rt = ch.Current() {
+		err := rt.Check()
 		if err == nil {
 			return rt, nil
 		}
@@ -106,14 +107,14 @@ func (ch *chooser) settle() (runtime, error) {
 	return nil, ch.failure()
 }
 
-// start runs the job that mk makes for a runtime with the first runtime
+// Start runs the job that mk makes for a runtime with the first runtime
 // that can start it, falling back while runtimes fail before their program
 // starts. last says it is np's last act (the user's program). It returns the
 // runtime that ran the program.
-func (ch *chooser) start(mk func(runtime) (job, error), last bool) (syscall.WaitStatus, runtime, error) {
-	for rt := ch.current(); rt != nil; rt = ch.current() {
+func (ch *Chooser) Start(mk func(Runtime) (Job, error), last bool) (syscall.WaitStatus, Runtime, error) {
+	for rt := ch.Current(); rt != nil; rt = ch.Current() {
 		j, err := mk(rt)
-		if err != nil && beforeStart(err) {
+		if err != nil && BeforeStart(err) {
 			// Making the job ran something in rt first (the build-sandbox
 			// probe) and rt could not start it.
 			ch.refuse(err)
@@ -124,11 +125,11 @@ func (ch *chooser) start(mk func(runtime) (job, error), last bool) (syscall.Wait
 		}
 		var ws syscall.WaitStatus
 		if last {
-			ws, err = rt.exec(j)
+			ws, err = rt.Exec(j)
 		} else {
-			ws, err = rt.run(j)
+			ws, err = rt.Run(j)
 		}
-		if err == nil || !beforeStart(err) {
+		if err == nil || !BeforeStart(err) {
 			return ws, rt, err
 		}
 		ch.refuse(err)
@@ -138,24 +139,24 @@ func (ch *chooser) start(mk func(runtime) (job, error), last bool) (syscall.Wait
 
 // failure is np's one line when no runtime is left: every cause, and the
 // fix for each.
-func (ch *chooser) failure() error {
+func (ch *Chooser) failure() error {
 	var causes []string
-	for _, r := range ch.refused {
-		_, detail := r.rt.explain(r.err)
+	for _, r := range ch.Refused {
+		_, detail := r.Runtime.Explain(r.Err)
 		causes = append(causes, detail)
 	}
-	if ch.pinned && len(ch.refused) == 1 {
-		return &noRuntimeError{fmt.Sprintf("the %s runtime cannot start: %s; unset NP_RUNTIME to let np choose", ch.refused[0].rt.name(), causes[0])}
+	if ch.pinned && len(ch.Refused) == 1 {
+		return &NoRuntimeError{fmt.Sprintf("the %s Runtime cannot start: %s; unset NP_RUNTIME to let np choose", ch.Refused[0].Runtime.Name(), causes[0])}
 	}
-	msg := "no runtime works here: " + strings.Join(causes, "; and ")
+	msg := "no Runtime works here: " + strings.Join(causes, "; and ")
 	if ch.note != "" {
 		msg += "; " + ch.note
 	}
-	return &noRuntimeError{msg}
+	return &NoRuntimeError{msg}
 }
 
-// noRuntimeError: no runtime could start a program here. It is the whole
+// NoRuntimeError: no runtime could start a program here. It is the whole
 // message; callers do not wrap it.
-type noRuntimeError struct{ msg string }
+type NoRuntimeError struct{ msg string }
 
-func (e *noRuntimeError) Error() string { return e.msg }
+func (e *NoRuntimeError) Error() string { return e.msg }

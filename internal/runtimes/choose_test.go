@@ -1,4 +1,4 @@
-package main
+package runtimes
 
 import (
 	"errors"
@@ -6,22 +6,24 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/np-portable/np/internal/config"
+
 	"github.com/np-portable/np/nsbox"
 )
 
 // scriptedRuntime is a runtime whose outcomes a test sets: the chooser's
 // logic is what is under test here, the real runtimes have their own.
 type scriptedRuntime struct {
-	n       runtimeName
+	n       config.RuntimeName
 	startOK bool // false: fails before the program starts
-	ran     *[]runtimeName
+	ran     *[]config.RuntimeName
 }
 
-func (r scriptedRuntime) name() runtimeName  { return r.n }
-func (r scriptedRuntime) nixDir() string     { return "/d" }
-func (r scriptedRuntime) buildSandbox() bool { return false }
-func (r scriptedRuntime) check() error       { return r.err() }
-func (r scriptedRuntime) explain(err error) (string, string) {
+func (r scriptedRuntime) Name() config.RuntimeName { return r.n }
+func (r scriptedRuntime) NixDir() string           { return "/d" }
+func (r scriptedRuntime) BuildSandbox() bool       { return false }
+func (r scriptedRuntime) Check() error             { return r.err() }
+func (r scriptedRuntime) Explain(err error) (string, string) {
 	return "scripted", string(r.n) + " refused: " + err.Error()
 }
 func (r scriptedRuntime) err() error {
@@ -30,59 +32,59 @@ func (r scriptedRuntime) err() error {
 	}
 	return &nsbox.SetupError{Step: "creating user namespace", Err: syscall.EPERM}
 }
-func (r scriptedRuntime) run(j job) (syscall.WaitStatus, error) {
+func (r scriptedRuntime) Run(j Job) (syscall.WaitStatus, error) {
 	*r.ran = append(*r.ran, r.n)
 	return exitStatus(7), r.err()
 }
-func (r scriptedRuntime) exec(j job) (syscall.WaitStatus, error) { return r.run(j) }
+func (r scriptedRuntime) Exec(j Job) (syscall.WaitStatus, error) { return r.Run(j) }
 
 func TestChooserFallsBackOnlyBeforeTheProgramStarts(t *testing.T) {
-	var ran []runtimeName
-	ch := &chooser{cands: []runtime{
-		scriptedRuntime{n: runtimeNS, ran: &ran},
-		scriptedRuntime{n: runtimePtrace, startOK: true, ran: &ran},
+	var ran []config.RuntimeName
+	ch := &Chooser{cands: []Runtime{
+		scriptedRuntime{n: config.NS, ran: &ran},
+		scriptedRuntime{n: config.Ptrace, startOK: true, ran: &ran},
 	}}
-	ws, rt, err := ch.start(func(runtime) (job, error) { return job{}, nil }, true)
-	if err != nil || rt.name() != runtimePtrace || ws.ExitStatus() != 7 {
+	ws, rt, err := ch.Start(func(Runtime) (Job, error) { return Job{}, nil }, true)
+	if err != nil || rt.Name() != config.Ptrace || ws.ExitStatus() != 7 {
 		t.Fatalf("start: %v via %v status %v", err, rt, ws)
 	}
-	if len(ran) != 2 || len(ch.refused) != 1 {
-		t.Fatalf("tried %v, refused %d", ran, len(ch.refused))
+	if len(ran) != 2 || len(ch.Refused) != 1 {
+		t.Fatalf("tried %v, refused %d", ran, len(ch.Refused))
 	}
 }
 
 func TestChooserFallsBackWhenMakingTheJobFailedBeforeStart(t *testing.T) {
-	var ran []runtimeName
-	ch := &chooser{cands: []runtime{
-		scriptedRuntime{n: runtimeNS, ran: &ran},
-		scriptedRuntime{n: runtimePtrace, startOK: true, ran: &ran},
+	var ran []config.RuntimeName
+	ch := &Chooser{cands: []Runtime{
+		scriptedRuntime{n: config.NS, ran: &ran},
+		scriptedRuntime{n: config.Ptrace, startOK: true, ran: &ran},
 	}}
 	// The job of ns needs a probe run in ns first, which ns cannot start.
-	mk := func(rt runtime) (job, error) {
-		if rt.name() == runtimeNS {
-			return job{}, rt.(scriptedRuntime).err()
+	mk := func(rt Runtime) (Job, error) {
+		if rt.Name() == config.NS {
+			return Job{}, rt.(scriptedRuntime).err()
 		}
-		return job{}, nil
+		return Job{}, nil
 	}
-	if _, rt, err := ch.start(mk, true); err != nil || rt.name() != runtimePtrace {
+	if _, rt, err := ch.Start(mk, true); err != nil || rt.Name() != config.Ptrace {
 		t.Fatalf("start: %v via %v", err, rt)
 	}
 	// Any other failure making the job is final.
-	ch = &chooser{cands: []runtime{scriptedRuntime{n: runtimeNS, startOK: true, ran: &ran}}}
+	ch = &Chooser{cands: []Runtime{scriptedRuntime{n: config.NS, startOK: true, ran: &ran}}}
 	boom := errors.New("boom")
-	if _, _, err := ch.start(func(runtime) (job, error) { return job{}, boom }, true); !errors.Is(err, boom) {
+	if _, _, err := ch.Start(func(Runtime) (Job, error) { return Job{}, boom }, true); !errors.Is(err, boom) {
 		t.Fatalf("start: %v, want boom", err)
 	}
 }
 
 func TestChooserNamesEveryCauseWhenNoneWorks(t *testing.T) {
-	var ran []runtimeName
-	ch := &chooser{cands: []runtime{
-		scriptedRuntime{n: runtimeNS, ran: &ran},
-		scriptedRuntime{n: runtimePtrace, ran: &ran},
+	var ran []config.RuntimeName
+	ch := &Chooser{cands: []Runtime{
+		scriptedRuntime{n: config.NS, ran: &ran},
+		scriptedRuntime{n: config.Ptrace, ran: &ran},
 	}}
-	_, _, err := ch.start(func(runtime) (job, error) { return job{}, nil }, true)
-	var none *noRuntimeError
+	_, _, err := ch.Start(func(Runtime) (Job, error) { return Job{}, nil }, true)
+	var none *NoRuntimeError
 	if !errors.As(err, &none) || !strings.Contains(err.Error(), "ns refused") || !strings.Contains(err.Error(), "ptrace refused") {
 		t.Fatalf("error %q does not name both causes", err)
 	}
@@ -90,8 +92,11 @@ func TestChooserNamesEveryCauseWhenNoneWorks(t *testing.T) {
 		t.Fatalf("error is not one line: %q", err)
 	}
 	// Pinned: its one cause and how to let np choose.
-	ch = &chooser{pinned: true, cands: []runtime{scriptedRuntime{n: runtimeNS, ran: &ran}}}
-	if _, err := ch.settle(); err == nil || !strings.Contains(err.Error(), "unset NP_RUNTIME") {
+	ch = &Chooser{pinned: true, cands: []Runtime{scriptedRuntime{n: config.NS, ran: &ran}}}
+	if _, err := ch.Settle(); err == nil || !strings.Contains(err.Error(), "unset NP_RUNTIME") {
 		t.Fatalf("pinned failure %q", err)
 	}
 }
+
+// exitStatus is the wait status of a program that exited with code.
+func exitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }

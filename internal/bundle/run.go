@@ -38,7 +38,7 @@ func Run(c *config.Config, p *extract.Payload, args []string, fds []int, version
 	install.RegisterNatively(ch)
 	argv := append([]string{m.Bundle.ProgramFor(filepath.Base(args[0]))}, args[1:]...)
 	// The program starts where the bundle was started, never elsewhere
-	// (see execUser).
+	// (see session.Exec).
 	dir, err := os.Getwd()
 	if err != nil {
 		dir = ""

@@ -206,7 +206,7 @@ func fsReport(dir string, exists bool) (string, []string) {
 		return name, []string{fmt.Sprintf("cannot inspect %s: %v", dir, err)}
 	}
 	var warn []string
-	// noexec is refused by checkDataDir once installed and by the
+	// noexec is refused by config.CheckDataDir once installed and by the
 	// preflight before, as is a read-only data dir not installed yet:
 	// one line says each.
 	if st.Flags&unix.ST_RDONLY != 0 && exists {

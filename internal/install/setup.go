@@ -28,7 +28,7 @@ import (
 )
 
 // nixConf renders np's nix.conf. Nothing in it depends on the runtime:
-// the build sandbox, which does, is decided per run (see buildSandbox).
+// the build sandbox, which does, is decided per run (see BuildSandbox).
 // trustedKeys are the public keys np's own store paths are signed with.
 func nixConf(m *extract.Manifest, networkFS bool, trustedKeys ...string) string {
 	var b strings.Builder
@@ -155,7 +155,7 @@ func locationHint(err error) string {
 // finishInstall writes nix.conf, registers the new store paths with Nix and
 // probes Nix's build sandbox in the runtime that registered them.
 // A step that ends because np was interrupted is no result: it becomes an
-// *interruptedError, so nothing is recorded (see interruptWatch).
+// *interrupt.Error, so nothing is recorded (see package interrupt).
 func finishInstall(c *config.Config, ch *runtimes.Chooser, m *extract.Manifest, w *interrupt.Watch) error {
 	if err := c.MakeDataDir(); err != nil {
 		return err

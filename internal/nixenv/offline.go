@@ -102,7 +102,7 @@ func wantsNixpkgsPackages(argv []string) bool {
 	return packages
 }
 
-// applyOfflineDefaults adjusts env (the environment built by nixEnv) for
+// applyOfflineDefaults adjusts env (the environment built by Env) for
 // argv: every default of Nix that needs an unreachable server is switched
 // off in NIX_CONFIG, and np's own `nixpkgs=flake:nixpkgs` NIX_PATH entry is
 // dropped when the registry is unreachable. It returns the one line np
@@ -141,7 +141,7 @@ func applyOfflineDefaults(env *envList, argv []string, c *config.Config, npSetNi
 	if len(lines) == 0 {
 		return ""
 	}
-	// After np's own lines (nixEnv's), so an np inside np still finds and
+	// After np's own lines (Env's), so an np inside np still finds and
 	// replaces them; before the user's, which win.
 	prefix, rest := storeLocal, strings.TrimPrefix(env.get("NIX_CONFIG"), storeLocal)
 	for _, line := range []string{noSandbox, ownProfileLine} {

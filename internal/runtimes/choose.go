@@ -40,6 +40,8 @@ func All(c *config.Config) []Runtime {
 	return []Runtime{Native{}, nsRuntime{dir: dir}, ptraceRuntime{dir: dir, noSeccomp: c.PtraceNoSeccomp, noNotify: c.PtraceNoNotify}}
 }
 
+// New makes the chooser for c: the runtime NP_RUNTIME names, or for auto
+// native where the host's /nix is usable, else ns, then ptrace.
 func New(c *config.Config) (*Chooser, error) {
 	all := All(c)
 	ns, pt := all[1], all[2]

@@ -36,20 +36,20 @@ type Job struct {
 // Runtime makes a Nix directory appear at /nix for the programs it runs.
 type Runtime interface {
 	Name() config.RuntimeName
-	// nixDir is the host directory that programs see as /nix.
+	// NixDir is the host directory that programs see as /nix.
 	NixDir() string
 	// Run runs j to completion; install steps and probes use it.
 	Run(j Job) (syscall.WaitStatus, error)
 	// Exec runs the user's program as np's last act.
 	Exec(j Job) (syscall.WaitStatus, error)
-	// check says whether the runtime can work here at all; it costs
+	// Check says whether the runtime can work here at all; it costs
 	// milliseconds, so it runs only where a failure would be expensive
 	// (before a first install) or where it is the question (np doctor).
 	Check() error
-	// explain turns an error of check, run or exec that happened before the
+	// Explain turns an error of Check, Run or Exec that happened before the
 	// program started into a cause word and one line naming the fix.
 	Explain(err error) (cause, detail string)
-	// buildSandbox says whether Nix's own build sandbox can work inside
+	// BuildSandbox says whether Nix's own build sandbox can work inside
 	// this runtime at all (a probe decides whether it really does).
 	BuildSandbox() bool
 }
@@ -101,7 +101,7 @@ func (r ptraceRuntime) Name() config.RuntimeName { return config.Ptrace }
 func (r ptraceRuntime) NixDir() string           { return r.dir }
 func (r ptraceRuntime) Check() error             { return ptrace.Probe() }
 
-// buildSandbox: Nix's build sandbox needs namespaces, which is why this
+// BuildSandbox: Nix's build sandbox needs namespaces, which is why this
 // runtime was chosen in the first place.
 func (r ptraceRuntime) BuildSandbox() bool { return false }
 func (r ptraceRuntime) Exec(j Job) (syscall.WaitStatus, error) {
@@ -159,7 +159,7 @@ func (Native) Run(j Job) (syscall.WaitStatus, error) {
 	return proc.Run(cmd)
 }
 
-// exec replaces np with the program: status, signals and the terminal are
+// Exec replaces np with the program: status, signals and the terminal are
 // then the program's own with no np in between.
 func (Native) Exec(j Job) (syscall.WaitStatus, error) {
 	if os.Getpid() == 1 {

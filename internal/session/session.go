@@ -110,7 +110,7 @@ func nixFailedToStart(ws syscall.WaitStatus, err error) bool {
 	if err != nil {
 		return errors.Is(err, proc.ErrNotFound) || errors.Is(err, proc.ErrNotExecutable)
 	}
-	return ws.Exited() && ws.ExitStatus() == 127
+	return ws.Exited() && ws.ExitStatus() == exitNotFound
 }
 
 // ownNixDamage is the full walk of np's own store paths where the session
@@ -124,7 +124,7 @@ func (s *Session) ownNixDamage() error {
 	return extract.Target{NixDir: s.Ch.Current().NixDir()}.Check(p.Trailer.Fingerprint())
 }
 
-// runEnv is the environment of a program np runs in rt: Nix's (nixEnv),
+// runEnv is the environment of a program np runs in rt: Nix's (nixenv.Env),
 // the data dir's own profile, and np's offline defaults, which every
 // command that runs Nix gets (say: np may print its one line about them).
 func (s *Session) runEnv(rt runtimes.Runtime, argv []string, say bool) ([]string, error) {
@@ -214,3 +214,7 @@ func (s *Session) Output(what string, argv []string, show bool) (OutputResult, e
 	}
 	return OutputResult{Out: out.String(), NixDir: rt.NixDir()}, nil
 }
+
+// exitNotFound is a shell's status for a command not found, and the
+// dynamic loader's for a missing library.
+const exitNotFound = 127

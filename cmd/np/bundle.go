@@ -6,9 +6,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/np-portable/np/app/bundle"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/extract/pack"
-	"github.com/np-portable/np/internal/bundle"
 )
 
 // bundleUsage is short for np --help's list; the options are in the help.

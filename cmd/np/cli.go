@@ -7,8 +7,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/np-portable/np/app/nixenv"
 	"github.com/np-portable/np/internal/manshim"
-	"github.com/np-portable/np/internal/nixenv"
 	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/suggest"

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/np-portable/np/internal/doctor"
+	"github.com/np-portable/np/app/doctor"
 )
 
 func cmdDoctor(ap *app, args []string) (syscall.WaitStatus, error) {

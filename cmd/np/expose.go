@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/np-portable/np/internal/expose"
+	"github.com/np-portable/np/app/expose"
 )
 
 func cmdExpose(ap *app, args []string) (syscall.WaitStatus, error) {

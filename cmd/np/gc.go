@@ -5,7 +5,7 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/np-portable/np/internal/install"
+	"github.com/np-portable/np/app/install"
 )
 
 const gcHelp = `Runs Nix's garbage collector on np's store (nix-store --gc). np's own Nix

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/np-portable/np/app/install"
+	"github.com/np-portable/np/app/nixenv"
 	"github.com/np-portable/np/extract"
-	"github.com/np-portable/np/internal/install"
-	"github.com/np-portable/np/internal/nixenv"
 )
 
 func commandNames() []string {

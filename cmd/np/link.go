@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/np-portable/np/internal/nixenv"
+	"github.com/np-portable/np/app/nixenv"
 )
 
 // cmdLink creates DIR/<tool> -> np for every Nix tool.

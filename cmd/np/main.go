@@ -20,12 +20,12 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/app/session"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/interrupt"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/reexec"
-	"github.com/np-portable/np/internal/session"
 	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
 )

@@ -4,7 +4,7 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/np-portable/np/internal/install"
+	"github.com/np-portable/np/app/install"
 )
 
 const repairHelp = `Checks every store path of np's own Nix (Nix, busybox, the CA bundle)

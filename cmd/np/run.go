@@ -5,7 +5,7 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/np-portable/np/internal/nixenv"
+	"github.com/np-portable/np/app/nixenv"
 )
 
 // runNix runs a tool of the bundled Nix: argv[0] is the tool's name, shown

@@ -11,10 +11,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/app/install"
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
-	"github.com/np-portable/np/internal/install"
-	"github.com/np-portable/np/internal/runtimes"
 )
 
 // bundleHelpFlag is the one argument a bundle keeps for itself: every other

@@ -10,9 +10,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
-	"github.com/np-portable/np/internal/runtimes"
 )
 
 // ownKeyName names the key np signs its own store paths with.

@@ -9,11 +9,11 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/profiles"
-	"github.com/np-portable/np/internal/runtimes"
 )
 
 // Each data dir keeps its own Nix profile, channels and nix-env defexpr:

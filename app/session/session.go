@@ -17,16 +17,16 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/app/expose"
+	"github.com/np-portable/np/app/install"
+	"github.com/np-portable/np/app/nixenv"
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
-	"github.com/np-portable/np/internal/expose"
-	"github.com/np-portable/np/internal/install"
 	"github.com/np-portable/np/internal/interrupt"
 	"github.com/np-portable/np/internal/manshim"
-	"github.com/np-portable/np/internal/nixenv"
 	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/proc"
-	"github.com/np-portable/np/internal/runtimes"
 	"github.com/np-portable/np/internal/safedir"
 )
 

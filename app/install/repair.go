@@ -6,9 +6,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
-	"github.com/np-portable/np/internal/runtimes"
 )
 
 // Repair checks every store path of np's own Nix against the payload, byte

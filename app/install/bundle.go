@@ -12,12 +12,12 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/term"
 
+	"github.com/np-portable/np/app/nixenv"
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/interrupt"
-	"github.com/np-portable/np/internal/nixenv"
 	"github.com/np-portable/np/internal/proc"
-	"github.com/np-portable/np/internal/runtimes"
 )
 
 // EnsureBundle installs the bundle's closure where the runtime finds /nix,

@@ -14,11 +14,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/np-portable/np/app/install"
+	"github.com/np-portable/np/app/nixenv"
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
-	"github.com/np-portable/np/internal/install"
-	"github.com/np-portable/np/internal/nixenv"
-	"github.com/np-portable/np/internal/runtimes"
 	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
 )

@@ -21,10 +21,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/app/nixenv"
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
-	"github.com/np-portable/np/internal/nixenv"
-	"github.com/np-portable/np/internal/runtimes"
 )
 
 // exposeHeader starts every wrapper: np replaces or removes only files that

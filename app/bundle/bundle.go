@@ -25,10 +25,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/app/session"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/extract/pack"
 	"github.com/np-portable/np/internal/interrupt"
-	"github.com/np-portable/np/internal/session"
 )
 
 // Options are np bundle's own options.

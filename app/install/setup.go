@@ -20,11 +20,11 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/np-portable/np/app/nixenv"
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/interrupt"
-	"github.com/np-portable/np/internal/nixenv"
-	"github.com/np-portable/np/internal/runtimes"
 )
 
 // nixConf renders np's nix.conf. Nothing in it depends on the runtime:

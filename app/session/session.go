@@ -33,10 +33,10 @@ import (
 // Session is what every command that runs something needs: configuration,
 // the runtime chooser and an installed Nix.
 type Session struct {
-	C   *config.Config
-	Ch  *runtimes.Chooser
-	M   *extract.Manifest
-	fds []int // descriptors >= 3 np's caller passed on, for the user's program
+	C   *config.Config    // np's configuration
+	Ch  *runtimes.Chooser // which runtime runs the next program
+	M   *extract.Manifest // np's installed Nix
+	fds []int             // descriptors >= 3 np's caller passed on, for the user's program
 }
 
 // Prepare installs np's Nix when it is not there yet, registers what

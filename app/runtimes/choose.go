@@ -5,9 +5,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/np-portable/np/internal/config"
-
 	"github.com/sirupsen/logrus"
+
+	"github.com/np-portable/np/internal/config"
 )
 
 // Chooser is the one place that decides which runtime runs a program; every

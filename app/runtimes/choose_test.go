@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/np-portable/np/internal/config"
-
 	"github.com/np-portable/np/nsbox"
 )
 

@@ -1,9 +1,3 @@
-// Package runtimes makes np's store appear at /nix for the programs np
-// runs, in one of three ways: native (the host's own writable /nix), ns
-// (user and mount namespaces, package nsbox) or ptrace (a tracer
-// rewriting paths, package ptrace). Its Chooser is the one place that
-// decides which runtime runs a program, falling back while a runtime fails
-// before its program starts; np doctor asks it the same question.
 package runtimes
 
 import (
@@ -14,10 +8,9 @@ import (
 	"os/exec"
 	"syscall"
 
-	"github.com/np-portable/np/internal/config"
-
 	"golang.org/x/sys/unix"
 
+	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
@@ -36,20 +29,20 @@ type Job struct {
 // Runtime makes a Nix directory appear at /nix for the programs it runs.
 type Runtime interface {
 	Name() config.RuntimeName
-	// NixDir is the host directory that programs see as /nix.
+	// nixDir is the host directory that programs see as /nix.
 	NixDir() string
-	// Run runs j to completion; install steps and probes use it.
+	// run runs j to completion; install steps and probes use it.
 	Run(j Job) (syscall.WaitStatus, error)
-	// Exec runs the user's program as np's last act.
+	// exec runs the user's program as np's last act.
 	Exec(j Job) (syscall.WaitStatus, error)
-	// Check says whether the runtime can work here at all; it costs
+	// check says whether the runtime can work here at all; it costs
 	// milliseconds, so it runs only where a failure would be expensive
 	// (before a first install) or where it is the question (np doctor).
 	Check() error
-	// Explain turns an error of Check, Run or Exec that happened before the
+	// explain turns an error of check, run or exec that happened before the
 	// program started into a cause word and one line naming the fix.
 	Explain(err error) (cause, detail string)
-	// BuildSandbox says whether Nix's own build sandbox can work inside
+	// buildSandbox says whether Nix's own build sandbox can work inside
 	// this runtime at all (a probe decides whether it really does).
 	BuildSandbox() bool
 }
@@ -101,7 +94,7 @@ func (r ptraceRuntime) Name() config.RuntimeName { return config.Ptrace }
 func (r ptraceRuntime) NixDir() string           { return r.dir }
 func (r ptraceRuntime) Check() error             { return ptrace.Probe() }
 
-// BuildSandbox: Nix's build sandbox needs namespaces, which is why this
+// buildSandbox: Nix's build sandbox needs namespaces, which is why this
 // runtime was chosen in the first place.
 func (r ptraceRuntime) BuildSandbox() bool { return false }
 func (r ptraceRuntime) Exec(j Job) (syscall.WaitStatus, error) {
@@ -159,7 +152,7 @@ func (Native) Run(j Job) (syscall.WaitStatus, error) {
 	return proc.Run(cmd)
 }
 
-// Exec replaces np with the program: status, signals and the terminal are
+// exec replaces np with the program: status, signals and the terminal are
 // then the program's own with no np in between.
 func (Native) Exec(j Job) (syscall.WaitStatus, error) {
 	if os.Getpid() == 1 {

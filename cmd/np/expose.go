@@ -1,85 +1,17 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"slices"
-	"sort"
-	"strings"
 	"syscall"
 
-	"github.com/sirupsen/logrus"
-
-	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/app/expose"
 )
 
-// np expose: the programs of the user's Nix profile as small sh wrappers in
-// a directory on the host's PATH. Each wrapper execs np, which runs the
-// program from the profile, so its arguments, exit status and signals are
-// the program's own (np exits and dies the way the program did). The
-// directories are recorded in the data dir and re-synced by every np
-// command that ran something, when the profile's generation has changed.
-
-// exposeHeader starts every wrapper: np replaces or removes only files that
-// begin with it.
-const exposeHeader = "#!/bin/sh\n# np expose: "
-
-// exposeMarker in an expose directory records what it exposes.
-const exposeMarker = ".np-expose"
-
-// exposedDir is one registered expose directory.
-type exposedDir struct {
-	Dir      string `json:"dir"`
-	Profile  string `json:"profile"`          // the profile link, e.g. DATA_DIR/state/profile
-	Location string `json:"location"`         // NP_LOCATION to run with, "" when it was not set
-	Np       string `json:"np"`               // the np the wrappers exec
-	Target   string `json:"target,omitempty"` // the profile generation last synced
-}
-
-func (c *config) exposeRegistry() string { return filepath.Join(c.DataDir, "expose.json") }
-
-// hasExposed says whether any expose dir is registered (one stat).
-func hasExposed(c *config) bool {
-	_, err := os.Stat(c.exposeRegistry())
-	return err == nil
-}
-
-func loadExposed(c *config) []exposedDir {
-	data, err := os.ReadFile(c.exposeRegistry())
-	if err != nil {
-		return nil
-	}
-	var dirs []exposedDir
-	if err := json.Unmarshal(data, &dirs); err != nil {
-		logrus.Debugf("expose: ignoring a damaged %s: %v", c.exposeRegistry(), err)
-		return nil
-	}
-	return dirs
-}
-
-func saveExposed(c *config, dirs []exposedDir) error {
-	if len(dirs) == 0 {
-		if err := os.Remove(c.exposeRegistry()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("removing %s: %w", c.exposeRegistry(), err)
-		}
-		return nil
-	}
-	data, err := json.MarshalIndent(dirs, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", c.exposeRegistry(), err)
-	}
-	return extract.WriteFileAtomic(c.exposeRegistry(), append(data, '\n'), 0o644)
-}
-
-func cmdExpose(args []string) (syscall.WaitStatus, error) {
+func cmdExpose(ap *app, args []string) (syscall.WaitStatus, error) {
 	remove := false
 	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-		return cmdHelp([]string{"expose"})
+		return cmdHelp(ap, []string{"expose"})
 	}
 	if len(args) > 0 && args[0] == "--remove" {
 		remove, args = true, args[1:]
@@ -91,237 +23,27 @@ func cmdExpose(args []string) (syscall.WaitStatus, error) {
 	if err != nil {
 		return 0, fmt.Errorf("resolving %s: %w", args[0], err)
 	}
-	s, err := prepare()
+	s, err := ap.session()
 	if err != nil {
 		return 0, err
 	}
-	c, rt := s.c, s.ch.current()
-	nixDir := rt.nixDir()
 	if remove {
-		return exitStatus(0), unexpose(c, dir)
+		n, err := expose.Remove(s.C, dir)
+		if err != nil {
+			return exitStatus(0), err
+		}
+		fmt.Printf("removed %d wrappers from %s\n", n, dir)
+		return exitStatus(0), nil
 	}
-	l := c.layoutFor(rt)
-	migrateProfile(c, l, os.Getenv("HOME"))
-	profile := l.profileLink(os.Getenv("HOME"))
-	if profile == "" {
-		return 0, fmt.Errorf("HOME is not set, so there is no Nix profile to expose; set HOME")
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return 0, fmt.Errorf("finding np's own path: %w", err)
-	}
-	e := exposedDir{Dir: dir, Profile: profile, Np: self}
-	if c.LocationSet {
-		e.Location = c.Location
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, fmt.Errorf("creating %s: %w", dir, err)
-	}
-	marker, _ := json.Marshal(e)
-	if err := extract.WriteFileAtomic(filepath.Join(dir, exposeMarker), append(marker, '\n'), 0o644); err != nil {
-		return 0, err
-	}
-	dirs := slices.DeleteFunc(loadExposed(c), func(d exposedDir) bool { return d.Dir == dir })
-	n, skipped, err := syncOne(&e, nixDir)
+	n, profile, skipped, err := expose.Add(s.C, s.Ch.Current(), dir)
 	if err != nil {
 		return 0, err
 	}
-	if err := saveExposed(c, append(dirs, e)); err != nil {
-		return 0, err
-	}
-	fmt.Printf("exposed %s of %s in %s; kept in sync by np from now on.\nPut it on PATH, e.g. in ~/.profile: export PATH=\"%s:$PATH\"\n", plural(n, "program"), e.Profile, dir, dir)
+	fmt.Printf("exposed %s of %s in %s; kept in sync by np from now on.\nPut it on PATH, e.g. in ~/.profile: export PATH=\"%s:$PATH\"\n", plural(n, "program"), profile, dir, dir)
 	if len(skipped) > 0 {
 		return 0, fmt.Errorf("left %d existing files alone (not np's wrappers): %v; remove them or choose another directory", len(skipped), skipped)
 	}
 	return exitStatus(0), nil
-}
-
-// unexpose removes np's wrappers and marker from dir (and dir itself when
-// nothing else is left in it) and forgets it.
-func unexpose(c *config, dir string) error {
-	dirs := loadExposed(c)
-	known := slices.ContainsFunc(dirs, func(d exposedDir) bool { return d.Dir == dir })
-	if _, err := os.Stat(filepath.Join(dir, exposeMarker)); err != nil && !known {
-		return fmt.Errorf("%s is not a directory made by np expose (no %s in it, not in %s)", dir, exposeMarker, c.exposeRegistry())
-	}
-	removed := 0
-	entries, _ := os.ReadDir(dir)
-	for _, ent := range entries {
-		if isWrapper(filepath.Join(dir, ent.Name())) {
-			if err := os.Remove(filepath.Join(dir, ent.Name())); err != nil {
-				return fmt.Errorf("removing %s: %w", ent.Name(), err)
-			}
-			removed++
-		}
-	}
-	if err := os.Remove(filepath.Join(dir, exposeMarker)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing %s: %w", exposeMarker, err)
-	}
-	os.Remove(dir) // only when empty
-	if err := saveExposed(c, slices.DeleteFunc(dirs, func(d exposedDir) bool { return d.Dir == dir })); err != nil {
-		return err
-	}
-	fmt.Printf("removed %d wrappers from %s\n", removed, dir)
-	return nil
-}
-
-// syncExposed brings every registered expose dir up to date with its
-// profile. It costs a few readlink calls when nothing changed; np calls it
-// after each program it ran, so `nix-env -i`, `nix profile remove` or a
-// rollback show up in the expose dirs without running np expose again.
-func syncExposed(c *config, rt runtime) {
-	dirs := loadExposed(c)
-	if len(dirs) == 0 {
-		return
-	}
-	self, _ := os.Executable()
-	// Registered before each data dir had its own profile, a dir follows
-	// the shared ~/.nix-profile: it moves to this data dir's.
-	profile := c.layoutFor(rt).profileLink(os.Getenv("HOME"))
-	changed := false
-	for i := range dirs {
-		e := &dirs[i]
-		moved := profile != "" && e.Profile != profile
-		if moved {
-			e.Profile = profile
-		}
-		target, _ := profileTarget(e.Profile, rt.nixDir())
-		if !moved && target == e.Target && (self == "" || self == e.Np) {
-			continue
-		}
-		if self != "" {
-			e.Np = self
-		}
-		if _, skipped, err := syncOne(e, rt.nixDir()); err != nil {
-			logrus.Warnf("np expose: updating %s: %v", e.Dir, err)
-		} else if len(skipped) > 0 {
-			logrus.Debugf("np expose: left alone in %s: %v", e.Dir, skipped)
-		}
-		changed = true
-	}
-	if changed {
-		if err := saveExposed(c, dirs); err != nil {
-			logrus.Warnf("np expose: %v", err)
-		}
-	}
-}
-
-// syncOne writes a wrapper for every program of the profile and removes
-// wrappers of programs it no longer has. It returns how many programs are
-// exposed and the files it left alone because np did not write them.
-func syncOne(e *exposedDir, nixDir string) (int, []string, error) {
-	if _, err := os.Stat(filepath.Join(e.Dir, exposeMarker)); err != nil {
-		return 0, nil, fmt.Errorf("%s lacks its %s marker; run np expose %s again", e.Dir, exposeMarker, e.Dir)
-	}
-	target, bin := profileTarget(e.Profile, nixDir)
-	names := map[string]bool{}
-	if bin != "" {
-		entries, err := os.ReadDir(bin)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return 0, nil, fmt.Errorf("listing the profile's programs: %w", err)
-		}
-		for _, ent := range entries {
-			if !strings.HasPrefix(ent.Name(), ".") {
-				names[ent.Name()] = true
-			}
-		}
-	}
-	var skipped []string
-	n := 0
-	for _, name := range sortedKeys(names) {
-		file := filepath.Join(e.Dir, name)
-		want := wrapperText(e, name)
-		have, err := os.ReadFile(file)
-		switch {
-		case err == nil && bytes.Equal(have, want):
-			n++
-			continue
-		case err == nil && !bytes.HasPrefix(have, []byte(exposeHeader)), err != nil && !errors.Is(err, fs.ErrNotExist):
-			skipped = append(skipped, file)
-			continue
-		}
-		if err := extract.WriteFileAtomic(file, want, 0o755); err != nil {
-			return n, skipped, err
-		}
-		n++
-	}
-	entries, _ := os.ReadDir(e.Dir)
-	for _, ent := range entries {
-		if !names[ent.Name()] && isWrapper(filepath.Join(e.Dir, ent.Name())) {
-			if err := os.Remove(filepath.Join(e.Dir, ent.Name())); err != nil {
-				return n, skipped, fmt.Errorf("removing the wrapper of %s: %w", ent.Name(), err)
-			}
-		}
-	}
-	e.Target = target
-	logrus.Debugf("np expose: %s has %d programs of %s (%s)", e.Dir, n, e.Profile, target)
-	return n, skipped, nil
-}
-
-// wrapperText is the sh wrapper that runs name from e's profile through np.
-func wrapperText(e *exposedDir, name string) []byte {
-	var b strings.Builder
-	b.WriteString(exposeHeader + "runs " + name + " from the Nix profile " + e.Profile + " through np.\n")
-	b.WriteString("# Written and kept in sync by np; np expose --remove " + e.Dir + " removes it.\n")
-	if e.Location != "" {
-		b.WriteString("NP_LOCATION=" + shellQuote(e.Location) + " ")
-	}
-	b.WriteString("exec " + shellQuote(e.Np) + " run " + shellQuote(filepath.Join(e.Profile, "bin", name)) + " \"$@\"\n")
-	return []byte(b.String())
-}
-
-func isWrapper(file string) bool {
-	f, err := os.Open(file)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, len(exposeHeader))
-	n, _ := f.Read(head)
-	return string(head[:n]) == exposeHeader
-}
-
-// profileTarget follows the profile link to its generation in the store,
-// mapping /nix to nixDir on the way (on the host the links dangle). It
-// returns the generation's store path and the host directory of its bin,
-// or "" for both when the profile does not exist yet.
-func profileTarget(profile, nixDir string) (string, string) {
-	gen, _ := resolveInNix(profile, nixDir)
-	if gen == "" {
-		return "", ""
-	}
-	_, bin := resolveInNix(filepath.Join(gen, "bin"), nixDir)
-	return gen, bin
-}
-
-// resolveInNix resolves the symlinks at the end of p, where targets under
-// /nix live in nixDir, and returns the final path as seen inside np (under
-// /nix) and on the host, or "" for both when it does not exist.
-func resolveInNix(p, nixDir string) (string, string) {
-	host := func(p string) string {
-		if rest, ok := strings.CutPrefix(p, "/nix/"); ok {
-			return filepath.Join(nixDir, rest)
-		}
-		return p
-	}
-	for range 40 {
-		st, err := os.Lstat(host(p))
-		if err != nil {
-			return "", ""
-		}
-		if st.Mode()&fs.ModeSymlink == 0 {
-			return p, host(p)
-		}
-		t, err := os.Readlink(host(p))
-		if err != nil {
-			return "", ""
-		}
-		if !filepath.IsAbs(t) {
-			t = filepath.Join(filepath.Dir(p), t)
-		}
-		p = t
-	}
-	return "", ""
 }
 
 // plural is "1 program", "2 programs".
@@ -330,15 +52,4 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
-}
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -5,7 +5,7 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/app/install"
 )
 
 const gcHelp = `Runs Nix's garbage collector on np's store (nix-store --gc). np's own Nix
@@ -21,7 +21,7 @@ the directories of DATA_DIR/nix/var/nix/gcroots/np/, one per payload (np
 --version prints this np's); np gc --versions names each one it forgets.`
 
 // cmdGC is `np gc [--versions]`.
-func cmdGC(args []string) (syscall.WaitStatus, error) {
+func cmdGC(ap *app, args []string) (syscall.WaitStatus, error) {
 	versions := false
 	for _, a := range args {
 		switch a {
@@ -31,25 +31,19 @@ func cmdGC(args []string) (syscall.WaitStatus, error) {
 			return 0, &usageError{fmt.Sprintf("np gc: unknown argument %q; usage: np gc [--versions]", a)}
 		}
 	}
-	s, err := prepare()
+	s, err := ap.session()
 	if err != nil {
 		return 0, err
 	}
 	if versions {
-		payload, err := extract.OpenPayload("/proc/self/exe")
+		keep, forgot, err := install.ForgetOthers(s.Ch.Current().NixDir())
 		if err != nil {
 			return 0, err
-		}
-		keep := payload.Trailer.Fingerprint()
-		payload.Close()
-		forgot, err := extract.Target{NixDir: s.ch.current().nixDir()}.ForgetOthers(keep)
-		if err != nil {
-			return 0, fmt.Errorf("forgetting other np versions: %w", err)
 		}
 		for _, fp := range forgot {
 			fmt.Fprintf(os.Stderr, "np: forgot np version with payload %s\n", fp[:12])
 		}
 		fmt.Fprintf(os.Stderr, "np: %d other np versions forgotten; keeping payload %s (this np)\n", len(forgot), keep[:12])
 	}
-	return s.execUser([]string{s.m.Tool("nix-store"), "--gc"})
+	return s.Exec([]string{s.M.Tool("nix-store"), "--gc"})
 }

@@ -20,7 +20,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/app/session"
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/interrupt"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/reexec"
 	"github.com/np-portable/np/nsbox"
@@ -47,15 +50,16 @@ func main() {
 	// Taken before np opens anything: every fd >= 3 without close-on-exec
 	// now is one the caller passed on purpose.
 	callerFDs = proc.InheritedFDs()
+	ap := loadApp()
 	var ws syscall.WaitStatus
 	var err error
 	if b, berr := extract.OpenBundle("/proc/self/exe"); berr == nil {
 		// A bundle: every argument is its program's.
-		ws, err = runBundle(b, os.Args)
+		ws, err = runBundle(ap, b, os.Args)
 	} else {
-		ws, err = run(os.Args)
+		ws, err = run(ap, os.Args)
 	}
-	var intr *interruptedError
+	var intr *interrupt.Error
 	if errors.As(err, &intr) {
 		// End as the interrupted step would have: a ^C is a ^C (130).
 		fmt.Fprintf(os.Stderr, "np: %v\n", err)
@@ -109,7 +113,36 @@ func (e *usageError) Error() string { return e.msg + " (see np --help)" }
 // exitStatus is a plain status for commands np answers itself.
 func exitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }
 
-func setupLogging(c *config) { logrus.SetLevel(c.LogLevel) }
+// app is what main hands every command: np's configuration, read once
+// from the environment, or why it could not be read. Commands that need no
+// configuration (help, link) run even when it is bad.
+type app struct {
+	c   *config.Config
+	err error
+}
+
+func loadApp() *app {
+	c, err := config.Load(os.Getenv)
+	return &app{c: c, err: err}
+}
+
+// config is the configuration, with logging set up as NP_DEBUG asks.
+func (ap *app) config() (*config.Config, error) {
+	if ap.err != nil {
+		return nil, ap.err
+	}
+	logrus.SetLevel(ap.c.LogLevel)
+	return ap.c, nil
+}
+
+// session is np ready to run programs (package session).
+func (ap *app) session() (*session.Session, error) {
+	c, err := ap.config()
+	if err != nil {
+		return nil, err
+	}
+	return session.Prepare(c, callerFDs)
+}
 
 // logFormatter prints "np[debug]: message" lines.
 type logFormatter struct{}

@@ -43,7 +43,7 @@ const (
 // Nix clears) and np versions sharing a data dir each run their own.
 const ToolsDirName = "nix-tools"
 
-// np's offline defaults (cmd/np/offline.go: Nix's defaults that need an
+// np's offline defaults (internal/nixenv/offline.go: Nix's defaults that need an
 // unreachable server, switched off) were decided for np's nix.conf. np
 // records them (EnvOffline) instead of putting them in programs'
 // NIX_CONFIG, and a Nix run gets them only with np's NIX_CONF_DIR: a

@@ -1,4 +1,4 @@
-package main
+package runtimes
 
 import (
 	"errors"
@@ -10,47 +10,48 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
 )
 
-// job is one program to run inside np's environment.
-type job struct {
-	argv           []string
-	env            []string
-	dir            string    // working directory by name; "" keeps np's own (a deleted one)
-	stdin          io.Reader // nil: np's own
-	stdout, stderr io.Writer // nil: np's own
-	passFDs        []int     // descriptors >= 3 to hand on at the same numbers
+// Job is one program to run inside np's environment.
+type Job struct {
+	Argv           []string
+	Env            []string
+	Dir            string    // working directory by name; "" keeps np's own (a deleted one)
+	Stdin          io.Reader // nil: np's own
+	Stdout, Stderr io.Writer // nil: np's own
+	PassFDs        []int     // descriptors >= 3 to hand on at the same numbers
 }
 
-// runtime makes a Nix directory appear at /nix for the programs it runs.
-type runtime interface {
-	name() runtimeName
+// Runtime makes a Nix directory appear at /nix for the programs it runs.
+type Runtime interface {
+	Name() config.RuntimeName
 	// nixDir is the host directory that programs see as /nix.
-	nixDir() string
+	NixDir() string
 	// run runs j to completion; install steps and probes use it.
-	run(j job) (syscall.WaitStatus, error)
+	Run(j Job) (syscall.WaitStatus, error)
 	// exec runs the user's program as np's last act.
-	exec(j job) (syscall.WaitStatus, error)
+	Exec(j Job) (syscall.WaitStatus, error)
 	// check says whether the runtime can work here at all; it costs
 	// milliseconds, so it runs only where a failure would be expensive
 	// (before a first install) or where it is the question (np doctor).
-	check() error
+	Check() error
 	// explain turns an error of check, run or exec that happened before the
 	// program started into a cause word and one line naming the fix.
-	explain(err error) (cause, detail string)
+	Explain(err error) (cause, detail string)
 	// buildSandbox says whether Nix's own build sandbox can work inside
 	// this runtime at all (a probe decides whether it really does).
-	buildSandbox() bool
+	BuildSandbox() bool
 }
 
-// beforeStart reports whether err means the program never started, so
+// BeforeStart reports whether err means the program never started, so
 // another runtime may still run it: a refused sandbox or tracer set-up.
 // A program that was not found or not executable is not such a failure:
 // every runtime would say the same.
-func beforeStart(err error) bool {
+func BeforeStart(err error) bool {
 	var nsErr *nsbox.SetupError
 	var ptErr *ptrace.SetupError
 	return errors.As(err, &nsErr) || errors.As(err, &ptErr)
@@ -59,20 +60,20 @@ func beforeStart(err error) bool {
 // nsRuntime: new user and mount namespaces with the data dir bound at /nix.
 type nsRuntime struct{ dir string }
 
-func (r nsRuntime) name() runtimeName  { return runtimeNS }
-func (r nsRuntime) nixDir() string     { return r.dir }
-func (r nsRuntime) check() error       { return nsbox.Probe() }
-func (r nsRuntime) buildSandbox() bool { return true }
-func (r nsRuntime) exec(j job) (syscall.WaitStatus, error) {
-	return r.run(j)
+func (r nsRuntime) Name() config.RuntimeName { return config.NS }
+func (r nsRuntime) NixDir() string           { return r.dir }
+func (r nsRuntime) Check() error             { return nsbox.Probe() }
+func (r nsRuntime) BuildSandbox() bool       { return true }
+func (r nsRuntime) Exec(j Job) (syscall.WaitStatus, error) {
+	return r.Run(j)
 }
-func (r nsRuntime) run(j job) (syscall.WaitStatus, error) {
+func (r nsRuntime) Run(j Job) (syscall.WaitStatus, error) {
 	return nsbox.Run(nsbox.Spec{
-		NixDir: r.dir, Argv: j.argv, Env: j.env, Dir: j.dir,
-		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr, PassFDs: j.passFDs,
+		NixDir: r.dir, Argv: j.Argv, Env: j.Env, Dir: j.Dir,
+		Stdin: j.Stdin, Stdout: j.Stdout, Stderr: j.Stderr, PassFDs: j.PassFDs,
 	})
 }
-func (r nsRuntime) explain(err error) (string, string) {
+func (r nsRuntime) Explain(err error) (string, string) {
 	d := nsbox.Diagnose(err)
 	what := "user namespaces are unavailable"
 	if d.Cause == "unknown" {
@@ -89,50 +90,50 @@ type ptraceRuntime struct {
 	noNotify  bool // seccomp without user notifications
 }
 
-func (r ptraceRuntime) name() runtimeName { return runtimePtrace }
-func (r ptraceRuntime) nixDir() string    { return r.dir }
-func (r ptraceRuntime) check() error      { return ptrace.Probe() }
+func (r ptraceRuntime) Name() config.RuntimeName { return config.Ptrace }
+func (r ptraceRuntime) NixDir() string           { return r.dir }
+func (r ptraceRuntime) Check() error             { return ptrace.Probe() }
 
 // buildSandbox: Nix's build sandbox needs namespaces, which is why this
 // runtime was chosen in the first place.
-func (r ptraceRuntime) buildSandbox() bool { return false }
-func (r ptraceRuntime) exec(j job) (syscall.WaitStatus, error) {
-	return r.run(j)
+func (r ptraceRuntime) BuildSandbox() bool { return false }
+func (r ptraceRuntime) Exec(j Job) (syscall.WaitStatus, error) {
+	return r.Run(j)
 }
-func (r ptraceRuntime) run(j job) (syscall.WaitStatus, error) {
+func (r ptraceRuntime) Run(j Job) (syscall.WaitStatus, error) {
 	return ptrace.Run(ptrace.Spec{
-		NixDir: r.dir, Argv: j.argv, Env: j.env, Dir: j.dir,
-		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr, PassFDs: j.passFDs,
+		NixDir: r.dir, Argv: j.Argv, Env: j.Env, Dir: j.Dir,
+		Stdin: j.Stdin, Stdout: j.Stdout, Stderr: j.Stderr, PassFDs: j.PassFDs,
 		NoSeccomp: r.noSeccomp, NoNotify: r.noNotify,
 	})
 }
-func (r ptraceRuntime) explain(err error) (string, string) {
+func (r ptraceRuntime) Explain(err error) (string, string) {
 	d := ptrace.Diagnose(err)
 	return d.Cause, fmt.Sprintf("ptrace cannot trace here (%v: %s)", err, d.Detail)
 }
 
-// nativeRuntime: the host already has a /nix/store this user may write, so
+// Native: the host already has a /nix/store this user may write, so
 // programs run directly, without any sandbox.
-type nativeRuntime struct{}
+type Native struct{}
 
-func (nativeRuntime) name() runtimeName  { return runtimeNative }
-func (nativeRuntime) nixDir() string     { return "/nix" }
-func (nativeRuntime) buildSandbox() bool { return true }
-func (nativeRuntime) check() error {
+func (Native) Name() config.RuntimeName { return config.Native }
+func (Native) NixDir() string           { return "/nix" }
+func (Native) BuildSandbox() bool       { return true }
+func (Native) Check() error {
 	if ok, why := nativeUsable(); !ok {
 		return errors.New(why)
 	}
 	return nil
 }
-func (nativeRuntime) explain(err error) (string, string) { return "no_writable_nix", err.Error() }
+func (Native) Explain(err error) (string, string) { return "no_writable_nix", err.Error() }
 
-func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
-	path, err := proc.LookPathEnv(j.argv[0], j.env)
+func (Native) Run(j Job) (syscall.WaitStatus, error) {
+	path, err := proc.LookPathEnv(j.Argv[0], j.Env)
 	if err != nil {
 		return 0, err
 	}
-	cmd := &exec.Cmd{Path: path, Args: j.argv, Env: j.env, Dir: j.dir,
-		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr}
+	cmd := &exec.Cmd{Path: path, Args: j.Argv, Env: j.Env, Dir: j.Dir,
+		Stdin: j.Stdin, Stdout: j.Stdout, Stderr: j.Stderr}
 	if cmd.Stdin == nil {
 		cmd.Stdin = os.Stdin
 	}
@@ -142,7 +143,7 @@ func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
-	for _, fd := range j.passFDs { // at the same numbers; gaps stay closed
+	for _, fd := range j.PassFDs { // at the same numbers; gaps stay closed
 		for len(cmd.ExtraFiles) <= fd-3 {
 			cmd.ExtraFiles = append(cmd.ExtraFiles, nil)
 		}
@@ -153,25 +154,25 @@ func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
 
 // exec replaces np with the program: status, signals and the terminal are
 // then the program's own with no np in between.
-func (nativeRuntime) exec(j job) (syscall.WaitStatus, error) {
+func (Native) Exec(j Job) (syscall.WaitStatus, error) {
 	if os.Getpid() == 1 {
 		// A container's entrypoint: np stays as PID 1 to reap orphans and
 		// forward signals (proc.RunHook), which a program rarely does.
-		return nativeRuntime{}.run(j)
+		return Native{}.Run(j)
 	}
-	path, err := proc.LookPathEnv(j.argv[0], j.env)
+	path, err := proc.LookPathEnv(j.Argv[0], j.Env)
 	if err != nil {
 		return 0, err
 	}
-	if j.dir != "" {
-		if err := os.Chdir(j.dir); err != nil {
-			return 0, fmt.Errorf("entering working directory %s: %w; cd to another directory", j.dir, err)
+	if j.Dir != "" {
+		if err := os.Chdir(j.Dir); err != nil {
+			return 0, fmt.Errorf("entering working directory %s: %w; cd to another directory", j.Dir, err)
 		}
 	}
-	if err := proc.CloseExtraFDs(j.passFDs...); err != nil {
+	if err := proc.CloseExtraFDs(j.PassFDs...); err != nil {
 		return 0, err
 	}
-	return 0, proc.Exec(j.argv, path, j.env)
+	return 0, proc.Exec(j.Argv, path, j.Env)
 }
 
 // nativeUsable says whether the host's /nix can serve as np's Nix directory:

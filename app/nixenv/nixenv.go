@@ -1,4 +1,11 @@
-package main
+// Package nixenv is the environment np's Nix and every program inside np
+// run with: Nix's compiled-in Debian paths overridden, np's Nix and the data
+// dir's own profile first on PATH, a CA bundle, a usable home and TMPDIR
+// for np's install steps, and np's offline defaults (Nix's network
+// defaults switched off, curl's proxy rules respected, when the servers
+// cannot be reached). It also keeps the data dir's own Nix profile (Layout,
+// MigrateProfile) and the links through which Nix's tools run inside np.
+package nixenv
 
 import (
 	"os"
@@ -8,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/nixtools"
 )
 
@@ -35,8 +43,8 @@ var hostCABundles = []string{
 	"/etc/ssl/ca-bundle.pem",             // openSUSE
 }
 
-// caBundle picks the host's bundle when it has one, else the bundled one.
-func caBundle(m *extract.Manifest) string {
+// CABundle picks the host's bundle when it has one, else the bundled one.
+func CABundle(m *extract.Manifest) string {
 	for _, f := range hostCABundles {
 		if usableBundle(f) {
 			return f
@@ -99,11 +107,11 @@ func (e *envList) list() []string {
 	return out
 }
 
-// nixEnv builds the environment every program inside np sees from the
+// Env builds the environment every program inside np sees from the
 // caller's: Nix's compiled-in Debian paths overridden, np's Nix first on PATH.
 // sandbox says whether Nix's build sandbox can work in the runtime; l says
 // where the user's profile and channels are.
-func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l profileLayout) []string {
+func Env(environ []string, c *config.Config, m *extract.Manifest, sandbox bool, l Layout) []string {
 	e := newEnvList(environ)
 	for _, k := range strippedVars {
 		if _, ok := e.vals[k]; ok {
@@ -111,7 +119,7 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 		}
 		e.unset(k)
 	}
-	e.set("NIX_CONF_DIR", c.confDir())
+	e.set("NIX_CONF_DIR", c.DataDir.Conf())
 	e.set("NIX_BIN_DIR", m.Nix+"/bin")
 	e.set("NIX_LIBEXEC_DIR", m.Nix+"/libexec")
 	e.set("NIX_DATA_DIR", m.Nix+"/share")
@@ -148,13 +156,13 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 	case l.stateHome != "":
 		e.set(nixtools.EnvHome, e.get("HOME"))
 		e.set(nixtools.EnvState, l.stateHome)
-		e.set(nixtools.EnvConf, c.confDir())
+		e.set(nixtools.EnvConf, c.DataDir.Conf())
 		e.unset(nixtools.EnvOffline) // np's offline defaults set it anew
-		tools = c.toolsDir(m)
+		tools = c.DataDir.Tools(m.Nix)
 	case nested:
 		// An np inside np, using the outer one's /nix as its own: the
 		// outer record stays.
-		tools = c.toolsDir(m)
+		tools = c.DataDir.Tools(m.Nix)
 	default:
 		unsetRecord(e)
 	}
@@ -163,7 +171,7 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 	// A usable bundle the user chose is kept; otherwise np's choice.
 	bundle := e.get("NIX_SSL_CERT_FILE")
 	if !usableBundle(bundle) {
-		bundle = caBundle(m)
+		bundle = CABundle(m)
 		logrus.Tracef("env: CA bundle %s", bundle)
 		e.set("NIX_SSL_CERT_FILE", bundle)
 	}
@@ -190,8 +198,8 @@ func nixEnv(environ []string, c *config, m *extract.Manifest, sandbox bool, l pr
 		// np's wrappers of the Nix tools (package nixtools) come first.
 		path = append(path, tools)
 	}
-	path = append(path, m.Nix+"/bin", c.binDir())
-	if link := l.profileLink(home); link != "" {
+	path = append(path, m.Nix+"/bin", c.DataDir.Bin())
+	if link := l.ProfileLink(home); link != "" {
 		path = append(path, filepath.Join(link, "bin"))
 	}
 	if p := e.get("PATH"); p != "" {

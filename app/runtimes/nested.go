@@ -1,9 +1,10 @@
-package main
+package runtimes
 
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/np-portable/np/internal/config"
 )
 
 // locationElsewhere says whether NP_LOCATION, set by the user, names a data
@@ -12,11 +13,11 @@ import (
 // must not silently use the outer store. The answer compares the
 // directories themselves (device and inode), so an np inside np with the
 // same NP_LOCATION still runs natively.
-func locationElsewhere(c *config) (bool, string) {
+func locationElsewhere(c *config.Config) (bool, string) {
 	if !c.LocationSet {
 		return false, ""
 	}
-	ours := filepath.Join(c.DataDir, "nix")
+	ours := c.DataDir.Nix()
 	a, errA := os.Stat(ours)
 	b, errB := os.Stat("/nix")
 	if errA == nil && errB == nil && os.SameFile(a, b) {

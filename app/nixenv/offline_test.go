@@ -1,4 +1,4 @@
-package main
+package nixenv
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/proc"
 )
 
@@ -73,16 +74,16 @@ func TestDropFlakeNixpkgsKeepsChannels(t *testing.T) {
 // The offline lines go after np's own NIX_CONFIG lines, so an np inside np
 // still recognises and replaces those, and before the user's, which win.
 func TestOfflineLinesFollowNpsOwnConfig(t *testing.T) {
-	c := &config{DataDir: t.TempDir()}
+	c := &config.Config{DataDir: config.DataDir(t.TempDir())}
 	cache := probeCache{}
 	for _, d := range defaultServers {
 		cache[d.host] = probeResult{Reachable: false, Checked: time.Now(), Error: "no DNS answer"}
 	}
 	data, _ := json.Marshal(cache)
-	if err := os.WriteFile(c.probeCacheFile(), data, 0o600); err != nil {
+	if err := os.WriteFile(c.DataDir.ProbeCache(), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := newEnvList(nixEnv([]string{"HOME=/h", "NIX_CONFIG=max-jobs = 3"}, c, testManifest(), false, profileLayout{}))
+	env := newEnvList(Env([]string{"HOME=/h", "NIX_CONFIG=max-jobs = 3"}, c, testManifest(), false, Layout{}))
 	applyOfflineDefaults(env, []string{"nix-build"}, c, true)
 	want := storeLocal + noSandbox + "substituters =\nflake-registry =\nmax-jobs = 3"
 	if got := env.get("NIX_CONFIG"); got != want {
@@ -90,7 +91,7 @@ func TestOfflineLinesFollowNpsOwnConfig(t *testing.T) {
 	}
 	// An inner np whose runtime has a build sandbox drops the outer's "no"
 	// and keeps the rest.
-	inner := nixEnv(env.list(), c, testManifest(), true, profileLayout{})
+	inner := Env(env.list(), c, testManifest(), true, Layout{})
 	if got, _ := proc.Getenv(inner, "NIX_CONFIG"); strings.Contains(got, noSandbox) {
 		t.Fatalf("inner np kept the outer's sandbox line: %q", got)
 	}

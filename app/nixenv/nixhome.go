@@ -1,4 +1,4 @@
-package main
+package nixenv
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/np-portable/np/internal/config"
 )
 
 // Nix needs a home directory, and takes it as Nix's getHome does: $HOME
@@ -37,20 +39,20 @@ func homeProblem(getenv func(string) string) string {
 		"set HOME to a directory of your own (in a container: -e HOME=/tmp/home)", why, uid)
 }
 
-// checkNixHome fails a Nix command early, before anything is installed,
+// CheckHome fails a Nix command early, before anything is installed,
 // rather than let Nix abort halfway.
-func checkNixHome() error {
+func CheckHome() error {
 	if p := homeProblem(os.Getenv); p != "" {
 		return fmt.Errorf("%s", p)
 	}
 	return nil
 }
 
-// installStepEnv is the environment of np's own install steps, which
+// InstallStepEnv is the environment of np's own install steps, which
 // run Nix whatever the user's HOME: a usable TMPDIR (withUsableTmpdir) and,
 // where Nix would find no home, the data dir as HOME (the steps keep
 // nothing there).
-func installStepEnv(c *config, env []string) []string {
+func InstallStepEnv(c *config.Config, env []string) []string {
 	env = withUsableTmpdir(env)
 	get := func(k string) string {
 		for i := len(env) - 1; i >= 0; i-- {
@@ -70,5 +72,5 @@ func installStepEnv(c *config, env []string) []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "HOME="+c.DataDir)
+	return append(out, "HOME="+string(c.DataDir))
 }

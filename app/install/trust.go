@@ -1,4 +1,4 @@
-package main
+package install
 
 import (
 	"crypto/ed25519"
@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/config"
 )
 
 // ownKeyName names the key np signs its own store paths with.
@@ -24,14 +25,14 @@ const ownKeyName = "np-install"
 // after signing, so nothing else can ever be signed with it; the public
 // half, returned, goes into nix.conf as extra-trusted-public-keys. env is
 // the environment Nix runs with.
-func signOwnPaths(c *config, rt runtime, m *extract.Manifest, env []string) (string, error) {
+func signOwnPaths(c *config.Config, rt runtimes.Runtime, m *extract.Manifest, env []string) (string, error) {
 	seed, err := signingSeed()
 	if err != nil {
 		return "", fmt.Errorf("making a signing key: %w", err)
 	}
 	priv := ed25519.NewKeyFromSeed(seed)
 	pub := priv.Public().(ed25519.PublicKey)
-	keyFile := filepath.Join(c.confDir(), "np-install.sec")
+	keyFile := c.DataDir.SigningKey()
 	os.Remove(keyFile) // a leftover of an interrupted install
 	f, err := os.OpenFile(keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -51,9 +52,9 @@ func signOwnPaths(c *config, rt runtime, m *extract.Manifest, env []string) (str
 	for _, p := range m.Paths {
 		argv = append(argv, p.Path)
 	}
-	out := &capture{}
-	ws, err := rt.run(job{argv: argv, env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: out})
-	if err := captured(ws, err, "nix", out); err != nil {
+	out := &runtimes.Capture{}
+	ws, err := rt.Run(runtimes.Job{Argv: argv, Env: env, Dir: "/", Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
+	if err := runtimes.Captured(ws, err, "nix", out); err != nil {
 		return "", fmt.Errorf("signing np's store paths: %w", err)
 	}
 	return ownKeyName + ":" + base64.StdEncoding.EncodeToString(pub), nil

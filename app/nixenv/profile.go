@@ -1,14 +1,17 @@
-package main
+package nixenv
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/profiles"
 )
@@ -26,28 +29,17 @@ import (
 // holds the store; a user's own line after it still wins.
 const ownProfileLine = nixtools.ProfileLine
 
-// nixStateDir is the data dir's Nix state directory (NIX_STATE_HOME): the
-// profile link, the profiles, the channels list and defexpr.
-func (c *config) nixStateDir() string { return filepath.Join(c.DataDir, "state") }
-
-// toolsDir holds np's wrappers of the Nix tools of m (links to np,
-// package nixtools), first on PATH inside np where the data dir has its
-// own profile.
-func (c *config) toolsDir(m *extract.Manifest) string {
-	return filepath.Join(c.DataDir, nixtools.ToolsDirName, filepath.Base(m.Nix))
-}
-
-// linkTools makes the wrappers: a link to np for every Nix tool.
-func linkTools(c *config, m *extract.Manifest) error {
+// LinkTools makes the wrappers: a link to np for every Nix tool.
+func LinkTools(c *config.Config, m *extract.Manifest) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding np's own path: %w", err)
 	}
-	dir := c.toolsDir(m)
+	dir := c.DataDir.Tools(m.Nix)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	for _, t := range nixTools {
+	for _, t := range Tools {
 		if err := extract.ReplaceSymlink(self, filepath.Join(dir, t)); err != nil {
 			return fmt.Errorf("linking np as %s: %w", t, err)
 		}
@@ -55,24 +47,24 @@ func linkTools(c *config, m *extract.Manifest) error {
 	return nil
 }
 
-// profileLayout says where Nix keeps the user's profile and channels.
-type profileLayout struct {
+// Layout says where Nix keeps the user's profile and channels.
+type Layout struct {
 	// stateHome is the NIX_STATE_HOME np sets, "" where Nix's defaults
 	// (in HOME) apply.
 	stateHome string
 	nixDir    string // the host directory seen as /nix
 }
 
-// layoutFor is the layout for programs np runs in rt.
-func (c *config) layoutFor(rt runtime) profileLayout {
-	if rt.nixDir() == "/nix" {
-		return profileLayout{nixDir: "/nix"}
+// LayoutFor is the layout for programs np runs in rt.
+func LayoutFor(c *config.Config, rt runtimes.Runtime) Layout {
+	if rt.NixDir() == "/nix" {
+		return Layout{nixDir: "/nix"}
 	}
-	return profileLayout{stateHome: c.nixStateDir(), nixDir: rt.nixDir()}
+	return Layout{stateHome: c.DataDir.State(), nixDir: rt.NixDir()}
 }
 
-// profileLink is the link to the user's current profile generation.
-func (l profileLayout) profileLink(home string) string {
+// ProfileLink is the link to the user's current profile generation.
+func (l Layout) ProfileLink(home string) string {
 	if l.stateHome != "" {
 		return filepath.Join(l.stateHome, "profile")
 	}
@@ -84,7 +76,7 @@ func (l profileLayout) profileLink(home string) string {
 
 // channelsDir is nix-env's defexpr entry for the channels, which np puts on
 // NIX_PATH when it exists (Nix warns about a missing one on every command).
-func (l profileLayout) channelsDir(home string) string {
+func (l Layout) channelsDir(home string) string {
 	if l.stateHome != "" {
 		return filepath.Join(l.stateHome, "defexpr", "channels")
 	}
@@ -95,20 +87,20 @@ func (l profileLayout) channelsDir(home string) string {
 }
 
 // exists says whether p exists once its links into /nix are followed in nixDir.
-func (l profileLayout) exists(p string) bool {
+func (l Layout) exists(p string) bool {
 	dir := l.nixDir
 	if dir == "" {
 		dir = "/nix"
 	}
-	_, host := resolveInNix(p, dir)
+	_, host := ResolveInNix(p, dir)
 	return host != ""
 }
 
-// migrateProfile gives a data dir that has no state directory yet the
+// MigrateProfile gives a data dir that has no state directory yet the
 // generations of the old shared ~/.nix-profile (and of the channels) whose
 // store paths it holds, and the channel list, so nothing installed before
 // disappears. The old links stay: other data dirs take theirs from them.
-func migrateProfile(c *config, l profileLayout, home string) {
+func MigrateProfile(c *config.Config, l Layout, home string) {
 	if l.stateHome == "" || home == "" {
 		return
 	}
@@ -162,4 +154,34 @@ func generationWords(r profiles.Result) string {
 		return fmt.Sprintf("generation %d", r.Copied[0])
 	}
 	return fmt.Sprintf("%d generations (current: %d)", len(r.Copied), r.Current)
+}
+
+// ResolveInNix resolves the symlinks at the end of p, where targets under
+// /nix live in nixDir, and returns the final path as seen inside np (under
+// /nix) and on the host, or "" for both when it does not exist.
+func ResolveInNix(p, nixDir string) (string, string) {
+	host := func(p string) string {
+		if rest, ok := strings.CutPrefix(p, "/nix/"); ok {
+			return filepath.Join(nixDir, rest)
+		}
+		return p
+	}
+	for range 40 {
+		st, err := os.Lstat(host(p))
+		if err != nil {
+			return "", ""
+		}
+		if st.Mode()&fs.ModeSymlink == 0 {
+			return p, host(p)
+		}
+		t, err := os.Readlink(host(p))
+		if err != nil {
+			return "", ""
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(p), t)
+		}
+		p = t
+	}
+	return "", ""
 }

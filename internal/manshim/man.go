@@ -1,4 +1,12 @@
-package main
+// Package manshim is np run as `man`, for Nix's manuals. The legacy Nix
+// tools answer --help by running `man <tool>` with
+// MANPATH set to a directory compiled into Nix (Debian's /usr/share/man),
+// where the host has no Nix pages. So np puts itself on PATH inside as
+// `man` (a link in the data dir's bin): for a page Nix carries (under
+// $NIX_DATA_DIR/man, which np sets) it runs the host's man on Nix's pages,
+// or, when the host has no man, prints the page as plain text itself; any
+// other page goes to the host's man unchanged.
+package manshim
 
 import (
 	"compress/gzip"
@@ -9,17 +17,10 @@ import (
 	"syscall"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/manpage"
 	"github.com/np-portable/np/internal/proc"
 )
-
-// Manuals. The legacy Nix tools answer --help by running `man <tool>` with
-// MANPATH set to a directory compiled into Nix (Debian's /usr/share/man),
-// where the host has no Nix pages. So np puts itself on PATH inside as
-// `man` (a link in the data dir's bin): for a page Nix carries (under
-// $NIX_DATA_DIR/man, which np sets) it runs the host's man on Nix's pages,
-// or, when the host has no man, prints the page as plain text itself; any
-// other page goes to the host's man unchanged.
 
 // manSections are the sections Nix's pages are in.
 var manSections = []string{"1", "5", "8"}
@@ -27,18 +28,18 @@ var manSections = []string{"1", "5", "8"}
 // exitManNotFound is man's status for a page that does not exist.
 const exitManNotFound = 16
 
-// linkMan makes np reachable as `man` in the data dir's bin.
-func linkMan(c *config) error {
+// LinkMan makes np reachable as `man` in the data dir's bin.
+func LinkMan(c *config.Config) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding np's own path: %w", err)
 	}
-	link := filepath.Join(c.binDir(), "man")
+	link := filepath.Join(c.DataDir.Bin(), "man")
 	if t, err := os.Readlink(link); err == nil && t == self {
 		return nil
 	}
-	if err := os.MkdirAll(c.binDir(), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", c.binDir(), err)
+	if err := os.MkdirAll(c.DataDir.Bin(), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", c.DataDir.Bin(), err)
 	}
 	if err := extract.ReplaceSymlink(self, link); err != nil {
 		return fmt.Errorf("linking np as man: %w", err)
@@ -46,8 +47,8 @@ func linkMan(c *config) error {
 	return nil
 }
 
-// runMan is np called as `man`.
-func runMan(args []string) (syscall.WaitStatus, error) {
+// Run is np called as `man`.
+func Run(args []string) (syscall.WaitStatus, error) {
 	pages := ""
 	if d := os.Getenv("NIX_DATA_DIR"); d != "" {
 		pages = filepath.Join(d, "man")
@@ -59,13 +60,12 @@ func runMan(args []string) (syscall.WaitStatus, error) {
 	host := hostMan()
 	switch {
 	case page != "" && host != "":
-		env := newEnvList(os.Environ())
-		env.set("MANPATH", pages)
+		env := proc.SetEnv(os.Environ(), "MANPATH", pages)
 		// man-db confines its filters with a seccomp filter of its own,
 		// which refuses the calls the ptrace runtime (without seccomp)
 		// turns a program's calls into: every filter fails with ENOSYS.
 		// The pages are np's own, from its payload.
-		env.set("MAN_DISABLE_SECCOMP", "1")
+		env = proc.SetEnv(env, "MAN_DISABLE_SECCOMP", "1")
 		if !utf8Locale(os.Getenv) {
 			// Nix's pages hold characters such as "…" that groff cannot
 			// render in a non-UTF-8 locale: it prints an error per
@@ -74,9 +74,9 @@ func runMan(args []string) (syscall.WaitStatus, error) {
 			if _, err := os.Stat("/usr/lib/locale/C.utf8"); err != nil {
 				return showPage(page)
 			}
-			env.set("LC_ALL", "C.UTF-8")
+			env = proc.SetEnv(env, "LC_ALL", "C.UTF-8")
 		}
-		return 0, proc.Exec([]string{"man", args[0]}, host, env.list())
+		return 0, proc.Exec([]string{"man", args[0]}, host, env)
 	case page != "":
 		return showPage(page)
 	case host != "":
@@ -150,3 +150,6 @@ func showPage(file string) (syscall.WaitStatus, error) {
 	fmt.Print(text)
 	return exitStatus(0), nil
 }
+
+// exitStatus is the status of a program that exited with code.
+func exitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }

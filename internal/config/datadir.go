@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -19,20 +19,20 @@ import (
 
 // privateDirs are the directories checked on every run, before anything
 // in them is used.
-func (c *config) privateDirs() []string {
-	return []string{c.DataDir, filepath.Join(c.DataDir, "nix"), c.confDir()}
+func (c *Config) privateDirs() []string {
+	return []string{string(c.DataDir), c.DataDir.Nix(), c.DataDir.Conf()}
 }
 
-// checkDataDir refuses a data dir someone else could have filled; one that
+// CheckDataDir refuses a data dir someone else could have filled; one that
 // does not exist yet passes (np --version and np doctor create nothing).
-func (c *config) checkDataDir() error {
+func (c *Config) CheckDataDir() error {
 	for _, d := range c.privateDirs() {
 		if err := safedir.CheckPrivatePath(d, os.Geteuid()); err != nil {
 			return fmt.Errorf("checking data dir: %w", err)
 		}
 	}
 	var st unix.Statfs_t
-	if err := unix.Statfs(filepath.Join(c.DataDir, "nix"), &st); err == nil {
+	if err := unix.Statfs(c.DataDir.Nix(), &st); err == nil {
 		return c.checkExec(&st)
 	}
 	return nil
@@ -40,7 +40,7 @@ func (c *config) checkDataDir() error {
 
 // checkExec refuses a data dir on a file system mounted noexec: every
 // program of np's Nix would fail there with 126, after unpacking 50 MB.
-func (c *config) checkExec(st *unix.Statfs_t) error {
+func (c *Config) checkExec(st *unix.Statfs_t) error {
 	if st.Flags&unix.ST_NOEXEC != 0 {
 		return fmt.Errorf("data dir %s is on a file system mounted noexec, where np's Nix cannot run; set NP_LOCATION to a directory on another file system", c.DataDir)
 	}
@@ -51,7 +51,7 @@ func (c *config) checkExec(st *unix.Statfs_t) error {
 // saying so: a mistyped NP_LOCATION would otherwise silently get a data dir
 // of its own, parents and a 50 MB install included. A missing HOME (np's
 // default location; a container's) is made as before.
-func (c *config) makeLocation() error {
+func (c *Config) makeLocation() error {
 	_, err := os.Stat(c.Location)
 	switch {
 	case err == nil:
@@ -75,11 +75,11 @@ func (c *config) makeLocation() error {
 	return nil
 }
 
-// makeDataDir creates the data dir (0700), nix/ and conf/ when missing,
+// MakeDataDir creates the data dir (0700), nix/ and conf/ when missing,
 // each with mkdirat and checked through the descriptor it opened, so there
 // is no window between the check and the creation for someone to plant a
 // directory or link of their own.
-func (c *config) makeDataDir() error {
+func (c *Config) MakeDataDir() error {
 	if err := c.makeLocation(); err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (c *config) makeDataDir() error {
 		}
 	}
 	uid := os.Geteuid()
-	data, err := safedir.MkdirPrivate(loc, filepath.Base(c.DataDir), c.DataDir, 0o700, uid)
+	data, err := safedir.MkdirPrivate(loc, filepath.Base(string(c.DataDir)), string(c.DataDir), 0o700, uid)
 	if err != nil {
 		return fmt.Errorf("creating data dir: %w", err)
 	}
@@ -106,7 +106,7 @@ func (c *config) makeDataDir() error {
 		}
 	}
 	for _, name := range []string{"nix", "conf"} {
-		fd, err := safedir.MkdirPrivate(data, name, filepath.Join(c.DataDir, name), 0o755, uid)
+		fd, err := safedir.MkdirPrivate(data, name, filepath.Join(string(c.DataDir), name), 0o755, uid)
 		if err != nil {
 			return fmt.Errorf("creating data dir: %w", err)
 		}

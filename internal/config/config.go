@@ -1,4 +1,7 @@
-package main
+// Package config is np's configuration: the NP_* environment variables,
+// read once and checked in one place, and the data dir they name, with its
+// layout (one method per path) and the checks that keep it private.
+package config
 
 import (
 	"fmt"
@@ -9,38 +12,39 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// runtimeName is a value of NP_RUNTIME after aliases are resolved.
-type runtimeName string
+// RuntimeName is a value of NP_RUNTIME after aliases are resolved.
+type RuntimeName string
 
 const (
-	runtimeAuto   runtimeName = "auto"
-	runtimeNS     runtimeName = "ns"
-	runtimePtrace runtimeName = "ptrace"
-	runtimeNative runtimeName = "native"
+	Auto   RuntimeName = "auto"
+	NS     RuntimeName = "ns"
+	Ptrace RuntimeName = "ptrace"
+	Native RuntimeName = "native"
 )
 
 // runtimeAliases maps every accepted NP_RUNTIME value to its runtime;
 // bwrap and proot are upstream nix-portable's names.
-var runtimeAliases = map[string]runtimeName{
-	"":       runtimeAuto,
-	"auto":   runtimeAuto,
-	"ns":     runtimeNS,
-	"bwrap":  runtimeNS,
-	"ptrace": runtimePtrace,
-	"proot":  runtimePtrace,
-	"native": runtimeNative,
-	"nix":    runtimeNative,
+var runtimeAliases = map[string]RuntimeName{
+	"":       Auto,
+	"auto":   Auto,
+	"ns":     NS,
+	"bwrap":  NS,
+	"ptrace": Ptrace,
+	"proot":  Ptrace,
+	"native": Native,
+	"nix":    Native,
 }
 
 const validRuntimes = "auto, ns, ptrace, native (aliases: bwrap = ns, proot = ptrace, nix = native)"
 
-// config is np's whole configuration, read once from the environment and
+// Config is np's whole configuration, read once from the environment and
 // checked in one place.
-type config struct {
+type Config struct {
 	Location    string       // NP_LOCATION, resolved through symlinks
 	LocationSet bool         // NP_LOCATION was set (not defaulted to HOME)
-	DataDir     string       // Location/.nix-portable
-	Runtime     runtimeName  // NP_RUNTIME
+	DataDir     DataDir      // Location/.nix-portable
+	Home        string       // HOME, as np was started with it
+	Runtime     RuntimeName  // NP_RUNTIME
 	LogLevel    logrus.Level // NP_DEBUG
 	Git         string       // NP_GIT: a git to put on PATH inside, or ""
 	// PtraceNoSeccomp (NP_PTRACE_NO_SECCOMP=1) makes the ptrace runtime stop
@@ -52,10 +56,10 @@ type config struct {
 	PtraceNoNotify bool
 }
 
-// loadConfig reads NP_* variables through getenv. Every error names the bad
+// Load reads NP_* variables through getenv. Every error names the bad
 // value and the valid ones.
-func loadConfig(getenv func(string) string) (*config, error) {
-	c := &config{LogLevel: logrus.WarnLevel}
+func Load(getenv func(string) string) (*Config, error) {
+	c := &Config{LogLevel: logrus.WarnLevel, Home: getenv("HOME")}
 
 	loc, from := getenv("NP_LOCATION"), "NP_LOCATION"
 	c.LocationSet = loc != ""
@@ -72,8 +76,8 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	// A symlinked home must give the same data dir whichever way it is
 	// reached (upstream #75). Nothing is created here: np --version and
 	// np doctor leave no trace; the first install creates the directory.
-	c.Location = resolveExisting(abs)
-	c.DataDir = filepath.Join(c.Location, ".nix-portable")
+	c.Location = ResolveExisting(abs)
+	c.DataDir = DataDir(filepath.Join(c.Location, ".nix-portable"))
 
 	rt, ok := runtimeAliases[strings.ToLower(getenv("NP_RUNTIME"))]
 	if !ok {
@@ -115,8 +119,8 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	return c, nil
 }
 
-// resolveExisting resolves symlinks in the longest prefix of p that exists.
-func resolveExisting(p string) string {
+// ResolveExisting resolves symlinks in the longest prefix of p that exists.
+func ResolveExisting(p string) string {
 	dir, rest := p, ""
 	for {
 		if real, err := filepath.EvalSymlinks(dir); err == nil {
@@ -130,9 +134,3 @@ func resolveExisting(p string) string {
 		dir = parent
 	}
 }
-
-// confDir holds nix.conf; NIX_CONF_DIR points here.
-func (c *config) confDir() string { return filepath.Join(c.DataDir, "conf") }
-
-// binDir holds helper links np puts on PATH inside: np as man, git from NP_GIT.
-func (c *config) binDir() string { return filepath.Join(c.DataDir, "bin") }

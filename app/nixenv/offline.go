@@ -1,4 +1,4 @@
-package main
+package nixenv
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/nixtools"
 )
 
@@ -63,13 +64,11 @@ type probeResult struct {
 	Error     string    `json:"error,omitempty"`
 }
 
-func (c *config) probeCacheFile() string { return filepath.Join(c.DataDir, "network.json") }
-
-// withOfflineDefaults is applyOfflineDefaults on an environment list. When
+// WithOfflineDefaults is applyOfflineDefaults on an environment list. When
 // say is set (a Nix tool runs) and stderr is a terminal, np says what it did
 // in one line; scripts and logs stay as Nix alone would leave them (the
 // line is a debug message there).
-func withOfflineDefaults(environ, argv []string, c *config, npSetNixPath, say bool) []string {
+func WithOfflineDefaults(environ, argv []string, c *config.Config, npSetNixPath, say bool) []string {
 	env := newEnvList(environ)
 	if note := applyOfflineDefaults(env, argv, c, npSetNixPath); note != "" {
 		if say && term.IsTerminal(int(os.Stderr.Fd())) {
@@ -103,12 +102,12 @@ func wantsNixpkgsPackages(argv []string) bool {
 	return packages
 }
 
-// applyOfflineDefaults adjusts env (the environment built by nixEnv) for
+// applyOfflineDefaults adjusts env (the environment built by Env) for
 // argv: every default of Nix that needs an unreachable server is switched
 // off in NIX_CONFIG, and np's own `nixpkgs=flake:nixpkgs` NIX_PATH entry is
 // dropped when the registry is unreachable. It returns the one line np
 // prints about it, or "" (nothing changed, or nothing new to say).
-func applyOfflineDefaults(env *envList, argv []string, c *config, npSetNixPath bool) string {
+func applyOfflineDefaults(env *envList, argv []string, c *config.Config, npSetNixPath bool) string {
 	user := userSettings(env, argv)
 	var candidates []networkDefault
 	for _, d := range defaultServers {
@@ -142,7 +141,7 @@ func applyOfflineDefaults(env *envList, argv []string, c *config, npSetNixPath b
 	if len(lines) == 0 {
 		return ""
 	}
-	// After np's own lines (nixEnv's), so an np inside np still finds and
+	// After np's own lines (Env's), so an np inside np still finds and
 	// replaces them; before the user's, which win.
 	prefix, rest := storeLocal, strings.TrimPrefix(env.get("NIX_CONFIG"), storeLocal)
 	for _, line := range []string{noSandbox, ownProfileLine} {
@@ -285,9 +284,9 @@ func confKeys(r io.Reader, dir string, depth int) []string {
 // probeServers returns whether each candidate's server can be reached,
 // keyed by host, from the cache when it is recent, else by connecting (all
 // at once, each within probeTimeout). fresh says whether any probe ran now.
-func probeServers(c *config, env *envList, candidates []networkDefault) (map[string]probeResult, bool) {
+func probeServers(c *config.Config, env *envList, candidates []networkDefault) (map[string]probeResult, bool) {
 	cache := probeCache{}
-	if data, err := os.ReadFile(c.probeCacheFile()); err == nil {
+	if data, err := os.ReadFile(c.DataDir.ProbeCache()); err == nil {
 		json.Unmarshal(data, &cache) // a damaged cache is probed afresh
 	}
 	// The cache is keyed by what is dialled: the same host through another
@@ -332,7 +331,7 @@ func probeServers(c *config, env *envList, candidates []networkDefault) (map[str
 			}
 		}
 		if data, err := json.Marshal(cache); err == nil {
-			if err := extract.WriteFileAtomic(c.probeCacheFile(), data, 0o644); err != nil {
+			if err := extract.WriteFileAtomic(c.DataDir.ProbeCache(), data, 0o644); err != nil {
 				logrus.Debugf("offline: not caching the probe: %v", err)
 			}
 		}

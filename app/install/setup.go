@@ -1,4 +1,10 @@
-package main
+// Package install puts np's Nix, and the closures that bundles carry, into
+// the data dir: the first run settles on a runtime that works here before
+// unpacking anything, then writes nix.conf, registers the store paths with
+// Nix, signs np's own paths with a one-time key and probes Nix's build
+// sandbox in that runtime. Repair restores np's own store paths from the
+// payload; RegisterBundles loads the registrations bundles left behind.
+package install
 
 import (
 	"bytes"
@@ -6,21 +12,23 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/np-portable/np/app/nixenv"
+	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/interrupt"
 )
 
 // nixConf renders np's nix.conf. Nothing in it depends on the runtime:
-// the build sandbox, which does, is decided per run (see buildSandbox).
+// the build sandbox, which does, is decided per run (see BuildSandbox).
 // trustedKeys are the public keys np's own store paths are signed with.
 func nixConf(m *extract.Manifest, networkFS bool, trustedKeys ...string) string {
 	var b strings.Builder
@@ -49,24 +57,24 @@ func nixConf(m *extract.Manifest, networkFS bool, trustedKeys ...string) string 
 	return b.String()
 }
 
-// ensureNix installs the payload into the data dir when it is not there yet
+// EnsureNix installs the payload into the data dir when it is not there yet
 // and returns its manifest. A first install first settles on a runtime that
 // works here (unpacking 50 MB only to fail at registration would repeat on
 // every run), then registers the store paths through it.
 // With repair, the install runs even when recorded as done, and replaces
 // np's own store paths that differ from the payload (np repair).
-func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
+func EnsureNix(c *config.Config, ch *runtimes.Chooser, repair bool) (*extract.Manifest, error) {
 	payload, err := extract.OpenPayload("/proc/self/exe")
 	if err != nil {
 		return nil, err
 	}
 	defer payload.Close()
-	dir := ch.current().nixDir()
+	dir := ch.Current().NixDir()
 	target := extract.Target{NixDir: dir}
 	// An install watches for interrupt signals from its first step to its
 	// end: a signal during any step ends np by that signal, with one line
 	// naming the step (see package interrupt).
-	var intr *interruptWatch
+	var intr *interrupt.Watch
 	defer func() {
 		if intr != nil {
 			intr.Stop()
@@ -75,11 +83,11 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 	opts := extract.Options{
 		Repair: repair,
 		Check: func() error {
-			intr = watchInterrupts()
+			intr = interrupt.Start()
 			if err := intr.At("choosing a runtime"); err != nil {
 				return err
 			}
-			_, err := ch.settle()
+			_, err := ch.Settle()
 			if ierr := intr.Check(); ierr != nil {
 				return ierr // a probe killed by the signal decides nothing
 			}
@@ -89,7 +97,7 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 			if err := intr.At("creating the data dir"); err != nil {
 				return err
 			}
-			return c.makeDataDir()
+			return c.MakeDataDir()
 		},
 		Interrupted: func(step string) error { return intr.At(step) },
 		Finish:      func(m *extract.Manifest) error { return finishInstall(c, ch, m, intr) },
@@ -112,8 +120,8 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 		return nil, err // it names the data dir and the fix already
 	}
 	if err != nil {
-		var none *noRuntimeError
-		if errors.As(err, &none) || isInterrupt(err) {
+		var none *runtimes.NoRuntimeError
+		if errors.As(err, &none) || interrupt.Is(err) {
 			return nil, err
 		}
 		err = fmt.Errorf("installing Nix into %s: %w", dir, err)
@@ -147,16 +155,16 @@ func locationHint(err error) string {
 // finishInstall writes nix.conf, registers the new store paths with Nix and
 // probes Nix's build sandbox in the runtime that registered them.
 // A step that ends because np was interrupted is no result: it becomes an
-// *interruptedError, so nothing is recorded (see interruptWatch).
-func finishInstall(c *config, ch *chooser, m *extract.Manifest, w *interruptWatch) error {
-	if err := c.makeDataDir(); err != nil {
+// *interrupt.Error, so nothing is recorded (see package interrupt).
+func finishInstall(c *config.Config, ch *runtimes.Chooser, m *extract.Manifest, w *interrupt.Watch) error {
+	if err := c.MakeDataDir(); err != nil {
 		return err
 	}
 	if err := w.At("writing nix.conf"); err != nil {
 		return err
 	}
-	confPath := filepath.Join(c.confDir(), "nix.conf")
-	netFS := onNetworkFS(c.DataDir)
+	confPath := c.DataDir.NixConf()
+	netFS := config.OnNetworkFS(string(c.DataDir))
 	// Keys of earlier installs stay trusted: another np version sharing
 	// this data dir signed its own Nix with one of them.
 	keys := ownKeys(confPath)
@@ -166,26 +174,26 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest, w *interruptWatc
 	if err := w.At("registering np's store paths with Nix"); err != nil {
 		return err
 	}
-	out := &capture{}
-	ws, rt, err := ch.start(func(rt runtime) (job, error) {
+	out := &runtimes.Capture{}
+	ws, rt, err := ch.Start(func(rt runtimes.Runtime) (runtimes.Job, error) {
 		out.Reset()
-		return job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: installStepEnv(c, nixEnv(os.Environ(), c, m, false, profileLayout{})), dir: "/",
-			stdin: bytes.NewReader(m.Registration()), stdout: out, stderr: out}, nil
+		return runtimes.Job{Argv: []string{m.Tool("nix-store"), "--load-db"}, Env: nixenv.InstallStepEnv(c, nixenv.Env(os.Environ(), c, m, false, nixenv.Layout{})), Dir: "/",
+			Stdin: bytes.NewReader(m.Registration()), Stdout: out, Stderr: out}, nil
 	}, false)
 	if err := w.Check(); err != nil {
 		return err
 	}
-	if err := captured(ws, err, "nix-store", out); err != nil {
+	if err := runtimes.Captured(ws, err, "nix-store", out); err != nil {
 		return fmt.Errorf("registering np's store paths with Nix: %w", err)
 	}
 	// Old records describe another install's probes.
-	for _, name := range []runtimeName{runtimeNS, runtimePtrace, runtimeNative} {
-		os.Remove(sandboxRecord(c, name))
+	for _, name := range []config.RuntimeName{config.NS, config.Ptrace, config.Native} {
+		os.Remove(c.DataDir.SandboxRecord(name))
 	}
 	if err := w.At("signing np's store paths"); err != nil {
 		return err
 	}
-	trustedKey, err := signOwnPaths(c, rt, m, installStepEnv(c, nixEnv(os.Environ(), c, m, false, profileLayout{})))
+	trustedKey, err := signOwnPaths(c, rt, m, nixenv.InstallStepEnv(c, nixenv.Env(os.Environ(), c, m, false, nixenv.Layout{})))
 	if err := w.Check(); err != nil {
 		return err // nix was killed by the same signal: not a signing failure
 	}
@@ -221,108 +229,74 @@ func ownKeys(path string) []string {
 	return keys
 }
 
-// buildSandbox says whether Nix's build sandbox is on in rt: never where
+// BuildSandbox says whether Nix's build sandbox is on in rt: never where
 // the runtime cannot have one, else what the probe found in this runtime
 // (probing now if it never ran here, e.g. the install happened under
 // another runtime). A setting the user makes (NIX_CONFIG, --option) still
 // wins, since np's comes first.
-func (s *session) buildSandbox(rt runtime) (bool, error) {
-	if !rt.buildSandbox() {
+func BuildSandbox(c *config.Config, rt runtimes.Runtime, m *extract.Manifest) (bool, error) {
+	if !rt.BuildSandbox() {
 		return false, nil
 	}
-	if data, err := os.ReadFile(sandboxRecord(s.c, rt.name())); err == nil {
+	if data, err := os.ReadFile(c.DataDir.SandboxRecord(rt.Name())); err == nil {
 		return strings.HasPrefix(string(data), "true"), nil
 	}
-	return probeBuildSandbox(s.c, rt, s.m)
-}
-
-// sandboxRecord is the file holding the build-sandbox probe's result for a
-// runtime: "true" or "false", then a line saying why.
-func sandboxRecord(c *config, name runtimeName) string {
-	return filepath.Join(c.confDir(), "build-sandbox."+string(name))
+	return probeBuildSandbox(c, rt, m)
 }
 
 // probeBuildSandbox builds a tiny derivation with Nix's sandbox on in rt and
 // records the result. Nix's own sandbox-fallback is unreliable
 // (NixOS/nix#4719). A probe interrupted by a signal decides nothing: np
 // ends by that signal and records nothing.
-func probeBuildSandbox(c *config, rt runtime, m *extract.Manifest) (bool, error) {
-	if !rt.buildSandbox() {
+func probeBuildSandbox(c *config.Config, rt runtimes.Runtime, m *extract.Manifest) (bool, error) {
+	if !rt.BuildSandbox() {
 		return false, nil
 	}
-	w := watchInterrupts()
+	w := interrupt.Start()
 	defer w.Stop()
-	env := installStepEnv(c, nixEnv(os.Environ(), c, m, true, profileLayout{}))
+	env := nixenv.InstallStepEnv(c, nixenv.Env(os.Environ(), c, m, true, nixenv.Layout{}))
 	probe := func(sandbox bool) error {
 		// np's own busybox as the builder, not /bin/sh: with the sandbox
 		// off /bin/sh is the host's, which an image holding only np lacks.
 		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "${builtins.storePath %q}/bin/busybox"; args = [ "sh" "-c" "echo ok > $out" ]; nonce = "%d"; }`, m.Busybox, time.Now().UnixNano())
-		out := &capture{}
+		out := &runtimes.Capture{}
 		// No substituters: the probe must not wait on the network.
-		ws, err := rt.run(job{argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
+		ws, err := rt.Run(runtimes.Job{Argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
 			"--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
-			env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: out})
+			Env: env, Dir: "/", Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
 		if err := w.Check(); err != nil {
 			return err
 		}
-		return captured(ws, err, "nix-build", out)
+		return runtimes.Captured(ws, err, "nix-build", out)
 	}
 	ok, note := true, "a build with sandbox = true succeeded"
 	if err := probe(true); err != nil {
-		if isInterrupt(err) || beforeStart(err) {
+		if interrupt.Is(err) || runtimes.BeforeStart(err) {
 			return false, err
 		}
-		ok, note = false, "a build with sandbox = true failed: "+firstError(err)
-		logrus.Debugf("build sandbox unusable in the %s runtime: %s", rt.name(), note)
+		ok, note = false, "a build with sandbox = true failed: "+runtimes.FirstError(err)
+		logrus.Debugf("build sandbox unusable in the %s runtime: %s", rt.Name(), note)
 		if err := probe(false); err != nil {
-			if isInterrupt(err) || beforeStart(err) {
+			if interrupt.Is(err) || runtimes.BeforeStart(err) {
 				return false, err
 			}
 			return false, fmt.Errorf("Nix cannot build here even without its sandbox: %w", err)
 		}
 	}
 	record := fmt.Sprintf("%t\n%s\n", ok, note)
-	if err := extract.WriteFileAtomic(sandboxRecord(c, rt.name()), []byte(record), 0o644); err != nil {
+	if err := extract.WriteFileAtomic(c.DataDir.SandboxRecord(rt.Name()), []byte(record), 0o644); err != nil {
 		return false, err
 	}
 	return ok, nil
 }
 
-// capture collects a helper program's output for an error message.
-type capture struct{ bytes.Buffer }
-
-// captured turns a helper program's end into an error carrying its output.
-func captured(ws syscall.WaitStatus, err error, name string, out *capture) error {
-	if err == nil && ws.Signaled() {
-		err = fmt.Errorf("%s killed by %v", name, ws.Signal())
-	} else if err == nil && ws.ExitStatus() != 0 {
-		err = fmt.Errorf("%s exited with status %d", name, ws.ExitStatus())
-	}
-	if text := strings.TrimSpace(out.String()); err != nil && text != "" {
-		return &outputError{err: err, out: text}
-	}
-	return err
-}
-
-// outputError is a failed helper program and what it printed.
-type outputError struct {
-	err error
-	out string
-}
-
-func (e *outputError) Error() string { return e.err.Error() + ":\n" + e.out }
-func (e *outputError) Unwrap() error { return e.err }
-
-// firstError picks the line of Nix's output that says what went wrong.
-func firstError(err error) string {
-	var oe *outputError
-	if errors.As(err, &oe) {
-		for _, l := range strings.Split(oe.out, "\n") {
-			if l = strings.TrimSpace(l); strings.HasPrefix(l, "error:") {
-				return l
-			}
+// Installed finds this payload's install, in the data dir or in a host
+// /nix used natively, without installing anything.
+func Installed(c *config.Config, p *extract.Payload) *extract.Manifest {
+	for _, dir := range []string{c.DataDir.Nix(), "/nix"} {
+		if m := (extract.Target{NixDir: dir}).Installed(p.Trailer.Fingerprint()); m != nil {
+			return m
 		}
-		return oe.err.Error()
 	}
-	return err.Error()
+	return nil
 }

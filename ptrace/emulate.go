@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/np-portable/np/ptrace/systable"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -16,8 +17,8 @@ import (
 // enterReadlink: /proc/<pid>/{exe,cwd,root,fd/N,...} are read by the
 // tracer and answered with guest paths; other links are translated like
 // any path (a store symlink's text already is a guest path).
-func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
-	pa := info.paths[0]
+func (t *tracer) enterReadlink(th *thread, info *systable.Info) error {
+	pa := info.Paths[0]
 	res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pa, false)
 	if leave {
 		return nil
@@ -42,7 +43,7 @@ func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
 		}
 		text = t.res.toGuest(host)
 	}
-	buf, size := arg(&th.regs, int(pa.arg)+1), int64(arg(&th.regs, int(pa.arg)+2))
+	buf, size := arg(&th.regs, int(pa.Arg)+1), int64(arg(&th.regs, int(pa.Arg)+2))
 	if int32(size) <= 0 {
 		return t.fail(th, unix.EINVAL)
 	}
@@ -147,14 +148,14 @@ func readSockaddrUn(tid int, addr uint64, n int) (string, bool) {
 
 // enterSockaddr translates the path of a unix socket address (bind,
 // connect).
-func (t *tracer) enterSockaddr(th *thread, info *sysInfo) error {
+func (t *tracer) enterSockaddr(th *thread, info *systable.Info) error {
 	r := &th.regs
-	saReg := int(info.aux)
+	saReg := int(info.Aux)
 	path, ok := readSockaddrUn(th.tid, arg(r, saReg), int(uint32(arg(r, saReg+1))))
 	if !ok {
 		return nil
 	}
-	follow := info.name != "bind"
+	follow := info.Name != "bind"
 	base := "/"
 	if path[0] != '/' {
 		if base, ok = t.lk.baseDir(th.tid, &th.args, -1); !ok {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"strings"
 
+	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,7 +63,7 @@ func (t *tracer) enterExecveat(th *thread) error {
 // it when the kernel, left alone, would get it wrong.
 func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 	r := &th.regs
-	res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pathArg{arg: a.path, dirfd: a.dirfd, follow: followYes}, true)
+	res, errno, leave := t.lk.resolveArg(th.tid, &th.args, systable.PathArg{Arg: a.path, Dirfd: a.dirfd, Follow: systable.FollowYes}, true)
 	if leave {
 		return nil
 	}
@@ -284,7 +285,7 @@ func (t *tracer) writeExec(th *thread, a execArgs, isExecveat bool, filename str
 	if isExecveat {
 		// Becomes execve(filename, argv, envp).
 		envp := arg(r, 3)
-		setNr(r, sysNumbers["execve"])
+		setNr(r, systable.Numbers["execve"])
 		setArg(r, 2, envp)
 	}
 	setArg(r, 0, base)

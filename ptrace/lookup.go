@@ -1,6 +1,9 @@
 package ptrace
 
-import "golang.org/x/sys/unix"
+import (
+	"github.com/np-portable/np/ptrace/systable"
+	"golang.org/x/sys/unix"
+)
 
 // lookup reads and resolves tracee paths. The tracer and the notification
 // server each have their own (their buffers are not shared); the resolver
@@ -42,28 +45,28 @@ func appendInt(b []byte, n int) []byte {
 
 // followLast decides whether the last component of pa is followed, from
 // the call's arguments.
-func followLast(tid int, args *[6]uint64, pa pathArg, info *sysInfo) bool {
+func followLast(tid int, args *[6]uint64, pa systable.PathArg, info *systable.Info) bool {
 	var flags uint64
-	if info.flags >= 0 {
-		flags = args[info.flags]
+	if info.Flags >= 0 {
+		flags = args[info.Flags]
 	}
-	switch pa.follow {
-	case followNo:
+	switch pa.Follow {
+	case systable.FollowNo:
 		return false
-	case followUnlessAtNF:
+	case systable.FollowUnlessAtNF:
 		return flags&unix.AT_SYMLINK_NOFOLLOW == 0
-	case followIfAtFollow:
+	case systable.FollowIfAtFollow:
 		return flags&unix.AT_SYMLINK_FOLLOW != 0
-	case followOpenFlags:
+	case systable.FollowOpenFlags:
 		return openFollows(flags)
-	case followOpenHow:
+	case systable.FollowOpenHow:
 		if f, ok := readWord(tid, flags); ok { // struct open_how starts with flags
 			return openFollows(f)
 		}
 		return true
-	case followUnlessInDF:
+	case systable.FollowUnlessInDF:
 		return flags&unix.IN_DONT_FOLLOW == 0
-	case followUnlessFanDF:
+	case systable.FollowUnlessFanDF:
 		return flags&unix.FAN_MARK_DONT_FOLLOW == 0
 	}
 	return true
@@ -99,8 +102,8 @@ func (lk *lookup) baseDir(tid int, args *[6]uint64, dirfdReg int8) (string, bool
 // resolveArg reads and resolves the path of pa. leave says the kernel
 // will do the same thing with the original path (or fail it the same way:
 // a NULL or unreadable pointer, an empty or too long path).
-func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa pathArg, follow bool) (res resolved, errno unix.Errno, leave bool) {
-	ptr := args[pa.arg]
+func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa systable.PathArg, follow bool) (res resolved, errno unix.Errno, leave bool) {
+	ptr := args[pa.Arg]
 	if ptr == 0 {
 		return res, 0, true
 	}
@@ -110,7 +113,7 @@ func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa pathArg, follow bool) 
 	}
 	base := "/"
 	if s[0] != '/' {
-		if base, ok = lk.baseDir(tid, args, pa.dirfd); !ok {
+		if base, ok = lk.baseDir(tid, args, pa.Dirfd); !ok {
 			return res, 0, true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/np-portable/np/ptrace/systable"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -100,8 +101,8 @@ func (t *tracer) startNotifier(fd int) bool {
 // tracer's wait so that it sees the record promptly.
 func (n *notifier) fail(req *seccompNotif, p any) {
 	name := fmt.Sprintf("syscall %d", req.nr)
-	if info := byNr[int(req.nr)]; info != nil {
-		name = info.name
+	if info := systable.ByNr[int(req.nr)]; info != nil {
+		name = info.Name
 	}
 	logrus.Debugf("ptrace: notification server panic: %v\n%s", p, debug.Stack())
 	err := fmt.Errorf("internal error in the notification server answering %s: %v", name, p)
@@ -207,11 +208,11 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 			resp = failWith(unix.EIO)
 		}
 	}()
-	info := byNr[int(req.nr)]
-	if n.panicOn != "" && info != nil && info.name == n.panicOn {
+	info := systable.ByNr[int(req.nr)]
+	if n.panicOn != "" && info != nil && info.Name == n.panicOn {
 		panic("test hook " + panicEnv)
 	}
-	if info == nil || info.notify == viaPtrace {
+	if info == nil || info.Notify == systable.ViaPtrace {
 		return letThrough
 	}
 	tid := int(req.pid)
@@ -228,19 +229,19 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 			lk.nsRoot = "/proc/" + itoa(tid) + "/root"
 		}
 	}
-	switch info.notify {
-	case notifyGetcwd:
+	switch info.Notify {
+	case systable.NotifyGetcwd:
 		return n.getcwd(lk, req)
-	case notifyGetdents:
+	case systable.NotifyGetdents:
 		return n.getdents(lk, req)
-	case notifyRedo:
+	case systable.NotifyRedo:
 		return n.redo(lk, req, info, ownFS)
 	}
-	if len(info.paths) == 0 {
+	if len(info.Paths) == 0 {
 		return letThrough
 	}
 	args := &req.args
-	pa := info.paths[0]
+	pa := info.Paths[0]
 	follow := followLast(tid, args, pa, info)
 	res, errno, leave := lk.resolveArg(tid, args, pa, follow)
 	n.t.forgetName(info, res, errno, leave)
@@ -250,17 +251,17 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 	if errno != 0 {
 		return failWith(errno)
 	}
-	if info.notify == notifyReadlink {
+	if info.Notify == systable.NotifyReadlink {
 		return n.readlink(lk, req, res)
 	}
 	host, rewrite := n.hostFor(lk, tid, res, follow)
 	if !rewrite {
 		return letThrough
 	}
-	switch info.notify {
-	case notifyOpen:
-		return n.open(req, host, int(args[info.flags]), uint32(args[info.flags+1]), ownFS)
-	case notifyStat:
+	switch info.Notify {
+	case systable.NotifyOpen:
+		return n.open(req, host, int(args[info.Flags]), uint32(args[info.Flags+1]), ownFS)
+	case systable.NotifyStat:
 		var st unix.Stat_t
 		flags := 0
 		if !follow {
@@ -269,14 +270,14 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 		if err := unix.Fstatat(unix.AT_FDCWD, host, &st, flags); err != nil {
 			return failWith(toErrno(err))
 		}
-		return n.reply(req, args[info.aux], statBytes(&st), 0)
-	case notifyStatfs:
+		return n.reply(req, args[info.Aux], statBytes(&st), 0)
+	case systable.NotifyStatfs:
 		var st unix.Statfs_t
 		if err := unix.Statfs(host, &st); err != nil {
 			return failWith(toErrno(err))
 		}
-		return n.reply(req, args[info.aux], statfsBytes(&st), 0)
-	case notifyStatx:
+		return n.reply(req, args[info.Aux], statfsBytes(&st), 0)
+	case systable.NotifyStatx:
 		var stx unix.Statx_t
 		flags := int(args[2]) &^ (unix.AT_SYMLINK_NOFOLLOW | unix.AT_EMPTY_PATH)
 		if !follow {
@@ -285,25 +286,25 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 		if err := unix.Statx(unix.AT_FDCWD, host, flags, int(uint32(args[3])), &stx); err != nil {
 			return failWith(toErrno(err))
 		}
-		return n.reply(req, args[info.aux], statxBytes(&stx), 0)
-	case notifyUnlink, notifyRmdir:
+		return n.reply(req, args[info.Aux], statxBytes(&stx), 0)
+	case systable.NotifyUnlink, systable.NotifyRmdir:
 		flags := 0 // unlink
 		switch {
-		case info.flags >= 0: // unlinkat
-			flags = int(args[info.flags])
-		case info.notify == notifyRmdir:
+		case info.Flags >= 0: // unlinkat
+			flags = int(args[info.Flags])
+		case info.Notify == systable.NotifyRmdir:
 			flags = unix.AT_REMOVEDIR
 		}
 		if err := unix.Unlinkat(unix.AT_FDCWD, host, flags); err != nil {
 			return failWith(toErrno(err))
 		}
 		return seccompNotifResp{}
-	case notifyAccess:
+	case systable.NotifyAccess:
 		flags := 0
-		if info.flags >= 0 {
-			flags = int(args[info.flags]) & (unix.AT_EACCESS | unix.AT_SYMLINK_NOFOLLOW)
+		if info.Flags >= 0 {
+			flags = int(args[info.Flags]) & (unix.AT_EACCESS | unix.AT_SYMLINK_NOFOLLOW)
 		}
-		if err := faccessat2(host, uint32(args[info.aux]), flags); err != nil {
+		if err := faccessat2(host, uint32(args[info.Aux]), flags); err != nil {
 			return failWith(toErrno(err))
 		}
 		return seccompNotifResp{}
@@ -336,7 +337,7 @@ func (n *notifier) hostFor(lk *lookup, tid int, res resolved, follow bool) (stri
 // readlink answers readlink and readlinkat like tracer.enterReadlink.
 func (n *notifier) readlink(lk *lookup, req *seccompNotif, res resolved) seccompNotifResp {
 	tid := int(req.pid)
-	info := byNr[int(req.nr)]
+	info := systable.ByNr[int(req.nr)]
 	var text string
 	switch {
 	case res.proc:
@@ -362,7 +363,7 @@ func (n *notifier) readlink(lk *lookup, req *seccompNotif, res resolved) seccomp
 		}
 		text = host
 	}
-	size := int32(req.args[info.aux+1])
+	size := int32(req.args[info.Aux+1])
 	if size <= 0 {
 		return failWith(unix.EINVAL)
 	}
@@ -370,7 +371,7 @@ func (n *notifier) readlink(lk *lookup, req *seccompNotif, res resolved) seccomp
 	if len(b) > int(size) {
 		b = b[:size]
 	}
-	return n.reply(req, req.args[info.aux], b, int64(len(b)))
+	return n.reply(req, req.args[info.Aux], b, int64(len(b)))
 }
 
 // reply writes b at addr in the caller and returns val, unless the call

@@ -3,6 +3,7 @@ package ptrace
 import (
 	"strings"
 
+	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,36 +20,36 @@ func (t *tracer) enter(th *thread) error {
 	}
 	if !t.seccomp {
 		// What the filter would have refused.
-		if isCompat(r) || nativeArch.x32Bit != 0 && nr&int(nativeArch.x32Bit) != 0 || nr > nativeArch.maxKnownSyscall {
+		if isCompat(r) || systable.Native.X32Bit != 0 && nr&int(systable.Native.X32Bit) != 0 || nr > systable.Native.MaxKnownSyscall {
 			return t.fail(th, unix.ENOSYS)
 		}
 	}
-	info := byNr[nr]
-	if info == nil || th.proc.ownRoot && info.act != actRefuse {
+	info := systable.ByNr[nr]
+	if info == nil || th.proc.ownRoot && info.Act != systable.ActRefuse {
 		return nil
 	}
 	t.lk.nsRoot = ""
-	if th.proc.otherNS && info.act != actNamespace && t.inOtherNS(th.tid) {
+	if th.proc.otherNS && info.Act != systable.ActNamespace && t.inOtherNS(th.tid) {
 		// Its paths are looked up in its own mounts; the kernel, given
 		// the host path, walks them anyway.
 		t.lk.nsRoot = "/proc/" + itoa(th.tid) + "/root"
 	}
-	switch info.act {
-	case actPaths:
+	switch info.Act {
+	case systable.ActPaths:
 		return t.enterPaths(th, info)
-	case actReadlink:
+	case systable.ActReadlink:
 		return t.enterReadlink(th, info)
-	case actExecve:
+	case systable.ActExecve:
 		return t.enterExecve(th, 0)
-	case actExecveat:
+	case systable.ActExecveat:
 		return t.enterExecveat(th)
-	case actGetcwd:
+	case systable.ActGetcwd:
 		return t.enterGetcwd(th)
-	case actGetdents:
+	case systable.ActGetdents:
 		return t.enterGetdents(th)
-	case actSockaddr:
+	case systable.ActSockaddr:
 		return t.enterSockaddr(th, info)
-	case actSockname:
+	case systable.ActSockname:
 		th.saved = *r
 		if lenPtr := arg(r, 2); lenPtr != 0 {
 			if n, ok := readWord(th.tid, lenPtr); ok {
@@ -57,19 +58,19 @@ func (t *tracer) enter(th *thread) error {
 			}
 		}
 		return nil
-	case actPrctl:
+	case systable.ActPrctl:
 		if arg(r, 0) == unix.PR_SET_DUMPABLE && arg(r, 1) == 0 {
 			// A non-dumpable tracee would lock the tracer out of its
 			// /proc/<pid>/fd and memory; pretend it worked.
 			return t.fail(th, 0)
 		}
 		return nil
-	case actNamespace:
+	case systable.ActNamespace:
 		// unshare(flags) or setns(fd, nstype): nstype 0 may be any
 		// namespace. Marked before the call: one that fails only costs
 		// the server a check per call.
 		flags := arg(r, 0)
-		if nr == sysNumbers["setns"] {
+		if nr == systable.Numbers["setns"] {
 			flags = arg(r, 1)
 			if flags == 0 {
 				flags = unix.CLONE_NEWNS
@@ -81,7 +82,7 @@ func (t *tracer) enter(th *thread) error {
 			t.mu.Unlock()
 		}
 		return nil
-	case actRefuse:
+	case systable.ActRefuse:
 		return t.fail(th, unix.ENOSYS)
 	}
 	return nil
@@ -202,8 +203,8 @@ func (t *tracer) exeOf(tid int, proc *process, guest string) *process {
 // forgetName drops from the lookup cache what it says of a name a call
 // removes or replaces (cacheForget), all of it when the name is unknown.
 // The tracer and the notification server both call it, before the call.
-func (t *tracer) forgetName(info *sysInfo, res resolved, errno unix.Errno, leave bool) {
-	if info.cache != cacheForget {
+func (t *tracer) forgetName(info *systable.Info, res resolved, errno unix.Errno, leave bool) {
+	if info.Cache != systable.CacheForget {
 		return
 	}
 	if leave || errno != 0 {
@@ -213,14 +214,14 @@ func (t *tracer) forgetName(info *sysInfo, res resolved, errno unix.Errno, leave
 	}
 }
 
-func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
-	if info.cache == cacheForgetAll {
+func (t *tracer) enterPaths(th *thread, info *systable.Info) error {
+	if info.Cache == systable.CacheForgetAll {
 		t.cache.forgetAll()
 	}
 	var hosts [3]string
 	var regsOf [3]int8
 	n := 0
-	for _, pa := range info.paths {
+	for _, pa := range info.Paths {
 		follow := followLast(th.tid, &th.args, pa, info)
 		res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pa, follow)
 		t.forgetName(info, res, errno, leave)
@@ -231,18 +232,18 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 			return t.fail(th, errno)
 		}
 		if host, rewrite := t.hostFor(th, res, follow); rewrite {
-			hosts[n], regsOf[n] = host, pa.arg
+			hosts[n], regsOf[n] = host, pa.Arg
 			n++
 		}
 	}
-	if info.name == "mount" {
+	if info.Name == "mount" {
 		if data, ok := t.overlayData(th); ok {
 			hosts[n], regsOf[n] = data, 4
 			n++
 		}
 	}
 	if n == 0 {
-		if info.newRoot {
+		if info.NewRoot {
 			th.saved = th.regs
 			th.exit = exitNewRoot
 		}
@@ -270,7 +271,7 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 	if !t.seccomp || !inScratch {
 		th.exit = exitRestore
 	}
-	if info.newRoot {
+	if info.NewRoot {
 		th.exit = exitNewRoot
 	}
 	return t.ok(th, setRegs(th.tid, &th.regs))

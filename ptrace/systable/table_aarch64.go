@@ -1,20 +1,20 @@
-package ptrace
+package systable
 
 import "golang.org/x/sys/unix"
 
-// archAArch64 is the syscall table's data for arm64 (see table_x86_64.go;
-// table_arm64.go makes it nativeArch). arm64 uses the asm-generic
+// AArch64 is the syscall Table's data for arm64 (see table_x86_64.go;
+// table_arm64.go makes it Native). arm64 uses the asm-generic
 // numbers: only the *at forms of the path calls exist.
-var archAArch64 = archTable{
-	name: "aarch64",
+var AArch64 = Arch{
+	Name: "aarch64",
 	// AArch32 tasks (on CPUs that run them) call with AUDIT_ARCH_ARM: the
 	// filter refuses those with ENOSYS, and without a filter the tracer
 	// does (isCompat, by the size of their register set).
-	auditArch:       unix.AUDIT_ARCH_AARCH64,
-	auditArchCompat: unix.AUDIT_ARCH_ARM,
-	x32Bit:          0, // no such ABI
-	maxKnownSyscall: 469,
-	numbers: map[string]int{
+	AuditArch:       unix.AUDIT_ARCH_AARCH64,
+	AuditArchCompat: unix.AUDIT_ARCH_ARM,
+	X32Bit:          0, // no such ABI
+	MaxKnownSyscall: 469,
+	Numbers: map[string]int{
 		"openat": 56, "openat2": 437,
 		"newfstatat": 79, "statx": 291,
 		"faccessat": 48, "faccessat2": 439,
@@ -37,8 +37,8 @@ var archAArch64 = archTable{
 		"mount_setattr": 442, "open_tree_attr": 467, "file_getattr": 468, "file_setattr": 469,
 	},
 	// Rows with no call on arm64: the old path calls, of which only the
-	// *at forms exist (and uselib, an a.out relic).
-	absent: map[string]bool{
+	// *at forms exist (and uselib, an a.Out relic).
+	Absent: map[string]bool{
 		"open": true, "creat": true, "stat": true, "lstat": true, "access": true, "readlink": true,
 		"unlink": true, "rmdir": true, "mkdir": true, "mknod": true, "rename": true, "link": true,
 		"symlink": true, "chmod": true, "chown": true, "lchown": true, "utime": true, "utimes": true,

@@ -1,23 +1,23 @@
-package ptrace
+package systable
 
 import "golang.org/x/sys/unix"
 
-// archX86_64 is the syscall table's data for x86_64. It is compiled on
+// X86_64 is the syscall Table's data for x86_64. It is compiled on
 // every architecture (the file name carries no GOARCH) so that the check
 // that the filter and the dispatcher agree runs for both architectures on
-// any build host; table_amd64.go makes it nativeArch.
-var archX86_64 = archTable{
-	name: "x86_64",
+// any build host; table_amd64.go makes it Native.
+var X86_64 = Arch{
+	Name: "x86_64",
 	// Native calls; the 32-bit entry point (int 0x80) has another arch
 	// value, which the filter refuses.
-	auditArch:       unix.AUDIT_ARCH_X86_64,
-	auditArchCompat: unix.AUDIT_ARCH_I386,
+	AuditArch:       unix.AUDIT_ARCH_X86_64,
+	AuditArchCompat: unix.AUDIT_ARCH_I386,
 	// x32 calls carry this bit in the number; the filter refuses them.
-	x32Bit: 0x40000000,
+	X32Bit: 0x40000000,
 	// Numbers above it are refused with ENOSYS (a newer call may take a
 	// path the tracer would not see; libcs fall back).
-	maxKnownSyscall: 469,
-	numbers: map[string]int{
+	MaxKnownSyscall: 469,
+	Numbers: map[string]int{
 		"open": 2, "creat": 85, "openat": 257, "openat2": 437,
 		"stat": 4, "lstat": 6, "newfstatat": 262, "statx": 332,
 		"access": 21, "faccessat": 269, "faccessat2": 439,
@@ -41,5 +41,5 @@ var archX86_64 = archTable{
 		"mount_setattr": 442, "open_tree_attr": 467, "file_getattr": 468, "file_setattr": 469,
 	},
 	// Every row has a call on x86_64.
-	absent: map[string]bool{},
+	Absent: map[string]bool{},
 }

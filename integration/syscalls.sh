@@ -104,14 +104,14 @@ runuser -u nptest -- env -i PATH=/usr/bin:/bin LANG=C.UTF-8 bash "$work/workload
 census=build/syscalls-$(uname -m).txt
 mkdir -p build
 case $(uname -m) in
-x86_64) numbers=ptrace/systable/table_x86_64.go ;;
-aarch64) numbers=ptrace/systable/table_aarch64.go ;;
+x86_64) numbers=ptrace/systable/sysnum_x86_64.go ;;
+aarch64) numbers=ptrace/systable/sysnum_aarch64.go ;;
 esac
 cat "$work"/w/out/*.sc | sed -nE 's/^[0-9]+ +([a-z_0-9]+)\(.*/\1/p' | sort | uniq -c |
 	while read -r count name; do
 		if [[ $name == syscall_0x* ]]; then
 			nr=$((16#${name#syscall_0x}))
-			known=$(grep -oE '"[a-z0-9_]+": '"$nr"'[,}]' "$numbers" | cut -d'"' -f2 || true)
+			known=$(grep -oE '"[a-z0-9_]+": +'"$nr"'[,}]' "$numbers" | cut -d'"' -f2 || true)
 			name=${known:-$name}
 		fi
 		echo "$name $count"

@@ -9,7 +9,7 @@ import (
 	"github.com/np-portable/np/internal/bpf"
 )
 
-// Filter derives the seccomp filter from the syscall Table:
+// Filter derives the seccomp filter from the syscall table:
 //
 //   - other architectures are killed, except the compat (i386) entry point
 //     and x32 numbers, which get ENOSYS: the tracer only knows native calls;

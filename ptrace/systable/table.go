@@ -1,5 +1,8 @@
 package systable
 
+//go:generate go run ./mksysnum -arch amd64 -var sysnumX86_64 -out sysnum_x86_64.go
+//go:generate go run ./mksysnum -arch arm64 -var sysnumAArch64 -out sysnum_aarch64.go
+
 import (
 	"fmt"
 	"sort"
@@ -7,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The syscall Table: what the tracer does with each system call it stops
+// The syscall table: what the tracer does with each system call it stops
 // for. It is the one source of truth: the seccomp filter traps exactly the
 // calls listed here (and refuses the ones marked refuse), and the
 // dispatcher handles exactly those. Names are the kernel's; the numbers of
@@ -278,7 +281,7 @@ var Table = []Info{
 	{Name: "file_setattr", Act: ActRefuse},
 }
 
-// Arch is one architecture's side of the syscall Table: its numbers
+// Arch is one architecture's side of the syscall table: its numbers
 // and what its seccomp filter must know. Both architectures' data are
 // compiled everywhere (table_x86_64.go, table_aarch64.go), so the Table
 // and the filter are checked for each on any build host; Native is the
@@ -293,10 +296,25 @@ type Arch struct {
 	X32Bit uint32
 	// MaxKnownSyscall: numbers above it are refused with ENOSYS.
 	MaxKnownSyscall int
-	// Numbers are the calls of the Table that exist here; absent, the
-	// rows that have no call here.
-	Numbers map[string]int
-	Absent  map[string]bool
+	// Syscalls are all the calls of the architecture, by name: the one
+	// list of numbers np has (sysnum_<arch>.go, generated from
+	// golang.org/x/sys/unix), which the OCI profile compiler of the tests'
+	// hostile hosts uses too. Numbers are the calls of the Table that
+	// exist here; Absent, the rows that have no call here.
+	Syscalls map[string]int
+	Numbers  map[string]int
+	Absent   map[string]bool
+}
+
+// rowNumbers picks the Table's calls out of all of an architecture's.
+func rowNumbers(all map[string]int) map[string]int {
+	out := map[string]int{}
+	for _, r := range Table {
+		if nr, ok := all[r.Name]; ok {
+			out[r.Name] = nr
+		}
+	}
+	return out
 }
 
 // ByNr is the Table indexed by this architecture's numbers.
@@ -350,7 +368,7 @@ func (a *Arch) Index(rows []Info) (map[int]*Info, error) {
 func mustIndex(rows []Info, a *Arch) map[int]*Info {
 	m, err := a.Index(rows)
 	if err != nil {
-		panic("ptrace syscall Table: " + err.Error()) // a programming error, caught by every test
+		panic("ptrace syscall table: " + err.Error()) // a programming error, caught by every test
 	}
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/np-portable/np/ptrace/systable"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -26,22 +27,22 @@ func (t *tracer) enterReadlink(th *thread, info *systable.Info) error {
 	if errno != 0 {
 		return t.fail(th, errno)
 	}
-	if !res.proc {
+	if !res.Proc {
 		return t.enterPaths(th, info)
 	}
 	var text string
-	if p := t.exeOf(th.tid, th.proc, res.guest); p != nil && p.exeGuest != "" {
+	if p := t.exeOf(th.tid, th.proc, res.Guest); p != nil && p.exeGuest != "" {
 		text = p.exeGuest
 	} else {
 		// The tracer's own view of the tracee's /proc entry.
-		if !strings.Contains(res.guest[len("/proc/"):], "/") {
+		if !strings.Contains(res.Guest[len("/proc/"):], "/") {
 			return nil // readlink of /proc/self itself: the kernel knows best
 		}
-		host, err := t.lk.procfs.readlink(t.procLinkForTracer(th, res.guest))
+		host, err := t.lk.procfs.Readlink(t.procLinkForTracer(th, res.Guest))
 		if err != nil {
-			return t.fail(th, toErrno(err))
+			return t.fail(th, guestpath.Errno(err))
 		}
-		text = t.res.toGuest(host)
+		text = t.res.ToGuest(host)
 	}
 	buf, size := arg(&th.regs, int(pa.Arg)+1), int64(arg(&th.regs, int(pa.Arg)+2))
 	if int32(size) <= 0 {
@@ -59,11 +60,11 @@ func (t *tracer) enterReadlink(th *thread, info *systable.Info) error {
 
 // enterGetcwd answers getcwd when the cwd is under the Nix dir.
 func (t *tracer) enterGetcwd(th *thread) error {
-	host, err := t.lk.procfs.readlink(t.lk.procPath(th.tid, "cwd"))
+	host, err := t.lk.procfs.Readlink(t.lk.procPath(th.tid, "cwd"))
 	if err != nil || !strings.HasPrefix(host, "/") {
 		return nil
 	}
-	guest := t.res.toGuest(host)
+	guest := t.res.ToGuest(host)
 	if guest == host {
 		return nil
 	}
@@ -85,7 +86,7 @@ func (t *tracer) enterGetdents(th *thread) error {
 		return nil
 	}
 	fd := int(int32(arg(&th.regs, 0)))
-	host, err := t.lk.procfs.readlink(t.lk.procPath(th.tid, "fd/"+itoa(fd)))
+	host, err := t.lk.procfs.Readlink(t.lk.procPath(th.tid, "fd/"+itoa(fd)))
 	if err != nil || host != "/" {
 		return nil
 	}
@@ -114,7 +115,7 @@ func (t *tracer) exitGetdents(th *thread) error {
 	if n < 0 || n+nixEntryLen > count {
 		return nil
 	}
-	ent, ok := nixEntry(t.res.nixDir)
+	ent, ok := nixEntry(t.res.NixDir)
 	if !ok || writeMem(th.tid, arg(&th.saved, 1)+uint64(n), ent) != nil {
 		return nil
 	}
@@ -162,17 +163,17 @@ func (t *tracer) enterSockaddr(th *thread, info *systable.Info) error {
 			return nil
 		}
 	}
-	res, errno := t.res.resolveIn(t.lk.nsRoot, base, path, follow)
+	res, errno := t.res.ResolveIn(t.lk.nsRoot, base, path, follow)
 	if errno != 0 {
-		if res.crossed {
+		if res.Crossed {
 			return t.fail(th, errno)
 		}
 		return nil
 	}
-	if !res.crossed {
+	if !res.Crossed {
 		return nil
 	}
-	host := t.res.hostPath(res)
+	host := t.res.HostPath(res)
 	if len(host) >= sunPathMax {
 		var err error
 		if host, err = t.sockets.shortName(host); err != nil {
@@ -212,7 +213,7 @@ func (t *tracer) exitSockname(th *thread) error {
 		return nil
 	}
 	guest := t.sockets.longName(host)
-	guest = t.res.toGuest(guest)
+	guest = t.res.ToGuest(guest)
 	if guest == host {
 		return nil
 	}
@@ -251,7 +252,7 @@ type sockDirs struct {
 }
 
 func (s *sockDirs) shortName(host string) (string, error) {
-	dir, name := parentDir(host), host[strings.LastIndexByte(host, '/')+1:]
+	dir, name := guestpath.ParentDir(host), host[strings.LastIndexByte(host, '/')+1:]
 	if s.fds == nil {
 		s.fds, s.links, s.names = map[string]int{}, map[string]string{}, map[string]string{}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"strings"
 
+	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
@@ -70,25 +71,25 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 	if errno != 0 {
 		return t.fail(th, errno)
 	}
-	crossed := res.crossed
-	progGuest := res.guest
+	crossed := res.Crossed
+	progGuest := res.Guest
 	var progHost string
 	switch {
-	case res.proc:
-		p := t.exeOf(th.tid, th.proc, res.guest)
+	case res.Proc:
+		p := t.exeOf(th.tid, th.proc, res.Guest)
 		if p != nil && p.exeHost != "" {
 			progGuest, progHost, crossed = p.exeGuest, p.exeHost, true
 			break
 		}
 		// /proc/self/fd/N (fexecve) and the like: the file it names.
-		host, err := t.lk.procfs.readlink(t.procLinkForTracer(th, res.guest))
+		host, err := t.lk.procfs.Readlink(t.procLinkForTracer(th, res.Guest))
 		if err != nil || !strings.HasPrefix(host, "/") || strings.HasSuffix(host, " (deleted)") {
 			return nil
 		}
-		progHost, progGuest = host, t.res.toGuest(host)
+		progHost, progGuest = host, t.res.ToGuest(host)
 		crossed = crossed || progGuest != host
 	default:
-		progHost = t.res.toHost(progGuest)
+		progHost = t.res.ToHost(progGuest)
 	}
 
 	// argv and the path as given are read only when the exec is changed.
@@ -161,15 +162,15 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 					return nil
 				}
 			}
-			ires, errno := t.res.resolve(base, interp, true)
+			ires, errno := t.res.Resolve(base, interp, true)
 			if errno != 0 {
-				if !crossed && !ires.crossed {
+				if !crossed && !ires.Crossed {
 					return nil
 				}
 				return t.fail(th, errno)
 			}
-			crossed = crossed || ires.crossed
-			progGuest, progHost = ires.guest, t.res.toHost(ires.guest)
+			crossed = crossed || ires.Crossed
+			progGuest, progHost = ires.Guest, t.res.ToHost(ires.Guest)
 			plan.exeGuest, plan.exeHost, filename = progGuest, progHost, progHost
 			continue
 		}
@@ -183,14 +184,14 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 		if !ok || interp == "" {
 			break // static, or unreadable headers: the kernel decides
 		}
-		ires, errno := t.res.resolve("/", interp, true)
-		if errno != 0 && !ires.crossed {
+		ires, errno := t.res.Resolve("/", interp, true)
+		if errno != 0 && !ires.Crossed {
 			break // a host interpreter: the kernel finds it (or says ENOENT)
 		}
 		if errno != 0 {
 			return t.fail(th, unix.ENOENT) // what the kernel says of a missing interpreter
 		}
-		if !ires.crossed {
+		if !ires.Crossed {
 			break
 		}
 		// Run the program through its translated loader.
@@ -207,7 +208,7 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 			tailFrom = 1
 		}
 		head = newHead
-		filename = t.res.toHost(ires.guest)
+		filename = t.res.ToHost(ires.Guest)
 		crossed = true
 		break
 	}
@@ -314,13 +315,13 @@ func (t *tracer) procLinkForTracer(th *thread, guest string) string {
 func checkExecutable(host string) (unix.Stat_t, unix.Errno) {
 	var st unix.Stat_t
 	if err := unix.Stat(host, &st); err != nil {
-		return st, toErrno(err)
+		return st, guestpath.Errno(err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return st, unix.EACCES
 	}
 	if err := unix.Faccessat(unix.AT_FDCWD, host, unix.X_OK, unix.AT_EACCESS); err != nil {
-		return st, toErrno(err)
+		return st, guestpath.Errno(err)
 	}
 	return st, 0
 }

@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
@@ -9,9 +10,9 @@ import (
 // server each have their own (their buffers are not shared); the resolver
 // and its cache are.
 type lookup struct {
-	res    *resolver
+	res    *guestpath.Resolver
 	mem    memReader
-	procfs realFS // /proc links, read afresh every time
+	procfs guestpath.RealFS // /proc links, read afresh every time
 	buf    []byte
 	// nsRoot is "/proc/<tid>/root" while a call of a process in another
 	// mount namespace than np's is decided, else "": lookups go through
@@ -92,17 +93,17 @@ func (lk *lookup) baseDir(tid int, args *[6]uint64, dirfdReg int8) (string, bool
 	} else {
 		link = lk.procPath(tid, "fd/"+itoa(int(fd)))
 	}
-	host, err := lk.procfs.readlink(link)
+	host, err := lk.procfs.Readlink(link)
 	if err != nil || host == "" || host[0] != '/' {
 		return "", false
 	}
-	return lk.res.toGuest(host), true
+	return lk.res.ToGuest(host), true
 }
 
 // resolveArg reads and resolves the path of pa. leave says the kernel
 // will do the same thing with the original path (or fail it the same way:
 // a NULL or unreadable pointer, an empty or too long path).
-func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa systable.PathArg, follow bool) (res resolved, errno unix.Errno, leave bool) {
+func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa systable.PathArg, follow bool) (res guestpath.Resolved, errno unix.Errno, leave bool) {
 	ptr := args[pa.Arg]
 	if ptr == 0 {
 		return res, 0, true
@@ -117,8 +118,8 @@ func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa systable.PathArg, foll
 			return res, 0, true
 		}
 	}
-	res, errno = lk.res.resolveIn(lk.nsRoot, base, s, follow)
-	if errno != 0 && !res.crossed {
+	res, errno = lk.res.ResolveIn(lk.nsRoot, base, s, follow)
+	if errno != 0 && !res.Crossed {
 		return res, 0, true
 	}
 	return res, errno, false

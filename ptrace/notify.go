@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/np-portable/np/ptrace/systable"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -268,13 +269,13 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 			flags = unix.AT_SYMLINK_NOFOLLOW
 		}
 		if err := unix.Fstatat(unix.AT_FDCWD, host, &st, flags); err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
 		return n.reply(req, args[info.Aux], statBytes(&st), 0)
 	case systable.NotifyStatfs:
 		var st unix.Statfs_t
 		if err := unix.Statfs(host, &st); err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
 		return n.reply(req, args[info.Aux], statfsBytes(&st), 0)
 	case systable.NotifyStatx:
@@ -284,7 +285,7 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 			flags |= unix.AT_SYMLINK_NOFOLLOW
 		}
 		if err := unix.Statx(unix.AT_FDCWD, host, flags, int(uint32(args[3])), &stx); err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
 		return n.reply(req, args[info.Aux], statxBytes(&stx), 0)
 	case systable.NotifyUnlink, systable.NotifyRmdir:
@@ -296,7 +297,7 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 			flags = unix.AT_REMOVEDIR
 		}
 		if err := unix.Unlinkat(unix.AT_FDCWD, host, flags); err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
 		return seccompNotifResp{}
 	case systable.NotifyAccess:
@@ -305,7 +306,7 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 			flags = int(args[info.Flags]) & (unix.AT_EACCESS | unix.AT_SYMLINK_NOFOLLOW)
 		}
 		if err := faccessat2(host, uint32(args[info.Aux]), flags); err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
 		return seccompNotifResp{}
 	}
@@ -315,51 +316,51 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 // hostFor is tracer.hostFor for a thread known only by its tid; the
 // tracer's own /proc/self is not the caller's, so /proc paths name the
 // caller by number.
-func (n *notifier) hostFor(lk *lookup, tid int, res resolved, follow bool) (string, bool) {
-	if !res.proc {
-		if !res.crossed {
+func (n *notifier) hostFor(lk *lookup, tid int, res guestpath.Resolved, follow bool) (string, bool) {
+	if !res.Proc {
+		if !res.Crossed {
 			return "", false
 		}
-		return lk.nsRoot + n.t.res.hostPath(res), true
+		return lk.nsRoot + n.t.res.HostPath(res), true
 	}
 	proc := n.t.procOf(tid)
 	if follow && proc != nil {
-		if p := n.t.exeOf(tid, proc, res.guest); p != nil && p.exeHost != "" {
+		if p := n.t.exeOf(tid, proc, res.Guest); p != nil && p.exeHost != "" {
 			return lk.nsRoot + p.exeHost, true
 		}
 	}
-	if !res.crossed {
+	if !res.Crossed {
 		return "", false
 	}
-	return procForTracer(tid, res.guest), true
+	return procForTracer(tid, res.Guest), true
 }
 
 // readlink answers readlink and readlinkat like tracer.enterReadlink.
-func (n *notifier) readlink(lk *lookup, req *seccompNotif, res resolved) seccompNotifResp {
+func (n *notifier) readlink(lk *lookup, req *seccompNotif, res guestpath.Resolved) seccompNotifResp {
 	tid := int(req.pid)
 	info := systable.ByNr[int(req.nr)]
 	var text string
 	switch {
-	case res.proc:
+	case res.Proc:
 		proc := n.t.procOf(tid)
-		if p := n.t.exeOf(tid, proc, res.guest); p != nil && p.exeGuest != "" {
+		if p := n.t.exeOf(tid, proc, res.Guest); p != nil && p.exeGuest != "" {
 			text = p.exeGuest
 			break
 		}
-		if !strings.Contains(res.guest[len("/proc/"):], "/") {
+		if !strings.Contains(res.Guest[len("/proc/"):], "/") {
 			return letThrough
 		}
-		host, err := lk.procfs.readlink(procForTracer(tid, res.guest))
+		host, err := lk.procfs.Readlink(procForTracer(tid, res.Guest))
 		if err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
-		text = n.t.res.toGuest(host)
-	case !res.crossed:
+		text = n.t.res.ToGuest(host)
+	case !res.Crossed:
 		return letThrough
 	default:
-		host, err := lk.procfs.readlink(lk.nsRoot + n.t.res.hostPath(res))
+		host, err := lk.procfs.Readlink(lk.nsRoot + n.t.res.HostPath(res))
 		if err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
 		text = host
 	}
@@ -422,7 +423,7 @@ func (n *notifier) open(req *seccompNotif, host string, flags int, mode uint32, 
 			// under it.
 			lfd, err := unix.FcntlInt(uintptr(n.fd), unix.F_DUPFD_CLOEXEC, 3)
 			if err != nil {
-				return failWith(toErrno(err))
+				return failWith(guestpath.Errno(err))
 			}
 			r := *req
 			go func() {
@@ -458,7 +459,7 @@ func openNow(listener int, req *seccompNotif, host string, flags int, mode uint3
 	// np has a terminal or not; the file is never to become its own.
 	fd, err := unix.Open(host, flags|unix.O_CLOEXEC|unix.O_NOCTTY, mode)
 	if err != nil {
-		return failWith(toErrno(err))
+		return failWith(guestpath.Errno(err))
 	}
 	defer unix.Close(fd)
 	var newFlags uint32
@@ -469,7 +470,7 @@ func openNow(listener int, req *seccompNotif, host string, flags int, mode uint3
 		if err == unix.ENOENT {
 			return seccompNotifResp{flags: answered} // the caller is gone
 		}
-		return failWith(toErrno(err))
+		return failWith(guestpath.Errno(err))
 	}
 	return seccompNotifResp{flags: answered}
 }
@@ -486,11 +487,11 @@ func umaskOf(tid int) int {
 // getcwd answers getcwd like tracer.enterGetcwd.
 func (n *notifier) getcwd(lk *lookup, req *seccompNotif) seccompNotifResp {
 	tid := int(req.pid)
-	host, err := lk.procfs.readlink(lk.procPath(tid, "cwd"))
+	host, err := lk.procfs.Readlink(lk.procPath(tid, "cwd"))
 	if err != nil || !strings.HasPrefix(host, "/") {
 		return letThrough
 	}
-	guest := n.t.res.toGuest(host)
+	guest := n.t.res.ToGuest(host)
 	if guest == host {
 		return letThrough
 	}

@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
@@ -79,7 +80,7 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *systable.Info, ownF
 		default:
 			fd, err := callerFD(tgidOf(tid), int(dirfd))
 			if err != nil {
-				return failWith(toErrno(err))
+				return failWith(guestpath.Errno(err))
 			}
 			fds = append(fds, fd)
 			bufs[pa.Arg] = cstring(s)

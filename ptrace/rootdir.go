@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/np-portable/np/ptrace/guestpath"
 	"golang.org/x/sys/unix"
 )
 
@@ -73,7 +74,7 @@ func (n *notifier) getdents(lk *lookup, req *seccompNotif) seccompNotifResp {
 	if n.t.hostNix || fd < 0 {
 		return letThrough
 	}
-	if host, err := lk.procfs.readlink(lk.procPath(tid, "fd/"+itoa(fd))); err != nil || host != "/" {
+	if host, err := lk.procfs.Readlink(lk.procPath(tid, "fd/"+itoa(fd))); err != nil || host != "/" {
 		return letThrough
 	}
 	tgid := tgidOf(tid)
@@ -94,10 +95,10 @@ func (n *notifier) getdents(lk *lookup, req *seccompNotif) seccompNotifResp {
 	buf := make([]byte, count)
 	k, err := unix.Getdents(own, buf)
 	if err != nil {
-		return failWith(toErrno(err))
+		return failWith(guestpath.Errno(err))
 	}
 	if n.roots.owed(key) && k+nixEntryLen <= count {
-		if ent, ok := nixEntry(n.t.res.nixDir); ok {
+		if ent, ok := nixEntry(n.t.res.NixDir); ok {
 			copy(buf[k:], ent)
 			k += nixEntryLen
 			n.roots.set(key, false)

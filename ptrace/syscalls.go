@@ -3,6 +3,7 @@ package ptrace
 import (
 	"strings"
 
+	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
@@ -156,19 +157,19 @@ func (t *tracer) succeed(th *thread, v int64) error {
 
 // hostFor says what path the kernel must be given for res, if not the
 // original one.
-func (t *tracer) hostFor(th *thread, res resolved, follow bool) (string, bool) {
-	if res.proc {
+func (t *tracer) hostFor(th *thread, res guestpath.Resolved, follow bool) (string, bool) {
+	if res.Proc {
 		if follow {
-			if p := t.exeOf(th.tid, th.proc, res.guest); p != nil && p.exeHost != "" {
+			if p := t.exeOf(th.tid, th.proc, res.Guest); p != nil && p.exeHost != "" {
 				return p.exeHost, true
 			}
 		}
-		return res.guest, res.crossed
+		return res.Guest, res.Crossed
 	}
-	if !res.crossed {
+	if !res.Crossed {
 		return "", false
 	}
-	return t.res.hostPath(res), true
+	return t.res.HostPath(res), true
 }
 
 // exeOf returns the process whose /proc/<pid>/exe guest names, or nil;
@@ -203,20 +204,20 @@ func (t *tracer) exeOf(tid int, proc *process, guest string) *process {
 // forgetName drops from the lookup cache what it says of a name a call
 // removes or replaces (cacheForget), all of it when the name is unknown.
 // The tracer and the notification server both call it, before the call.
-func (t *tracer) forgetName(info *systable.Info, res resolved, errno unix.Errno, leave bool) {
+func (t *tracer) forgetName(info *systable.Info, res guestpath.Resolved, errno unix.Errno, leave bool) {
 	if info.Cache != systable.CacheForget {
 		return
 	}
 	if leave || errno != 0 {
-		t.cache.forgetAll()
+		t.cache.ForgetAll()
 	} else {
-		t.cache.forget(t.res.toHost(res.guest))
+		t.cache.Forget(t.res.ToHost(res.Guest))
 	}
 }
 
 func (t *tracer) enterPaths(th *thread, info *systable.Info) error {
 	if info.Cache == systable.CacheForgetAll {
-		t.cache.forgetAll()
+		t.cache.ForgetAll()
 	}
 	var hosts [3]string
 	var regsOf [3]int8
@@ -385,11 +386,11 @@ func (t *tracer) overlayDir(th *thread, d string) (string, bool) {
 			return "", false
 		}
 	}
-	res, errno := t.res.resolveIn(t.lk.nsRoot, base, d, true)
-	if errno != 0 || !res.crossed || res.proc {
+	res, errno := t.res.ResolveIn(t.lk.nsRoot, base, d, true)
+	if errno != 0 || !res.Crossed || res.Proc {
 		return "", false
 	}
-	return t.res.hostPath(res), true
+	return t.res.HostPath(res), true
 }
 
 // splitUnescaped splits s at every sep not preceded by a backslash.

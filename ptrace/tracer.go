@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -91,8 +92,8 @@ type thread struct {
 
 // tracer drives the traced tree.
 type tracer struct {
-	res   *resolver
-	cache *cachedFS // the resolver's view of the host, cached
+	res   *guestpath.Resolver
+	cache *guestpath.CachedFS // the resolver's view of the host, cached
 	lk    lookup
 	// ownNS is np's mount namespace, to which a tracee's is compared
 	// (inOtherNS).
@@ -119,8 +120,8 @@ type tracer struct {
 }
 
 func newTracer(nixDir string, seccomp bool) *tracer {
-	cache := newCachedFS(sharedFS{}) // the notification servers resolve too
-	res := &resolver{view: view{nixDir: nixDir}, fs: cache}
+	cache := guestpath.NewCachedFS(guestpath.SharedFS{}) // the notification servers resolve too
+	res := &guestpath.Resolver{View: guestpath.View{NixDir: nixDir}, FS: cache}
 	t := &tracer{
 		res:     res,
 		cache:   cache,

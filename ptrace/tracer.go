@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/np-portable/np/ptrace/execplan"
 	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -110,8 +111,8 @@ type tracer struct {
 	pathBuf  []byte
 	sockets  sockDirs
 	hostNix  bool // the host itself has /nix: no listing of / needs an entry
-	headers  headerCache
-	links    execLinks // names for programs run through a loader
+	headers  execplan.HeaderCache
+	links    execplan.Links // names for programs run through a loader
 	notifier *notifier
 	// listenerSock is where the stub sends its notification listener.
 	listenerSock int
@@ -130,7 +131,7 @@ func newTracer(nixDir string, seccomp bool) *tracer {
 		probed:  !seccomp,
 		threads: map[int]*thread{},
 		parked:  map[int]bool{},
-		links:   execLinks{dir: nixDir + "/var/np/exec"},
+		links:   execplan.Links{Dir: nixDir + "/var/np/exec"},
 	}
 	t.ownNS, _ = nsOf("/proc/self/ns/mnt")
 	var st unix.Stat_t

@@ -30,27 +30,17 @@ func (t *tracer) enterReadlink(th *thread, info *systable.Info) error {
 	if !res.Proc {
 		return t.enterPaths(th, info)
 	}
-	var text string
-	if p := t.exeOf(th.tid, th.proc, res.Guest); p != nil && p.exeGuest != "" {
-		text = p.exeGuest
-	} else {
-		// The tracer's own view of the tracee's /proc entry.
-		if !strings.Contains(res.Guest[len("/proc/"):], "/") {
-			return nil // readlink of /proc/self itself: the kernel knows best
-		}
-		host, err := t.lk.procfs.Readlink(t.procLinkForTracer(th, res.Guest))
-		if err != nil {
-			return t.fail(th, guestpath.Errno(err))
-		}
-		text = t.res.ToGuest(host)
+	text, errno, ok := t.procLinkText(t.atStop(th), res)
+	if !ok {
+		return nil // readlink of /proc/self itself: the kernel knows best
+	}
+	if errno != 0 {
+		return t.fail(th, errno)
 	}
 	buf, size := arg(&th.regs, int(pa.Arg)+1), int64(arg(&th.regs, int(pa.Arg)+2))
-	if int32(size) <= 0 {
-		return t.fail(th, unix.EINVAL)
-	}
-	b := []byte(text)
-	if int64(len(b)) > int64(int32(size)) {
-		b = b[:int32(size)]
+	b, errno := linkReply(text, int32(size))
+	if errno != 0 {
+		return t.fail(th, errno)
 	}
 	if err := writeMem(th.tid, buf, b); err != nil {
 		return t.fail(th, unix.EFAULT)
@@ -60,34 +50,26 @@ func (t *tracer) enterReadlink(th *thread, info *systable.Info) error {
 
 // enterGetcwd answers getcwd when the cwd is under the Nix dir.
 func (t *tracer) enterGetcwd(th *thread) error {
-	host, err := t.lk.procfs.Readlink(t.lk.procPath(th.tid, "cwd"))
-	if err != nil || !strings.HasPrefix(host, "/") {
-		return nil
-	}
-	guest := t.res.ToGuest(host)
-	if guest == host {
-		return nil
-	}
 	buf, size := arg(&th.regs, 0), arg(&th.regs, 1)
-	if uint64(len(guest)+1) > size {
-		return t.fail(th, unix.ERANGE)
+	b, errno, ok := t.cwdReply(t.atStop(th), size)
+	if !ok {
+		return nil
 	}
-	if err := writeMem(th.tid, buf, cstring(guest)); err != nil {
+	if errno != 0 {
+		return t.fail(th, errno)
+	}
+	if err := writeMem(th.tid, buf, b); err != nil {
 		return t.fail(th, unix.EFAULT)
 	}
-	return t.succeed(th, int64(len(guest)+1))
+	return t.succeed(th, int64(len(b)))
 }
 
 // enterGetdents asks for the exit stop of a getdents64 of a directory
 // stream on / that still owes its "nix" entry: one that begins (its
 // position is 0) or one whose earlier batches had no room for it.
 func (t *tracer) enterGetdents(th *thread) error {
-	if t.hostNix {
-		return nil
-	}
 	fd := int(int32(arg(&th.regs, 0)))
-	host, err := t.lk.procfs.Readlink(t.lk.procPath(th.tid, "fd/"+itoa(fd)))
-	if err != nil || host != "/" {
+	if !t.listsRoot(t.atStop(th), fd) {
 		return nil
 	}
 	p := th.proc

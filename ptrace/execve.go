@@ -78,7 +78,7 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 			break
 		}
 		// /proc/self/fd/N (fexecve) and the like: the file it names.
-		host, err := t.lk.procfs.Readlink(t.procLinkForTracer(th, res.Guest))
+		host, err := t.lk.procfs.Readlink(procForTracer(th.tid, res.Guest))
 		if err != nil || !strings.HasPrefix(host, "/") || strings.HasSuffix(host, " (deleted)") {
 			return nil
 		}
@@ -290,20 +290,6 @@ func (t *tracer) writeExec(th *thread, a execArgs, isExecveat bool, filename str
 	th.exec = plan
 	th.exit = exitExecve
 	return t.ok(th, setRegs(th.tid, r))
-}
-
-// procLinkForTracer turns a tracee's /proc/self/... into a path the
-// tracer can read for it.
-func (t *tracer) procLinkForTracer(th *thread, guest string) string {
-	rest := guest[len("/proc/"):]
-	who, tail := rest, ""
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		who, tail = rest[:i], rest[i+1:]
-	}
-	if who == "self" || who == "thread-self" {
-		return t.lk.procPath(th.tid, tail)
-	}
-	return guest
 }
 
 // readPointers reads a NULL-terminated array of pointers (argv).

@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -196,6 +195,16 @@ func (n *notifier) take(req *seccompNotif) bool {
 	return notifRecv(n.fd, req) == nil
 }
 
+// answerers answer the calls that are not one path's stat, access,
+// readlink, open or removal (which answer does itself): getcwd and
+// listings read the caller's cwd or directory, and the redone calls may
+// have several paths.
+var answerers = map[systable.NotifyKind]func(n *notifier, c caller, req *seccompNotif, info *systable.Info) seccompNotifResp{
+	systable.NotifyGetcwd:   (*notifier).getcwd,
+	systable.NotifyGetdents: (*notifier).getdents,
+	systable.NotifyRedo:     (*notifier).redo,
+}
+
 var letThrough = seccompNotifResp{flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 
 // answer decides one call. A panic (a bug) fails the call, kills its
@@ -217,35 +226,26 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 		return letThrough
 	}
 	tid := int(req.pid)
+	c := caller{tid: tid, proc: n.t.procOf(tid), lk: lk, server: true, ownFS: ownFS}
 	lk.nsRoot = ""
-	if p := n.t.procOf(tid); p != nil {
+	if p := c.proc; p != nil {
 		if p.ownRoot {
 			return letThrough // its paths are its own business (see process)
 		}
-		if p.otherNS && n.t.inOtherNS(tid) {
-			// The server's own calls would see np's mounts, not the
-			// caller's (Nix's build sandbox mounts /dev/pts and the
-			// inputs under its chroot directory before it enters it):
-			// it reaches the caller's files through the caller's root.
-			lk.nsRoot = "/proc/" + itoa(tid) + "/root"
-		}
+		// The server's own calls would see np's mounts, not the
+		// caller's (Nix's build sandbox mounts /dev/pts and the
+		// inputs under its chroot directory before it enters it):
+		// it reaches the caller's files through the caller's root.
+		lk.nsRoot = n.t.nsRootOf(tid, p, info)
 	}
-	switch info.Notify {
-	case systable.NotifyGetcwd:
-		return n.getcwd(lk, req)
-	case systable.NotifyGetdents:
-		return n.getdents(lk, req)
-	case systable.NotifyRedo:
-		return n.redo(lk, req, info, ownFS)
+	if answer := answerers[info.Notify]; answer != nil {
+		return answer(n, c, req, info)
 	}
 	if len(info.Paths) == 0 {
 		return letThrough
 	}
 	args := &req.args
-	pa := info.Paths[0]
-	follow := followLast(tid, args, pa, info)
-	res, errno, leave := lk.resolveArg(tid, args, pa, follow)
-	n.t.forgetName(info, res, errno, leave)
+	res, follow, errno, leave := n.t.resolvePath(c, args, info.Paths[0], info)
 	if leave {
 		return letThrough
 	}
@@ -253,9 +253,9 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 		return failWith(errno)
 	}
 	if info.Notify == systable.NotifyReadlink {
-		return n.readlink(lk, req, res)
+		return n.readlink(c, req, res)
 	}
-	host, rewrite := n.hostFor(lk, tid, res, follow)
+	host, rewrite := n.t.hostFor(c, res, follow)
 	if !rewrite {
 		return letThrough
 	}
@@ -313,64 +313,35 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 	return letThrough
 }
 
-// hostFor is tracer.hostFor for a thread known only by its tid; the
-// tracer's own /proc/self is not the caller's, so /proc paths name the
-// caller by number.
-func (n *notifier) hostFor(lk *lookup, tid int, res guestpath.Resolved, follow bool) (string, bool) {
-	if !res.Proc {
-		if !res.Crossed {
-			return "", false
-		}
-		return lk.nsRoot + n.t.res.HostPath(res), true
-	}
-	proc := n.t.procOf(tid)
-	if follow && proc != nil {
-		if p := n.t.exeOf(tid, proc, res.Guest); p != nil && p.exeHost != "" {
-			return lk.nsRoot + p.exeHost, true
-		}
-	}
-	if !res.Crossed {
-		return "", false
-	}
-	return procForTracer(tid, res.Guest), true
-}
-
 // readlink answers readlink and readlinkat like tracer.enterReadlink.
-func (n *notifier) readlink(lk *lookup, req *seccompNotif, res guestpath.Resolved) seccompNotifResp {
-	tid := int(req.pid)
+func (n *notifier) readlink(c caller, req *seccompNotif, res guestpath.Resolved) seccompNotifResp {
 	info := systable.ByNr[int(req.nr)]
 	var text string
-	switch {
-	case res.Proc:
-		proc := n.t.procOf(tid)
-		if p := n.t.exeOf(tid, proc, res.Guest); p != nil && p.exeGuest != "" {
-			text = p.exeGuest
-			break
-		}
-		if !strings.Contains(res.Guest[len("/proc/"):], "/") {
+	if res.Proc {
+		var errno unix.Errno
+		var ok bool
+		if text, errno, ok = n.t.procLinkText(c, res); !ok {
 			return letThrough
 		}
-		host, err := lk.procfs.Readlink(procForTracer(tid, res.Guest))
+		if errno != 0 {
+			return failWith(errno)
+		}
+	} else {
+		// The server cannot give the caller's call another path: it
+		// reads the link itself.
+		host, rewrite := n.t.hostFor(c, res, false)
+		if !rewrite {
+			return letThrough
+		}
+		target, err := c.lk.procfs.Readlink(host)
 		if err != nil {
 			return failWith(guestpath.Errno(err))
 		}
-		text = n.t.res.ToGuest(host)
-	case !res.Crossed:
-		return letThrough
-	default:
-		host, err := lk.procfs.Readlink(lk.nsRoot + n.t.res.HostPath(res))
-		if err != nil {
-			return failWith(guestpath.Errno(err))
-		}
-		text = host
+		text = target
 	}
-	size := int32(req.args[info.Aux+1])
-	if size <= 0 {
-		return failWith(unix.EINVAL)
-	}
-	b := []byte(text)
-	if len(b) > int(size) {
-		b = b[:size]
+	b, errno := linkReply(text, int32(req.args[info.Aux+1]))
+	if errno != 0 {
+		return failWith(errno)
 	}
 	return n.reply(req, req.args[info.Aux], b, int64(len(b)))
 }
@@ -389,20 +360,6 @@ func (n *notifier) reply(req *seccompNotif, addr uint64, b []byte, val int64) se
 
 func failWith(errno unix.Errno) seccompNotifResp {
 	return seccompNotifResp{error: -int32(errno)}
-}
-
-// procForTracer turns /proc/self/... and /proc/thread-self/... of tid
-// into paths the tracer can use for it.
-func procForTracer(tid int, guest string) string {
-	rest := guest[len("/proc/"):]
-	who, tail := rest, ""
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		who, tail = rest[:i], rest[i:]
-	}
-	if who == "self" || who == "thread-self" {
-		return "/proc/" + itoa(tid) + tail
-	}
-	return guest
 }
 
 // answered marks a call already answered (by ADDFD's SEND flag).
@@ -485,20 +442,15 @@ func umaskOf(tid int) int {
 }
 
 // getcwd answers getcwd like tracer.enterGetcwd.
-func (n *notifier) getcwd(lk *lookup, req *seccompNotif) seccompNotifResp {
-	tid := int(req.pid)
-	host, err := lk.procfs.Readlink(lk.procPath(tid, "cwd"))
-	if err != nil || !strings.HasPrefix(host, "/") {
+func (n *notifier) getcwd(c caller, req *seccompNotif, _ *systable.Info) seccompNotifResp {
+	b, errno, ok := n.t.cwdReply(c, req.args[1])
+	if !ok {
 		return letThrough
 	}
-	guest := n.t.res.ToGuest(host)
-	if guest == host {
-		return letThrough
+	if errno != 0 {
+		return failWith(errno)
 	}
-	if uint64(len(guest)+1) > req.args[1] {
-		return failWith(unix.ERANGE)
-	}
-	return n.reply(req, req.args[0], cstring(guest), int64(len(guest)+1))
+	return n.reply(req, req.args[0], b, int64(len(b)))
 }
 
 // blockSignals locks the calling goroutine to its thread for good and

@@ -15,8 +15,8 @@ import (
 // directory fd), and an input the call reads from the caller's memory (a
 // symlink's text, utimes' times) is copied. A mode is applied with the
 // caller's umask, on a server thread with a umask of its own.
-func (n *notifier) redo(lk *lookup, req *seccompNotif, info *systable.Info, ownFS bool) seccompNotifResp {
-	tid := int(req.pid)
+func (n *notifier) redo(c caller, req *seccompNotif, info *systable.Info) seccompNotifResp {
+	tid, lk := c.tid, c.lk
 	args := req.args
 	var bufs [6][]byte // registers to point at server memory
 	var fds []int      // copies of the caller's fds, closed at the end
@@ -28,9 +28,7 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *systable.Info, ownF
 	rewrite := false
 	var keep []systable.PathArg
 	for _, pa := range info.Paths {
-		follow := followLast(tid, &args, pa, info)
-		res, errno, leave := lk.resolveArg(tid, &args, pa, follow)
-		n.t.forgetName(info, res, errno, leave)
+		res, follow, errno, leave := n.t.resolvePath(c, &args, pa, info)
 		if leave {
 			keep = append(keep, pa)
 			continue
@@ -38,7 +36,7 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *systable.Info, ownF
 		if errno != 0 {
 			return failWith(errno)
 		}
-		host, rw := n.hostFor(lk, tid, res, follow)
+		host, rw := n.t.hostFor(c, res, follow)
 		if !rw {
 			keep = append(keep, pa)
 			continue
@@ -114,7 +112,7 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *systable.Info, ownF
 		}
 	}
 	if info.Umask {
-		if !ownFS {
+		if !c.ownFS {
 			return failWith(unix.ENOSYS)
 		}
 		unix.Umask(umaskOf(tid))

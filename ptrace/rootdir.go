@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/np-portable/np/ptrace/guestpath"
+	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,13 +69,10 @@ func nixEntry(nixDir string) ([]byte, bool) {
 const maxListing = 1 << 16
 
 // getdents answers getdents64(fd, buf, count).
-func (n *notifier) getdents(lk *lookup, req *seccompNotif) seccompNotifResp {
-	tid := int(req.pid)
+func (n *notifier) getdents(c caller, req *seccompNotif, _ *systable.Info) seccompNotifResp {
+	tid := c.tid
 	fd := int(int32(req.args[0]))
-	if n.t.hostNix || fd < 0 {
-		return letThrough
-	}
-	if host, err := lk.procfs.Readlink(lk.procPath(tid, "fd/"+itoa(fd))); err != nil || host != "/" {
+	if !n.t.listsRoot(c, fd) {
 		return letThrough
 	}
 	tgid := tgidOf(tid)

@@ -3,7 +3,6 @@ package ptrace
 import (
 	"strings"
 
-	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
@@ -29,12 +28,9 @@ func (t *tracer) enter(th *thread) error {
 	if info == nil || th.proc.ownRoot && info.Act != systable.ActRefuse {
 		return nil
 	}
-	t.lk.nsRoot = ""
-	if th.proc.otherNS && info.Act != systable.ActNamespace && t.inOtherNS(th.tid) {
-		// Its paths are looked up in its own mounts; the kernel, given
-		// the host path, walks them anyway.
-		t.lk.nsRoot = "/proc/" + itoa(th.tid) + "/root"
-	}
+	// Its paths are looked up in its own mounts (the kernel, given the
+	// host path, walks them anyway); unshare and setns have none.
+	t.lk.nsRoot = t.nsRootOf(th.tid, th.proc, info)
 	switch info.Act {
 	case systable.ActPaths:
 		return t.enterPaths(th, info)
@@ -155,66 +151,6 @@ func (t *tracer) succeed(th *thread, v int64) error {
 	return t.ok(th, setRegs(th.tid, r))
 }
 
-// hostFor says what path the kernel must be given for res, if not the
-// original one.
-func (t *tracer) hostFor(th *thread, res guestpath.Resolved, follow bool) (string, bool) {
-	if res.Proc {
-		if follow {
-			if p := t.exeOf(th.tid, th.proc, res.Guest); p != nil && p.exeHost != "" {
-				return p.exeHost, true
-			}
-		}
-		return res.Guest, res.Crossed
-	}
-	if !res.Crossed {
-		return "", false
-	}
-	return t.res.HostPath(res), true
-}
-
-// exeOf returns the process whose /proc/<pid>/exe guest names, or nil;
-// tid and proc are the asking thread's. Safe from any goroutine.
-func (t *tracer) exeOf(tid int, proc *process, guest string) *process {
-	const pre = "/proc/"
-	if len(guest) < len(pre) || guest[:len(pre)] != pre {
-		return nil
-	}
-	rest := guest[len(pre):]
-	i := 0
-	for i < len(rest) && rest[i] != '/' {
-		i++
-	}
-	who, tail := rest[:i], rest[i:]
-	switch tail {
-	case "/exe":
-	case "/task/" + itoa(tid) + "/exe":
-		if who != "self" {
-			return nil
-		}
-	default:
-		return nil
-	}
-	switch who {
-	case "self", "thread-self":
-		return proc
-	}
-	return t.procOf(atoi(who))
-}
-
-// forgetName drops from the lookup cache what it says of a name a call
-// removes or replaces (cacheForget), all of it when the name is unknown.
-// The tracer and the notification server both call it, before the call.
-func (t *tracer) forgetName(info *systable.Info, res guestpath.Resolved, errno unix.Errno, leave bool) {
-	if info.Cache != systable.CacheForget {
-		return
-	}
-	if leave || errno != 0 {
-		t.cache.ForgetAll()
-	} else {
-		t.cache.Forget(t.res.ToHost(res.Guest))
-	}
-}
-
 func (t *tracer) enterPaths(th *thread, info *systable.Info) error {
 	if info.Cache == systable.CacheForgetAll {
 		t.cache.ForgetAll()
@@ -222,17 +158,16 @@ func (t *tracer) enterPaths(th *thread, info *systable.Info) error {
 	var hosts [3]string
 	var regsOf [3]int8
 	n := 0
+	c := t.atStop(th)
 	for _, pa := range info.Paths {
-		follow := followLast(th.tid, &th.args, pa, info)
-		res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pa, follow)
-		t.forgetName(info, res, errno, leave)
+		res, follow, errno, leave := t.resolvePath(c, &th.args, pa, info)
 		if leave {
 			continue
 		}
 		if errno != 0 {
 			return t.fail(th, errno)
 		}
-		if host, rewrite := t.hostFor(th, res, follow); rewrite {
+		if host, rewrite := t.hostFor(c, res, follow); rewrite {
 			hosts[n], regsOf[n] = host, pa.Arg
 			n++
 		}

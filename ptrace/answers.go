@@ -49,6 +49,16 @@ func (t *tracer) nsRootOf(tid int, p *process, info *systable.Info) string {
 	return ""
 }
 
+// inOtherNS says whether tid's mount namespace is not np's. Asked only
+// for processes that may have left it (process.otherNS), so the common
+// case pays nothing. Unreadable, it counts as another one: its files are
+// then looked for under /proc/<tid>/root, which fails rather than reach
+// the wrong ones.
+func (t *tracer) inOtherNS(tid int) bool {
+	ns, ok := nsOf("/proc/" + itoa(tid) + "/ns/mnt")
+	return !ok || ns != t.ownNS
+}
+
 // resolvePath reads and resolves the path argument pa of the call (see
 // lookup.resolveArg), following its last component as the call's flags
 // say, and drops from the lookup cache what the call will change.

@@ -213,63 +213,6 @@ func (t *tracer) enterPaths(th *thread, info *systable.Info) error {
 	return t.ok(th, setRegs(th.tid, &th.regs))
 }
 
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
-
-func atoi(s string) int {
-	n := 0
-	if s == "" {
-		return -1
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return -1
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	return n
-}
-
-// nsID names a namespace by its nsfs inode.
-type nsID struct{ dev, ino uint64 }
-
-func nsOf(path string) (nsID, bool) {
-	var st unix.Stat_t
-	if unix.Stat(path, &st) != nil {
-		return nsID{}, false
-	}
-	return nsID{st.Dev, st.Ino}, true
-}
-
-// inOtherNS says whether tid's mount namespace is not np's. Asked only
-// for processes that may have left it (process.otherNS), so the common
-// case pays nothing. Unreadable, it counts as another one: its files are
-// then looked for under /proc/<tid>/root, which fails rather than reach
-// the wrong ones.
-func (t *tracer) inOtherNS(tid int) bool {
-	ns, ok := nsOf("/proc/" + itoa(tid) + "/ns/mnt")
-	return !ok || ns != t.ownNS
-}
-
 // overlayPathKeys are the options of an overlay mount that name
 // directories; lowerdir's value is a list separated by ':'.
 var overlayPathKeys = map[string]bool{"lowerdir": true, "upperdir": true, "workdir": true, "lowerdir+": true, "datadir+": true}

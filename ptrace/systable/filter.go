@@ -43,15 +43,15 @@ func (l NotifyLevel) String() string {
 // order and takes the listener from it), though mkdirat is otherwise the
 // notification server's.
 func Filter(level NotifyLevel, probe uint64) ([]unix.SockFilter, error) {
-	return FilterFor(Native, ByNr, level, probe)
+	return filterFor(Native, ByNr, level, probe)
 }
 
-// FilterFor builds the filter of architecture a, whose numbers index
+// filterFor builds the filter of architecture a, whose numbers index
 // the table as byNr: the native one for use, either for the tests.
-func FilterFor(a *Arch, byNr map[int]*Info, level NotifyLevel, probe uint64) ([]unix.SockFilter, error) {
+func filterFor(a *Arch, byNr map[int]*Info, level NotifyLevel, probe uint64) ([]unix.SockFilter, error) {
 	verdict := map[int]string{}
 	var nrs []int
-	for _, nr := range TracedNumbers(byNr) {
+	for _, nr := range tracedNumbers(byNr) {
 		verdict[nr] = "trace"
 		if byNr[nr].Act == ActPrctl {
 			verdict[nr] = "prctl"
@@ -61,9 +61,9 @@ func FilterFor(a *Arch, byNr map[int]*Info, level NotifyLevel, probe uint64) ([]
 			verdict[nr] = fmt.Sprintf("open%d", nr)
 		case k == NotifyGetdents && level >= NotifyListings:
 			verdict[nr] = "notify"
-		case k.NeedsOpens() && k != NotifyGetdents && level >= NotifyOpens:
+		case k.needsOpens() && k != NotifyGetdents && level >= NotifyOpens:
 			verdict[nr] = "notify"
-		case k != ViaPtrace && !k.NeedsOpens() && level >= NotifyReads:
+		case k != ViaPtrace && !k.needsOpens() && level >= NotifyReads:
 			verdict[nr] = "notify"
 		}
 		if byNr[nr].NonNull > 0 {
@@ -71,7 +71,7 @@ func FilterFor(a *Arch, byNr map[int]*Info, level NotifyLevel, probe uint64) ([]
 		}
 		nrs = append(nrs, nr)
 	}
-	for _, nr := range RefusedNumbers(byNr) {
+	for _, nr := range refusedNumbers(byNr) {
 		verdict[nr] = "enosys"
 		nrs = append(nrs, nr)
 	}
@@ -121,7 +121,7 @@ func FilterFor(a *Arch, byNr map[int]*Info, level NotifyLevel, probe uint64) ([]
 		if v := verdict[nr]; v == fmt.Sprintf("open%d", nr) {
 			p.Label(v)
 			p.LoadArgLow(int(byNr[nr].Flags))
-			p.JumpIfAnyBit(OpenOnPtrace, "trace")
+			p.JumpIfAnyBit(openOnPtrace, "trace")
 			p.Jump("notify")
 		}
 		if a := byNr[nr].NonNull; a > 0 {

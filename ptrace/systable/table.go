@@ -125,18 +125,18 @@ const (
 
 // needsOpens: the kinds the server can answer only where it can also
 // install and take fds (NotifyOpens).
-func (k NotifyKind) NeedsOpens() bool {
+func (k NotifyKind) needsOpens() bool {
 	return k == NotifyOpen || k == NotifyGetdents || k == NotifyRedo
 }
 
-// OpenOnPtrace are the open flags that keep an open on ptrace: O_PATH,
+// openOnPtrace are the open flags that keep an open on ptrace: O_PATH,
 // because the notification server hands fds over with
 // SECCOMP_IOCTL_NOTIF_ADDFD, whose kernel side takes its source fd with
 // fget(), which refuses O_PATH files (EBADF; libarchive opens directories
 // that way, as Nix's channel unpacking showed). Opens that create go to
 // the server: it lets most through, and makes the others with the
 // caller's umask (notifier.create).
-const OpenOnPtrace = unix.O_PATH
+const openOnPtrace = unix.O_PATH
 
 // CacheEffect: which calls change what a cached lookup would say.
 type CacheEffect uint8
@@ -325,7 +325,7 @@ var Numbers = Native.Numbers
 
 // index maps numbers to rows; every row must have a number or be listed in
 // a.Absent, and every number must have a row.
-func (a *Arch) Index(rows []Info) (map[int]*Info, error) {
+func (a *Arch) index(rows []Info) (map[int]*Info, error) {
 	out := make(map[int]*Info, len(rows))
 	seen := map[string]bool{}
 	for i := range rows {
@@ -366,15 +366,15 @@ func (a *Arch) Index(rows []Info) (map[int]*Info, error) {
 }
 
 func mustIndex(rows []Info, a *Arch) map[int]*Info {
-	m, err := a.Index(rows)
+	m, err := a.index(rows)
 	if err != nil {
 		panic("ptrace syscall table: " + err.Error()) // a programming error, caught by every test
 	}
 	return m
 }
 
-// TracedNumbers lists, sorted, the numbers the filter traps (RET_TRACE).
-func TracedNumbers(nrs map[int]*Info) []int {
+// tracedNumbers lists, sorted, the numbers the filter traps (RET_TRACE).
+func tracedNumbers(nrs map[int]*Info) []int {
 	var out []int
 	for nr, r := range nrs {
 		if r.Act != ActRefuse {
@@ -385,8 +385,8 @@ func TracedNumbers(nrs map[int]*Info) []int {
 	return out
 }
 
-// RefusedNumbers lists, sorted, the numbers the filter refuses (ENOSYS).
-func RefusedNumbers(nrs map[int]*Info) []int {
+// refusedNumbers lists, sorted, the numbers the filter refuses (ENOSYS).
+func refusedNumbers(nrs map[int]*Info) []int {
 	var out []int
 	for nr, r := range nrs {
 		if r.Act == ActRefuse {

@@ -20,7 +20,7 @@ var arches = []*Arch{&X86_64, &AArch64}
 func TestFilterAndDispatcherAgree(t *testing.T) {
 	for _, a := range arches {
 		t.Run(a.Name, func(t *testing.T) {
-			byNr, err := a.Index(Table)
+			byNr, err := a.index(Table)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +76,7 @@ func TestAArch64HasOnlyAtCalls(t *testing.T) {
 
 func checkFilter(t *testing.T, a *Arch, byNr map[int]*Info, level NotifyLevel) {
 	notify := level
-	prog, err := FilterFor(a, byNr, level, 0)
+	prog, err := filterFor(a, byNr, level, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +128,9 @@ func checkFilter(t *testing.T, a *Arch, byNr map[int]*Info, level NotifyLevel) {
 			}
 		case info.Notify == NotifyGetdents && level >= NotifyListings:
 			want = unix.SECCOMP_RET_USER_NOTIF
-		case info.Notify.NeedsOpens() && info.Notify != NotifyGetdents && level >= NotifyOpens: // the redo calls
+		case info.Notify.needsOpens() && info.Notify != NotifyGetdents && level >= NotifyOpens: // the redo calls
 			want = unix.SECCOMP_RET_USER_NOTIF
-		case info.Notify != ViaPtrace && !info.Notify.NeedsOpens() && level >= NotifyReads:
+		case info.Notify != ViaPtrace && !info.Notify.needsOpens() && level >= NotifyReads:
 			want = unix.SECCOMP_RET_USER_NOTIF
 		default:
 			want = unix.SECCOMP_RET_TRACE
@@ -171,7 +171,7 @@ func checkFilter(t *testing.T, a *Arch, byNr map[int]*Info, level NotifyLevel) {
 // TestTableRowsAreConsistent: every row is complete for its Action.
 func TestTableRowsAreConsistent(t *testing.T) {
 	for _, a := range arches {
-		if _, err := a.Index(Table); err != nil {
+		if _, err := a.index(Table); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -196,12 +196,12 @@ func TestTableRowsAreConsistent(t *testing.T) {
 	// The index refuses a number without a row and a row without a number.
 	bad := *Native
 	bad.Numbers = map[string]int{"nosuchcall": 1}
-	if _, err := bad.Index(Table); err == nil {
+	if _, err := bad.index(Table); err == nil {
 		t.Error("index accepted a number without a row")
 	}
 	rows := append([]Info{}, Table...)
 	rows = append(rows, Info{Name: "newcall", Act: ActPaths})
-	if _, err := Native.Index(rows); err == nil {
+	if _, err := Native.index(rows); err == nil {
 		t.Error("index accepted a row without a number")
 	}
 	bad = AArch64
@@ -210,7 +210,7 @@ func TestTableRowsAreConsistent(t *testing.T) {
 		bad.Numbers[k] = v
 	}
 	bad.Numbers["open"] = 1024
-	if _, err := bad.Index(Table); err == nil {
+	if _, err := bad.index(Table); err == nil {
 		t.Error("index accepted a row both numbered and absent")
 	}
 }
@@ -226,11 +226,11 @@ func TestProbeCallAlwaysStops(t *testing.T) {
 
 func checkProbeCall(t *testing.T, a *Arch) {
 	const probe = 0x7f0012345678
-	byNr, err := a.Index(Table)
+	byNr, err := a.index(Table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog, err := FilterFor(a, byNr, NotifyListings, probe)
+	prog, err := filterFor(a, byNr, NotifyListings, probe)
 	if err != nil {
 		t.Fatal(err)
 	}

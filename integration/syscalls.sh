@@ -104,8 +104,8 @@ runuser -u nptest -- env -i PATH=/usr/bin:/bin LANG=C.UTF-8 bash "$work/workload
 census=build/syscalls-$(uname -m).txt
 mkdir -p build
 case $(uname -m) in
-x86_64) numbers=ptrace/systable/sysnum_x86_64.go ;;
-aarch64) numbers=ptrace/systable/sysnum_aarch64.go ;;
+x86_64) numbers=internal/sysnum/x86_64.go ;;
+aarch64) numbers=internal/sysnum/aarch64.go ;;
 esac
 cat "$work"/w/out/*.sc | sed -nE 's/^[0-9]+ +([a-z_0-9]+)\(.*/\1/p' | sort | uniq -c |
 	while read -r count name; do

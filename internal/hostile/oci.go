@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/internal/bpf"
-	"github.com/np-portable/np/ptrace/systable"
+	"github.com/np-portable/np/internal/sysnum"
 )
 
 // A container engine's seccomp profile (Docker's default.json, Podman's
@@ -498,8 +498,8 @@ func isDir(path string) bool {
 }
 
 // syscallNumber is name's number on this architecture, from np's one list
-// of numbers (ptrace/systable, generated from golang.org/x/sys/unix).
+// of numbers (internal/sysnum, generated from golang.org/x/sys/unix).
 func syscallNumber(name string) (uint32, bool) {
-	nr, ok := systable.Native.Syscalls[name]
+	nr, ok := sysnum.Native[name]
 	return uint32(nr), ok
 }

@@ -7,11 +7,9 @@
 // traps exactly the table's calls and refuses the rest of what the tracer
 // cannot translate.
 //
-// The system call numbers are written once per architecture:
-// sysnum_x86_64.go and sysnum_aarch64.go are generated from
-// golang.org/x/sys/unix (go generate, mksysnum), the table's rows take
-// their numbers from them, and a test checks every one against x/sys.
-// Both architectures are compiled on every build host, so the table and
+// The rows take their numbers from np's one list of system call numbers
+// (internal/sysnum: generated from golang.org/x/sys/unix, every number
+// checked against it). Both architectures are compiled on every build host, so the table and
 // the filter are checked for each in the BPF interpreter
 // (internal/bpf); the tests need no tracee, no user and no privilege.
 // pathless.txt lists the calls Nix makes that need no row, with the

@@ -1,8 +1,5 @@
 package systable
 
-//go:generate go run ./mksysnum -arch amd64 -var sysnumX86_64 -out sysnum_x86_64.go
-//go:generate go run ./mksysnum -arch arm64 -var sysnumAArch64 -out sysnum_aarch64.go
-
 import (
 	"fmt"
 	"sort"
@@ -296,14 +293,11 @@ type Arch struct {
 	X32Bit uint32
 	// MaxKnownSyscall: numbers above it are refused with ENOSYS.
 	MaxKnownSyscall int
-	// Syscalls are all the calls of the architecture, by name: the one
-	// list of numbers np has (sysnum_<arch>.go, generated from
-	// golang.org/x/sys/unix), which the OCI profile compiler of the tests'
-	// hostile hosts uses too. Numbers are the calls of the Table that
-	// exist here; Absent, the rows that have no call here.
-	Syscalls map[string]int
-	Numbers  map[string]int
-	Absent   map[string]bool
+	// Numbers are the calls of the Table that exist here, taken from
+	// np's one list of numbers (internal/sysnum, generated from
+	// golang.org/x/sys/unix); Absent, the rows that have no call here.
+	Numbers map[string]int
+	Absent  map[string]bool
 }
 
 // rowNumbers picks the Table's calls out of all of an architecture's.

@@ -1,6 +1,9 @@
 package systable
 
-import "golang.org/x/sys/unix"
+import (
+	"github.com/np-portable/np/internal/sysnum"
+	"golang.org/x/sys/unix"
+)
 
 // AArch64 is the syscall table's data for arm64 (see table_x86_64.go;
 // table_arm64.go makes it Native). arm64 uses the asm-generic
@@ -14,10 +17,7 @@ var AArch64 = Arch{
 	AuditArchCompat: unix.AUDIT_ARCH_ARM,
 	X32Bit:          0, // no such ABI
 	MaxKnownSyscall: 469,
-	// Its calls, generated from golang.org/x/sys/unix (mksysnum), and
-	// among them the rows'.
-	Syscalls: sysnumAArch64,
-	Numbers:  rowNumbers(sysnumAArch64),
+	Numbers:         rowNumbers(sysnum.AArch64),
 	// Rows with no call on arm64: the old path calls, of which only the
 	// *at forms exist (and uselib, an a.out relic).
 	Absent: map[string]bool{

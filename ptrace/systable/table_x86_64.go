@@ -1,6 +1,9 @@
 package systable
 
-import "golang.org/x/sys/unix"
+import (
+	"github.com/np-portable/np/internal/sysnum"
+	"golang.org/x/sys/unix"
+)
 
 // X86_64 is the syscall table's data for x86_64. It is compiled on
 // every architecture (the file name carries no GOARCH) so that the check
@@ -17,10 +20,7 @@ var X86_64 = Arch{
 	// Numbers above it are refused with ENOSYS (a newer call may take a
 	// path the tracer would not see; libcs fall back).
 	MaxKnownSyscall: 469,
-	// Its calls, generated from golang.org/x/sys/unix (mksysnum), and
-	// among them the rows'.
-	Syscalls: sysnumX86_64,
-	Numbers:  rowNumbers(sysnumX86_64),
+	Numbers:         rowNumbers(sysnum.X86_64),
 	// Every row has a call on x86_64.
 	Absent: map[string]bool{},
 }

@@ -114,7 +114,7 @@ integration: bin/np test-setup $(PROFILES)
 	bash integration/run.sh
 
 # The system calls np's Nix makes (strace -f inside ns, as nptest), each
-# checked against the tracer's table or ptrace/pathless.txt (about 30 s).
+# checked against the tracer's table or ptrace/systable/pathless.txt (about 30 s).
 syscalls: bin/np test-setup
 	bash integration/syscalls.sh
 

@@ -4,8 +4,8 @@
 # flakes from a path and from a local git repository, the fetchers of local
 # files, channels, nix-shell) under `strace -f` inside np's ns runtime as
 # the unprivileged user nptest, and prints every call made, marking those the
-# tracer's syscall table (ptrace/table.go) has no row for. Each such call
-# must have its reason to need none in ptrace/pathless.txt; the script fails
+# tracer's syscall table (ptrace/systable/table.go) has no row for. Each such call
+# must have its reason to need none in ptrace/systable/pathless.txt; the script fails
 # naming any call that has neither (a new Nix, a new library).
 #
 #   bash integration/syscalls.sh [BIN]      # BIN defaults to bin/np; as root (it drops to nptest)
@@ -104,22 +104,22 @@ runuser -u nptest -- env -i PATH=/usr/bin:/bin LANG=C.UTF-8 bash "$work/workload
 census=build/syscalls-$(uname -m).txt
 mkdir -p build
 case $(uname -m) in
-x86_64) numbers=ptrace/table_x86_64.go ;;
-aarch64) numbers=ptrace/table_aarch64.go ;;
+x86_64) numbers=internal/sysnum/x86_64.go ;;
+aarch64) numbers=internal/sysnum/aarch64.go ;;
 esac
 cat "$work"/w/out/*.sc | sed -nE 's/^[0-9]+ +([a-z_0-9]+)\(.*/\1/p' | sort | uniq -c |
 	while read -r count name; do
 		if [[ $name == syscall_0x* ]]; then
 			nr=$((16#${name#syscall_0x}))
-			known=$(grep -oE '"[a-z0-9_]+": '"$nr"'[,}]' "$numbers" | cut -d'"' -f2 || true)
+			known=$(grep -oE '"[a-z0-9_]+": +'"$nr"'[,}]' "$numbers" | cut -d'"' -f2 || true)
 			name=${known:-$name}
 		fi
 		echo "$name $count"
 	done | LC_ALL=C sort >"$census"
 
 # The table's rows: every name quoted at the start of a row in table.go.
-known=$(grep -oE '(name: |row\(|rowf\()"[a-z0-9_]+"' ptrace/table.go | grep -oE '"[a-z0-9_]+"' | tr -d '"' | sort -u)
-pathless=$(sed '/^#/d; /^$/d' ptrace/pathless.txt | awk '{ print $1 }' | sort -u)
+known=$(grep -oE '(Name: |row\(|rowf\()"[a-z0-9_]+"' ptrace/systable/table.go | grep -oE '"[a-z0-9_]+"' | tr -d '"' | sort -u)
+pathless=$(sed '/^#/d; /^$/d' ptrace/systable/pathless.txt | awk '{ print $1 }' | sort -u)
 unknown=0
 while read -r name count; do
 	if grep -qxF "$name" <<<"$known"; then
@@ -131,5 +131,5 @@ while read -r name count; do
 		unknown=$((unknown + 1))
 	fi
 done <"$census"
-echo "syscalls: $(wc -l <"$census") calls made, $unknown with neither a table row nor a reason in ptrace/pathless.txt"
+echo "syscalls: $(wc -l <"$census") calls made, $unknown with neither a table row nor a reason in ptrace/systable/pathless.txt"
 [ "$unknown" -eq 0 ]

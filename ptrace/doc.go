@@ -12,7 +12,7 @@
 //     (PTRACE_SEIZE, PTRACE_O_EXITKILL: if np dies, no tracee runs on).
 //  2. The stub reads the spec from a pipe (so it does nothing untraced),
 //     installs the seccomp filter derived from the syscall table
-//     (table.go, filter.go), and makes one probe call from which the
+//     (package systable), and makes one probe call from which the
 //     tracer learns the kernel's order of seccomp and syscall-enter stops
 //     (Linux 4.8 swapped them) and takes the filter's notification
 //     listener. Then it changes to Dir, finds the program on the PATH as
@@ -21,13 +21,13 @@
 //     fork, vfork, clone and exec events, group-stops (PTRACE_LISTEN keeps
 //     ^Z working), signals (delivered as they come) and the filter's
 //     SECCOMP_RET_TRACE stops, where syscalls.go translates path
-//     arguments: resolve.go resolves the guest path component by
+//     arguments: package guestpath resolves the guest path component by
 //     component on the host (symlinks into /nix, ".." out of it, ELOOP,
 //     trailing slashes) and says whether the kernel, left alone, would
 //     reach another file; only then is the path rewritten, into a scratch
 //     area the tracer maps into the process (scratch.go), and the
 //     registers restored at the exit stop. execve is planned in the tracer
-//     (execve.go): #! lines are expanded and an ELF whose interpreter is
+//     (execve.go, with package execplan): #! lines are expanded and an ELF whose interpreter is
 //     under /nix runs as "ld.so --argv0 ARGV0 PROG ARGS", with
 //     /proc/self/exe answered from the tracer. getcwd, readlink of /proc
 //     links, getdents64 of / (a "nix" entry) and unix socket names are
@@ -40,7 +40,10 @@
 //     itself (an open by opening the host path and installing the fd in
 //     the caller, a file it makes with the caller's umask, a listing of /
 //     through a copy of the caller's fd in rootdir.go, a mkdir or rename
-//     by making the same call on host paths in redo.go). A notification costs a fraction of a ptrace stop (about
+//     by making the same call on host paths in redo.go). Both paths take
+//     their answers from answers.go: the call's resolved paths, the host
+//     path the kernel is given, /proc links, getcwd, listings of /; the
+//     server only makes the call itself. A notification costs a fraction of a ptrace stop (about
 //     4 µs against 20-60 µs measured on a 2-vCPU VM, where a stop's
 //     cross-CPU wake-ups dominate; Linux >= 6.6 wakes the server on the
 //     caller's CPU) and is served beside the tracer thread.
@@ -60,5 +63,5 @@
 // paths; sendmsg's address is not translated; io_uring, open_by_handle_at
 // and the new mount API are refused with ENOSYS; a process outside the
 // traced tree that replaces a directory by a symlink may be seen late (the
-// lookup cache, fscache.go).
+// lookup cache, guestpath.CachedFS).
 package ptrace

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/np-portable/np/ptrace/guestpath"
+	"github.com/np-portable/np/ptrace/systable"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -16,8 +18,8 @@ import (
 // enterReadlink: /proc/<pid>/{exe,cwd,root,fd/N,...} are read by the
 // tracer and answered with guest paths; other links are translated like
 // any path (a store symlink's text already is a guest path).
-func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
-	pa := info.paths[0]
+func (t *tracer) enterReadlink(th *thread, info *systable.Info) error {
+	pa := info.Paths[0]
 	res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pa, false)
 	if leave {
 		return nil
@@ -25,30 +27,20 @@ func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
 	if errno != 0 {
 		return t.fail(th, errno)
 	}
-	if !res.proc {
+	if !res.Proc {
 		return t.enterPaths(th, info)
 	}
-	var text string
-	if p := t.exeOf(th.tid, th.proc, res.guest); p != nil && p.exeGuest != "" {
-		text = p.exeGuest
-	} else {
-		// The tracer's own view of the tracee's /proc entry.
-		if !strings.Contains(res.guest[len("/proc/"):], "/") {
-			return nil // readlink of /proc/self itself: the kernel knows best
-		}
-		host, err := t.lk.procfs.readlink(t.procLinkForTracer(th, res.guest))
-		if err != nil {
-			return t.fail(th, toErrno(err))
-		}
-		text = t.res.toGuest(host)
+	text, errno, ok := t.procLinkText(t.atStop(th), res)
+	if !ok {
+		return nil // readlink of /proc/self itself: the kernel knows best
 	}
-	buf, size := arg(&th.regs, int(pa.arg)+1), int64(arg(&th.regs, int(pa.arg)+2))
-	if int32(size) <= 0 {
-		return t.fail(th, unix.EINVAL)
+	if errno != 0 {
+		return t.fail(th, errno)
 	}
-	b := []byte(text)
-	if int64(len(b)) > int64(int32(size)) {
-		b = b[:int32(size)]
+	buf, size := arg(&th.regs, int(pa.Arg)+1), int64(arg(&th.regs, int(pa.Arg)+2))
+	b, errno := linkReply(text, int32(size))
+	if errno != 0 {
+		return t.fail(th, errno)
 	}
 	if err := writeMem(th.tid, buf, b); err != nil {
 		return t.fail(th, unix.EFAULT)
@@ -58,34 +50,26 @@ func (t *tracer) enterReadlink(th *thread, info *sysInfo) error {
 
 // enterGetcwd answers getcwd when the cwd is under the Nix dir.
 func (t *tracer) enterGetcwd(th *thread) error {
-	host, err := t.lk.procfs.readlink(t.lk.procPath(th.tid, "cwd"))
-	if err != nil || !strings.HasPrefix(host, "/") {
-		return nil
-	}
-	guest := t.res.toGuest(host)
-	if guest == host {
-		return nil
-	}
 	buf, size := arg(&th.regs, 0), arg(&th.regs, 1)
-	if uint64(len(guest)+1) > size {
-		return t.fail(th, unix.ERANGE)
+	b, errno, ok := t.cwdReply(t.atStop(th), size)
+	if !ok {
+		return nil
 	}
-	if err := writeMem(th.tid, buf, cstring(guest)); err != nil {
+	if errno != 0 {
+		return t.fail(th, errno)
+	}
+	if err := writeMem(th.tid, buf, b); err != nil {
 		return t.fail(th, unix.EFAULT)
 	}
-	return t.succeed(th, int64(len(guest)+1))
+	return t.succeed(th, int64(len(b)))
 }
 
 // enterGetdents asks for the exit stop of a getdents64 of a directory
 // stream on / that still owes its "nix" entry: one that begins (its
 // position is 0) or one whose earlier batches had no room for it.
 func (t *tracer) enterGetdents(th *thread) error {
-	if t.hostNix {
-		return nil
-	}
 	fd := int(int32(arg(&th.regs, 0)))
-	host, err := t.lk.procfs.readlink(t.lk.procPath(th.tid, "fd/"+itoa(fd)))
-	if err != nil || host != "/" {
+	if !t.listsRoot(t.atStop(th), fd) {
 		return nil
 	}
 	p := th.proc
@@ -113,7 +97,7 @@ func (t *tracer) exitGetdents(th *thread) error {
 	if n < 0 || n+nixEntryLen > count {
 		return nil
 	}
-	ent, ok := nixEntry(t.res.nixDir)
+	ent, ok := nixEntry(t.res.NixDir)
 	if !ok || writeMem(th.tid, arg(&th.saved, 1)+uint64(n), ent) != nil {
 		return nil
 	}
@@ -147,31 +131,31 @@ func readSockaddrUn(tid int, addr uint64, n int) (string, bool) {
 
 // enterSockaddr translates the path of a unix socket address (bind,
 // connect).
-func (t *tracer) enterSockaddr(th *thread, info *sysInfo) error {
+func (t *tracer) enterSockaddr(th *thread, info *systable.Info) error {
 	r := &th.regs
-	saReg := int(info.aux)
+	saReg := int(info.Aux)
 	path, ok := readSockaddrUn(th.tid, arg(r, saReg), int(uint32(arg(r, saReg+1))))
 	if !ok {
 		return nil
 	}
-	follow := info.name != "bind"
+	follow := info.Name != "bind"
 	base := "/"
 	if path[0] != '/' {
 		if base, ok = t.lk.baseDir(th.tid, &th.args, -1); !ok {
 			return nil
 		}
 	}
-	res, errno := t.res.resolveIn(t.lk.nsRoot, base, path, follow)
+	res, errno := t.res.ResolveIn(t.lk.nsRoot, base, path, follow)
 	if errno != 0 {
-		if res.crossed {
+		if res.Crossed {
 			return t.fail(th, errno)
 		}
 		return nil
 	}
-	if !res.crossed {
+	if !res.Crossed {
 		return nil
 	}
-	host := t.res.hostPath(res)
+	host := t.res.HostPath(res)
 	if len(host) >= sunPathMax {
 		var err error
 		if host, err = t.sockets.shortName(host); err != nil {
@@ -211,7 +195,7 @@ func (t *tracer) exitSockname(th *thread) error {
 		return nil
 	}
 	guest := t.sockets.longName(host)
-	guest = t.res.toGuest(guest)
+	guest = t.res.ToGuest(guest)
 	if guest == host {
 		return nil
 	}
@@ -250,7 +234,7 @@ type sockDirs struct {
 }
 
 func (s *sockDirs) shortName(host string) (string, error) {
-	dir, name := parentDir(host), host[strings.LastIndexByte(host, '/')+1:]
+	dir, name := guestpath.ParentDir(host), host[strings.LastIndexByte(host, '/')+1:]
 	if s.fds == nil {
 		s.fds, s.links, s.names = map[string]int{}, map[string]string{}, map[string]string{}
 	}

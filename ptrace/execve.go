@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"strings"
 
+	"github.com/np-portable/np/ptrace/execplan"
+	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,10 +21,6 @@ import (
 // (glibc >= 2.33 and musl know --argv0). /proc/<pid>/exe then names the
 // loader, so the tracer remembers the program (process.exeGuest/exeHost)
 // and answers readlink, open and execve of it.
-
-// maxInterpreters is how many #! levels the kernel follows (its
-// recursion limit of binfmt handlers).
-const maxInterpreters = 4
 
 // execPlan is an execve the tracer changed, kept until the exec event:
 // the program the process will run (process.exeGuest/exeHost).
@@ -62,32 +60,32 @@ func (t *tracer) enterExecveat(th *thread) error {
 // it when the kernel, left alone, would get it wrong.
 func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 	r := &th.regs
-	res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pathArg{arg: a.path, dirfd: a.dirfd, follow: followYes}, true)
+	res, errno, leave := t.lk.resolveArg(th.tid, &th.args, systable.PathArg{Arg: a.path, Dirfd: a.dirfd, Follow: systable.FollowYes}, true)
 	if leave {
 		return nil
 	}
 	if errno != 0 {
 		return t.fail(th, errno)
 	}
-	crossed := res.crossed
-	progGuest := res.guest
+	crossed := res.Crossed
+	progGuest := res.Guest
 	var progHost string
 	switch {
-	case res.proc:
-		p := t.exeOf(th.tid, th.proc, res.guest)
+	case res.Proc:
+		p := t.exeOf(th.tid, th.proc, res.Guest)
 		if p != nil && p.exeHost != "" {
 			progGuest, progHost, crossed = p.exeGuest, p.exeHost, true
 			break
 		}
 		// /proc/self/fd/N (fexecve) and the like: the file it names.
-		host, err := t.lk.procfs.readlink(t.procLinkForTracer(th, res.guest))
+		host, err := t.lk.procfs.Readlink(procForTracer(th.tid, res.Guest))
 		if err != nil || !strings.HasPrefix(host, "/") || strings.HasSuffix(host, " (deleted)") {
 			return nil
 		}
-		progHost, progGuest = host, t.res.toGuest(host)
+		progHost, progGuest = host, t.res.ToGuest(host)
 		crossed = crossed || progGuest != host
 	default:
-		progHost = t.res.toHost(progGuest)
+		progHost = t.res.ToHost(progGuest)
 	}
 
 	// argv and the path as given are read only when the exec is changed.
@@ -116,23 +114,23 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 	plan := &execPlan{exeGuest: progGuest, exeHost: progHost}
 	filename := progHost
 	for depth := 0; ; depth++ {
-		st, errno := checkExecutable(progHost)
+		st, errno := execplan.CheckExecutable(progHost)
 		if errno != 0 {
 			if !crossed {
 				return nil // the kernel says the same
 			}
 			return t.fail(th, errno)
 		}
-		hdr, err := t.headers.get(progHost, &st)
+		hdr, err := t.headers.Get(progHost, &st)
 		if err != nil {
 			// Unreadable (execute-only): the kernel must decide.
 			break
 		}
 		if bytes.HasPrefix(hdr, []byte("#!")) {
-			if depth >= maxInterpreters {
+			if depth >= execplan.MaxInterpreters {
 				return t.fail(th, unix.ELOOP)
 			}
-			interp, opt, ok := parseShebang(hdr)
+			interp, opt, ok := execplan.ParseShebang(hdr)
 			if !ok {
 				if !crossed {
 					return nil
@@ -160,15 +158,15 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 					return nil
 				}
 			}
-			ires, errno := t.res.resolve(base, interp, true)
+			ires, errno := t.res.Resolve(base, interp, true)
 			if errno != 0 {
-				if !crossed && !ires.crossed {
+				if !crossed && !ires.Crossed {
 					return nil
 				}
 				return t.fail(th, errno)
 			}
-			crossed = crossed || ires.crossed
-			progGuest, progHost = ires.guest, t.res.toHost(ires.guest)
+			crossed = crossed || ires.Crossed
+			progGuest, progHost = ires.Guest, t.res.ToHost(ires.Guest)
 			plan.exeGuest, plan.exeHost, filename = progGuest, progHost, progHost
 			continue
 		}
@@ -178,18 +176,18 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 			}
 			return t.fail(th, unix.ENOEXEC)
 		}
-		interp, ok := elfInterp(progHost, hdr)
+		interp, ok := execplan.ELFInterp(progHost, hdr)
 		if !ok || interp == "" {
 			break // static, or unreadable headers: the kernel decides
 		}
-		ires, errno := t.res.resolve("/", interp, true)
-		if errno != 0 && !ires.crossed {
+		ires, errno := t.res.Resolve("/", interp, true)
+		if errno != 0 && !ires.Crossed {
 			break // a host interpreter: the kernel finds it (or says ENOENT)
 		}
 		if errno != 0 {
 			return t.fail(th, unix.ENOENT) // what the kernel says of a missing interpreter
 		}
-		if !ires.crossed {
+		if !ires.Crossed {
 			break
 		}
 		// Run the program through its translated loader.
@@ -206,7 +204,7 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 			tailFrom = 1
 		}
 		head = newHead
-		filename = t.res.toHost(ires.guest)
+		filename = t.res.ToHost(ires.Guest)
 		crossed = true
 		break
 	}
@@ -214,10 +212,10 @@ func (t *tracer) planExec(th *thread, a execArgs, isExecveat bool) error {
 		return nil
 	}
 	// The process is named after the path it was exec'd by, as natively
-	// (see execname.go), not after its loader or interpreter.
+	// (see execplan.Links), not after its loader or interpreter.
 	if g := given(); g != "" {
 		if name := g[strings.LastIndexByte(g, '/')+1:]; name != filename[strings.LastIndexByte(filename, '/')+1:] {
-			if link, ok := t.links.named(filename, name); ok {
+			if link, ok := t.links.Named(filename, name); ok {
 				filename = link
 			}
 		}
@@ -284,7 +282,7 @@ func (t *tracer) writeExec(th *thread, a execArgs, isExecveat bool, filename str
 	if isExecveat {
 		// Becomes execve(filename, argv, envp).
 		envp := arg(r, 3)
-		setNr(r, sysNumbers["execve"])
+		setNr(r, systable.Numbers["execve"])
 		setArg(r, 2, envp)
 	}
 	setArg(r, 0, base)
@@ -292,178 +290,6 @@ func (t *tracer) writeExec(th *thread, a execArgs, isExecveat bool, filename str
 	th.exec = plan
 	th.exit = exitExecve
 	return t.ok(th, setRegs(th.tid, r))
-}
-
-// procLinkForTracer turns a tracee's /proc/self/... into a path the
-// tracer can read for it.
-func (t *tracer) procLinkForTracer(th *thread, guest string) string {
-	rest := guest[len("/proc/"):]
-	who, tail := rest, ""
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		who, tail = rest[:i], rest[i+1:]
-	}
-	if who == "self" || who == "thread-self" {
-		return t.lk.procPath(th.tid, tail)
-	}
-	return guest
-}
-
-// checkExecutable is execve's own check: a regular file the caller may
-// execute, else EACCES (ENOENT and the like as they come).
-func checkExecutable(host string) (unix.Stat_t, unix.Errno) {
-	var st unix.Stat_t
-	if err := unix.Stat(host, &st); err != nil {
-		return st, toErrno(err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return st, unix.EACCES
-	}
-	if err := unix.Faccessat(unix.AT_FDCWD, host, unix.X_OK, unix.AT_EACCESS); err != nil {
-		return st, toErrno(err)
-	}
-	return st, 0
-}
-
-// headerCache keeps the first bytes of programs exec'd, keyed by what
-// stat says of them (a changed file has another inode, size or mtime):
-// a shell loop execs the same few programs thousands of times.
-type headerCache map[headerKey][]byte
-
-type headerKey struct {
-	dev, ino, size uint64
-	mtime, mtimeNs int64
-}
-
-// maxHeaders bounds the cache (4 KiB each).
-const maxHeaders = 512
-
-func (c *headerCache) get(host string, st *unix.Stat_t) ([]byte, error) {
-	k := headerKey{dev: st.Dev, ino: st.Ino, size: uint64(st.Size), mtime: st.Mtim.Sec, mtimeNs: st.Mtim.Nsec}
-	if h, ok := (*c)[k]; ok {
-		return h, nil
-	}
-	h, err := readHeader(host)
-	if err != nil {
-		return nil, err
-	}
-	if *c == nil || len(*c) >= maxHeaders {
-		*c = headerCache{}
-	}
-	(*c)[k] = h
-	return h, nil
-}
-
-// headerSize covers a #! line (the kernel reads 256 bytes), and usually
-// an ELF header, its program headers and the interpreter's name: one read
-// answers all the planning needs.
-const headerSize = 4096
-
-func readHeader(host string) ([]byte, error) {
-	fd, err := unix.Open(host, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	b := make([]byte, headerSize)
-	n, err := unix.Pread(fd, b, 0)
-	if err != nil {
-		return nil, err
-	}
-	return b[:n], nil
-}
-
-// parseShebang splits a #! line as the kernel does: the interpreter is
-// the first word, the rest of the line (trimmed) one optional argument.
-func parseShebang(hdr []byte) (interp, opt string, ok bool) {
-	line := hdr[2:]
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i]
-	}
-	s := strings.Trim(string(line), " \t")
-	if s == "" {
-		return "", "", false
-	}
-	if i := strings.IndexAny(s, " \t"); i >= 0 {
-		interp, opt = s[:i], strings.Trim(s[i:], " \t")
-	} else {
-		interp = s
-	}
-	if i := strings.IndexByte(interp, 0); i >= 0 {
-		interp = interp[:i]
-	}
-	return interp, opt, interp != ""
-}
-
-// elfInterp returns the PT_INTERP of the ELF file at host ("" if none).
-func elfInterp(host string, hdr []byte) (string, bool) {
-	if len(hdr) < 64 {
-		return "", false
-	}
-	le := binary.LittleEndian
-	var phoff uint64
-	var phentsize, phnum int
-	minEntry := 56 // Elf64_Phdr
-	switch hdr[4] {
-	case 2: // ELFCLASS64
-		phoff, phentsize, phnum = le.Uint64(hdr[32:]), int(le.Uint16(hdr[54:])), int(le.Uint16(hdr[56:]))
-	case 1: // ELFCLASS32
-		phoff, phentsize, phnum = uint64(le.Uint32(hdr[28:])), int(le.Uint16(hdr[42:])), int(le.Uint16(hdr[44:]))
-		minEntry = 32 // Elf32_Phdr
-	default:
-		return "", false
-	}
-	if phnum == 0 || phnum > 256 {
-		return "", true
-	}
-	if phentsize < minEntry {
-		return "", false // malformed: the kernel decides
-	}
-	// read returns size bytes at off, from hdr when it has them.
-	fd := -1
-	defer func() {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-	}()
-	read := func(off, size uint64) ([]byte, bool) {
-		if off+size <= uint64(len(hdr)) && off+size >= off {
-			return hdr[off : off+size], true
-		}
-		if fd < 0 {
-			var err error
-			if fd, err = unix.Open(host, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-				return nil, false
-			}
-		}
-		b := make([]byte, size)
-		n, err := unix.Pread(fd, b, int64(off))
-		return b, err == nil && n == len(b)
-	}
-	ph, ok := read(phoff, uint64(phentsize*phnum))
-	if !ok {
-		return "", false
-	}
-	for i := 0; i < phnum; i++ {
-		e := ph[i*phentsize:]
-		if le.Uint32(e) != 3 { // PT_INTERP
-			continue
-		}
-		var off, size uint64
-		if hdr[4] == 2 {
-			off, size = le.Uint64(e[8:]), le.Uint64(e[32:])
-		} else {
-			off, size = uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[16:]))
-		}
-		if size == 0 || size > unix.PathMax {
-			return "", false
-		}
-		b, ok := read(off, size)
-		if !ok {
-			return "", false
-		}
-		return strings.TrimRight(string(b), "\x00"), true
-	}
-	return "", true
 }
 
 // readPointers reads a NULL-terminated array of pointers (argv).

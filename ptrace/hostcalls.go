@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/np-portable/np/ptrace/systable"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -75,16 +76,16 @@ func (h hostCalls) mem() memMethod {
 //
 // The listener itself reaches the tracer over a socket (SCM_RIGHTS), which
 // no profile refuses.
-func (h hostCalls) notify() notifyLevel {
+func (h hostCalls) notify() systable.NotifyLevel {
 	switch {
 	case !h.listener || h.mem() == memPeek:
-		return notifyNone
+		return systable.NotifyNone
 	case !h.closeRange || !h.ownFS || !h.killableRecv:
-		return notifyReads
+		return systable.NotifyReads
 	case !h.pidfdGetfd:
-		return notifyOpens
+		return systable.NotifyOpens
 	}
-	return notifyListings
+	return systable.NotifyListings
 }
 
 func (h hostCalls) String() string {
@@ -177,3 +178,9 @@ func probeHostCalls() hostCalls {
 }
 
 func procMemPath(pid int) string { return "/proc/" + itoa(pid) + "/mem" }
+
+// notifyLevel and notifyNone are the table's names for the filter's
+// levels, under the names the launcher's files (run.go, wire.go) use.
+type notifyLevel = systable.NotifyLevel
+
+const notifyNone = systable.NotifyNone

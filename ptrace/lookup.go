@@ -1,14 +1,18 @@
 package ptrace
 
-import "golang.org/x/sys/unix"
+import (
+	"github.com/np-portable/np/ptrace/guestpath"
+	"github.com/np-portable/np/ptrace/systable"
+	"golang.org/x/sys/unix"
+)
 
 // lookup reads and resolves tracee paths. The tracer and the notification
 // server each have their own (their buffers are not shared); the resolver
 // and its cache are.
 type lookup struct {
-	res    *resolver
+	res    *guestpath.Resolver
 	mem    memReader
-	procfs realFS // /proc links, read afresh every time
+	procfs guestpath.RealFS // /proc links, read afresh every time
 	buf    []byte
 	// nsRoot is "/proc/<tid>/root" while a call of a process in another
 	// mount namespace than np's is decided, else "": lookups go through
@@ -42,28 +46,28 @@ func appendInt(b []byte, n int) []byte {
 
 // followLast decides whether the last component of pa is followed, from
 // the call's arguments.
-func followLast(tid int, args *[6]uint64, pa pathArg, info *sysInfo) bool {
+func followLast(tid int, args *[6]uint64, pa systable.PathArg, info *systable.Info) bool {
 	var flags uint64
-	if info.flags >= 0 {
-		flags = args[info.flags]
+	if info.Flags >= 0 {
+		flags = args[info.Flags]
 	}
-	switch pa.follow {
-	case followNo:
+	switch pa.Follow {
+	case systable.FollowNo:
 		return false
-	case followUnlessAtNF:
+	case systable.FollowUnlessAtNF:
 		return flags&unix.AT_SYMLINK_NOFOLLOW == 0
-	case followIfAtFollow:
+	case systable.FollowIfAtFollow:
 		return flags&unix.AT_SYMLINK_FOLLOW != 0
-	case followOpenFlags:
+	case systable.FollowOpenFlags:
 		return openFollows(flags)
-	case followOpenHow:
+	case systable.FollowOpenHow:
 		if f, ok := readWord(tid, flags); ok { // struct open_how starts with flags
 			return openFollows(f)
 		}
 		return true
-	case followUnlessInDF:
+	case systable.FollowUnlessInDF:
 		return flags&unix.IN_DONT_FOLLOW == 0
-	case followUnlessFanDF:
+	case systable.FollowUnlessFanDF:
 		return flags&unix.FAN_MARK_DONT_FOLLOW == 0
 	}
 	return true
@@ -89,18 +93,18 @@ func (lk *lookup) baseDir(tid int, args *[6]uint64, dirfdReg int8) (string, bool
 	} else {
 		link = lk.procPath(tid, "fd/"+itoa(int(fd)))
 	}
-	host, err := lk.procfs.readlink(link)
+	host, err := lk.procfs.Readlink(link)
 	if err != nil || host == "" || host[0] != '/' {
 		return "", false
 	}
-	return lk.res.toGuest(host), true
+	return lk.res.ToGuest(host), true
 }
 
 // resolveArg reads and resolves the path of pa. leave says the kernel
 // will do the same thing with the original path (or fail it the same way:
 // a NULL or unreadable pointer, an empty or too long path).
-func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa pathArg, follow bool) (res resolved, errno unix.Errno, leave bool) {
-	ptr := args[pa.arg]
+func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa systable.PathArg, follow bool) (res guestpath.Resolved, errno unix.Errno, leave bool) {
+	ptr := args[pa.Arg]
 	if ptr == 0 {
 		return res, 0, true
 	}
@@ -110,13 +114,46 @@ func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa pathArg, follow bool) 
 	}
 	base := "/"
 	if s[0] != '/' {
-		if base, ok = lk.baseDir(tid, args, pa.dirfd); !ok {
+		if base, ok = lk.baseDir(tid, args, pa.Dirfd); !ok {
 			return res, 0, true
 		}
 	}
-	res, errno = lk.res.resolveIn(lk.nsRoot, base, s, follow)
-	if errno != 0 && !res.crossed {
+	res, errno = lk.res.ResolveIn(lk.nsRoot, base, s, follow)
+	if errno != 0 && !res.Crossed {
 		return res, 0, true
 	}
 	return res, errno, false
+}
+
+// itoa is strconv.Itoa without the allocation of its error paths.
+func itoa(n int) string {
+	if n < 0 {
+		return "-" + string(appendInt(nil, -n))
+	}
+	return string(appendInt(nil, n))
+}
+
+func atoi(s string) int {
+	n := 0
+	if s == "" {
+		return -1
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return -1
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}
+
+// nsID names a namespace by its nsfs inode.
+type nsID struct{ dev, ino uint64 }
+
+func nsOf(path string) (nsID, bool) {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return nsID{}, false
+	}
+	return nsID{st.Dev, st.Ino}, true
 }

@@ -5,10 +5,11 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/np-portable/np/ptrace/guestpath"
+	"github.com/np-portable/np/ptrace/systable"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -100,8 +101,8 @@ func (t *tracer) startNotifier(fd int) bool {
 // tracer's wait so that it sees the record promptly.
 func (n *notifier) fail(req *seccompNotif, p any) {
 	name := fmt.Sprintf("syscall %d", req.nr)
-	if info := byNr[int(req.nr)]; info != nil {
-		name = info.name
+	if info := systable.ByNr[int(req.nr)]; info != nil {
+		name = info.Name
 	}
 	logrus.Debugf("ptrace: notification server panic: %v\n%s", p, debug.Stack())
 	err := fmt.Errorf("internal error in the notification server answering %s: %v", name, p)
@@ -194,6 +195,16 @@ func (n *notifier) take(req *seccompNotif) bool {
 	return notifRecv(n.fd, req) == nil
 }
 
+// answerers answer the calls that are not one path's stat, access,
+// readlink, open or removal (which answer does itself): getcwd and
+// listings read the caller's cwd or directory, and the redone calls may
+// have several paths.
+var answerers = map[systable.NotifyKind]func(n *notifier, c caller, req *seccompNotif, info *systable.Info) seccompNotifResp{
+	systable.NotifyGetcwd:   (*notifier).getcwd,
+	systable.NotifyGetdents: (*notifier).getdents,
+	systable.NotifyRedo:     (*notifier).redo,
+}
+
 var letThrough = seccompNotifResp{flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 
 // answer decides one call. A panic (a bug) fails the call, kills its
@@ -207,170 +218,132 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 			resp = failWith(unix.EIO)
 		}
 	}()
-	info := byNr[int(req.nr)]
-	if n.panicOn != "" && info != nil && info.name == n.panicOn {
+	info := systable.ByNr[int(req.nr)]
+	if n.panicOn != "" && info != nil && info.Name == n.panicOn {
 		panic("test hook " + panicEnv)
 	}
-	if info == nil || info.notify == viaPtrace {
+	if info == nil || info.Notify == systable.ViaPtrace {
 		return letThrough
 	}
 	tid := int(req.pid)
+	c := caller{tid: tid, proc: n.t.procOf(tid), lk: lk, server: true, ownFS: ownFS}
 	lk.nsRoot = ""
-	if p := n.t.procOf(tid); p != nil {
+	if p := c.proc; p != nil {
 		if p.ownRoot {
 			return letThrough // its paths are its own business (see process)
 		}
-		if p.otherNS && n.t.inOtherNS(tid) {
-			// The server's own calls would see np's mounts, not the
-			// caller's (Nix's build sandbox mounts /dev/pts and the
-			// inputs under its chroot directory before it enters it):
-			// it reaches the caller's files through the caller's root.
-			lk.nsRoot = "/proc/" + itoa(tid) + "/root"
-		}
+		// The server's own calls would see np's mounts, not the
+		// caller's (Nix's build sandbox mounts /dev/pts and the
+		// inputs under its chroot directory before it enters it):
+		// it reaches the caller's files through the caller's root.
+		lk.nsRoot = n.t.nsRootOf(tid, p, info)
 	}
-	switch info.notify {
-	case notifyGetcwd:
-		return n.getcwd(lk, req)
-	case notifyGetdents:
-		return n.getdents(lk, req)
-	case notifyRedo:
-		return n.redo(lk, req, info, ownFS)
+	if answer := answerers[info.Notify]; answer != nil {
+		return answer(n, c, req, info)
 	}
-	if len(info.paths) == 0 {
+	if len(info.Paths) == 0 {
 		return letThrough
 	}
 	args := &req.args
-	pa := info.paths[0]
-	follow := followLast(tid, args, pa, info)
-	res, errno, leave := lk.resolveArg(tid, args, pa, follow)
-	n.t.forgetName(info, res, errno, leave)
+	res, follow, errno, leave := n.t.resolvePath(c, args, info.Paths[0], info)
 	if leave {
 		return letThrough
 	}
 	if errno != 0 {
 		return failWith(errno)
 	}
-	if info.notify == notifyReadlink {
-		return n.readlink(lk, req, res)
+	if info.Notify == systable.NotifyReadlink {
+		return n.readlink(c, req, res)
 	}
-	host, rewrite := n.hostFor(lk, tid, res, follow)
+	host, rewrite := n.t.hostFor(c, res, follow)
 	if !rewrite {
 		return letThrough
 	}
-	switch info.notify {
-	case notifyOpen:
-		return n.open(req, host, int(args[info.flags]), uint32(args[info.flags+1]), ownFS)
-	case notifyStat:
+	switch info.Notify {
+	case systable.NotifyOpen:
+		return n.open(req, host, int(args[info.Flags]), uint32(args[info.Flags+1]), ownFS)
+	case systable.NotifyStat:
 		var st unix.Stat_t
 		flags := 0
 		if !follow {
 			flags = unix.AT_SYMLINK_NOFOLLOW
 		}
 		if err := unix.Fstatat(unix.AT_FDCWD, host, &st, flags); err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
-		return n.reply(req, args[info.aux], statBytes(&st), 0)
-	case notifyStatfs:
+		return n.reply(req, args[info.Aux], statBytes(&st), 0)
+	case systable.NotifyStatfs:
 		var st unix.Statfs_t
 		if err := unix.Statfs(host, &st); err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
-		return n.reply(req, args[info.aux], statfsBytes(&st), 0)
-	case notifyStatx:
+		return n.reply(req, args[info.Aux], statfsBytes(&st), 0)
+	case systable.NotifyStatx:
 		var stx unix.Statx_t
 		flags := int(args[2]) &^ (unix.AT_SYMLINK_NOFOLLOW | unix.AT_EMPTY_PATH)
 		if !follow {
 			flags |= unix.AT_SYMLINK_NOFOLLOW
 		}
 		if err := unix.Statx(unix.AT_FDCWD, host, flags, int(uint32(args[3])), &stx); err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
-		return n.reply(req, args[info.aux], statxBytes(&stx), 0)
-	case notifyUnlink, notifyRmdir:
+		return n.reply(req, args[info.Aux], statxBytes(&stx), 0)
+	case systable.NotifyUnlink, systable.NotifyRmdir:
 		flags := 0 // unlink
 		switch {
-		case info.flags >= 0: // unlinkat
-			flags = int(args[info.flags])
-		case info.notify == notifyRmdir:
+		case info.Flags >= 0: // unlinkat
+			flags = int(args[info.Flags])
+		case info.Notify == systable.NotifyRmdir:
 			flags = unix.AT_REMOVEDIR
 		}
 		if err := unix.Unlinkat(unix.AT_FDCWD, host, flags); err != nil {
-			return failWith(toErrno(err))
+			return failWith(guestpath.Errno(err))
 		}
 		return seccompNotifResp{}
-	case notifyAccess:
+	case systable.NotifyAccess:
 		flags := 0
-		if info.flags >= 0 {
-			flags = int(args[info.flags]) & (unix.AT_EACCESS | unix.AT_SYMLINK_NOFOLLOW)
+		if info.Flags >= 0 {
+			flags = int(args[info.Flags]) & (unix.AT_EACCESS | unix.AT_SYMLINK_NOFOLLOW)
 		}
-		if err := faccessat2(host, uint32(args[info.aux]), flags); err != nil {
-			return failWith(toErrno(err))
+		if err := faccessat2(host, uint32(args[info.Aux]), flags); err != nil {
+			return failWith(guestpath.Errno(err))
 		}
 		return seccompNotifResp{}
 	}
 	return letThrough
 }
 
-// hostFor is tracer.hostFor for a thread known only by its tid; the
-// tracer's own /proc/self is not the caller's, so /proc paths name the
-// caller by number.
-func (n *notifier) hostFor(lk *lookup, tid int, res resolved, follow bool) (string, bool) {
-	if !res.proc {
-		if !res.crossed {
-			return "", false
-		}
-		return lk.nsRoot + n.t.res.hostPath(res), true
-	}
-	proc := n.t.procOf(tid)
-	if follow && proc != nil {
-		if p := n.t.exeOf(tid, proc, res.guest); p != nil && p.exeHost != "" {
-			return lk.nsRoot + p.exeHost, true
-		}
-	}
-	if !res.crossed {
-		return "", false
-	}
-	return procForTracer(tid, res.guest), true
-}
-
 // readlink answers readlink and readlinkat like tracer.enterReadlink.
-func (n *notifier) readlink(lk *lookup, req *seccompNotif, res resolved) seccompNotifResp {
-	tid := int(req.pid)
-	info := byNr[int(req.nr)]
+func (n *notifier) readlink(c caller, req *seccompNotif, res guestpath.Resolved) seccompNotifResp {
+	info := systable.ByNr[int(req.nr)]
 	var text string
-	switch {
-	case res.proc:
-		proc := n.t.procOf(tid)
-		if p := n.t.exeOf(tid, proc, res.guest); p != nil && p.exeGuest != "" {
-			text = p.exeGuest
-			break
-		}
-		if !strings.Contains(res.guest[len("/proc/"):], "/") {
+	if res.Proc {
+		var errno unix.Errno
+		var ok bool
+		if text, errno, ok = n.t.procLinkText(c, res); !ok {
 			return letThrough
 		}
-		host, err := lk.procfs.readlink(procForTracer(tid, res.guest))
-		if err != nil {
-			return failWith(toErrno(err))
+		if errno != 0 {
+			return failWith(errno)
 		}
-		text = n.t.res.toGuest(host)
-	case !res.crossed:
-		return letThrough
-	default:
-		host, err := lk.procfs.readlink(lk.nsRoot + n.t.res.hostPath(res))
-		if err != nil {
-			return failWith(toErrno(err))
+	} else {
+		// The server cannot give the caller's call another path: it
+		// reads the link itself.
+		host, rewrite := n.t.hostFor(c, res, false)
+		if !rewrite {
+			return letThrough
 		}
-		text = host
+		target, err := c.lk.procfs.Readlink(host)
+		if err != nil {
+			return failWith(guestpath.Errno(err))
+		}
+		text = target
 	}
-	size := int32(req.args[info.aux+1])
-	if size <= 0 {
-		return failWith(unix.EINVAL)
+	b, errno := linkReply(text, int32(req.args[info.Aux+1]))
+	if errno != 0 {
+		return failWith(errno)
 	}
-	b := []byte(text)
-	if len(b) > int(size) {
-		b = b[:size]
-	}
-	return n.reply(req, req.args[info.aux], b, int64(len(b)))
+	return n.reply(req, req.args[info.Aux], b, int64(len(b)))
 }
 
 // reply writes b at addr in the caller and returns val, unless the call
@@ -387,20 +360,6 @@ func (n *notifier) reply(req *seccompNotif, addr uint64, b []byte, val int64) se
 
 func failWith(errno unix.Errno) seccompNotifResp {
 	return seccompNotifResp{error: -int32(errno)}
-}
-
-// procForTracer turns /proc/self/... and /proc/thread-self/... of tid
-// into paths the tracer can use for it.
-func procForTracer(tid int, guest string) string {
-	rest := guest[len("/proc/"):]
-	who, tail := rest, ""
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		who, tail = rest[:i], rest[i:]
-	}
-	if who == "self" || who == "thread-self" {
-		return "/proc/" + itoa(tid) + tail
-	}
-	return guest
 }
 
 // answered marks a call already answered (by ADDFD's SEND flag).
@@ -421,7 +380,7 @@ func (n *notifier) open(req *seccompNotif, host string, flags int, mode uint32, 
 			// under it.
 			lfd, err := unix.FcntlInt(uintptr(n.fd), unix.F_DUPFD_CLOEXEC, 3)
 			if err != nil {
-				return failWith(toErrno(err))
+				return failWith(guestpath.Errno(err))
 			}
 			r := *req
 			go func() {
@@ -457,7 +416,7 @@ func openNow(listener int, req *seccompNotif, host string, flags int, mode uint3
 	// np has a terminal or not; the file is never to become its own.
 	fd, err := unix.Open(host, flags|unix.O_CLOEXEC|unix.O_NOCTTY, mode)
 	if err != nil {
-		return failWith(toErrno(err))
+		return failWith(guestpath.Errno(err))
 	}
 	defer unix.Close(fd)
 	var newFlags uint32
@@ -468,7 +427,7 @@ func openNow(listener int, req *seccompNotif, host string, flags int, mode uint3
 		if err == unix.ENOENT {
 			return seccompNotifResp{flags: answered} // the caller is gone
 		}
-		return failWith(toErrno(err))
+		return failWith(guestpath.Errno(err))
 	}
 	return seccompNotifResp{flags: answered}
 }
@@ -483,20 +442,15 @@ func umaskOf(tid int) int {
 }
 
 // getcwd answers getcwd like tracer.enterGetcwd.
-func (n *notifier) getcwd(lk *lookup, req *seccompNotif) seccompNotifResp {
-	tid := int(req.pid)
-	host, err := lk.procfs.readlink(lk.procPath(tid, "cwd"))
-	if err != nil || !strings.HasPrefix(host, "/") {
+func (n *notifier) getcwd(c caller, req *seccompNotif, _ *systable.Info) seccompNotifResp {
+	b, errno, ok := n.t.cwdReply(c, req.args[1])
+	if !ok {
 		return letThrough
 	}
-	guest := n.t.res.toGuest(host)
-	if guest == host {
-		return letThrough
+	if errno != 0 {
+		return failWith(errno)
 	}
-	if uint64(len(guest)+1) > req.args[1] {
-		return failWith(unix.ERANGE)
-	}
-	return n.reply(req, req.args[0], cstring(guest), int64(len(guest)+1))
+	return n.reply(req, req.args[0], b, int64(len(b)))
 }
 
 // blockSignals locks the calling goroutine to its thread for good and

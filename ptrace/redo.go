@@ -1,6 +1,8 @@
 package ptrace
 
 import (
+	"github.com/np-portable/np/ptrace/guestpath"
+	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
 
@@ -13,8 +15,8 @@ import (
 // directory fd), and an input the call reads from the caller's memory (a
 // symlink's text, utimes' times) is copied. A mode is applied with the
 // caller's umask, on a server thread with a umask of its own.
-func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool) seccompNotifResp {
-	tid := int(req.pid)
+func (n *notifier) redo(c caller, req *seccompNotif, info *systable.Info) seccompNotifResp {
+	tid, lk := c.tid, c.lk
 	args := req.args
 	var bufs [6][]byte // registers to point at server memory
 	var fds []int      // copies of the caller's fds, closed at the end
@@ -24,11 +26,9 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 		}
 	}()
 	rewrite := false
-	var keep []pathArg
-	for _, pa := range info.paths {
-		follow := followLast(tid, &args, pa, info)
-		res, errno, leave := lk.resolveArg(tid, &args, pa, follow)
-		n.t.forgetName(info, res, errno, leave)
+	var keep []systable.PathArg
+	for _, pa := range info.Paths {
+		res, follow, errno, leave := n.t.resolvePath(c, &args, pa, info)
 		if leave {
 			keep = append(keep, pa)
 			continue
@@ -36,22 +36,22 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 		if errno != 0 {
 			return failWith(errno)
 		}
-		host, rw := n.hostFor(lk, tid, res, follow)
+		host, rw := n.t.hostFor(c, res, follow)
 		if !rw {
 			keep = append(keep, pa)
 			continue
 		}
 		rewrite = true
-		bufs[pa.arg] = cstring(host)
-		if pa.dirfd >= 0 {
-			args[pa.dirfd] = atFDCWD
+		bufs[pa.Arg] = cstring(host)
+		if pa.Dirfd >= 0 {
+			args[pa.Dirfd] = atFDCWD
 		}
 	}
 	if !rewrite {
 		return letThrough
 	}
 	for _, pa := range keep {
-		ptr := req.args[pa.arg]
+		ptr := req.args[pa.Arg]
 		if ptr == 0 {
 			continue // NULL stays NULL
 		}
@@ -60,42 +60,42 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 			return failWith(unix.EFAULT)
 		}
 		dirfd := int32(unix.AT_FDCWD)
-		if pa.dirfd >= 0 {
-			dirfd = int32(req.args[pa.dirfd])
+		if pa.Dirfd >= 0 {
+			dirfd = int32(req.args[pa.Dirfd])
 		}
 		switch {
 		case s != "" && s[0] == '/':
-			bufs[pa.arg] = cstring(lk.nsRoot + s)
+			bufs[pa.Arg] = cstring(lk.nsRoot + s)
 		case dirfd == unix.AT_FDCWD:
 			if s == "" {
-				bufs[pa.arg] = cstring("/proc/" + itoa(tid) + "/cwd")
+				bufs[pa.Arg] = cstring("/proc/" + itoa(tid) + "/cwd")
 			} else {
-				bufs[pa.arg] = cstring("/proc/" + itoa(tid) + "/cwd/" + s)
+				bufs[pa.Arg] = cstring("/proc/" + itoa(tid) + "/cwd/" + s)
 			}
-			if pa.dirfd >= 0 {
-				args[pa.dirfd] = atFDCWD
+			if pa.Dirfd >= 0 {
+				args[pa.Dirfd] = atFDCWD
 			}
 		default:
 			fd, err := callerFD(tgidOf(tid), int(dirfd))
 			if err != nil {
-				return failWith(toErrno(err))
+				return failWith(guestpath.Errno(err))
 			}
 			fds = append(fds, fd)
-			bufs[pa.arg] = cstring(s)
-			args[pa.dirfd] = uint64(fd)
+			bufs[pa.Arg] = cstring(s)
+			args[pa.Dirfd] = uint64(fd)
 		}
 	}
-	if info.in > 0 {
-		reg := info.in - 1
+	if info.In > 0 {
+		reg := info.In - 1
 		if ptr := req.args[reg]; ptr != 0 {
-			if info.inSize == 0 {
+			if info.InSize == 0 {
 				s, ok := lk.mem.readString(tid, ptr)
 				if !ok {
 					return failWith(unix.EFAULT)
 				}
 				bufs[reg] = cstring(s)
 			} else {
-				b := make([]byte, info.inSize)
+				b := make([]byte, info.InSize)
 				if !readFull(tid, ptr, b) {
 					return failWith(unix.EFAULT)
 				}
@@ -104,15 +104,15 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 		}
 	}
 	var out []byte // the result buffer, copied back to the caller
-	if info.out > 0 {
-		if size := min(args[info.outSize-1], maxXattr); req.args[info.out-1] != 0 && size > 0 {
+	if info.Out > 0 {
+		if size := min(args[info.OutSize-1], maxXattr); req.args[info.Out-1] != 0 && size > 0 {
 			out = make([]byte, size)
-			bufs[info.out-1] = out
-			args[info.outSize-1] = size
+			bufs[info.Out-1] = out
+			args[info.OutSize-1] = size
 		}
 	}
-	if info.umask {
-		if !ownFS {
+	if info.Umask {
+		if !c.ownFS {
 			return failWith(unix.ENOSYS)
 		}
 		unix.Umask(umaskOf(tid))
@@ -125,7 +125,7 @@ func (n *notifier) redo(lk *lookup, req *seccompNotif, info *sysInfo, ownFS bool
 		return failWith(errno)
 	}
 	if out != nil && r > 0 {
-		return n.reply(req, req.args[info.out-1], out[:min(r, uint64(len(out)))], int64(r))
+		return n.reply(req, req.args[info.Out-1], out[:min(r, uint64(len(out)))], int64(r))
 	}
 	return seccompNotifResp{val: int64(r)}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/np-portable/np/ptrace/guestpath"
+	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,13 +69,10 @@ func nixEntry(nixDir string) ([]byte, bool) {
 const maxListing = 1 << 16
 
 // getdents answers getdents64(fd, buf, count).
-func (n *notifier) getdents(lk *lookup, req *seccompNotif) seccompNotifResp {
-	tid := int(req.pid)
+func (n *notifier) getdents(c caller, req *seccompNotif, _ *systable.Info) seccompNotifResp {
+	tid := c.tid
 	fd := int(int32(req.args[0]))
-	if n.t.hostNix || fd < 0 {
-		return letThrough
-	}
-	if host, err := lk.procfs.readlink(lk.procPath(tid, "fd/"+itoa(fd))); err != nil || host != "/" {
+	if !n.t.listsRoot(c, fd) {
 		return letThrough
 	}
 	tgid := tgidOf(tid)
@@ -94,10 +93,10 @@ func (n *notifier) getdents(lk *lookup, req *seccompNotif) seccompNotifResp {
 	buf := make([]byte, count)
 	k, err := unix.Getdents(own, buf)
 	if err != nil {
-		return failWith(toErrno(err))
+		return failWith(guestpath.Errno(err))
 	}
 	if n.roots.owed(key) && k+nixEntryLen <= count {
-		if ent, ok := nixEntry(n.t.res.nixDir); ok {
+		if ent, ok := nixEntry(n.t.res.NixDir); ok {
 			copy(buf[k:], ent)
 			k += nixEntryLen
 			n.roots.set(key, false)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/ptrace/systable"
 )
 
 // StubArg is the hidden argv[1] with which Run re-executes /proc/self/exe
@@ -146,18 +147,18 @@ func stub(status *os.File, specFD, sockFD int) error {
 // decided by the tracer) when the kernel offers one (Linux >= 5.0 with
 // seccomp(2)); -1 without.
 // Precondition: the OS thread is locked (init did it).
-func installTraceFilter(level notifyLevel) (int, error) {
+func installTraceFilter(level systable.NotifyLevel) (int, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return -1, fmt.Errorf("setting no_new_privs: %w", err)
 	}
-	if level > notifyNone {
-		if prog, err := buildFilter(level, uint64(uintptr(rootDirPtr()))); err == nil {
+	if level > systable.NotifyNone {
+		if prog, err := systable.Filter(level, uint64(uintptr(rootDirPtr()))); err == nil {
 			if fd, err := installFilterWithListener(prog); err == nil {
 				return fd, nil
 			}
 		}
 	}
-	prog, err := buildFilter(notifyNone, 0)
+	prog, err := systable.Filter(systable.NotifyNone, 0)
 	if err != nil {
 		return -1, fmt.Errorf("building filter: %w", err)
 	}

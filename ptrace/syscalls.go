@@ -3,6 +3,7 @@ package ptrace
 import (
 	"strings"
 
+	"github.com/np-portable/np/ptrace/systable"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,36 +20,33 @@ func (t *tracer) enter(th *thread) error {
 	}
 	if !t.seccomp {
 		// What the filter would have refused.
-		if isCompat(r) || nativeArch.x32Bit != 0 && nr&int(nativeArch.x32Bit) != 0 || nr > nativeArch.maxKnownSyscall {
+		if isCompat(r) || systable.Native.X32Bit != 0 && nr&int(systable.Native.X32Bit) != 0 || nr > systable.Native.MaxKnownSyscall {
 			return t.fail(th, unix.ENOSYS)
 		}
 	}
-	info := byNr[nr]
-	if info == nil || th.proc.ownRoot && info.act != actRefuse {
+	info := systable.ByNr[nr]
+	if info == nil || th.proc.ownRoot && info.Act != systable.ActRefuse {
 		return nil
 	}
-	t.lk.nsRoot = ""
-	if th.proc.otherNS && info.act != actNamespace && t.inOtherNS(th.tid) {
-		// Its paths are looked up in its own mounts; the kernel, given
-		// the host path, walks them anyway.
-		t.lk.nsRoot = "/proc/" + itoa(th.tid) + "/root"
-	}
-	switch info.act {
-	case actPaths:
+	// Its paths are looked up in its own mounts (the kernel, given the
+	// host path, walks them anyway); unshare and setns have none.
+	t.lk.nsRoot = t.nsRootOf(th.tid, th.proc, info)
+	switch info.Act {
+	case systable.ActPaths:
 		return t.enterPaths(th, info)
-	case actReadlink:
+	case systable.ActReadlink:
 		return t.enterReadlink(th, info)
-	case actExecve:
+	case systable.ActExecve:
 		return t.enterExecve(th, 0)
-	case actExecveat:
+	case systable.ActExecveat:
 		return t.enterExecveat(th)
-	case actGetcwd:
+	case systable.ActGetcwd:
 		return t.enterGetcwd(th)
-	case actGetdents:
+	case systable.ActGetdents:
 		return t.enterGetdents(th)
-	case actSockaddr:
+	case systable.ActSockaddr:
 		return t.enterSockaddr(th, info)
-	case actSockname:
+	case systable.ActSockname:
 		th.saved = *r
 		if lenPtr := arg(r, 2); lenPtr != 0 {
 			if n, ok := readWord(th.tid, lenPtr); ok {
@@ -57,19 +55,19 @@ func (t *tracer) enter(th *thread) error {
 			}
 		}
 		return nil
-	case actPrctl:
+	case systable.ActPrctl:
 		if arg(r, 0) == unix.PR_SET_DUMPABLE && arg(r, 1) == 0 {
 			// A non-dumpable tracee would lock the tracer out of its
 			// /proc/<pid>/fd and memory; pretend it worked.
 			return t.fail(th, 0)
 		}
 		return nil
-	case actNamespace:
+	case systable.ActNamespace:
 		// unshare(flags) or setns(fd, nstype): nstype 0 may be any
 		// namespace. Marked before the call: one that fails only costs
 		// the server a check per call.
 		flags := arg(r, 0)
-		if nr == sysNumbers["setns"] {
+		if nr == systable.Numbers["setns"] {
 			flags = arg(r, 1)
 			if flags == 0 {
 				flags = unix.CLONE_NEWNS
@@ -81,7 +79,7 @@ func (t *tracer) enter(th *thread) error {
 			t.mu.Unlock()
 		}
 		return nil
-	case actRefuse:
+	case systable.ActRefuse:
 		return t.fail(th, unix.ENOSYS)
 	}
 	return nil
@@ -153,96 +151,35 @@ func (t *tracer) succeed(th *thread, v int64) error {
 	return t.ok(th, setRegs(th.tid, r))
 }
 
-// hostFor says what path the kernel must be given for res, if not the
-// original one.
-func (t *tracer) hostFor(th *thread, res resolved, follow bool) (string, bool) {
-	if res.proc {
-		if follow {
-			if p := t.exeOf(th.tid, th.proc, res.guest); p != nil && p.exeHost != "" {
-				return p.exeHost, true
-			}
-		}
-		return res.guest, res.crossed
-	}
-	if !res.crossed {
-		return "", false
-	}
-	return t.res.hostPath(res), true
-}
-
-// exeOf returns the process whose /proc/<pid>/exe guest names, or nil;
-// tid and proc are the asking thread's. Safe from any goroutine.
-func (t *tracer) exeOf(tid int, proc *process, guest string) *process {
-	const pre = "/proc/"
-	if len(guest) < len(pre) || guest[:len(pre)] != pre {
-		return nil
-	}
-	rest := guest[len(pre):]
-	i := 0
-	for i < len(rest) && rest[i] != '/' {
-		i++
-	}
-	who, tail := rest[:i], rest[i:]
-	switch tail {
-	case "/exe":
-	case "/task/" + itoa(tid) + "/exe":
-		if who != "self" {
-			return nil
-		}
-	default:
-		return nil
-	}
-	switch who {
-	case "self", "thread-self":
-		return proc
-	}
-	return t.procOf(atoi(who))
-}
-
-// forgetName drops from the lookup cache what it says of a name a call
-// removes or replaces (cacheForget), all of it when the name is unknown.
-// The tracer and the notification server both call it, before the call.
-func (t *tracer) forgetName(info *sysInfo, res resolved, errno unix.Errno, leave bool) {
-	if info.cache != cacheForget {
-		return
-	}
-	if leave || errno != 0 {
-		t.cache.forgetAll()
-	} else {
-		t.cache.forget(t.res.toHost(res.guest))
-	}
-}
-
-func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
-	if info.cache == cacheForgetAll {
-		t.cache.forgetAll()
+func (t *tracer) enterPaths(th *thread, info *systable.Info) error {
+	if info.Cache == systable.CacheForgetAll {
+		t.cache.ForgetAll()
 	}
 	var hosts [3]string
 	var regsOf [3]int8
 	n := 0
-	for _, pa := range info.paths {
-		follow := followLast(th.tid, &th.args, pa, info)
-		res, errno, leave := t.lk.resolveArg(th.tid, &th.args, pa, follow)
-		t.forgetName(info, res, errno, leave)
+	c := t.atStop(th)
+	for _, pa := range info.Paths {
+		res, follow, errno, leave := t.resolvePath(c, &th.args, pa, info)
 		if leave {
 			continue
 		}
 		if errno != 0 {
 			return t.fail(th, errno)
 		}
-		if host, rewrite := t.hostFor(th, res, follow); rewrite {
-			hosts[n], regsOf[n] = host, pa.arg
+		if host, rewrite := t.hostFor(c, res, follow); rewrite {
+			hosts[n], regsOf[n] = host, pa.Arg
 			n++
 		}
 	}
-	if info.name == "mount" {
+	if info.Name == "mount" {
 		if data, ok := t.overlayData(th); ok {
 			hosts[n], regsOf[n] = data, 4
 			n++
 		}
 	}
 	if n == 0 {
-		if info.newRoot {
+		if info.NewRoot {
 			th.saved = th.regs
 			th.exit = exitNewRoot
 		}
@@ -270,67 +207,10 @@ func (t *tracer) enterPaths(th *thread, info *sysInfo) error {
 	if !t.seccomp || !inScratch {
 		th.exit = exitRestore
 	}
-	if info.newRoot {
+	if info.NewRoot {
 		th.exit = exitNewRoot
 	}
 	return t.ok(th, setRegs(th.tid, &th.regs))
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
-
-func atoi(s string) int {
-	n := 0
-	if s == "" {
-		return -1
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return -1
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	return n
-}
-
-// nsID names a namespace by its nsfs inode.
-type nsID struct{ dev, ino uint64 }
-
-func nsOf(path string) (nsID, bool) {
-	var st unix.Stat_t
-	if unix.Stat(path, &st) != nil {
-		return nsID{}, false
-	}
-	return nsID{st.Dev, st.Ino}, true
-}
-
-// inOtherNS says whether tid's mount namespace is not np's. Asked only
-// for processes that may have left it (process.otherNS), so the common
-// case pays nothing. Unreadable, it counts as another one: its files are
-// then looked for under /proc/<tid>/root, which fails rather than reach
-// the wrong ones.
-func (t *tracer) inOtherNS(tid int) bool {
-	ns, ok := nsOf("/proc/" + itoa(tid) + "/ns/mnt")
-	return !ok || ns != t.ownNS
 }
 
 // overlayPathKeys are the options of an overlay mount that name
@@ -384,11 +264,11 @@ func (t *tracer) overlayDir(th *thread, d string) (string, bool) {
 			return "", false
 		}
 	}
-	res, errno := t.res.resolveIn(t.lk.nsRoot, base, d, true)
-	if errno != 0 || !res.crossed || res.proc {
+	res, errno := t.res.ResolveIn(t.lk.nsRoot, base, d, true)
+	if errno != 0 || !res.Crossed || res.Proc {
 		return "", false
 	}
-	return t.res.hostPath(res), true
+	return t.res.HostPath(res), true
 }
 
 // splitUnescaped splits s at every sep not preceded by a backslash.

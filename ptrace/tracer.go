@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/np-portable/np/ptrace/execplan"
+	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -91,8 +93,8 @@ type thread struct {
 
 // tracer drives the traced tree.
 type tracer struct {
-	res   *resolver
-	cache *cachedFS // the resolver's view of the host, cached
+	res   *guestpath.Resolver
+	cache *guestpath.CachedFS // the resolver's view of the host, cached
 	lk    lookup
 	// ownNS is np's mount namespace, to which a tracee's is compared
 	// (inOtherNS).
@@ -109,8 +111,8 @@ type tracer struct {
 	pathBuf  []byte
 	sockets  sockDirs
 	hostNix  bool // the host itself has /nix: no listing of / needs an entry
-	headers  headerCache
-	links    execLinks // names for programs run through a loader
+	headers  execplan.HeaderCache
+	links    execplan.Links // names for programs run through a loader
 	notifier *notifier
 	// listenerSock is where the stub sends its notification listener.
 	listenerSock int
@@ -119,8 +121,8 @@ type tracer struct {
 }
 
 func newTracer(nixDir string, seccomp bool) *tracer {
-	cache := newCachedFS(sharedFS{}) // the notification servers resolve too
-	res := &resolver{view: view{nixDir: nixDir}, fs: cache}
+	cache := guestpath.NewCachedFS(guestpath.SharedFS{}) // the notification servers resolve too
+	res := &guestpath.Resolver{View: guestpath.View{NixDir: nixDir}, FS: cache}
 	t := &tracer{
 		res:     res,
 		cache:   cache,
@@ -129,7 +131,7 @@ func newTracer(nixDir string, seccomp bool) *tracer {
 		probed:  !seccomp,
 		threads: map[int]*thread{},
 		parked:  map[int]bool{},
-		links:   execLinks{dir: nixDir + "/var/np/exec"},
+		links:   execplan.Links{Dir: nixDir + "/var/np/exec"},
 	}
 	t.ownNS, _ = nsOf("/proc/self/ns/mnt")
 	var st unix.Stat_t

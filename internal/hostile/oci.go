@@ -1,8 +1,5 @@
 package hostile
 
-//go:generate go run ./mksysnum -arch amd64 -out sysnum_amd64.go
-//go:generate go run ./mksysnum -arch arm64 -out sysnum_arm64.go
-
 import (
 	"encoding/json"
 	"fmt"
@@ -16,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/internal/bpf"
+	"github.com/np-portable/np/internal/sysnum"
 )
 
 // A container engine's seccomp profile (Docker's default.json, Podman's
@@ -169,7 +167,7 @@ func (p *Profile) Compile(c Container) ([]unix.SockFilter, error) {
 			}
 		}
 		for _, name := range names {
-			nr, ok := syscallNumbers[name]
+			nr, ok := syscallNumber(name)
 			if !ok {
 				continue // not a call of this architecture
 			}
@@ -497,4 +495,11 @@ func ProfileDir() (string, error) {
 func isDir(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
+}
+
+// syscallNumber is name's number on this architecture, from np's one list
+// of numbers (internal/sysnum, generated from golang.org/x/sys/unix).
+func syscallNumber(name string) (uint32, bool) {
+	nr, ok := sysnum.Native[name]
+	return uint32(nr), ok
 }

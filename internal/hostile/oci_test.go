@@ -130,7 +130,7 @@ func TestCompileFollowsTheEngines(t *testing.T) {
 		t.Fatal(err)
 	}
 	nr := func(name string) uint32 {
-		n, ok := syscallNumbers[name]
+		n, ok := syscallNumber(name)
 		if !ok {
 			t.Fatalf("no system call %s here", name)
 		}

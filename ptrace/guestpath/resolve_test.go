@@ -1,4 +1,4 @@
-package ptrace
+package guestpath
 
 import (
 	"os"
@@ -46,7 +46,7 @@ func resolveTree(t testing.TB) (host, nix string) {
 
 func TestResolverTranslatesAndFollows(t *testing.T) {
 	host, nix := resolveTree(t)
-	r := &resolver{view: view{nixDir: nix}, fs: &realFS{}}
+	r := &Resolver{View: View{NixDir: nix}, FS: &RealFS{}}
 	cases := []struct {
 		base, path string
 		follow     bool
@@ -79,18 +79,18 @@ func TestResolverTranslatesAndFollows(t *testing.T) {
 		{"/", "", true, "", false, unix.ENOENT},
 	}
 	for _, c := range cases {
-		res, errno := r.resolve(c.base, c.path, c.follow)
-		if errno != c.errno || errno == 0 && (res.guest != c.guest || res.crossed != c.crossed) {
+		res, errno := r.Resolve(c.base, c.path, c.follow)
+		if errno != c.errno || errno == 0 && (res.Guest != c.guest || res.Crossed != c.crossed) {
 			t.Errorf("resolve(%q, %q, follow=%v) = %+v, %v; want %q crossed=%v, %v", c.base, c.path, c.follow, res, errno, c.guest, c.crossed, c.errno)
 		}
 	}
-	if got := r.hostPath(resolved{guest: "/nix/store/p", trailingSlash: true}); got != nix+"/store/p/" {
+	if got := r.HostPath(Resolved{Guest: "/nix/store/p", TrailingSlash: true}); got != nix+"/store/p/" {
 		t.Errorf("hostPath keeps the trailing slash: %q", got)
 	}
-	if got := r.toGuest(nix + "/store"); got != "/nix/store" {
+	if got := r.ToGuest(nix + "/store"); got != "/nix/store" {
 		t.Errorf("toGuest: %q", got)
 	}
-	if got := r.toGuest(nix + "x/store"); got != nix+"x/store" {
+	if got := r.ToGuest(nix + "x/store"); got != nix+"x/store" {
 		t.Errorf("toGuest of a sibling with a common prefix: %q", got)
 	}
 }
@@ -104,14 +104,14 @@ func FuzzResolver(f *testing.F) {
 		f.Add(s, false)
 	}
 	host, nix := resolveTree(f)
-	r := &resolver{view: view{nixDir: nix}, fs: &realFS{}}
+	r := &Resolver{View: View{NixDir: nix}, FS: &RealFS{}}
 	f.Fuzz(func(t *testing.T, rel string, follow bool) {
 		if len(rel) > 1000 || strings.ContainsRune(rel, 0) {
 			return
 		}
 		path := host + "/" + rel
-		res, errno := r.resolve("/", path, follow)
-		if res.crossed || res.proc {
+		res, errno := r.Resolve("/", path, follow)
+		if res.Crossed || res.Proc {
 			return
 		}
 		flags := unix.O_PATH | unix.O_CLOEXEC
@@ -124,27 +124,27 @@ func FuzzResolver(f *testing.F) {
 			if errno == 0 && kerrno == unix.ENOENT {
 				// The resolver accepts a missing last component (a
 				// create may follow); the kernel's open does not.
-				if _, err := os.Lstat(r.toHost(res.guest)); err == nil {
-					t.Fatalf("%q follow=%v: kernel ENOENT, resolver %q exists", rel, follow, res.guest)
+				if _, err := os.Lstat(r.ToHost(res.Guest)); err == nil {
+					t.Fatalf("%q follow=%v: kernel ENOENT, Resolver %q exists", rel, follow, res.Guest)
 				}
 				return
 			}
 			if errno != kerrno {
-				t.Fatalf("%q follow=%v: kernel %v, resolver %v (%q)", rel, follow, kerrno, errno, res.guest)
+				t.Fatalf("%q follow=%v: kernel %v, Resolver %v (%q)", rel, follow, kerrno, errno, res.Guest)
 			}
 			return
 		}
 		defer unix.Close(fd)
 		if errno != 0 {
-			t.Fatalf("%q follow=%v: kernel ok, resolver %v", rel, follow, errno)
+			t.Fatalf("%q follow=%v: kernel ok, Resolver %v", rel, follow, errno)
 		}
 		buf := make([]byte, 4096)
 		n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := string(buf[:n]); got != res.guest {
-			t.Fatalf("%q follow=%v: kernel %q, resolver %q", rel, follow, got, res.guest)
+		if got := string(buf[:n]); got != res.Guest {
+			t.Fatalf("%q follow=%v: kernel %q, Resolver %q", rel, follow, got, res.Guest)
 		}
 	})
 }

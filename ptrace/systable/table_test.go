@@ -1,4 +1,4 @@
-package ptrace
+package systable
 
 import (
 	"runtime"
@@ -9,33 +9,33 @@ import (
 	"github.com/np-portable/np/internal/bpf"
 )
 
-// arches are both architectures' table data: every check of the table
+// arches are both architectures' Table data: every check of the Table
 // and the filter runs for each, whatever GOARCH the test is built for
-// (the arm64 table is plain data on x86_64).
-var arches = []*archTable{&archX86_64, &archAArch64}
+// (the arm64 Table is plain data on x86_64).
+var arches = []*Arch{&X86_64, &AArch64}
 
 // TestFilterAndDispatcherAgree runs the filter in the BPF interpreter for
 // every number and checks it traps exactly what the dispatcher handles
-// and refuses exactly what the table refuses, for each architecture.
+// and refuses exactly what the Table refuses, for each architecture.
 func TestFilterAndDispatcherAgree(t *testing.T) {
 	for _, a := range arches {
-		t.Run(a.name, func(t *testing.T) {
-			byNr, err := a.index(table)
+		t.Run(a.Name, func(t *testing.T) {
+			byNr, err := a.index(Table)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, level := range []notifyLevel{notifyNone, notifyReads, notifyOpens, notifyListings} {
+			for _, level := range []NotifyLevel{NotifyNone, NotifyReads, NotifyOpens, NotifyListings} {
 				checkFilter(t, a, byNr, level)
 			}
 		})
 	}
 }
 
-// TestNativeTable: the table np runs with is this architecture's.
+// TestNativeTable: the Table np runs with is this architecture's.
 func TestNativeTable(t *testing.T) {
 	want := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
-	if nativeArch.name != want {
-		t.Fatalf("the native table is %s on GOARCH %s", nativeArch.name, runtime.GOARCH)
+	if Native.Name != want {
+		t.Fatalf("the native Table is %s on GOARCH %s", Native.Name, runtime.GOARCH)
 	}
 	// The numbers agree with the kernel headers' (x/sys/unix) for the
 	// calls every architecture has.
@@ -44,8 +44,8 @@ func TestNativeTable(t *testing.T) {
 		"mkdirat": unix.SYS_MKDIRAT, "statx": unix.SYS_STATX, "getcwd": unix.SYS_GETCWD,
 		"faccessat": unix.SYS_FACCESSAT, "readlinkat": unix.SYS_READLINKAT, "connect": unix.SYS_CONNECT,
 	} {
-		if sysNumbers[name] != nr {
-			t.Errorf("%s: table %d, unix.SYS_ %d", name, sysNumbers[name], nr)
+		if Numbers[name] != nr {
+			t.Errorf("%s: Table %d, unix.SYS_ %d", name, Numbers[name], nr)
 		}
 	}
 }
@@ -61,26 +61,26 @@ func TestAArch64HasOnlyAtCalls(t *testing.T) {
 		"symlink": "symlinkat", "chmod": "fchmodat", "chown": "fchownat", "lchown": "fchownat",
 		"utime": "utimensat", "utimes": "utimensat", "futimesat": "utimensat",
 	}
-	for name := range archAArch64.absent {
+	for name := range AArch64.Absent {
 		if name == "uselib" {
-			continue // a.out libraries: no replacement, nothing to translate
+			continue // a.Out libraries: no replacement, nothing to translate
 		}
-		if _, ok := archAArch64.numbers[at[name]]; !ok {
+		if _, ok := AArch64.Numbers[at[name]]; !ok {
 			t.Errorf("%s is absent on aarch64 and its replacement %q has no number", name, at[name])
 		}
 	}
-	if len(archX86_64.absent) != 0 {
-		t.Errorf("x86_64 rows without a number: %v", archX86_64.absent)
+	if len(X86_64.Absent) != 0 {
+		t.Errorf("x86_64 rows without a number: %v", X86_64.Absent)
 	}
 }
 
-func checkFilter(t *testing.T, a *archTable, byNr map[int]*sysInfo, level notifyLevel) {
+func checkFilter(t *testing.T, a *Arch, byNr map[int]*Info, level NotifyLevel) {
 	notify := level
-	prog, err := buildFilterFor(a, byNr, level, 0)
+	prog, err := filterFor(a, byNr, level, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditArch, auditArchCompat, maxKnownSyscall, x32Bit, sysNumbers := a.auditArch, a.auditArchCompat, a.maxKnownSyscall, a.x32Bit, a.numbers
+	auditArch, auditArchCompat, maxKnownSyscall, x32Bit, sysNumbers := a.AuditArch, a.AuditArchCompat, a.MaxKnownSyscall, a.X32Bit, a.Numbers
 	verdict := func(d bpf.Data) uint32 {
 		v, err := bpf.Run(prog, d)
 		if err != nil {
@@ -91,15 +91,15 @@ func checkFilter(t *testing.T, a *archTable, byNr map[int]*sysInfo, level notify
 	enosys := unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
 	for nr := 0; nr < 1024; nr++ {
 		d := bpf.Data{Nr: int32(nr), Arch: auditArch}
-		if info := byNr[nr]; info != nil && info.act == actPrctl {
+		if info := byNr[nr]; info != nil && info.Act == ActPrctl {
 			d.Args[0], d.Args[1] = unix.PR_SET_DUMPABLE, 0
 		}
-		if info := byNr[nr]; info != nil && info.nonNull > 0 {
+		if info := byNr[nr]; info != nil && info.NonNull > 0 {
 			// Trapped only with the argument set (high half alone too).
 			if v := verdict(d); v != unix.SECCOMP_RET_ALLOW {
-				t.Errorf("syscall %d (%s) with a NULL argument: %#x, want allow", nr, info.name, v)
+				t.Errorf("syscall %d (%s) with a NULL argument: %#x, want allow", nr, info.Name, v)
 			}
-			d.Args[info.nonNull-1] = 1 << 40
+			d.Args[info.NonNull-1] = 1 << 40
 		}
 		got := verdict(d)
 		info := byNr[nr]
@@ -109,9 +109,9 @@ func checkFilter(t *testing.T, a *archTable, byNr map[int]*sysInfo, level notify
 			want = enosys
 		case info == nil:
 			want = unix.SECCOMP_RET_ALLOW
-		case info.act == actRefuse:
+		case info.Act == ActRefuse:
 			want = enosys
-		case info.notify == notifyOpen && level >= notifyOpens:
+		case info.Notify == NotifyOpen && level >= NotifyOpens:
 			want = unix.SECCOMP_RET_USER_NOTIF
 			// ...creating ones too, unless O_PATH (ADDFD refuses those).
 			for f, v := range map[uint64]uint32{
@@ -121,16 +121,16 @@ func checkFilter(t *testing.T, a *archTable, byNr map[int]*sysInfo, level notify
 				unix.O_PATH | unix.O_NOFOLLOW: unix.SECCOMP_RET_TRACE,
 			} {
 				d2 := d
-				d2.Args[info.flags] = f
+				d2.Args[info.Flags] = f
 				if got := verdict(d2); got != v {
-					t.Errorf("level %d: %s with flags %#x: %#x, want %#x", level, info.name, f, got, v)
+					t.Errorf("level %d: %s with flags %#x: %#x, want %#x", level, info.Name, f, got, v)
 				}
 			}
-		case info.notify == notifyGetdents && level >= notifyListings:
+		case info.Notify == NotifyGetdents && level >= NotifyListings:
 			want = unix.SECCOMP_RET_USER_NOTIF
-		case info.notify.needsOpens() && info.notify != notifyGetdents && level >= notifyOpens: // the redo calls
+		case info.Notify.needsOpens() && info.Notify != NotifyGetdents && level >= NotifyOpens: // the redo calls
 			want = unix.SECCOMP_RET_USER_NOTIF
-		case info.notify != viaPtrace && !info.notify.needsOpens() && level >= notifyReads:
+		case info.Notify != ViaPtrace && !info.Notify.needsOpens() && level >= NotifyReads:
 			want = unix.SECCOMP_RET_USER_NOTIF
 		default:
 			want = unix.SECCOMP_RET_TRACE
@@ -138,9 +138,9 @@ func checkFilter(t *testing.T, a *archTable, byNr map[int]*sysInfo, level notify
 		if got != want {
 			name := "?"
 			if info != nil {
-				name = info.name
+				name = info.Name
 			}
-			t.Errorf("level %d: syscall %d (%s): filter says %#x, table says %#x", notify, nr, name, got, want)
+			t.Errorf("level %d: syscall %d (%s): filter says %#x, Table says %#x", notify, nr, name, got, want)
 		}
 	}
 	// prctl is trapped only for PR_SET_DUMPABLE 0.
@@ -168,74 +168,50 @@ func checkFilter(t *testing.T, a *archTable, byNr map[int]*sysInfo, level notify
 	}
 }
 
-// TestTableRowsAreConsistent: every row is complete for its action.
+// TestTableRowsAreConsistent: every row is complete for its Action.
 func TestTableRowsAreConsistent(t *testing.T) {
 	for _, a := range arches {
-		if _, err := a.index(table); err != nil {
+		if _, err := a.index(Table); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, r := range table {
-		switch r.act {
-		case actPaths, actReadlink, actExecve, actExecveat:
-			if len(r.paths) == 0 {
-				t.Errorf("%s: no path arguments", r.name)
+	for _, r := range Table {
+		switch r.Act {
+		case ActPaths, ActReadlink, ActExecve, ActExecveat:
+			if len(r.Paths) == 0 {
+				t.Errorf("%s: no path arguments", r.Name)
 			}
 		}
-		for _, p := range r.paths {
-			needsFlags := p.follow == followUnlessAtNF || p.follow == followIfAtFollow || p.follow == followOpenFlags ||
-				p.follow == followOpenHow || p.follow == followUnlessInDF || p.follow == followUnlessFanDF
-			if needsFlags && r.flags < 0 {
-				t.Errorf("%s: follow rule needs a flags register", r.name)
+		for _, p := range r.Paths {
+			needsFlags := p.Follow == FollowUnlessAtNF || p.Follow == FollowIfAtFollow || p.Follow == FollowOpenFlags ||
+				p.Follow == FollowOpenHow || p.Follow == FollowUnlessInDF || p.Follow == FollowUnlessFanDF
+			if needsFlags && r.Flags < 0 {
+				t.Errorf("%s: Follow rule needs a flags register", r.Name)
 			}
-			if p.arg < 0 || p.arg > 5 || p.dirfd > 5 {
-				t.Errorf("%s: bad registers %+v", r.name, p)
+			if p.Arg < 0 || p.Arg > 5 || p.Dirfd > 5 {
+				t.Errorf("%s: bad registers %+v", r.Name, p)
 			}
 		}
 	}
 	// The index refuses a number without a row and a row without a number.
-	bad := *nativeArch
-	bad.numbers = map[string]int{"nosuchcall": 1}
-	if _, err := bad.index(table); err == nil {
+	bad := *Native
+	bad.Numbers = map[string]int{"nosuchcall": 1}
+	if _, err := bad.index(Table); err == nil {
 		t.Error("index accepted a number without a row")
 	}
-	rows := append([]sysInfo{}, table...)
-	rows = append(rows, sysInfo{name: "newcall", act: actPaths})
-	if _, err := nativeArch.index(rows); err == nil {
+	rows := append([]Info{}, Table...)
+	rows = append(rows, Info{Name: "newcall", Act: ActPaths})
+	if _, err := Native.index(rows); err == nil {
 		t.Error("index accepted a row without a number")
 	}
-	bad = archAArch64
-	bad.numbers = map[string]int{}
-	for k, v := range archAArch64.numbers {
-		bad.numbers[k] = v
+	bad = AArch64
+	bad.Numbers = map[string]int{}
+	for k, v := range AArch64.Numbers {
+		bad.Numbers[k] = v
 	}
-	bad.numbers["open"] = 1024
-	if _, err := bad.index(table); err == nil {
+	bad.Numbers["open"] = 1024
+	if _, err := bad.index(Table); err == nil {
 		t.Error("index accepted a row both numbered and absent")
-	}
-}
-
-// TestNotificationsAnswerReadOnlyCalls: with the filter, stat, access and
-// readlink go to the notification server, not to ptrace stops; without
-// notifications they are stops again.
-func TestNotificationsAnswerReadOnlyCalls(t *testing.T) {
-	f := getFixture(t)
-	script := "for i in 1 2 3 4 5 6 7 8 9 10; do stat /nix/hello /nix/link >/dev/null; readlink /nix/link >/dev/null; done"
-	expect(t, traced(t, f.nix, false, "/bin/busybox", "sh", "-c", script), "")
-	with := lastRunStats
-	noNotifyForTests = true
-	expect(t, traced(t, f.nix, false, "/bin/busybox", "sh", "-c", script), "")
-	noNotifyForTests = false
-	without := lastRunStats
-	if hostCallsHere().notify() == notifyNone {
-		// This host (or NP_PTRACE_TEST_MEM=peek) allows none: every call stops.
-		if with.notifications != 0 || without.notifications != 0 {
-			t.Errorf("notifications on a host without them: with %+v, without %+v", with, without)
-		}
-		return
-	}
-	if with.notifications < 30 || without.notifications != 0 || without.stops < with.stops+30 {
-		t.Errorf("with notifications: %+v; without: %+v", with, without)
 	}
 }
 
@@ -244,22 +220,22 @@ func TestNotificationsAnswerReadOnlyCalls(t *testing.T) {
 // the server's listener at that stop.
 func TestProbeCallAlwaysStops(t *testing.T) {
 	for _, a := range arches {
-		t.Run(a.name, func(t *testing.T) { checkProbeCall(t, a) })
+		t.Run(a.Name, func(t *testing.T) { checkProbeCall(t, a) })
 	}
 }
 
-func checkProbeCall(t *testing.T, a *archTable) {
+func checkProbeCall(t *testing.T, a *Arch) {
 	const probe = 0x7f0012345678
-	byNr, err := a.index(table)
+	byNr, err := a.index(Table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog, err := buildFilterFor(a, byNr, notifyListings, probe)
+	prog, err := filterFor(a, byNr, NotifyListings, probe)
 	if err != nil {
 		t.Fatal(err)
 	}
 	verdict := func(ptr uint64) uint32 {
-		d := bpf.Data{Nr: int32(a.numbers["mkdirat"]), Arch: a.auditArch}
+		d := bpf.Data{Nr: int32(a.Numbers["mkdirat"]), Arch: a.AuditArch}
 		d.Args[0], d.Args[1] = atFDCWD, ptr
 		v, err := bpf.Run(prog, d)
 		if err != nil {
@@ -276,3 +252,6 @@ func checkProbeCall(t *testing.T, a *archTable) {
 		}
 	}
 }
+
+// atFDCWD is AT_FDCWD as a register holds it.
+var atFDCWD = func() uint64 { fd := int64(unix.AT_FDCWD); return uint64(fd) }()

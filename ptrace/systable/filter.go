@@ -1,4 +1,4 @@
-package ptrace
+package systable
 
 import (
 	"fmt"
@@ -9,32 +9,32 @@ import (
 	"github.com/np-portable/np/internal/bpf"
 )
 
-// buildFilter derives the seccomp filter from the syscall table:
+// Filter derives the seccomp filter from the syscall table:
 //
 //   - other architectures are killed, except the compat (i386) entry point
 //     and x32 numbers, which get ENOSYS: the tracer only knows native calls;
-//   - numbers above the architecture's maxKnownSyscall and the table's refused calls: ENOSYS;
+//   - numbers above the architecture's maxKnownSyscall and the Table's refused calls: ENOSYS;
 //   - prctl(PR_SET_DUMPABLE, 0): traced (the tracer makes it a no-op);
-//   - the table's other calls: traced (SECCOMP_RET_TRACE);
+//   - the Table's other calls: traced (SECCOMP_RET_TRACE);
 //   - everything else: allowed, at no cost to the tracer.
 //
 // The numbers are searched with a binary tree of comparisons.
 //
 // With notify, the calls the notification server can answer return
 // SECCOMP_RET_USER_NOTIF instead of SECCOMP_RET_TRACE; opens only at
-// notifyOpens (the server can install fds), and only those without
-// O_PATH; listings only at notifyListings (the server needs the caller's
+// NotifyOpens (the server can install fds), and only those without
+// O_PATH; listings only at NotifyListings (the server needs the caller's
 // own open directory, pidfd_getfd).
-type notifyLevel uint8
+type NotifyLevel uint8
 
 const (
-	notifyNone     notifyLevel = iota
-	notifyReads                // stat, access, readlink
-	notifyOpens                // and opens, removals, the redone calls
-	notifyListings             // and listings of / (getdents64)
+	NotifyNone     NotifyLevel = iota
+	NotifyReads                // stat, access, readlink
+	NotifyOpens                // and opens, removals, the redone calls
+	NotifyListings             // and listings of / (getdents64)
 )
 
-func (l notifyLevel) String() string {
+func (l NotifyLevel) String() string {
 	return [...]string{"none", "reads", "opens", "listings"}[l]
 }
 
@@ -42,31 +42,31 @@ func (l notifyLevel) String() string {
 // mkdirat of that string always stops the tracer (it learns the stop
 // order and takes the listener from it), though mkdirat is otherwise the
 // notification server's.
-func buildFilter(level notifyLevel, probe uint64) ([]unix.SockFilter, error) {
-	return buildFilterFor(nativeArch, byNr, level, probe)
+func Filter(level NotifyLevel, probe uint64) ([]unix.SockFilter, error) {
+	return filterFor(Native, ByNr, level, probe)
 }
 
-// buildFilterFor builds the filter of architecture a, whose numbers index
+// filterFor builds the filter of architecture a, whose numbers index
 // the table as byNr: the native one for use, either for the tests.
-func buildFilterFor(a *archTable, byNr map[int]*sysInfo, level notifyLevel, probe uint64) ([]unix.SockFilter, error) {
+func filterFor(a *Arch, byNr map[int]*Info, level NotifyLevel, probe uint64) ([]unix.SockFilter, error) {
 	verdict := map[int]string{}
 	var nrs []int
 	for _, nr := range tracedNumbers(byNr) {
 		verdict[nr] = "trace"
-		if byNr[nr].act == actPrctl {
+		if byNr[nr].Act == ActPrctl {
 			verdict[nr] = "prctl"
 		}
-		switch k := byNr[nr].notify; {
-		case k == notifyOpen && level >= notifyOpens:
+		switch k := byNr[nr].Notify; {
+		case k == NotifyOpen && level >= NotifyOpens:
 			verdict[nr] = fmt.Sprintf("open%d", nr)
-		case k == notifyGetdents && level >= notifyListings:
+		case k == NotifyGetdents && level >= NotifyListings:
 			verdict[nr] = "notify"
-		case k.needsOpens() && k != notifyGetdents && level >= notifyOpens:
+		case k.needsOpens() && k != NotifyGetdents && level >= NotifyOpens:
 			verdict[nr] = "notify"
-		case k != viaPtrace && !k.needsOpens() && level >= notifyReads:
+		case k != ViaPtrace && !k.needsOpens() && level >= NotifyReads:
 			verdict[nr] = "notify"
 		}
-		if byNr[nr].nonNull > 0 {
+		if byNr[nr].NonNull > 0 {
 			verdict[nr] = fmt.Sprintf("nonnull%d", nr)
 		}
 		nrs = append(nrs, nr)
@@ -79,17 +79,17 @@ func buildFilterFor(a *archTable, byNr map[int]*sysInfo, level notifyLevel, prob
 
 	var p bpf.Program
 	p.LoadArch()
-	p.JumpIf(a.auditArch, "native")
-	p.JumpIf(a.auditArchCompat, "enosys")
+	p.JumpIf(a.AuditArch, "native")
+	p.JumpIf(a.AuditArchCompat, "enosys")
 	p.Return(unix.SECCOMP_RET_KILL_PROCESS)
 	p.Label("native")
 	p.LoadNr()
-	if a.x32Bit != 0 {
-		p.JumpIfAnyBit(a.x32Bit, "enosys")
+	if a.X32Bit != 0 {
+		p.JumpIfAnyBit(a.X32Bit, "enosys")
 	}
-	p.JumpIfAbove(uint32(a.maxKnownSyscall), "enosys")
+	p.JumpIfAbove(uint32(a.MaxKnownSyscall), "enosys")
 	if probe != 0 {
-		p.JumpIfNot(uint32(a.numbers["mkdirat"]), "tree")
+		p.JumpIfNot(uint32(a.Numbers["mkdirat"]), "tree")
 		p.LoadArgLow(1)
 		p.JumpIfNot(uint32(probe), "renr")
 		p.LoadArgHigh(1)
@@ -120,11 +120,11 @@ func buildFilterFor(a *archTable, byNr map[int]*sysInfo, level notifyLevel, prob
 	for _, nr := range nrs {
 		if v := verdict[nr]; v == fmt.Sprintf("open%d", nr) {
 			p.Label(v)
-			p.LoadArgLow(int(byNr[nr].flags))
+			p.LoadArgLow(int(byNr[nr].Flags))
 			p.JumpIfAnyBit(openOnPtrace, "trace")
 			p.Jump("notify")
 		}
-		if a := byNr[nr].nonNull; a > 0 {
+		if a := byNr[nr].NonNull; a > 0 {
 			p.Label(verdict[nr])
 			p.LoadArgLow(int(a - 1))
 			p.JumpIfNot(0, "trace")

@@ -1,4 +1,4 @@
-package ptrace
+package guestpath
 
 import (
 	"sync"
@@ -6,7 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cachedFS remembers what lstat and readlink said about host paths, so a
+// CachedFS remembers what lstat and readlink said about host paths, so a
 // path resolved once costs no system call the next time: gcc alone looks
 // up tens of thousands of paths below the same few directories, and every
 // lookup is otherwise one lstat per component.
@@ -15,12 +15,12 @@ import (
 // or symlink and its target stay what they are until the name is removed
 // or renamed over). Traced processes do that through unlink, rmdir and
 // rename, which the tracer sees first and reports with forget or
-// forgetAll; mount calls forget everything. A change made by a process
+// ForgetAll; mount calls forget everything. A change made by a process
 // outside the traced tree is not seen: in the worst case a lookup there
 // is answered as it would have been a moment before.
-type cachedFS struct {
+type CachedFS struct {
 	mu      sync.Mutex // the tracer and the notification server share it
-	fs      hostFS
+	fs      HostFS
 	types   map[string]uint32
 	targets map[string]string
 }
@@ -28,18 +28,18 @@ type cachedFS struct {
 // maxCached bounds the cache; past it, it starts afresh.
 const maxCached = 1 << 16
 
-func newCachedFS(fs hostFS) *cachedFS {
-	return &cachedFS{fs: fs, types: map[string]uint32{}, targets: map[string]string{}}
+func NewCachedFS(fs HostFS) *CachedFS {
+	return &CachedFS{fs: fs, types: map[string]uint32{}, targets: map[string]string{}}
 }
 
-func (c *cachedFS) lstatType(path string) (uint32, error) {
+func (c *CachedFS) LstatType(path string) (uint32, error) {
 	c.mu.Lock()
 	t, ok := c.types[path]
 	c.mu.Unlock()
 	if ok {
 		return t, nil
 	}
-	t, err := c.fs.lstatType(path)
+	t, err := c.fs.LstatType(path)
 	if err == nil {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -51,14 +51,14 @@ func (c *cachedFS) lstatType(path string) (uint32, error) {
 	return t, err
 }
 
-func (c *cachedFS) readlink(path string) (string, error) {
+func (c *CachedFS) Readlink(path string) (string, error) {
 	c.mu.Lock()
 	s, ok := c.targets[path]
 	c.mu.Unlock()
 	if ok {
 		return s, nil
 	}
-	s, err := c.fs.readlink(path)
+	s, err := c.fs.Readlink(path)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil && c.types[path] == unix.S_IFLNK {
@@ -67,8 +67,8 @@ func (c *cachedFS) readlink(path string) (string, error) {
 	return s, err
 }
 
-// forget drops what is known of path; a directory takes everything with it.
-func (c *cachedFS) forget(path string) {
+// Forget drops what is known of path; a directory takes everything with it.
+func (c *CachedFS) Forget(path string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.types[path] == unix.S_IFDIR {
@@ -79,13 +79,13 @@ func (c *cachedFS) forget(path string) {
 	delete(c.targets, path)
 }
 
-func (c *cachedFS) forgetAll() {
+func (c *CachedFS) ForgetAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clear()
 }
 
-func (c *cachedFS) clear() {
+func (c *CachedFS) clear() {
 	clear(c.types)
 	clear(c.targets)
 }

@@ -1,4 +1,4 @@
-package ptrace
+package execplan
 
 import (
 	"crypto/sha256"
@@ -20,26 +20,26 @@ import (
 // target>/<name> -> target. The links are made once, shared by every run
 // (one per program name and target), and made again if removed.
 
-// execLinks makes and finds those links. Only the tracer goroutine uses it.
-type execLinks struct {
-	dir string // <nixDir>/var/np/exec
+// Links makes and finds those links. Only the tracer goroutine uses it.
+type Links struct {
+	Dir string // <nixDir>/var/np/exec
 }
 
 // named returns a path whose last component is name and which execve
 // follows to target; ok is false where none can be made (the caller then
 // uses target itself: only the name differs).
-func (l *execLinks) named(target, name string) (link string, ok bool) {
+func (l *Links) Named(target, name string) (link string, ok bool) {
 	if name == "" || name == "." || name == ".." || len(name) > 255 {
 		return "", false
 	}
 	sum := sha256.Sum256([]byte(target))
-	sub := filepath.Join(l.dir, hex.EncodeToString(sum[:8]))
+	sub := filepath.Join(l.Dir, hex.EncodeToString(sum[:8]))
 	link = sub + "/" + name
 	var st unix.Stat_t
 	if unix.Lstat(link, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
 		return link, true
 	}
-	if err := os.MkdirAll(sub, 0o755); err != nil || !realDir(l.dir) || !realDir(sub) {
+	if err := os.MkdirAll(sub, 0o755); err != nil || !realDir(l.Dir) || !realDir(sub) {
 		return "", false // never make links where a symlink np did not make leads
 	}
 	// Made aside and renamed into place: runs making the same link at

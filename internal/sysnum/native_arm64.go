@@ -1,0 +1,4 @@
+package sysnum
+
+// Native is the numbers of the architecture np runs on.
+var Native = AArch64

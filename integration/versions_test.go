@@ -15,7 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/np-portable/np/assets/storepath"
+	"github.com/np-portable/np/internal/storepath"
 	"github.com/np-portable/np/extract"
 )
 

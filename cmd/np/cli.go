@@ -18,6 +18,7 @@ import (
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/safedir"
 	"github.com/np-portable/np/internal/suggest"
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // version is np's own version; the Makefile sets it from git.
@@ -312,7 +313,7 @@ func linkGit(c *config) error {
 	if err := safedir.MkdirAll(c.DataDir, "bin", 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", c.binDir(), err)
 	}
-	if err := extract.ReplaceSymlink(c.Git, filepath.Join(c.binDir(), "git")); err != nil {
+	if err := symlink.Replace(c.Git, filepath.Join(c.binDir(), "git")); err != nil {
 		return fmt.Errorf("linking NP_GIT: %w", err)
 	}
 	return nil

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // cmdLink creates DIR/<tool> -> np for every Nix tool.
@@ -42,7 +42,7 @@ func cmdLink(args []string) (syscall.WaitStatus, error) {
 				continue
 			}
 		}
-		if err := extract.ReplaceSymlink(self, link); err != nil {
+		if err := symlink.Replace(self, link); err != nil {
 			return 0, fmt.Errorf("linking %s: %w", link, err)
 		}
 	}

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/manpage"
 	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // Manuals. The legacy Nix tools answer --help by running `man <tool>` with
@@ -40,7 +40,7 @@ func linkMan(c *config) error {
 	if err := os.MkdirAll(c.binDir(), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", c.binDir(), err)
 	}
-	if err := extract.ReplaceSymlink(self, link); err != nil {
+	if err := symlink.Replace(self, link); err != nil {
 		return fmt.Errorf("linking np as man: %w", err)
 	}
 	return nil

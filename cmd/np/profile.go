@@ -11,6 +11,7 @@ import (
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/profiles"
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // Each data dir keeps its own Nix profile, channels and nix-env defexpr:
@@ -48,7 +49,7 @@ func linkTools(c *config, m *extract.Manifest) error {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	for _, t := range nixTools {
-		if err := extract.ReplaceSymlink(self, filepath.Join(dir, t)); err != nil {
+		if err := symlink.Replace(self, filepath.Join(dir, t)); err != nil {
 			return fmt.Errorf("linking np as %s: %w", t, err)
 		}
 	}

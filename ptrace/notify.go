@@ -216,11 +216,11 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 	}
 	tid := int(req.pid)
 	lk.nsRoot = ""
-	if p := n.t.procOf(tid); p != nil {
-		if p.ownRoot {
+	if known, ownRoot, otherNS := n.t.rootAndNSOf(tid); known {
+		if ownRoot {
 			return letThrough // its paths are its own business (see process)
 		}
-		if p.otherNS && n.t.inOtherNS(tid) {
+		if otherNS && n.t.inOtherNS(tid) {
 			// The server's own calls would see np's mounts, not the
 			// caller's (Nix's build sandbox mounts /dev/pts and the
 			// inputs under its chroot directory before it enters it):

@@ -32,11 +32,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 )
 
 func main() {
 	name := flag.String("name", "tests", "what the summary line names")
 	pattern := flag.Bool("pattern", false, "print the -test.run pattern of the tests declared in the files given")
+	countsFile := flag.String("counts", "", "also append \"passed failed skipped\" to this file, for a script's totals")
 	flag.Parse()
 	if *pattern {
 		p, err := runPattern(flag.Args())
@@ -56,9 +59,29 @@ func main() {
 		fmt.Fprintln(os.Stderr, "testsum:", err)
 	}
 	fmt.Printf("%s: %s\n", *name, c)
+	if *countsFile != "" {
+		if werr := appendCounts(*countsFile, c); werr != nil {
+			fmt.Fprintln(os.Stderr, "testsum:", werr)
+			os.Exit(1)
+		}
+	}
 	if err != nil || !c.ok() {
 		os.Exit(1)
 	}
+}
+
+// appendCounts records c as one line "passed failed skipped", the failed
+// count including skips and a broken run as the summary line does.
+func appendCounts(name string, c counts) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("recording the counts: %w", err)
+	}
+	fmt.Fprintf(f, "%d %d %d\n", c.passed, c.failures(), c.skipped)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("recording the counts: %w", err)
+	}
+	return nil
 }
 
 // event is the part of test2json's TestEvent that the summary needs.
@@ -101,6 +124,7 @@ func summarise(r io.Reader, out io.Writer) (counts, error) {
 	// Each package (or test binary) ends with a pass or fail event without
 	// a test name; started counts those that began, ended those that ended.
 	started, ended := 0, 0
+	running := map[string]bool{} // tests that began and have not ended
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
@@ -130,6 +154,12 @@ func summarise(r io.Reader, out io.Writer) (counts, error) {
 			continue
 		}
 		switch e.Action {
+		case "run":
+			running[e.Test] = true
+		case "pass", "fail", "skip":
+			delete(running, e.Test)
+		}
+		switch e.Action {
 		case "pass":
 			c.passed++
 		case "fail":
@@ -145,6 +175,14 @@ func summarise(r io.Reader, out io.Writer) (counts, error) {
 	if ended < started || ended == 0 {
 		// Cut off: the stream stopped before the binary said how it ended.
 		c.broken = true
+	}
+	if len(running) > 0 {
+		names := make([]string, 0, len(running))
+		for n := range running {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(out, "testsum: these tests began and never ended: %s\n", strings.Join(names, " "))
 	}
 	if c.passed == 0 && c.failures() == 0 {
 		return c, errors.New("no test ran: the selection matched nothing")

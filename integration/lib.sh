@@ -39,6 +39,15 @@ summarise() {
 	go tool test2json -t -p "$1" | "$TESTSUM" -name "$1" ${2:+-counts "$2"}
 }
 
+# signal_tests: the -test.run pattern of the integration tests of signals,
+# terminals and process lifetimes: every test of these files, which
+# robust.sh runs and the kernels' signal steps run in each VM. A test
+# belongs in one of these files; nothing lists it by name.
+signal_tests() {
+	env -u GOARCH go run ./integration/testsum -pattern integration/signals_test.go integration/lifetime_test.go \
+		integration/terminal_test.go integration/interrupt_test.go
+}
+
 # ptrace_modes WHERE: the modes of integration/ptrace-modes.txt that run
 # WHERE (host or vm), one per line: "NAME RACE ENV...".
 ptrace_modes() {

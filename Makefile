@@ -76,9 +76,14 @@ reproducible-arm64: $(ARM64)/payload.tar.zst
 	@echo "arm64 payload is reproducible: $$(sha256sum < $(ARM64)/payload.tar.zst | cut -c1-12)"
 	@rm -f $(ARM64)/payload-again.tar.zst
 
+# go vet once per set of test build tags: a tagged test file is compiled,
+# hence checked, only with its tag.
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags prepared ./...
+	$(GO) vet -tags integration,compat ./integration
+	$(GO) vet -tags containers ./integration
 
 # What the tests need on a fresh machine: Debian packages and the user nptest.
 test-setup:

@@ -41,7 +41,7 @@ chmod 755 "$work"/ptrace*.test
 while read -r name race env; do
 	bin=$work/ptrace.test
 	[ "$race" != race ] || bin=$work/ptrace-race.test
-	echo "=== ptrace unit tests: mode $name${env:+ ($env)}${race#-}"
+	echo "=== ptrace unit tests: mode $name${env:+ ($env)}$([ "$race" != race ] || echo ", -race")"
 	start=$SECONDS
 	# shellcheck disable=SC2086 # env is a list of assignments
 	# In ptrace/, as go test would run it.

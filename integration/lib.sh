@@ -49,7 +49,8 @@ signal_tests() {
 }
 
 # ptrace_modes WHERE: the modes of integration/ptrace-modes.txt that run
-# WHERE (host or vm), one per line: "NAME RACE ENV...".
+# WHERE (host; kernels-steps.sh reads the file itself in the VM), one per
+# line: "NAME RACE ENV...".
 ptrace_modes() {
 	local name where race env
 	while read -r name where race env; do

@@ -43,8 +43,8 @@ while read -r name race env; do
 	[ "$race" != race ] || bin=$work/ptrace-race.test
 	echo "=== ptrace unit tests: mode $name${env:+ ($env)}$([ "$race" != race ] || echo ", -race")"
 	start=$SECONDS
-	# shellcheck disable=SC2086 # env is a list of assignments
 	# In ptrace/, as go test would run it.
+	# shellcheck disable=SC2086 # env is a list of assignments
 	(cd ptrace && as_test_user env $env NP_PTRACE_TEST_SRC="$PWD" NP_TEST_PROFILES="$PWD/../build/profiles" \
 		"$bin" -test.v=test2json -test.count=1 -test.timeout 30m 2>&1) |
 		summarise "ptrace [$name]" "$counts" || status=1

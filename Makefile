@@ -76,9 +76,14 @@ reproducible-arm64: $(ARM64)/payload.tar.zst
 	@echo "arm64 payload is reproducible: $$(sha256sum < $(ARM64)/payload.tar.zst | cut -c1-12)"
 	@rm -f $(ARM64)/payload-again.tar.zst
 
+# go vet once per set of test build tags: a tagged test file is compiled,
+# hence checked, only with its tag.
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags prepared ./...
+	$(GO) vet -tags integration,compat ./integration
+	$(GO) vet -tags containers ./integration
 
 # What the tests need on a fresh machine: Debian packages and the user nptest.
 test-setup:
@@ -92,21 +97,19 @@ $(PROFILES) &: integration/profiles.sh
 
 profiles: $(PROFILES)
 
-# Unit tests need bin/np: the ptrace tests run the real Nix of its payload.
-# The ptrace suite runs again on its fallbacks: under a filter refusing what
-# Docker 20.10's default profile refuses, under Linux 3.10's system call
-# table (no seccomp(2), hence no notifications: CentOS 7; about 50 s), with tracee memory through
-# PTRACE_PEEKDATA only (no notifications), and through /proc/<pid>/mem with
-# two notification servers (as Linux < 6.6 runs). And under Podman's real
-# default profile (compiled from its JSON), whose ENOSYS for every call it
-# does not list also answers the -1 of a call the tracer skipped.
+# Unit tests with the host prepared (-tags prepared): the ptrace tests run
+# the real Nix of bin/np's payload, internal/hostile compiles the engines'
+# fetched profiles. The race detector runs on internal/proc, extract and
+# ptrace. The ptrace suite runs as nptest once per mode of
+# integration/ptrace-modes.txt: on its fallbacks under a filter refusing
+# what Docker 20.10's default profile refuses, under Linux 3.10's system
+# call table (no seccomp(2), hence no notifications: CentOS 7; about 50 s),
+# under Podman's real default profile (its ENOSYS for every call it does
+# not list also answers the -1 of a call the tracer skipped), with tracee
+# memory through PTRACE_PEEKDATA only, and through /proc/<pid>/mem with two
+# notification servers (as Linux < 6.6 runs). See integration/unit.sh.
 unit: bin/np test-setup $(PROFILES)
-	$(GO) test ./...
-	NP_PTRACE_TEST_REFUSE=no-unshare,no-process-vm,no-pidfd-getfd $(GO) test -count=1 ./ptrace
-	NP_PTRACE_TEST_REFUSE=linux-3.10 $(GO) test -count=1 ./ptrace
-	NP_TEST_PROFILES=$(CURDIR)/$(BUILD)/profiles NP_PTRACE_TEST_REFUSE=oci:podman $(GO) test -count=1 ./ptrace
-	NP_PTRACE_TEST_MEM=peek $(GO) test -count=1 ./ptrace
-	NP_PTRACE_TEST_MEM=file NP_PTRACE_TEST_SERVERS=2 $(GO) test -count=1 ./ptrace
+	bash integration/unit.sh
 
 # Integration tests run the built bin/np as an unprivileged user against the
 # real Nix inside it (see integration/run.sh).

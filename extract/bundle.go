@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // A bundle (np bundle) is np's Go program with a payload of one program's
@@ -151,7 +153,7 @@ func (t Target) EnsureBundle(p *Payload, opts Options) (m *Manifest, fresh bool,
 		return nil, false, err
 	}
 	for _, o := range m.Bundle.Outputs {
-		if err := ReplaceSymlink(o, filepath.Join(roots, path.Base(o))); err != nil {
+		if err := symlink.Replace(o, filepath.Join(roots, path.Base(o))); err != nil {
 			return nil, false, fmt.Errorf("creating GC root: %w", err)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/np-portable/np/assets/storepath"
+	"github.com/np-portable/np/internal/storepath"
 )
 
 // FileEntry is one regular file of the payload's store paths as installed:

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/np-portable/np/assets/storepath"
+	"github.com/np-portable/np/internal/storepath"
 )
 
 // realPayload is the test payload with the manifest's NAR hashes computed

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/internal/safedir"
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // Payload is the archive carried by a binary.
@@ -383,7 +383,7 @@ func (t Target) writeGCRoots(fp string, m *Manifest) error {
 		return err
 	}
 	for _, name := range m.Names() {
-		if err := ReplaceSymlink(StoreDir+"/"+name, filepath.Join(t.gcRootDirOf(fp), name)); err != nil {
+		if err := symlink.Replace(StoreDir+"/"+name, filepath.Join(t.gcRootDirOf(fp), name)); err != nil {
 			return fmt.Errorf("creating GC root: %w", err)
 		}
 	}
@@ -594,37 +594,6 @@ func RemoveTree(dir string) {
 		return nil
 	})
 	os.RemoveAll(dir)
-}
-
-// ReplaceSymlink makes link point at target, atomically: concurrent
-// callers each use a temporary link of their own and a rename.
-func ReplaceSymlink(target, link string) error {
-	if cur, err := os.Readlink(link); err == nil && cur == target {
-		return nil
-	}
-	// The temporary name must be unique among every process that shares
-	// the data dir, and a pid is not: containers on one volume are each
-	// PID 1 in their own pid namespace. It need not be unguessable (a
-	// taken name is retried), so it comes from math/rand, which the Go
-	// runtime seeds from the kernel's AT_RANDOM at exec: crypto/rand would
-	// block on getrandom until the kernel's entropy pool is initialised,
-	// minutes after boot in a VM without a hardware RNG (4.4.178 under qemu).
-	var tmp string
-	for {
-		tmp = fmt.Sprintf("%s.tmp-%016x", link, rand.Uint64())
-		err := os.Symlink(target, tmp)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }
 
 // WriteFileAtomic writes data to name through a temporary file and a rename,

@@ -307,18 +307,6 @@ func TestAbandonedStagingIsCleanedUp(t *testing.T) {
 	}
 }
 
-func TestReplaceSymlink(t *testing.T) {
-	link := filepath.Join(t.TempDir(), "l")
-	for _, target := range []string{"/a", "/b", "/b"} {
-		if err := ReplaceSymlink(target, link); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := os.Readlink(link); got != target {
-			t.Fatalf("link points at %q, want %q", got, target)
-		}
-	}
-}
-
 func TestSymlinkedStagingDirIsRefusedAndItsTargetKept(t *testing.T) {
 	p, _ := OpenPayload(makeBinary(t, testManifest(), goodEntries()))
 	defer p.Close()

@@ -8,14 +8,15 @@ cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/sbin:/sbin # runuser, useradd
 if [ "$(id -u)" -eq 0 ]; then
 	command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-	id nptest >/dev/null 2>&1 || useradd --create-home --shell /bin/sh nptest
+	. integration/lib.sh
+	test_user
 	work=$(mktemp -d /tmp/np-bench-bundle.XXXXXX)
 	chmod 755 "$work"
 	cp bin/np integration/bench-bundle.sh "$work/"
 	trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
 	chown -R nptest "$work"
 	cd "$work"
-	runuser -u nptest -- env -i HOME="$(getent passwd nptest | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin NP_BENCH_NP="$work/np" bash "$work/bench-bundle.sh"
+	as_test_user env NP_BENCH_NP="$work/np" bash "$work/bench-bundle.sh"
 	exit
 fi
 

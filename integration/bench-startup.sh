@@ -44,7 +44,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	if [ ${#missing[@]} -gt 0 ]; then
 		apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 	fi
-	id nptest >/dev/null 2>&1 || useradd --create-home --shell /bin/sh nptest
+	. integration/lib.sh
+	test_user
 	work=$(mktemp -d /tmp/np-bench-startup.XXXXXX)
 	chmod 755 "$work"
 	trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
@@ -55,8 +56,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	cd "$work"
 	# No descriptor of the caller's beyond stdio reaches the rows: np
 	# hands inherited ones on, which costs a little and is not start-up.
-	runuser -u nptest -- env -i HOME="$(getent passwd nptest | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin \
-		NP_BENCH_NP="$work/np" NP_BENCH_HELLO="$work/hello-go" PROOT54="$proot54" \
+	as_test_user env NP_BENCH_NP="$work/np" NP_BENCH_HELLO="$work/hello-go" PROOT54="$proot54" \
 		NP_BENCH_STARTUP_RUNS="${NP_BENCH_STARTUP_RUNS:-}" \
 		bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec bash "$0"' "$work/bench-startup.sh"
 	exit

@@ -37,15 +37,15 @@ if [ "$(id -u)" -eq 0 ]; then
 	if [ ${#missing[@]} -gt 0 ]; then
 		apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 	fi
-	id nptest >/dev/null 2>&1 || useradd --create-home --shell /bin/sh nptest
+	. integration/lib.sh
+	test_user
 	work=$(mktemp -d /tmp/np-bench.XXXXXX)
 	chmod 755 "$work"
 	cp bin/np integration/bench.sh "$work/"
 	trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
 	chown -R nptest "$work"
 	cd "$work"
-	runuser -u nptest -- env -i HOME="$(getent passwd nptest | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin \
-		NP_BENCH_NP="$work/np" PROOT54="$proot54" \
+	as_test_user env NP_BENCH_NP="$work/np" PROOT54="$proot54" \
 		NP_BENCH_LOOP="${NP_BENCH_LOOP:-}" NP_BENCH_C_FILES="${NP_BENCH_C_FILES:-}" \
 		NP_BENCH_EVAL="${NP_BENCH_EVAL:-}" NP_BENCH_RUNS="${NP_BENCH_RUNS:-}" \
 		bash "$work/bench.sh"

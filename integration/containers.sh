@@ -9,11 +9,11 @@
 #
 # Root is needed only to start dockerd; np itself runs inside the containers
 # as their root and as uid 1000, under the engine's default seccomp profile.
-# The last line is "containers: N passed, N failed"; a skipped test counts as
-# failed.
+# integration/testsum counts the tests; the last line is "containers: N
+# passed, N failed"; a skipped test counts as failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH=$PATH:/usr/sbin:/sbin
+. integration/lib.sh
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "containers: starting Docker's engine needs root; run \`make containers\` (or \`make test\`) as root" >&2
@@ -39,15 +39,13 @@ cleanup_podman() {
 trap cleanup_podman EXIT
 
 go test -c -tags containers -o "$work/containers.test" ./integration
+testsum_build "$work"
 set +e
-NP_BIN=$PWD/bin/np NP_PODMAN_DIR=$work/podman "$work/containers.test" -test.v -test.timeout 20m "$@" 2>&1 | tee "$work/log"
-rc=${PIPESTATUS[0]}
+NP_BIN=$PWD/bin/np NP_PODMAN_DIR=$work/podman "$work/containers.test" -test.v=test2json -test.timeout 20m "$@" 2>&1 |
+	summarise containers "$work/counts"
+rc=("${PIPESTATUS[@]}")
 set -e
-passed=$(grep -c '^\s*--- PASS' "$work/log" || true)
-failed=$(grep -c '^\s*--- FAIL' "$work/log" || true)
-skipped=$(grep -c '^\s*--- SKIP' "$work/log" || true)
-failed=$((failed + skipped))
-if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-if [ "$passed" -eq 0 ]; then failed=$((failed + 1)); fi
+read -r passed failed _ < <(tail -n 1 "$work/counts")
+if [ "${rc[0]}" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "containers: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "${rc[1]}" -eq 0 ]

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -308,16 +307,6 @@ accept(my $a, $s) or die "accept: $!\n"; syswrite($c, "ping\n"); sysread($a, my 
 	})
 }
 
-func TestKillNineInsideIsDeathBySIGKILL(t *testing.T) {
-	r := sh(t, runOpts{}, "kill -9 $$")
-	if r.signal != syscall.SIGKILL {
-		t.Fatalf("caller saw exit %d signal %v, want death by SIGKILL", r.code, r.signal)
-	}
-	if r := sh(t, runOpts{}, "exit 42"); r.code != 42 {
-		t.Fatalf("exit 42 gave exit %d signal %v", r.code, r.signal)
-	}
-}
-
 func TestOrphansKeepSeeingNix(t *testing.T) {
 	guest, host := scratch(t)
 	file, want := nixFile(t)
@@ -335,63 +324,6 @@ func TestForkStorm(t *testing.T) {
 	script := `i=0; while [ $i -lt 200 ]; do cat "$1" > /dev/null & i=$((i+1)); done; wait; echo storm-done`
 	if got := must(t, sh(t, runOpts{}, script, file)); got != "storm-done\n" {
 		t.Fatalf("fork storm printed %q", got)
-	}
-}
-
-func TestKillingNpEndsTheProgramsTree(t *testing.T) {
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker := "4343." + strconv.Itoa(os.Getpid())
-	cmd := npCmd(t, runOpts{}, "run", busybox(t), "sh", "-c", `"$0" "$1" & "$0" "$1"; wait`, sleep, marker)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sleeps := func() []string {
-		out, _ := exec.Command("pgrep", "-f", "^"+sleep+" "+marker+"$").Output()
-		return strings.Fields(string(out))
-	}
-	t.Cleanup(func() {
-		for _, pid := range sleeps() {
-			if n, err := strconv.Atoi(pid); err == nil {
-				syscall.Kill(n, syscall.SIGKILL)
-			}
-		}
-	})
-	waitFor(t, "both sleeps to start", 10*time.Second, func() bool { return len(sleeps()) == 2 })
-	cmd.Process.Kill()
-	waitBounded(t, cmd, time.Minute)
-	// Under ptrace every tracee dies with the tracer (PTRACE_O_EXITKILL);
-	// under ns the sandbox init, reaper of the program's tree, notices np's
-	// death and ends the tree (README: "Nothing outlives np").
-	waitFor(t, "the program's sleeps to end with np", 5*time.Second, func() bool { return len(sleeps()) == 0 })
-}
-
-func TestTracerInsideEndsCleanly(t *testing.T) {
-	// strace inside np: works, or fails with a message; never hangs.
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Fatalf("this test needs strace: %v", err)
-	}
-	file, content := nixFile(t)
-	cmd := npCmd(t, runOpts{}, "run", strace, "-f", "-o", "/dev/null", busybox(t), "cat", file)
-	var out strings.Builder
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	hung := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
-	cmd.Wait()
-	if !hung.Stop() {
-		t.Fatal("strace inside np hung for a minute")
-	}
-	code := cmd.ProcessState.ExitCode()
-	if pass == "ns" && (code != 0 || out.String() != content) {
-		t.Fatalf("strace inside the ns runtime: exit %d, output %q", code, out.String())
-	}
-	if code != 0 && code != 1 {
-		t.Fatalf("strace inside np: exit %d; want success or a clean failure", code)
 	}
 }
 

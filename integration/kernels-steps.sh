@@ -20,8 +20,9 @@ KTEST_PTRACE_SMOKE='^(TestProbeWorksHere|TestExecOfStoreProgramsAndScripts|TestR
 KTEST_HOSTILE='^(TestForcedNSRuntimeInHostileHosts|TestHostileHostsFallBackToPtrace|TestHostRefusingPtraceToo|TestRootInAUserNamespaceBuildsSandboxed|TestRuntimeWorksWithoutOptionalSystemCalls|TestNotificationsSurviveARefusedPidfdGetfd|TestNixWorksWithOnlyLinux310Syscalls)$'
 
 # Signals, job control, terminals and np as PID 1: the tests
-# integration/robust.sh runs on the host.
-KTEST_SIGNALS='^(TestSignal|TestKill|TestCtrl|TestTerminal|TestWindowResize|TestFirstRunShowsProgress|TestNpAsPID1|TestDeathBySignal|TestTracerInside|TestReraised|TestFDsTheCaller)'
+# integration/robust.sh runs on the host (KTEST_SIGNALS, lib.sh's
+# signal_tests, which kernels.sh writes here).
+. /ktest/selection
 
 # A host whose administrator disabled user namespaces (the sysctl, set as
 # root for this step only): np's automatic choice must fall back to
@@ -95,11 +96,16 @@ run_steps() {
 	# TestExtendedAttributesUnderNix needs; it runs on every other kernel.
 	xattr_skip=
 	[ "$kname" != el7 ] || xattr_skip="-test.skip '^TestExtendedAttributesUnderNix\$'"
-	step ptrace-unit 2400 "ptrace_unit $xattr_skip"
-	# The fallbacks the ptrace runtime takes on older or locked-down hosts:
-	# tracee memory through PTRACE_PEEKDATA only (so no notifications, as
-	# on kernels before 5.0: RHEL 7 and 8), and through
-	# /proc/<pid>/mem with two notification servers.
-	step ptrace-unit-peek 2400 "NP_PTRACE_TEST_MEM=peek ptrace_unit $xattr_skip"
-	step ptrace-unit-file2 2400 "NP_PTRACE_TEST_MEM=file NP_PTRACE_TEST_SERVERS=2 ptrace_unit $xattr_skip"
+	# The ptrace unit tests in each mode of integration/ptrace-modes.txt
+	# marked all: by default, and on the fallbacks the ptrace runtime takes
+	# on older or locked-down hosts: tracee memory through PTRACE_PEEKDATA
+	# only (so no notifications, as on kernels before 5.0: RHEL 7 and 8),
+	# and through /proc/<pid>/mem with two notification servers.
+	while read -r mode where _ env; do
+		case $mode in '' | '#'*) continue ;; esac
+		[ "$where" = all ] || continue
+		name=ptrace-unit
+		[ "$mode" = default ] || name=ptrace-unit-$mode
+		step "$name" 2400 "$env ptrace_unit $xattr_skip"
+	done </ktest/ptrace-modes.txt
 }

@@ -32,6 +32,7 @@
 # step.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. integration/lib.sh
 export PATH=$PATH:/usr/sbin:/sbin
 
 set_=${1:-smoke}
@@ -279,8 +280,11 @@ fetch_userland() {
 build_tests() {
 	local b=$W/bin
 	mkdir -p "$b"
-	CGO_ENABLED=0 GOARCH=$goarch go test -c -o "$b/ptrace.test" ./ptrace
+	CGO_ENABLED=0 GOARCH=$goarch go test -c -tags prepared -o "$b/ptrace.test" ./ptrace
 	CGO_ENABLED=0 GOARCH=$goarch go test -c -tags integration -o "$b/integration.test" ./integration
+	# What counts the go test steps' results in the VM (kernels.sh's gotest).
+	CGO_ENABLED=0 GOARCH=$goarch go build -o "$b/testsum" ./integration/testsum
+	CGO_ENABLED=0 GOARCH=$goarch go build -o "$b/test2json" cmd/test2json
 	if [ "$ARCH" = amd64 ] && [ -x build/np-bare ]; then
 		cp build/np-bare "$b/np-bare"
 	else
@@ -308,7 +312,11 @@ build_initramfs() {
 		cp "$W/$s"/loop.ko* "$r/lib/modules/$(cat "$W/$s/release")/"
 	done
 	cp integration/kernels-steps.sh "$r/ktest/steps"
-	cp "$W/bin/ptrace.test" "$W/bin/integration.test" "$r/ktest/"
+	cp "$W/bin/ptrace.test" "$W/bin/integration.test" "$W/bin/testsum" "$W/bin/test2json" "$r/ktest/"
+	# The steps' test selections: the ptrace modes, and the signal tests
+	# (those of the files robust.sh runs).
+	cp integration/ptrace-modes.txt "$r/ktest/"
+	echo "KTEST_SIGNALS='$(signal_tests)'" >"$r/ktest/selection"
 	cp "$W/bin/pathops" "$W/bin/pathops-nix" "$r/ktest/pathops/"
 	cp "$W/bin/kernels-entropy" "$r/ktest/"
 	# What kernels-entropy credits the old kernels' pools with: the host's
@@ -318,7 +326,7 @@ build_initramfs() {
 	cp "$np_bin" "$r/np/bin/np"
 	cp "$W/bin/np-bare" "$r/np/bin/np-bare"
 	cp ptrace/testdata/* "$r/np/ptrace/testdata/"
-	chmod 755 "$r/init" "$r/ktest/"*.test "$r/ktest/kernels-entropy" "$r/ktest/pathops/"* "$r/np/bin/"*
+	chmod 755 "$r/init" "$r/ktest/"*.test "$r/ktest/testsum" "$r/ktest/test2json" "$r/ktest/kernels-entropy" "$r/ktest/pathops/"* "$r/np/bin/"*
 	cat >"$r/etc/passwd" <<-'EOF'
 		root:x:0:0:root:/root:/bin/sh
 		nptest:x:1000:1000:np tests:/home/nptest:/bin/sh
@@ -349,15 +357,14 @@ build_initramfs() {
 			echo "$l" | grep -qx nix
 		}
 		# gotest BINARY ARGS: a go test binary whose skipped tests fail too
-		# (as in integration/run.sh) and which must have run a test.
+		# and which must have run a test, counted by integration/testsum
+		# (as in integration/run.sh); its log reads as -test.v's.
 		gotest() {
-			"$@" -test.v >/tmp/gotest.log 2>&1
-			rc=$?
+			{ "$@" -test.v=test2json 2>&1; echo $? >/tmp/gotest.rc; } |
+				/ktest/test2json -t -p gotest | /ktest/testsum -name gotest >/tmp/gotest.log
+			sum=$?
 			cat /tmp/gotest.log
-			echo "gotest: $(grep -c -- '--- PASS' /tmp/gotest.log) passed, $(grep -c -- '--- FAIL' /tmp/gotest.log) failed, $(grep -c -- '--- SKIP' /tmp/gotest.log) skipped"
-			grep -q -- '--- SKIP' /tmp/gotest.log && return 1
-			grep -q -- '--- PASS' /tmp/gotest.log || return 1
-			return $rc
+			[ "$sum" = 0 ] && [ "$(cat /tmp/gotest.rc)" = 0 ]
 		}
 		# entropy_starved: the kernel's pool is still uninitialised.
 		entropy_starved() {

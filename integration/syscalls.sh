@@ -15,7 +15,8 @@
 # from the table's numbers, or stays syscall_0xNNN and is UNKNOWN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH=$PATH:/usr/sbin:/sbin
+. integration/lib.sh
+test_user
 np_src=${1:-bin/np}
 command -v strace >/dev/null || { echo "syscalls: strace is missing (apt-get install strace)" >&2; exit 1; }
 command -v git >/dev/null || { echo "syscalls: git is missing (apt-get install git)" >&2; exit 1; }
@@ -95,7 +96,7 @@ t nix-collect-garbage -d
 echo "$n"
 EOF
 
-runuser -u nptest -- env -i PATH=/usr/bin:/bin LANG=C.UTF-8 bash "$work/workload.sh" "$work/w" "$work/np" >/dev/null
+as_test_user bash "$work/workload.sh" "$work/w" "$work/np" >/dev/null
 
 # Every trace's call names, counted. strace -c is not used: it leaves out
 # the calls it has no name for (bookworm's strace 6.1 prints fchmodat2 as

@@ -15,8 +15,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/np-portable/np/assets/storepath"
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/storepath"
 )
 
 // installRecords lists the install records (one per payload) in loc's

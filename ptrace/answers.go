@@ -42,8 +42,8 @@ func (t *tracer) atStop(th *thread) caller {
 // namespace than np's, through which the paths of its call info are
 // looked up; "" for one in np's, and for unshare and setns, which have
 // no paths.
-func (t *tracer) nsRootOf(tid int, p *process, info *systable.Info) string {
-	if p.otherNS && info.Act != systable.ActNamespace && t.inOtherNS(tid) {
+func (t *tracer) nsRootOf(tid int, otherNS bool, info *systable.Info) string {
+	if otherNS && info.Act != systable.ActNamespace && t.inOtherNS(tid) {
 		return "/proc/" + itoa(tid) + "/root"
 	}
 	return ""

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,17 +14,11 @@ import (
 	"github.com/np-portable/np/nsbox"
 )
 
-// testUser is the unprivileged user the tests run as when started as
-// root: the tracer must work without privileges, and root would hide
-// permission errors.
-const testUser = "nptest"
-
-// droppedEnv marks the test binary re-executed as testUser.
-const droppedEnv = "NP_PTRACE_TEST_DROPPED"
-
 // TestMain makes the test binary its own stub (Run re-executes
-// /proc/self/exe) and, when started as root, re-runs the tests as
-// testUser.
+// /proc/self/exe). It runs the tests as whoever started it: make unit
+// (integration/unit.sh) starts it as the unprivileged user nptest, since
+// the tracer must work without privileges and root would hide permission
+// errors.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == StubArg {
 		err := Stub()
@@ -51,9 +43,6 @@ func TestMain(m *testing.M) {
 	}
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
-	}
-	if os.Geteuid() == 0 && os.Getenv(droppedEnv) == "" {
-		os.Exit(rerunAsTestUser())
 	}
 	if code, again := hostileTestHost(); again {
 		os.Exit(code)
@@ -106,57 +95,6 @@ func hostileTestHost() (code int, again bool) {
 		serversForTests = k
 	}
 	return 0, false
-}
-
-// rerunAsTestUser copies the test binary where testUser can run it and
-// runs it with the same arguments through runuser.
-func rerunAsTestUser() int {
-	fail := func(err error) int {
-		fmt.Fprintf(os.Stderr, "running the tests as %s: %v (create the user with useradd -m %s)\n", testUser, err, testUser)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "np-ptrace-test-")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.RemoveAll(dir)
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return fail(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return fail(err)
-	}
-	bin := filepath.Join(dir, "ptrace.test")
-	if err := copyFile(self, bin, 0o755); err != nil {
-		return fail(err)
-	}
-	wd, _ := os.Getwd()
-	args := []string{"-u", testUser, "--", bin}
-	for _, a := range os.Args[1:] {
-		// go test's log and fuzz cache live where only root may write.
-		switch {
-		case strings.HasPrefix(a, "-test.testlogfile="):
-		case strings.HasPrefix(a, "-test.fuzzcachedir="):
-			cache := filepath.Join(dir, "fuzzcache")
-			os.Mkdir(cache, 0o777)
-			os.Chmod(cache, 0o777)
-			args = append(args, "-test.fuzzcachedir="+cache)
-		default:
-			args = append(args, a)
-		}
-	}
-	cmd := exec.Command("runuser", args...)
-	cmd.Env = append(os.Environ(), droppedEnv+"=1", "NP_PTRACE_TEST_SRC="+wd, "HOME="+dir)
-	cmd.Dir = dir
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		}
-		return fail(err)
-	}
-	return 0
 }
 
 func copyFile(from, to string, mode os.FileMode) error {

@@ -228,15 +228,17 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 	tid := int(req.pid)
 	c := caller{tid: tid, proc: n.t.procOf(tid), lk: lk, server: true, ownFS: ownFS}
 	lk.nsRoot = ""
-	if p := c.proc; p != nil {
-		if p.ownRoot {
+	// ownRoot and otherNS are read under the tracer's lock: the tracer
+	// sets them at a stop while this server answers the same process.
+	if known, ownRoot, otherNS := n.t.rootAndNSOf(tid); known {
+		if ownRoot {
 			return letThrough // its paths are its own business (see process)
 		}
 		// The server's own calls would see np's mounts, not the
 		// caller's (Nix's build sandbox mounts /dev/pts and the
 		// inputs under its chroot directory before it enters it):
 		// it reaches the caller's files through the caller's root.
-		lk.nsRoot = n.t.nsRootOf(tid, p, info)
+		lk.nsRoot = n.t.nsRootOf(tid, otherNS, info)
 	}
 	if answer := answerers[info.Notify]; answer != nil {
 		return answer(n, c, req, info)

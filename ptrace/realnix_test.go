@@ -1,3 +1,7 @@
+//go:build prepared
+
+// TestRealNix needs bin/np, built by make: the host prepared.
+
 package ptrace
 
 import (

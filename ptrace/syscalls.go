@@ -30,7 +30,7 @@ func (t *tracer) enter(th *thread) error {
 	}
 	// Its paths are looked up in its own mounts (the kernel, given the
 	// host path, walks them anyway); unshare and setns have none.
-	t.lk.nsRoot = t.nsRootOf(th.tid, th.proc, info)
+	t.lk.nsRoot = t.nsRootOf(th.tid, th.proc.otherNS, info)
 	switch info.Act {
 	case systable.ActPaths:
 		return t.enterPaths(th, info)

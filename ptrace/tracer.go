@@ -512,6 +512,20 @@ func (t *tracer) setThread(tid int, th *thread) {
 	t.threads[tid] = th
 }
 
+// rootAndNSOf reports whether tid is known and its process's ownRoot and
+// otherNS, read under t.mu: the tracer sets them at a stop while the
+// notification server answers the same process's calls. Safe from any
+// goroutine.
+func (t *tracer) rootAndNSOf(tid int) (known, ownRoot, otherNS bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	th := t.threads[tid]
+	if th == nil {
+		return false, false, false
+	}
+	return true, th.proc.ownRoot, th.proc.otherNS
+}
+
 // procOf returns the process of tid (nil if unknown). Safe from any
 // goroutine.
 func (t *tracer) procOf(tid int) *process {

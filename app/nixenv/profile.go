@@ -14,6 +14,7 @@ import (
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/profiles"
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // Each data dir keeps its own Nix profile, channels and nix-env defexpr:
@@ -40,7 +41,7 @@ func LinkTools(c *config.Config, m *extract.Manifest) error {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	for _, t := range Tools {
-		if err := extract.ReplaceSymlink(self, filepath.Join(dir, t)); err != nil {
+		if err := symlink.Replace(self, filepath.Join(dir, t)); err != nil {
 			return fmt.Errorf("linking np as %s: %w", t, err)
 		}
 	}

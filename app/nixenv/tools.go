@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // Tools are the programs of the bundled Nix that np runs by name.
@@ -45,7 +45,7 @@ func Link(dir string) (string, []string, error) {
 				continue
 			}
 		}
-		if err := extract.ReplaceSymlink(self, link); err != nil {
+		if err := symlink.Replace(self, link); err != nil {
 			return "", nil, fmt.Errorf("linking %s: %w", link, err)
 		}
 	}

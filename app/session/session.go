@@ -28,6 +28,7 @@ import (
 	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/safedir"
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // Session is what every command that runs something needs: configuration,
@@ -79,7 +80,7 @@ func linkGit(c *config.Config) error {
 	if err := safedir.MkdirAll(string(c.DataDir), "bin", 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", c.DataDir.Bin(), err)
 	}
-	if err := extract.ReplaceSymlink(c.Git, filepath.Join(c.DataDir.Bin(), "git")); err != nil {
+	if err := symlink.Replace(c.Git, filepath.Join(c.DataDir.Bin(), "git")); err != nil {
 		return fmt.Errorf("linking NP_GIT: %w", err)
 	}
 	return nil

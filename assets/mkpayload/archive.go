@@ -13,9 +13,9 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/np-portable/np/assets/storepath"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/extract/pack"
+	"github.com/np-portable/np/internal/storepath"
 )
 
 // describe computes NAR hash, size and references for every path. A

@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/np-portable/np/assets/storepath"
+	"github.com/np-portable/np/internal/storepath"
 )
 
 // selfPlaceholder stands for a path's own hash part while its content hash

@@ -25,7 +25,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/np-portable/np/assets/storepath"
+	"github.com/np-portable/np/internal/storepath"
 )
 
 type config struct {

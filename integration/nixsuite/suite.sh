@@ -102,14 +102,10 @@ fi
 ntests=$(wc -l <"$work/tests")
 echo "nixsuite: $ntests tests in $work; runtimes: $runtimes; $jobs at a time"
 
-as_user=()
-if [ "$(id -u)" -eq 0 ]; then
-	id nptest >/dev/null 2>&1 || useradd --create-home --shell /bin/sh nptest
-	home=$(getent passwd nptest | cut -d: -f6)
-	chown -R nptest: "$work"
-	as_user=(runuser -u nptest -- env -i HOME="$home" USER=nptest LOGNAME=nptest
-		PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C.UTF-8 TMPDIR=/tmp)
-fi
+. "$here/../lib.sh"
+test_user
+as_user=("${AS_TEST_USER[@]}")
+[ ${#as_user[@]} -eq 0 ] || chown -R nptest: "$work"
 
 # configure DIR: meson's configure_file for every *.in the suite's
 # meson.build files name (config.nix, ca/config.nix, dyn-drv/config.nix,

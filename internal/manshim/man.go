@@ -16,10 +16,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/manpage"
 	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // manSections are the sections Nix's pages are in.
@@ -41,7 +41,7 @@ func LinkMan(c *config.Config) error {
 	if err := os.MkdirAll(c.DataDir.Bin(), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", c.DataDir.Bin(), err)
 	}
-	if err := extract.ReplaceSymlink(self, link); err != nil {
+	if err := symlink.Replace(self, link); err != nil {
 		return fmt.Errorf("linking np as man: %w", err)
 	}
 	return nil

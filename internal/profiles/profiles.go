@@ -32,7 +32,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/symlink"
 )
 
 // Migration copies profiles from an old profiles directory into a new one.
@@ -140,7 +140,7 @@ func (m Migration) Profile(name string) (Result, error) {
 	}
 	// Last, so a migration cut short is done again from the start.
 	link := filepath.Join(m.To, name)
-	if err := extract.ReplaceSymlink(fmt.Sprintf("%s-%d-link", name, r.Current), link); err != nil {
+	if err := symlink.Replace(fmt.Sprintf("%s-%d-link", name, r.Current), link); err != nil {
 		return r, fmt.Errorf("linking %s: %w", link, err)
 	}
 	return r, nil
@@ -161,7 +161,7 @@ func (m Migration) holds(p string) bool {
 func (m Migration) copyGeneration(name string, g Generation) error {
 	file := fmt.Sprintf("%s-%d-link", name, g.Number)
 	old, dst := filepath.Join(m.From, file), filepath.Join(m.To, file)
-	if err := extract.ReplaceSymlink(g.Target, dst); err != nil {
+	if err := symlink.Replace(g.Target, dst); err != nil {
 		return fmt.Errorf("copying generation %d of %s: %w", g.Number, name, err)
 	}
 	// The date is the generation's: nix-env --list-generations shows it and
@@ -180,7 +180,7 @@ func (m Migration) copyGeneration(name string, g Generation) error {
 	// does, it only has to be one per link.
 	sum := sha1.Sum([]byte(dst))
 	root := filepath.Join(m.Roots, "np-"+hex.EncodeToString(sum[:16]))
-	if err := extract.ReplaceSymlink(dst, root); err != nil {
+	if err := symlink.Replace(dst, root); err != nil {
 		return fmt.Errorf("adding a GC root for generation %d of %s: %w", g.Number, name, err)
 	}
 	return nil

@@ -1,8 +1,11 @@
 // Package storepath implements the small pieces of Nix's store-path
-// arithmetic that np needs at build time: Nix's base32 alphabet and bit
-// order, hash compression, NAR serialisation, and reference scanning. They
-// must match Nix bit for bit, because the installer registers the payload in
-// Nix's database and `nix-store --verify --check-contents` recomputes them.
+// arithmetic that np needs: Nix's base32 alphabet and bit order, hash
+// compression, NAR serialisation, and reference scanning. The payload
+// builder (assets/mkpayload) uses them at build time and the installer
+// (extract) at run time, where it rehashes store paths to find damage;
+// hence a package below both. They must match Nix bit for bit, because the
+// installer registers the payload in Nix's database and `nix-store --verify
+// --check-contents` recomputes them.
 package storepath
 
 import (

@@ -22,6 +22,7 @@ import (
 
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/extract/pack"
+	"github.com/np-portable/np/internal/launch"
 )
 
 // bundleUsage is short for np --help's list; the options are in the help.
@@ -178,17 +179,17 @@ func (s *session) output(what string, argv []string, show bool) (outputResult, e
 	w := watchInterrupts()
 	defer w.Stop()
 	out, errOut := &capture{}, &capture{}
-	ws, rt, err := s.ch.start(func(rt runtime) (job, error) {
+	ws, rt, err := s.ch.start(func(rt runtime) (launch.Spec, error) {
 		out.Reset()
 		errOut.Reset()
 		env, err := s.runEnv(rt, argv, false)
 		if err != nil {
-			return job{}, err
+			return launch.Spec{}, err
 		}
-		j := job{argv: argv, env: env, dir: dir,
-			stdin: strings.NewReader(""), stdout: out}
+		j := launch.Spec{Argv: argv, Env: env, Dir: dir,
+			Stdin: strings.NewReader(""), Stdout: out}
 		if !show {
-			j.stderr = errOut
+			j.Stderr = errOut
 		}
 		return j, nil
 	}, false)

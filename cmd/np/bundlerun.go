@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
 )
 
@@ -54,10 +55,10 @@ func runBundle(p *extract.Payload, args []string) (syscall.WaitStatus, error) {
 	// whose settings np would have to protect, and the program's own
 	// variables (LD_LIBRARY_PATH for a GPU driver, say) are the caller's
 	// to give.
-	ws, _, err := ch.start(func(rt runtime) (job, error) {
+	ws, _, err := ch.start(func(rt runtime) (launch.Spec, error) {
 		logrus.Debugf("runtime %s: starting %s", rt.name(), argv[0])
 		logrus.Tracef("exec %q in %s", argv, dir)
-		return job{argv: argv, env: os.Environ(), dir: dir, passFDs: callerFDs}, nil
+		return launch.Spec{Argv: argv, Env: os.Environ(), Dir: dir, PassFDs: callerFDs}, nil
 	}, true)
 	return ws, err
 }
@@ -161,8 +162,8 @@ Exit status: the program's own; 125 when the bundle itself fails.
 // then Nix's garbage collector would take their paths for debris.
 func registerBundles(c *config, ch *chooser, m *extract.Manifest) error {
 	env := nixEnv(os.Environ(), c, m, false, profileLayout{})
-	run := func(j job) (syscall.WaitStatus, error) {
-		ws, _, err := ch.start(func(runtime) (job, error) { return j, nil }, false)
+	run := func(j launch.Spec) (syscall.WaitStatus, error) {
+		ws, _, err := ch.start(func(runtime) (launch.Spec, error) { return j, nil }, false)
 		return ws, err
 	}
 	return registerWith(extract.Target{NixDir: ch.current().nixDir()}, m.Tool("nix-store"), env, run)
@@ -192,13 +193,13 @@ func registerNatively(ch *chooser) {
 
 // registerWith loads t's pending registrations with the nix-store at tool,
 // run by run.
-func registerWith(t extract.Target, tool string, env []string, run func(job) (syscall.WaitStatus, error)) error {
+func registerWith(t extract.Target, tool string, env []string, run func(launch.Spec) (syscall.WaitStatus, error)) error {
 	return t.LoadPending(func(b *extract.Manifest) error { return loadRegistration(b, tool, env, run) })
 }
 
 // loadRegistration registers the paths of b that Nix does not know yet;
 // paths it knows keep their own registration (a local build's, say).
-func loadRegistration(b *extract.Manifest, tool string, env []string, run func(job) (syscall.WaitStatus, error)) error {
+func loadRegistration(b *extract.Manifest, tool string, env []string, run func(launch.Spec) (syscall.WaitStatus, error)) error {
 	w := watchInterrupts()
 	defer w.Stop()
 	paths := make([]string, 0, len(b.Paths))
@@ -206,8 +207,8 @@ func loadRegistration(b *extract.Manifest, tool string, env []string, run func(j
 		paths = append(paths, p.Path)
 	}
 	out, errOut := &capture{}, &capture{}
-	ws, err := run(job{argv: append([]string{tool, "--check-validity", "--print-invalid"}, paths...),
-		env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: errOut})
+	ws, err := run(launch.Spec{Argv: append([]string{tool, "--check-validity", "--print-invalid"}, paths...),
+		Env: env, Dir: "/", Stdin: strings.NewReader(""), Stdout: out, Stderr: errOut})
 	if err := w.Check(); err != nil {
 		return err
 	}
@@ -223,8 +224,8 @@ func loadRegistration(b *extract.Manifest, tool string, env []string, run func(j
 	}
 	logrus.Debugf("registering %d store paths of a bundle with Nix", len(invalid))
 	out.Reset()
-	ws, err = run(job{argv: []string{tool, "--load-db"}, env: env, dir: "/",
-		stdin: bytes.NewReader(b.Subset(invalid).Registration()), stdout: out, stderr: out})
+	ws, err = run(launch.Spec{Argv: []string{tool, "--load-db"}, Env: env, Dir: "/",
+		Stdin: bytes.NewReader(b.Subset(invalid).Registration()), Stdout: out, Stderr: out})
 	if err := w.Check(); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/np-portable/np/internal/launch"
 	"github.com/sirupsen/logrus"
 )
 
@@ -110,7 +111,7 @@ func (ch *chooser) settle() (runtime, error) {
 // that can start it, falling back while runtimes fail before their program
 // starts. last says it is np's last act (the user's program). It returns the
 // runtime that ran the program.
-func (ch *chooser) start(mk func(runtime) (job, error), last bool) (syscall.WaitStatus, runtime, error) {
+func (ch *chooser) start(mk func(runtime) (launch.Spec, error), last bool) (syscall.WaitStatus, runtime, error) {
 	for rt := ch.current(); rt != nil; rt = ch.current() {
 		j, err := mk(rt)
 		if err != nil && beforeStart(err) {

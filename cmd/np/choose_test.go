@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/nsbox"
 )
 
@@ -30,11 +31,11 @@ func (r scriptedRuntime) err() error {
 	}
 	return &nsbox.SetupError{Step: "creating user namespace", Err: syscall.EPERM}
 }
-func (r scriptedRuntime) run(j job) (syscall.WaitStatus, error) {
+func (r scriptedRuntime) run(j launch.Spec) (syscall.WaitStatus, error) {
 	*r.ran = append(*r.ran, r.n)
 	return exitStatus(7), r.err()
 }
-func (r scriptedRuntime) exec(j job) (syscall.WaitStatus, error) { return r.run(j) }
+func (r scriptedRuntime) exec(j launch.Spec) (syscall.WaitStatus, error) { return r.run(j) }
 
 func TestChooserFallsBackOnlyBeforeTheProgramStarts(t *testing.T) {
 	var ran []runtimeName
@@ -42,7 +43,7 @@ func TestChooserFallsBackOnlyBeforeTheProgramStarts(t *testing.T) {
 		scriptedRuntime{n: runtimeNS, ran: &ran},
 		scriptedRuntime{n: runtimePtrace, startOK: true, ran: &ran},
 	}}
-	ws, rt, err := ch.start(func(runtime) (job, error) { return job{}, nil }, true)
+	ws, rt, err := ch.start(func(runtime) (launch.Spec, error) { return launch.Spec{}, nil }, true)
 	if err != nil || rt.name() != runtimePtrace || ws.ExitStatus() != 7 {
 		t.Fatalf("start: %v via %v status %v", err, rt, ws)
 	}
@@ -58,11 +59,11 @@ func TestChooserFallsBackWhenMakingTheJobFailedBeforeStart(t *testing.T) {
 		scriptedRuntime{n: runtimePtrace, startOK: true, ran: &ran},
 	}}
 	// The job of ns needs a probe run in ns first, which ns cannot start.
-	mk := func(rt runtime) (job, error) {
+	mk := func(rt runtime) (launch.Spec, error) {
 		if rt.name() == runtimeNS {
-			return job{}, rt.(scriptedRuntime).err()
+			return launch.Spec{}, rt.(scriptedRuntime).err()
 		}
-		return job{}, nil
+		return launch.Spec{}, nil
 	}
 	if _, rt, err := ch.start(mk, true); err != nil || rt.name() != runtimePtrace {
 		t.Fatalf("start: %v via %v", err, rt)
@@ -70,7 +71,7 @@ func TestChooserFallsBackWhenMakingTheJobFailedBeforeStart(t *testing.T) {
 	// Any other failure making the job is final.
 	ch = &chooser{cands: []runtime{scriptedRuntime{n: runtimeNS, startOK: true, ran: &ran}}}
 	boom := errors.New("boom")
-	if _, _, err := ch.start(func(runtime) (job, error) { return job{}, boom }, true); !errors.Is(err, boom) {
+	if _, _, err := ch.start(func(runtime) (launch.Spec, error) { return launch.Spec{}, boom }, true); !errors.Is(err, boom) {
 		t.Fatalf("start: %v, want boom", err)
 	}
 }
@@ -81,7 +82,7 @@ func TestChooserNamesEveryCauseWhenNoneWorks(t *testing.T) {
 		scriptedRuntime{n: runtimeNS, ran: &ran},
 		scriptedRuntime{n: runtimePtrace, ran: &ran},
 	}}
-	_, _, err := ch.start(func(runtime) (job, error) { return job{}, nil }, true)
+	_, _, err := ch.start(func(runtime) (launch.Spec, error) { return launch.Spec{}, nil }, true)
 	var none *noRuntimeError
 	if !errors.As(err, &none) || !strings.Contains(err.Error(), "ns refused") || !strings.Contains(err.Error(), "ptrace refused") {
 		t.Fatalf("error %q does not name both causes", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/safedir"
@@ -423,14 +424,14 @@ func (s *session) execUser(argv []string) (syscall.WaitStatus, error) {
 		dir = ""
 	}
 	exposed := hasExposed(s.c)
-	ws, rt, err := s.ch.start(func(rt runtime) (job, error) {
+	ws, rt, err := s.ch.start(func(rt runtime) (launch.Spec, error) {
 		env, err := s.runEnv(rt, argv, isNixTool(filepath.Base(argv[0])))
 		if err != nil {
-			return job{}, err
+			return launch.Spec{}, err
 		}
 		logrus.Debugf("runtime %s: starting %s", rt.name(), argv[0])
 		logrus.Tracef("exec %q in %s", argv, dir)
-		return job{argv: argv, env: env, dir: dir, passFDs: callerFDs}, nil
+		return launch.Spec{Argv: argv, Env: env, Dir: dir, PassFDs: callerFDs}, nil
 	}, !exposed) // np must outlive the program to bring expose dirs up to date
 	if err == nil && exposed {
 		syncExposed(s.c, rt)

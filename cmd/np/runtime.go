@@ -3,37 +3,28 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
 )
-
-// job is one program to run inside np's environment.
-type job struct {
-	argv           []string
-	env            []string
-	dir            string    // working directory by name; "" keeps np's own (a deleted one)
-	stdin          io.Reader // nil: np's own
-	stdout, stderr io.Writer // nil: np's own
-	passFDs        []int     // descriptors >= 3 to hand on at the same numbers
-}
 
 // runtime makes a Nix directory appear at /nix for the programs it runs.
 type runtime interface {
 	name() runtimeName
 	// nixDir is the host directory that programs see as /nix.
 	nixDir() string
-	// run runs j to completion; install steps and probes use it.
-	run(j job) (syscall.WaitStatus, error)
+	// run runs s to completion; install steps and probes use it. The
+	// runtime sets s.NixDir.
+	run(s launch.Spec) (syscall.WaitStatus, error)
 	// exec runs the user's program as np's last act.
-	exec(j job) (syscall.WaitStatus, error)
+	exec(s launch.Spec) (syscall.WaitStatus, error)
 	// check says whether the runtime can work here at all; it costs
 	// milliseconds, so it runs only where a failure would be expensive
 	// (before a first install) or where it is the question (np doctor).
@@ -51,9 +42,8 @@ type runtime interface {
 // A program that was not found or not executable is not such a failure:
 // every runtime would say the same.
 func beforeStart(err error) bool {
-	var nsErr *nsbox.SetupError
-	var ptErr *ptrace.SetupError
-	return errors.As(err, &nsErr) || errors.As(err, &ptErr)
+	var setupErr *launch.SetupError
+	return errors.As(err, &setupErr)
 }
 
 // nsRuntime: new user and mount namespaces with the data dir bound at /nix.
@@ -63,14 +53,12 @@ func (r nsRuntime) name() runtimeName  { return runtimeNS }
 func (r nsRuntime) nixDir() string     { return r.dir }
 func (r nsRuntime) check() error       { return nsbox.Probe() }
 func (r nsRuntime) buildSandbox() bool { return true }
-func (r nsRuntime) exec(j job) (syscall.WaitStatus, error) {
-	return r.run(j)
+func (r nsRuntime) exec(s launch.Spec) (syscall.WaitStatus, error) {
+	return r.run(s)
 }
-func (r nsRuntime) run(j job) (syscall.WaitStatus, error) {
-	return nsbox.Run(nsbox.Spec{
-		NixDir: r.dir, Argv: j.argv, Env: j.env, Dir: j.dir,
-		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr, PassFDs: j.passFDs,
-	})
+func (r nsRuntime) run(s launch.Spec) (syscall.WaitStatus, error) {
+	s.NixDir = r.dir
+	return nsbox.Run(s)
 }
 func (r nsRuntime) explain(err error) (string, string) {
 	d := nsbox.Diagnose(err)
@@ -96,15 +84,12 @@ func (r ptraceRuntime) check() error      { return ptrace.Probe() }
 // buildSandbox: Nix's build sandbox needs namespaces, which is why this
 // runtime was chosen in the first place.
 func (r ptraceRuntime) buildSandbox() bool { return false }
-func (r ptraceRuntime) exec(j job) (syscall.WaitStatus, error) {
-	return r.run(j)
+func (r ptraceRuntime) exec(s launch.Spec) (syscall.WaitStatus, error) {
+	return r.run(s)
 }
-func (r ptraceRuntime) run(j job) (syscall.WaitStatus, error) {
-	return ptrace.Run(ptrace.Spec{
-		NixDir: r.dir, Argv: j.argv, Env: j.env, Dir: j.dir,
-		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr, PassFDs: j.passFDs,
-		NoSeccomp: r.noSeccomp, NoNotify: r.noNotify,
-	})
+func (r ptraceRuntime) run(s launch.Spec) (syscall.WaitStatus, error) {
+	s.NixDir = r.dir
+	return ptrace.Run(s, ptrace.Options{NoSeccomp: r.noSeccomp, NoNotify: r.noNotify})
 }
 func (r ptraceRuntime) explain(err error) (string, string) {
 	d := ptrace.Diagnose(err)
@@ -126,13 +111,13 @@ func (nativeRuntime) check() error {
 }
 func (nativeRuntime) explain(err error) (string, string) { return "no_writable_nix", err.Error() }
 
-func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
-	path, err := proc.LookPathEnv(j.argv[0], j.env)
+func (nativeRuntime) run(s launch.Spec) (syscall.WaitStatus, error) {
+	path, err := proc.LookPathEnv(s.Argv[0], s.Env)
 	if err != nil {
 		return 0, err
 	}
-	cmd := &exec.Cmd{Path: path, Args: j.argv, Env: j.env, Dir: j.dir,
-		Stdin: j.stdin, Stdout: j.stdout, Stderr: j.stderr}
+	cmd := &exec.Cmd{Path: path, Args: s.Argv, Env: s.Env, Dir: s.Dir,
+		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr}
 	if cmd.Stdin == nil {
 		cmd.Stdin = os.Stdin
 	}
@@ -142,7 +127,7 @@ func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
-	for _, fd := range j.passFDs { // at the same numbers; gaps stay closed
+	for _, fd := range s.PassFDs { // at the same numbers; gaps stay closed
 		for len(cmd.ExtraFiles) <= fd-3 {
 			cmd.ExtraFiles = append(cmd.ExtraFiles, nil)
 		}
@@ -153,25 +138,25 @@ func (nativeRuntime) run(j job) (syscall.WaitStatus, error) {
 
 // exec replaces np with the program: status, signals and the terminal are
 // then the program's own with no np in between.
-func (nativeRuntime) exec(j job) (syscall.WaitStatus, error) {
+func (nativeRuntime) exec(s launch.Spec) (syscall.WaitStatus, error) {
 	if os.Getpid() == 1 {
 		// A container's entrypoint: np stays as PID 1 to reap orphans and
 		// forward signals (proc.RunHook), which a program rarely does.
-		return nativeRuntime{}.run(j)
+		return nativeRuntime{}.run(s)
 	}
-	path, err := proc.LookPathEnv(j.argv[0], j.env)
+	path, err := proc.LookPathEnv(s.Argv[0], s.Env)
 	if err != nil {
 		return 0, err
 	}
-	if j.dir != "" {
-		if err := os.Chdir(j.dir); err != nil {
-			return 0, fmt.Errorf("entering working directory %s: %w; cd to another directory", j.dir, err)
+	if s.Dir != "" {
+		if err := os.Chdir(s.Dir); err != nil {
+			return 0, fmt.Errorf("entering working directory %s: %w; cd to another directory", s.Dir, err)
 		}
 	}
-	if err := proc.CloseExtraFDs(j.passFDs...); err != nil {
+	if err := proc.CloseExtraFDs(s.PassFDs...); err != nil {
 		return 0, err
 	}
-	return 0, proc.Exec(j.argv, path, j.env)
+	return 0, proc.Exec(s.Argv, path, s.Env)
 }
 
 // nativeUsable says whether the host's /nix can serve as np's Nix directory:

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/launch"
 )
 
 // nixConf renders np's nix.conf. Nothing in it depends on the runtime:
@@ -167,10 +168,10 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest, w *interruptWatc
 		return err
 	}
 	out := &capture{}
-	ws, rt, err := ch.start(func(rt runtime) (job, error) {
+	ws, rt, err := ch.start(func(rt runtime) (launch.Spec, error) {
 		out.Reset()
-		return job{argv: []string{m.Tool("nix-store"), "--load-db"}, env: installStepEnv(c, nixEnv(os.Environ(), c, m, false, profileLayout{})), dir: "/",
-			stdin: bytes.NewReader(m.Registration()), stdout: out, stderr: out}, nil
+		return launch.Spec{Argv: []string{m.Tool("nix-store"), "--load-db"}, Env: installStepEnv(c, nixEnv(os.Environ(), c, m, false, profileLayout{})), Dir: "/",
+			Stdin: bytes.NewReader(m.Registration()), Stdout: out, Stderr: out}, nil
 	}, false)
 	if err := w.Check(); err != nil {
 		return err
@@ -259,9 +260,9 @@ func probeBuildSandbox(c *config, rt runtime, m *extract.Manifest) (bool, error)
 		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "${builtins.storePath %q}/bin/busybox"; args = [ "sh" "-c" "echo ok > $out" ]; nonce = "%d"; }`, m.Busybox, time.Now().UnixNano())
 		out := &capture{}
 		// No substituters: the probe must not wait on the network.
-		ws, err := rt.run(job{argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
+		ws, err := rt.run(launch.Spec{Argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
 			"--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
-			env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: out})
+			Env: env, Dir: "/", Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
 		if err := w.Check(); err != nil {
 			return err
 		}

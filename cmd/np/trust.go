@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/launch"
 )
 
 // ownKeyName names the key np signs its own store paths with.
@@ -52,7 +53,7 @@ func signOwnPaths(c *config, rt runtime, m *extract.Manifest, env []string) (str
 		argv = append(argv, p.Path)
 	}
 	out := &capture{}
-	ws, err := rt.run(job{argv: argv, env: env, dir: "/", stdin: strings.NewReader(""), stdout: out, stderr: out})
+	ws, err := rt.run(launch.Spec{Argv: argv, Env: env, Dir: "/", Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
 	if err := captured(ws, err, "nix", out); err != nil {
 		return "", fmt.Errorf("signing np's store paths: %w", err)
 	}

@@ -74,7 +74,7 @@ func runHelper(mode string) int {
 		nix, _ := os.MkdirTemp("", "np-nix-")
 		defer os.Remove(nix)
 		ws, err := run(&launch.Spec{NixDir: nix, Argv: []string{"sh", "-c", "ls -A /; unshare -U true && echo nested-ok"},
-			Env: os.Environ(), Dir: "/"}, false, &initOptions{forcePivotFallback: true})
+			Env: os.Environ(), Dir: "/"}, false, initOptions{forcePivotFallback: true})
 		if err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
 			fmt.Fprintln(os.Stderr, "helper: run ended:", ws, err)
 			return 1

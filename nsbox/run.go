@@ -43,7 +43,7 @@ func Run(spec launch.Spec) (syscall.WaitStatus, error) {
 	if len(spec.Argv) == 0 {
 		return 0, errors.New("running sandbox: no program given")
 	}
-	return run(&spec, false, nil)
+	return run(&spec, false, initOptions{})
 }
 
 // Probe checks that a sandbox can really be created and set up here: it
@@ -57,7 +57,7 @@ func Probe() error {
 	} else {
 		dir = "/" // no writable temp dir: any directory will do for a probe
 	}
-	ws, err := run(&launch.Spec{NixDir: dir, Dir: "/"}, true, nil)
+	ws, err := run(&launch.Spec{NixDir: dir, Dir: "/"}, true, initOptions{})
 	if err != nil {
 		return err
 	}
@@ -68,16 +68,14 @@ func Probe() error {
 }
 
 // run starts the init for spec (a probe: stop right before exec) with
-// opts (nil: none; tests force the initramfs path with them).
-func run(spec *launch.Spec, probe bool, opts *initOptions) (syscall.WaitStatus, error) {
+// opts (tests force the initramfs path with them).
+func run(spec *launch.Spec, probe bool, opts initOptions) (syscall.WaitStatus, error) {
 	var l launch.Launch
 	defer l.CloseAll()
 	if err := l.Prepare(initHelper, spec, probe); err != nil {
 		return 0, err
 	}
-	if opts != nil {
-		l.Request.Options = opts
-	}
+	l.Request.Options = &opts
 	cmd := l.Command()
 	uid, gid := os.Geteuid(), os.Getegid()
 	cmd.SysProcAttr = &syscall.SysProcAttr{

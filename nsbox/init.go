@@ -54,7 +54,7 @@ func Init() (syscall.WaitStatus, error) {
 	err = initSandbox(child, callerCwd)
 	var ended *programEnded
 	switch {
-	case errors.Is(err, errProbeDone):
+	case errors.Is(err, launch.ErrProbeDone):
 		return 0, nil
 	case errors.As(err, &ended):
 		return ended.ws, nil
@@ -66,9 +66,6 @@ func Init() (syscall.WaitStatus, error) {
 	child.Fail(err)
 	return 0, err
 }
-
-// errProbeDone ends a probe's set-up right before exec: all went well.
-var errProbeDone = errors.New("probe set-up complete")
 
 // initSandbox does Init's work and returns why it could not exec.
 func initSandbox(c *launch.Child, callerCwd int) error {
@@ -115,18 +112,12 @@ func initSandbox(c *launch.Child, callerCwd int) error {
 	_ = unix.Close(callerCwd)
 
 	if spec.Probe {
-		if err := c.Started(); err != nil {
-			return &SetupError{Step: "reporting probe result", Err: err}
-		}
-		return errProbeDone
+		return c.ProbeDone()
 	}
 
-	file, err := proc.LookPathEnv(spec.Argv[0], env)
+	file, err := c.Program(spec, env)
 	if err != nil {
 		return err
-	}
-	if err := proc.CloseExtraFDs(spec.KeepFDs...); err != nil {
-		return &SetupError{Step: "closing stray fds", Err: err}
 	}
 	// The init stays as the program's parent and the reaper of its whole
 	// tree: when np dies, even by SIGKILL, it ends the tree; when the

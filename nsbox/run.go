@@ -2,7 +2,6 @@ package nsbox
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
 
@@ -51,20 +50,9 @@ func Run(spec launch.Spec) (syscall.WaitStatus, error) {
 // Clone succeeding is not enough (Ubuntu 24.04's AppArmor lets it through
 // and refuses the first mount). It returns nil or a *SetupError.
 func Probe() error {
-	dir, err := os.MkdirTemp("", "np-probe-")
-	if err == nil {
-		defer os.Remove(dir)
-	} else {
-		dir = "/" // no writable temp dir: any directory will do for a probe
-	}
-	ws, err := run(&launch.Spec{NixDir: dir, Dir: "/"}, true, initOptions{})
-	if err != nil {
-		return err
-	}
-	if !ws.Exited() || ws.ExitStatus() != 0 {
-		return &SetupError{Step: "running probe", Err: fmt.Errorf("sandbox init ended with %s", proc.DescribeStatus(ws))}
-	}
-	return nil
+	return initHelper.Probe(func(nixDir string) (syscall.WaitStatus, error) {
+		return run(&launch.Spec{NixDir: nixDir, Dir: "/"}, true, initOptions{})
+	})
 }
 
 // run starts the init for spec (a probe: stop right before exec) with

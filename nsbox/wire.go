@@ -16,7 +16,6 @@ var initHelper = &launch.Helper{
 	Caller:      "nsbox.Run",
 	Start:       "running sandbox init",
 	Died:        errInitDied,
-	StatusStep:  "reading sandbox init status",
 	DecodeCause: decodeOpError,
 }
 

@@ -67,27 +67,14 @@ func Run(spec launch.Spec, opts Options) (syscall.WaitStatus, error) {
 // detected. It returns nil or a *SetupError. A filter the kernel refuses
 // is not a failure (Run works without it).
 func Probe() error {
-	dir, err := os.MkdirTemp("", "np-probe-")
-	if err != nil {
-		dir, err = os.MkdirTemp("/tmp", "np-probe-") // TMPDIR names no directory
-	}
-	if err == nil {
-		defer os.Remove(dir)
-	} else {
-		dir = "/"
-	}
-	ws, err := run(&launch.Spec{NixDir: dir}, Options{}, true)
-	var se *SetupError
-	if errors.As(err, &se) && se.Step == stepFilter {
-		ws, err = run(&launch.Spec{NixDir: dir}, Options{NoSeccomp: true}, true)
-	}
-	if err != nil {
-		return err
-	}
-	if !ws.Exited() || ws.ExitStatus() != 0 {
-		return &SetupError{Step: "running probe", Err: fmt.Errorf("stub ended with %s", proc.DescribeStatus(ws))}
-	}
-	return nil
+	return stubHelper.Probe(func(nixDir string) (syscall.WaitStatus, error) {
+		ws, err := run(&launch.Spec{NixDir: nixDir}, Options{}, true)
+		var se *SetupError
+		if errors.As(err, &se) && se.Step == stepFilter {
+			ws, err = run(&launch.Spec{NixDir: nixDir}, Options{NoSeccomp: true}, true)
+		}
+		return ws, err
+	})
 }
 
 func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error) {

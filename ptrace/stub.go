@@ -40,7 +40,7 @@ func Stub() error {
 		return err
 	}
 	err = stub(child)
-	if errors.Is(err, errProbeDone) {
+	if errors.Is(err, launch.ErrProbeDone) {
 		return nil
 	}
 	if err == nil {
@@ -49,8 +49,6 @@ func Stub() error {
 	child.Fail(err) // Run reports it, or quietly falls back
 	return err
 }
-
-var errProbeDone = errors.New("probe set-up complete")
 
 func stub(c *launch.Child) error {
 	var opts stubOptions
@@ -96,10 +94,7 @@ func stub(c *launch.Child) error {
 				return &SetupError{Step: stepProbeCalls, Err: err}
 			}
 		}
-		if err := c.Started(); err != nil {
-			return &SetupError{Step: "reporting probe result", Err: err}
-		}
-		return errProbeDone
+		return c.ProbeDone()
 	}
 	env := spec.Env
 	if spec.Dir != "" {
@@ -110,12 +105,9 @@ func stub(c *launch.Child) error {
 			env = proc.SetEnv(env, "PWD", spec.Dir)
 		}
 	}
-	file, err := proc.LookPathEnv(spec.Argv[0], env)
+	file, err := c.Program(spec, env)
 	if err != nil {
 		return err
-	}
-	if err := proc.CloseExtraFDs(spec.KeepFDs...); err != nil {
-		return &SetupError{Step: "closing stray fds", Err: err}
 	}
 	if err := c.Started(); err != nil {
 		return &SetupError{Step: "reporting exec", Err: err}

@@ -14,11 +14,10 @@ import (
 // right before exec'ing the program, and a failure after it if exec fails.
 var stubHelper = &launch.Helper{
 	Arg:        StubArg,
-	Name:       "ptrace stub",
+	Name:       "stub",
 	Caller:     "ptrace.Run",
 	Start:      stepStub,
 	Died:       errStubDied,
-	StatusStep: "reading stub status",
 	ExtraFDs:   1,
 }
 

@@ -1,7 +1,6 @@
 package ptrace
 
 import (
-	"reflect"
 	"testing"
 
 	"github.com/np-portable/np/internal/launch"
@@ -9,17 +8,18 @@ import (
 )
 
 // The stub's own fields of the spec cross the pipe after the common ones
-// (package launch tests those and the status pipe).
-func TestSpecSurvivesThePipe(t *testing.T) {
-	sent := &launch.Request{Argv: []string{"rm", "file\xe9"}, Env: []string{"A=\xff"}, Dir: "/home/\xe9",
-		Probe: true, KeepFDs: []int{4}, LogLevel: 6, Options: &stubOptions{NoSeccomp: true, Notify: notifyLevel(2)}}
-	var e wire.Encoder
-	sent.Encode(&e)
-	got, err := launch.DecodeRequest(e.Bytes(), &stubOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, sent) {
-		t.Errorf("decoded %#v, want %#v", got, sent)
+// (package launch tests those and the status pipe), every combination.
+func TestStubOptionsSurviveThePipe(t *testing.T) {
+	for level := notifyNone; level <= notifyListings; level++ {
+		for _, noSeccomp := range []bool{false, true} {
+			sent := stubOptions{NoSeccomp: noSeccomp, Notify: level}
+			var e wire.Encoder
+			(&launch.Request{Argv: []string{"rm", "file\xe9"}, KeepFDs: []int{4}, Options: &sent}).Encode(&e)
+			var got stubOptions
+			r, err := launch.DecodeRequest(e.Bytes(), &got)
+			if err != nil || got != sent || r.Argv[1] != "file\xe9" || r.KeepFDs[0] != 4 {
+				t.Errorf("sent %+v, decoded %+v, %+v (%v)", sent, got, r, err)
+			}
+		}
 	}
 }

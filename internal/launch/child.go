@@ -82,3 +82,31 @@ func (c *Child) Fail(err error) {
 		proc.SilenceStderr()
 	}
 }
+
+// ErrProbeDone ends a probe's set-up right before exec: all went well
+// (ProbeDone reported it).
+var ErrProbeDone = errors.New("probe set-up complete")
+
+// ProbeDone reports a probe that got as far as exec, and returns
+// ErrProbeDone for the helper to end with 0.
+func (c *Child) ProbeDone() error {
+	if err := c.Started(); err != nil {
+		return &SetupError{Step: "reporting probe result", Err: err}
+	}
+	return ErrProbeDone
+}
+
+// Program finds r's program on the PATH of env, as the program will see
+// the files, and closes every fd >= 3 but r.KeepFDs, so the program
+// inherits nothing of np's. It returns the file to exec, or a
+// *proc.LookupError.
+func (c *Child) Program(r *Request, env []string) (string, error) {
+	file, err := proc.LookPathEnv(r.Argv[0], env)
+	if err != nil {
+		return "", err
+	}
+	if err := proc.CloseExtraFDs(r.KeepFDs...); err != nil {
+		return "", &SetupError{Step: "closing stray fds", Err: err}
+	}
+	return file, nil
+}

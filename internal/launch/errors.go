@@ -102,7 +102,7 @@ func encodeSetup(e *wire.Encoder, step, path string, cause error) {
 // DecodeFailure rebuilds the error EncodeFailure sent: a *SetupError
 // (whose cause is the runtime's Cause or a *proc.RemoteError with the
 // text and errno), a *proc.LookupError or a *WorkDirError. Bytes that do
-// not decode are a SetupError of step h.StatusStep.
+// not decode are a SetupError of step "reading <Name> status".
 func (h *Helper) DecodeFailure(b []byte) error {
 	d := wire.NewDecoder(b)
 	var err error
@@ -116,17 +116,17 @@ func (h *Helper) DecodeFailure(b []byte) error {
 		var cause error = &proc.RemoteError{Msg: d.String(), Errno: syscall.Errno(d.Uint())}
 		if d.Bool() {
 			if h.DecodeCause == nil {
-				return &SetupError{Step: h.StatusStep, Err: fmt.Errorf("a cause of no known kind (%q)", b)}
+				return &SetupError{Step: h.statusStep(), Err: fmt.Errorf("a cause of no known kind (%q)", b)}
 			}
 			cause = h.DecodeCause(d)
 		}
 		s.Err = cause
 		err = s
 	default:
-		return &SetupError{Step: h.StatusStep, Err: fmt.Errorf("unknown status kind (%q)", b)}
+		return &SetupError{Step: h.statusStep(), Err: fmt.Errorf("unknown status kind (%q)", b)}
 	}
 	if derr := d.Err(); derr != nil {
-		return &SetupError{Step: h.StatusStep, Err: fmt.Errorf("%w (%q)", derr, b)}
+		return &SetupError{Step: h.statusStep(), Err: fmt.Errorf("%w (%q)", derr, b)}
 	}
 	return err
 }

@@ -1,9 +1,12 @@
 package launch
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"syscall"
 
+	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/internal/wire"
 )
 
@@ -37,7 +40,8 @@ func (t Table) Lookup(args []string) (Entry, bool) {
 type Helper struct {
 	// Arg is the hidden argv[1] naming the helper (it starts with Prefix).
 	Arg string
-	// Name names the helper in messages: "sandbox init".
+	// Name names the helper in messages: "sandbox init" (so "reading
+	// sandbox init status").
 	Name string
 	// Caller is the function that starts it, for a helper started by
 	// hand: "nsbox.Run".
@@ -48,12 +52,38 @@ type Helper struct {
 	// Died is the cause of a helper that closed its status pipe without
 	// a word (Result wraps it with the helper's wait status).
 	Died error
-	// StatusStep is the SetupError step of a status that cannot be read.
-	StatusStep string
 	// ExtraFDs is how many of the runtime's own fds (Launch.AddFD) follow
 	// the two pipes; their numbers are in argv too (Child.Extra).
 	ExtraFDs int
 	// DecodeCause reads a runtime's own SetupError cause (a Cause it
 	// sent); nil when the runtime has none.
 	DecodeCause func(d *wire.Decoder) error
+}
+
+// statusStep is the SetupError step of a status that cannot be read.
+func (h *Helper) statusStep() string { return "reading " + h.Name + " status" }
+
+// Probe checks that h's runtime really works here: run (the runtime's
+// start of a probe, which stops right before exec) goes through the whole
+// set-up with an empty Nix directory, and the helper must report success
+// and end with 0. It returns nil or run's error, a *SetupError where the
+// runtime could not start.
+func (h *Helper) Probe(run func(nixDir string) (syscall.WaitStatus, error)) error {
+	dir, err := os.MkdirTemp("", "np-probe-")
+	if err != nil {
+		dir, err = os.MkdirTemp("/tmp", "np-probe-") // TMPDIR names no directory
+	}
+	if err == nil {
+		defer os.Remove(dir)
+	} else {
+		dir = "/" // no writable temp dir: any directory will do for a probe
+	}
+	ws, err := run(dir)
+	if err != nil {
+		return err
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		return &SetupError{Step: "running probe", Err: fmt.Errorf("%s ended with %s", h.Name, proc.DescribeStatus(ws))}
+	}
+	return nil
 }

@@ -159,7 +159,7 @@ func (l *Launch) Result(ws syscall.WaitStatus) (syscall.WaitStatus, error) {
 	h, st := l.helper, l.status
 	switch {
 	case l.readErr != nil:
-		return 0, &SetupError{Step: h.StatusStep, Err: l.readErr}
+		return 0, &SetupError{Step: h.statusStep(), Err: l.readErr}
 	case len(st) == 0 && ws.Signaled():
 		return ws, nil
 	case len(st) == 0:

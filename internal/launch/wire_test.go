@@ -14,7 +14,7 @@ import (
 )
 
 // testHelper has a Cause of its own, as nsbox has its failed mounts.
-var testHelper = &Helper{Name: "test helper", Start: "running test helper", StatusStep: "reading test helper status",
+var testHelper = &Helper{Name: "test helper", Start: "running test helper",
 	DecodeCause: func(d *wire.Decoder) error {
 		return &testCause{Call: d.String(), Flags: d.Uint(), Errno: syscall.Errno(d.Uint())}
 	}}
@@ -105,7 +105,7 @@ func TestWorkDirFailureSurvivesThePipe(t *testing.T) {
 func TestGarbageStatusIsASetupError(t *testing.T) {
 	got := testHelper.DecodeFailure([]byte("not json"))
 	var setupErr *SetupError
-	if !errors.As(got, &setupErr) || setupErr.Step != testHelper.StatusStep || !strings.Contains(got.Error(), "not json") {
+	if !errors.As(got, &setupErr) || setupErr.Step != testHelper.statusStep() || !strings.Contains(got.Error(), "not json") {
 		t.Errorf("got %v", got)
 	}
 }

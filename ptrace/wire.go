@@ -13,12 +13,12 @@ import (
 // status pipe closes at exec (close-on-exec): the stub writes the marker
 // right before exec'ing the program, and a failure after it if exec fails.
 var stubHelper = &launch.Helper{
-	Arg:        StubArg,
-	Name:       "stub",
-	Caller:     "ptrace.Run",
-	Start:      stepStub,
-	Died:       errStubDied,
-	ExtraFDs:   1,
+	Arg:      StubArg,
+	Name:     "stub",
+	Caller:   "ptrace.Run",
+	Start:    stepStub,
+	Died:     errStubDied,
+	ExtraFDs: 1,
 }
 
 // stubOptions are ptrace's own fields of the spec.

@@ -34,6 +34,14 @@
 //     the program runs; anything else = the reason it does not
 //     (Launch.Result).
 //
+// A runtime's Run, in order: Launch.Prepare (resolve the Nix directory,
+// fds, pipes, stdio), its own Options and AddFD, Launch.Command plus its
+// own SysProcAttr, start it (proc.RunHook); once the helper exists,
+// CloseChildEnds, Send and ReadStatus; after the wait, Launch.Result. The
+// helper's entry: Helper.NewChild, Child.ReadRequest, its own set-up,
+// Child.Program, Child.Started and exec (or Child.ProbeDone); on failure
+// Child.Fail.
+//
 // # Failures
 //
 // A *SetupError means the program never started and its stdin was not

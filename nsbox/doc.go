@@ -9,7 +9,8 @@
 //     denied, and CAP_SYS_ADMIN kept as an ambient capability. Go cannot
 //     unshare a user namespace in a running, multithreaded process
 //     (golang/go#22283), hence the re-exec.
-//  2. Run sends the spec over an inherited pipe; Init reads it.
+//  2. Run sends the spec over an inherited pipe; Init reads it (package
+//     launch's handshake, shared with ptrace).
 //  3. Init runs the set-up plan (plan.go; executor.go runs it): make /
 //     a slave mount, mount a scratch tmpfs on /tmp, pivot into it (the host
 //     root is now /oldroot), mount the sandbox root tmpfs at /newroot, bind

@@ -6,25 +6,19 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/np-portable/np/internal/launch"
 )
 
-// SetupError says which step of the sandbox set-up failed and why. When Run
-// returns one, the program never started and its stdin was not read, so the
-// caller can fall back to another runtime.
-type SetupError struct {
-	Step string // what was being done, e.g. "creating user namespace"
-	Path string // the path the step was about, "" if none
-	Err  error  // the cause; unwraps to a syscall.Errno where there is one
-}
+// SetupError says which step of the sandbox set-up failed and why
+// (launch's one type for both runtimes). When Run returns one, the program
+// never started and its stdin was not read, so the caller can fall back
+// to another runtime.
+type SetupError = launch.SetupError
 
-func (e *SetupError) Error() string {
-	if e.Path != "" {
-		return e.Step + " " + e.Path + ": " + e.Err.Error()
-	}
-	return e.Step + ": " + e.Err.Error()
-}
-
-func (e *SetupError) Unwrap() error { return e.Err }
+// WorkDirError means the program cannot start in the caller's working
+// directory (launch's type: it crosses the status pipe whole).
+type WorkDirError = launch.WorkDirError
 
 // OpError is a failed raw system call of the set-up (mount, umount2,
 // pivot_root, mkdir...), with its arguments and flags by name. Its fields

@@ -3,10 +3,8 @@ package nsbox
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
 )
 
@@ -43,29 +42,19 @@ const InitArg = "__np_nsbox_init"
 // that forks the program.
 func Init() (syscall.WaitStatus, error) {
 	runtime.LockOSThread()
-	specFD, statusFD := specFD, statusFD
-	if len(os.Args) == 4 {
-		s, err1 := strconv.Atoi(os.Args[2])
-		t, err2 := strconv.Atoi(os.Args[3])
-		if err1 != nil || err2 != nil || s < 3 || t < 3 {
-			return 0, fmt.Errorf("sandbox init: bad pipe fds %q %q (not started by nsbox.Run?)", os.Args[2], os.Args[3])
-		}
-		specFD, statusFD = s, t
+	child, err := initHelper.NewChild()
+	if err != nil {
+		return 0, err
 	}
-	// Close-on-exec at once, so the status pipe closes when the program starts.
-	if _, err := unix.FcntlInt(uintptr(statusFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
-		return 0, fmt.Errorf("sandbox init: status pipe (fd %d): %w (not started by nsbox.Run?)", statusFD, err)
-	}
-	status := os.NewFile(uintptr(statusFD), "status pipe")
 	// Before anything changes directory.
 	callerCwd, err := openCallerCwd()
 	if err != nil {
 		callerCwd = -1
 	}
-	err = initSandbox(status, specFD, callerCwd)
+	err = initSandbox(child, callerCwd)
 	var ended *programEnded
 	switch {
-	case errors.Is(err, errProbeDone):
+	case errors.Is(err, launch.ErrProbeDone):
 		return 0, nil
 	case errors.As(err, &ended):
 		return ended.ws, nil
@@ -74,18 +63,14 @@ func Init() (syscall.WaitStatus, error) {
 	case err == nil: // initSandbox returns only on failure
 		err = errors.New("sandbox init: returned without running the program")
 	}
-	if _, werr := status.Write(encodeFailure(err)); werr == nil {
-		proc.SilenceStderr()
-	}
+	child.Fail(err)
 	return 0, err
 }
 
-// errProbeDone ends a probe's set-up right before exec: all went well.
-var errProbeDone = errors.New("probe set-up complete")
-
 // initSandbox does Init's work and returns why it could not exec.
-func initSandbox(status *os.File, specFD, callerCwd int) error {
-	spec, err := readSpec(specFD)
+func initSandbox(c *launch.Child, callerCwd int) error {
+	var opts initOptions
+	spec, err := c.ReadRequest(&opts)
 	if err != nil {
 		return &SetupError{Step: "reading sandbox spec", Err: err}
 	}
@@ -96,7 +81,7 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 
 	start := time.Now()
 	scratch := scratchPlan()
-	if spec.ForcePivotFallback {
+	if opts.forcePivotFallback {
 		scratch = withPivotFallback(scratch)
 	}
 	if err := runPlan(scratch); err != nil {
@@ -127,18 +112,12 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	_ = unix.Close(callerCwd)
 
 	if spec.Probe {
-		if _, err := status.Write([]byte{execMarker}); err != nil {
-			return &SetupError{Step: "reporting probe result", Err: err}
-		}
-		return errProbeDone
+		return c.ProbeDone()
 	}
 
-	file, err := proc.LookPathEnv(spec.Argv[0], env)
+	file, err := c.Program(spec, env)
 	if err != nil {
 		return err
-	}
-	if err := proc.CloseExtraFDs(spec.KeepFDs...); err != nil {
-		return &SetupError{Step: "closing stray fds", Err: err}
 	}
 	// The init stays as the program's parent and the reaper of its whole
 	// tree: when np dies, even by SIGKILL, it ends the tree; when the
@@ -147,7 +126,7 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	if err := proc.BecomeSubreaper(); err != nil {
 		return &SetupError{Step: "becoming the program's reaper", Err: err}
 	}
-	gone := proc.WaitGone(status)
+	gone := proc.WaitGone(c.Status)
 	select {
 	case <-gone:
 		return errLauncherGone // np died during the set-up: start nothing
@@ -162,7 +141,7 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	// particular thread, and a locked one that blocks hands its P to
 	// another thread every time.
 	runtime.UnlockOSThread()
-	if _, err := status.Write([]byte{execMarker}); err != nil {
+	if err := c.Started(); err != nil {
 		sup.Wait(pid, closed) // np is gone: end the program at once
 		return &SetupError{Step: "reporting exec", Err: err}
 	}
@@ -183,24 +162,6 @@ var errLauncherGone = errors.New("the launcher is gone")
 type programEnded struct{ ws syscall.WaitStatus }
 
 func (p *programEnded) Error() string { return "program ended: " + proc.DescribeStatus(p.ws) }
-
-// readSpec reads the parent's spec from fd (to EOF) and closes it.
-func readSpec(fd int) (*wireSpec, error) {
-	f := os.NewFile(uintptr(fd), "spec pipe")
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, err
-	}
-	spec, err := decodeSpec(b)
-	if err != nil {
-		return nil, err
-	}
-	if !spec.Probe && len(spec.Argv) == 0 {
-		return nil, errors.New("no program given")
-	}
-	return spec, nil
-}
 
 // checkOwnNamespace makes sure this process runs in the single-id user
 // namespace Run creates: the plan pivots and mounts over /tmp, which done

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/np-portable/np/internal/hostile"
-	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/internal/launch"
 )
 
 // helperEnv selects a helper mode of the test binary (see runHelper).
@@ -19,18 +19,7 @@ const helperEnv = "NSBOX_TEST_HELPER"
 // TestMain makes the test binary its own sandbox init (Run re-executes
 // /proc/self/exe), and a few helper programs the tests start.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == InitArg {
-		ws, err := Init()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "np:", err)
-			os.Exit(125)
-		}
-		code, sig := proc.ExitCode(ws)
-		if sig != 0 {
-			proc.Reraise(sig)
-		}
-		os.Exit(code)
-	}
+	launch.RunHelper(launch.Table{InitArg: Init}, os.Args)
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}
@@ -84,8 +73,8 @@ func runHelper(mode string) int {
 		// first pivot_root), as whatever user this helper runs as.
 		nix, _ := os.MkdirTemp("", "np-nix-")
 		defer os.Remove(nix)
-		ws, err := Run(Spec{NixDir: nix, Argv: []string{"sh", "-c", "ls -A /; unshare -U true && echo nested-ok"},
-			Env: os.Environ(), Dir: "/", forcePivotFallback: true})
+		ws, err := run(&launch.Spec{NixDir: nix, Argv: []string{"sh", "-c", "ls -A /; unshare -U true && echo nested-ok"},
+			Env: os.Environ(), Dir: "/"}, false, initOptions{forcePivotFallback: true})
 		if err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
 			fmt.Fprintln(os.Stderr, "helper: run ended:", ws, err)
 			return 1
@@ -95,13 +84,13 @@ func runHelper(mode string) int {
 		// A program that leaves a background child, for killing this
 		// process from outside: prints the background child's pid.
 		nix, _ := os.MkdirTemp("", "np-nix-")
-		ws, err := Run(Spec{NixDir: nix, Argv: []string{"sh", "-c", "sleep 1000 & echo $!; exec sleep 1000"}, Env: os.Environ(), Dir: "/"})
+		ws, err := Run(launch.Spec{NixDir: nix, Argv: []string{"sh", "-c", "sleep 1000 & echo $!; exec sleep 1000"}, Env: os.Environ(), Dir: "/"})
 		fmt.Fprintln(os.Stderr, "helper: run ended:", ws, err)
 		return 1
 	case "run-sleep":
 		// A plain sandboxed run, for killing this process from outside.
 		nix, _ := os.MkdirTemp("", "np-nix-")
-		ws, err := Run(Spec{NixDir: nix, Argv: []string{"sh", "-c", "echo $$; exec sleep 1000"}, Env: os.Environ(), Dir: "/"})
+		ws, err := Run(launch.Spec{NixDir: nix, Argv: []string{"sh", "-c", "echo $$; exec sleep 1000"}, Env: os.Environ(), Dir: "/"})
 		fmt.Fprintln(os.Stderr, "helper: run ended:", ws, err)
 		return 1
 	}
@@ -133,7 +122,7 @@ func propagationHelper() int {
 	outR, outW, _ := os.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		ws, err := Run(Spec{NixDir: nix, Env: os.Environ(), Dir: "/", Stdin: inR, Stdout: outW,
+		ws, err := Run(launch.Spec{NixDir: nix, Env: os.Environ(), Dir: "/", Stdin: inR, Stdout: outW,
 			Argv: []string{"sh", "-c", `echo ready; read x; cat "$1/file"`, "sh", dir}})
 		if err == nil && ws.ExitStatus() != 0 {
 			err = fmt.Errorf("program: %v", ws)

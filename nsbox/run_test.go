@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
 )
 
@@ -26,17 +27,17 @@ import (
 
 // newSpec is a run of argv with a fresh, empty NixDir, the test's
 // environment and the test's cwd.
-func newSpec(t *testing.T, argv ...string) Spec {
+func newSpec(t *testing.T, argv ...string) launch.Spec {
 	t.Helper()
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Spec{NixDir: t.TempDir(), Argv: argv, Env: os.Environ(), Dir: wd}
+	return launch.Spec{NixDir: t.TempDir(), Argv: argv, Env: os.Environ(), Dir: wd}
 }
 
 // output runs spec, requires exit status 0 and returns stdout.
-func output(t *testing.T, spec Spec) string {
+func output(t *testing.T, spec launch.Spec) string {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	spec.Stdout, spec.Stderr = &stdout, &stderr
@@ -281,7 +282,7 @@ func TestDeletedWorkingDirectoryIsKeptAsWithoutNp(t *testing.T) {
 	script := `touch x 2>/dev/null && echo created || echo refused; ls -a | wc -l`
 	native, _ := exec.Command("sh", "-c", script).Output()
 	// Dir "" is what np passes when getcwd fails.
-	spec := Spec{NixDir: t.TempDir(), Argv: []string{"sh", "-c", script},
+	spec := launch.Spec{NixDir: t.TempDir(), Argv: []string{"sh", "-c", script},
 		Env: append(withoutVar(os.Environ(), "HOME"), "HOME="+home)}
 	if got := output(t, spec); got != string(native) {
 		t.Errorf("in a deleted directory, inside np: %q, without np: %q", got, native)
@@ -492,9 +493,9 @@ func TestArgumentsAndEnvironmentPassExactly(t *testing.T) {
 	}
 }
 
-func newSpecEnv(env []string, argv ...string) Spec {
+func newSpecEnv(env []string, argv ...string) launch.Spec {
 	wd, _ := os.Getwd()
-	return Spec{NixDir: os.TempDir(), Argv: argv, Env: env, Dir: wd}
+	return launch.Spec{NixDir: os.TempDir(), Argv: argv, Env: env, Dir: wd}
 }
 
 func TestNestedUserNamespacesWork(t *testing.T) {

@@ -7,22 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// WorkDirError means the program cannot start in the caller's working
-// directory. np never substitutes another one (a program told to write "x"
-// must not write it into $HOME instead): it fails, naming the directory.
-type WorkDirError struct {
-	Dir    string // the caller's working directory by name, "" if it had none (deleted)
-	Reason string
-}
-
-func (e *WorkDirError) Error() string {
-	dir := e.Dir
-	if dir == "" {
-		dir = "(unnamed)"
-	}
-	return fmt.Sprintf("entering working directory %s inside the sandbox: %s; cd to another directory", dir, e.Reason)
-}
-
 // openCallerCwd keeps a reference to the directory the init was started
 // in, which is the caller's (np passes its own cwd on): an O_PATH
 // descriptor stays usable across the pivots and the lazy unmount of the

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/nsbox"
 )
 
@@ -89,7 +90,7 @@ func TestDifferentialAgainstABindMount(t *testing.T) {
 		var want strings.Builder
 		for _, a := range [][]string{argv[:3], argv2} {
 			var out strings.Builder
-			ws, err := nsbox.Run(nsbox.Spec{NixDir: nix, Argv: a, Env: testEnv(), Dir: "/", Stdout: &out, Stderr: os.Stderr})
+			ws, err := nsbox.Run(launch.Spec{NixDir: nix, Argv: a, Env: testEnv(), Dir: "/", Stdout: &out, Stderr: os.Stderr})
 			if err != nil || ws != 0 {
 				t.Fatalf("reference run in a bind mount: %v %v", ws, err)
 			}

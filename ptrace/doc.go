@@ -10,7 +10,8 @@
 //     locked OS thread, which stays the tracer thread for the whole run
 //     (every ptrace request must come from it), and seizes it
 //     (PTRACE_SEIZE, PTRACE_O_EXITKILL: if np dies, no tracee runs on).
-//  2. The stub reads the spec from a pipe (so it does nothing untraced),
+//  2. The stub reads the spec from a pipe (package launch's handshake,
+//     shared with nsbox; so it does nothing untraced),
 //     installs the seccomp filter derived from the syscall table
 //     (package systable), and makes one probe call from which the
 //     tracer learns the kernel's order of seccomp and syscall-enter stops
@@ -49,7 +50,7 @@
 //     caller's CPU) and is served beside the tracer thread.
 //
 // Run returns the root program's wait status once every traced process
-// has ended. Without the filter (Spec.NoSeccomp, or where it cannot be
+// has ended. Without the filter (Options.NoSeccomp, or where it cannot be
 // installed) every syscall stops twice (PTRACE_SYSCALL): slower, same
 // result. Failures before the program runs come out of Run as a
 // *SetupError or a *proc.LookupError; Probe checks that tracing works,

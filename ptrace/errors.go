@@ -1,18 +1,16 @@
 package ptrace
 
-import "errors"
+import (
+	"errors"
 
-// SetupError says which step of starting the traced program failed. When
-// Run returns one, the program never started and its stdin was not read,
-// so the caller may fall back to another runtime.
-type SetupError struct {
-	Step string // what was being done, e.g. "attaching to the program"
-	Err  error  // the cause; unwraps to a syscall.Errno where there is one
-}
+	"github.com/np-portable/np/internal/launch"
+)
 
-func (e *SetupError) Error() string { return e.Step + ": " + e.Err.Error() }
-
-func (e *SetupError) Unwrap() error { return e.Err }
+// SetupError says which step of starting the traced program failed
+// (launch's one type for both runtimes). When Run returns one, the program
+// never started and its stdin was not read, so the caller may fall back to
+// another runtime.
+type SetupError = launch.SetupError
 
 // Steps of the set-up that callers and Diagnose recognise.
 const (

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/np-portable/np/internal/launch"
 )
 
 // TestGoProgramsUnderTheTracer: goroutine stacks are small; the tracer
@@ -16,8 +18,8 @@ func TestGoProgramsUnderTheTracer(t *testing.T) {
 	self, _ := os.Executable()
 	modes(t, func(t *testing.T, ns bool) {
 		var out, errOut stringsBuilder
-		ws, err := Run(Spec{NixDir: f.nix, Argv: []string{self}, Env: append(testEnv(), helperEnv+"=go-stress"),
-			Stdout: &out, Stderr: &errOut, NoSeccomp: ns, NoNotify: noNotifyForTests})
+		ws, err := Run(launch.Spec{NixDir: f.nix, Argv: []string{self}, Env: append(testEnv(), helperEnv+"=go-stress"),
+			Stdout: &out, Stderr: &errOut}, Options{NoSeccomp: ns, NoNotify: noNotifyForTests})
 		if err != nil || ws != 0 || out.String() != "ok 4000\n" {
 			t.Errorf("Go program under the tracer: %v %v %q %q", ws, err, out.String(), errOut.String())
 		}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/np-portable/np/internal/hostile"
-	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/nsbox"
 )
 
@@ -20,27 +20,10 @@ import (
 // the tracer must work without privileges and root would hide permission
 // errors.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == StubArg {
-		err := Stub()
-		if err == nil {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "np:", err)
-		os.Exit(125)
-	}
-	if len(os.Args) > 1 && os.Args[1] == nsbox.InitArg {
-		// The reference runs of the differential test.
-		ws, err := nsbox.Init()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "np:", err)
-			os.Exit(125)
-		}
-		code, sig := proc.ExitCode(ws)
-		if sig != 0 {
-			proc.Reraise(sig)
-		}
-		os.Exit(code)
-	}
+	launch.RunHelper(launch.Table{
+		StubArg:       func() (syscall.WaitStatus, error) { return 0, Stub() },
+		nsbox.InitArg: nsbox.Init, // the reference runs of the differential test
+	}, os.Args)
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}
@@ -148,7 +131,7 @@ type runResult struct {
 func traced(t *testing.T, nixDir string, noSeccomp bool, argv ...string) runResult {
 	t.Helper()
 	var out, errOut strings.Builder
-	ws, err := Run(Spec{NixDir: nixDir, Argv: argv, Env: testEnv(), Stdout: &out, Stderr: &errOut, NoSeccomp: noSeccomp, NoNotify: noNotifyForTests})
+	ws, err := Run(launch.Spec{NixDir: nixDir, Argv: argv, Env: testEnv(), Stdout: &out, Stderr: &errOut}, Options{NoSeccomp: noSeccomp, NoNotify: noNotifyForTests})
 	if err != nil {
 		t.Fatalf("Run %q: %v\nstderr: %s", argv, err, errOut.String())
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/np-portable/np/internal/launch"
 	"golang.org/x/sys/unix"
 )
 
@@ -106,7 +107,7 @@ func TestNpInsideNp(t *testing.T) {
 	env := append(testEnv(), helperEnv+"=inner-run", "NIXDIR="+f.nix)
 	done := make(chan error, 1)
 	go func() {
-		_, err := Run(Spec{NixDir: f.nix, Argv: []string{self}, Env: env, Stdout: &out, Stderr: &errOut})
+		_, err := Run(launch.Spec{NixDir: f.nix, Argv: []string{self}, Env: env, Stdout: &out, Stderr: &errOut}, Options{})
 		done <- err
 	}()
 	select {
@@ -123,7 +124,7 @@ func TestNpInsideNp(t *testing.T) {
 }
 
 func innerRun() int {
-	_, err := Run(Spec{NixDir: os.Getenv("NIXDIR"), Argv: []string{"/bin/true"}, Env: os.Environ()})
+	_, err := Run(launch.Spec{NixDir: os.Getenv("NIXDIR"), Argv: []string{"/bin/true"}, Env: os.Environ()}, Options{})
 	var se *SetupError
 	if errors.As(err, &se) {
 		os.Stdout.WriteString("setup error: " + se.Step + "\n")
@@ -170,7 +171,7 @@ func TestKillingTheTracerKillsTheTree(t *testing.T) {
 }
 
 func runSleep() int {
-	_, err := Run(Spec{NixDir: os.Getenv("NIXDIR"), Argv: []string{"/bin/busybox", "sh", "-c", "echo $$; exec sleep 1000"}, Env: os.Environ()})
+	_, err := Run(launch.Spec{NixDir: os.Getenv("NIXDIR"), Argv: []string{"/bin/busybox", "sh", "-c", "echo $$; exec sleep 1000"}, Env: os.Environ()}, Options{})
 	os.Stderr.WriteString("helper: run ended: " + errString(err) + "\n")
 	return 1
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/np-portable/np/internal/launch"
 )
 
 // realNix installs the real Nix of np's payload into a data dir, with
@@ -68,7 +70,7 @@ func TestRealNix(t *testing.T) {
 	run := func(t *testing.T, ns bool, argv ...string) runResult {
 		t.Helper()
 		var out, errOut strings.Builder
-		ws, err := Run(Spec{NixDir: nixDir, Argv: argv, Env: env, Stdout: &out, Stderr: &errOut, NoSeccomp: ns, Dir: home, NoNotify: noNotifyForTests})
+		ws, err := Run(launch.Spec{NixDir: nixDir, Argv: argv, Env: env, Stdout: &out, Stderr: &errOut, Dir: home}, Options{NoSeccomp: ns, NoNotify: noNotifyForTests})
 		if err != nil {
 			t.Fatalf("Run %q: %v", argv, err)
 		}

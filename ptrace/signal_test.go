@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/np-portable/np/internal/launch"
 )
 
 // TestSignalsToTheTracerReachTheProgram: SIGTERM sent to np is forwarded
@@ -54,8 +56,9 @@ func TestSignalsToTheTracerReachTheProgram(t *testing.T) {
 }
 
 func trapTerm() int {
-	ws, err := Run(Spec{NixDir: os.Getenv("NIXDIR"), NoSeccomp: os.Getenv("NOSECCOMP") == "1", Env: os.Environ(),
-		Argv: []string{"/bin/busybox", "sh", "-c", `trap "echo got TERM; exit 7" TERM; echo ready; while :; do sleep 0.05; done`}})
+	ws, err := Run(launch.Spec{NixDir: os.Getenv("NIXDIR"), Env: os.Environ(),
+		Argv: []string{"/bin/busybox", "sh", "-c", `trap "echo got TERM; exit 7" TERM; echo ready; while :; do sleep 0.05; done`}},
+		Options{NoSeccomp: os.Getenv("NOSECCOMP") == "1"})
 	if err != nil {
 		fmt.Println("run:", err)
 		return 1

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/np-portable/np/internal/launch"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,9 +64,9 @@ func TestUnixSocketsWithALongDataDirUnderLandlock(t *testing.T) {
 	self, _ := os.Executable()
 	modes(t, func(t *testing.T, ns bool) {
 		var out, errOut strings.Builder
-		ws, err := Run(Spec{NixDir: long, Argv: []string{self, f.hostOps, "sock", "/nix/var/l.sock"},
-			Env: append(testEnv(), helperEnv+"=landlocked"), Stdout: &out, Stderr: &errOut,
-			NoSeccomp: ns, NoNotify: noNotifyForTests})
+		ws, err := Run(launch.Spec{NixDir: long, Argv: []string{self, f.hostOps, "sock", "/nix/var/l.sock"},
+			Env: append(testEnv(), helperEnv+"=landlocked"), Stdout: &out, Stderr: &errOut},
+			Options{NoSeccomp: ns, NoNotify: noNotifyForTests})
 		if err != nil || ws != 0 || out.String() != "/nix/var/l.sock\n" {
 			t.Errorf("landlocked bind and connect: %v %v %q %q", ws, err, out.String(), errOut.String())
 		}

@@ -3,7 +3,6 @@ package ptrace
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/ptrace/systable"
 )
@@ -36,51 +36,31 @@ func init() {
 // only on failure, after sending the error to Run (main exits 125, or
 // 126/127 for a lookup error).
 func Stub() error {
-	if len(os.Args) != 5 {
-		return errors.New("ptrace stub: wrong arguments (not started by ptrace.Run?)")
+	child, err := stubHelper.NewChild()
+	if err != nil {
+		return err
 	}
-	var fds [3]int
-	for i := range fds {
-		fd, err := strconv.Atoi(os.Args[2+i])
-		if err != nil || fd < 3 {
-			return fmt.Errorf("ptrace stub: bad fd %q (not started by ptrace.Run?)", os.Args[2+i])
-		}
-		fds[i] = fd
-	}
-	specFD, statusFD, sockFD := fds[0], fds[1], fds[2]
-	if _, err := unix.FcntlInt(uintptr(statusFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
-		return fmt.Errorf("ptrace stub: status pipe (fd %d): %w (not started by ptrace.Run?)", statusFD, err)
-	}
-	status := os.NewFile(uintptr(statusFD), "status pipe")
-	err := stub(status, specFD, sockFD)
-	if errors.Is(err, errProbeDone) {
+	err = stub(child)
+	if errors.Is(err, launch.ErrProbeDone) {
 		return nil
 	}
 	if err == nil {
 		err = errors.New("ptrace stub: returned without exec'ing the program")
 	}
-	if _, werr := status.Write(encodeFailure(err)); werr == nil {
-		proc.SilenceStderr() // Run reports it, or quietly falls back
-	}
+	child.Fail(err) // Run reports it, or quietly falls back
 	return err
 }
 
-var errProbeDone = errors.New("probe set-up complete")
-
-func stub(status *os.File, specFD, sockFD int) error {
-	f := os.NewFile(uintptr(specFD), "spec pipe")
-	b, err := io.ReadAll(f) // returns once the tracer has seized us
-	f.Close()
+func stub(c *launch.Child) error {
+	var opts stubOptions
+	spec, err := c.ReadRequest(&opts) // returns once the tracer has seized us
 	if err != nil {
 		return &SetupError{Step: "reading stub spec", Err: err}
 	}
-	spec, err := decodeSpec(b)
-	if err != nil {
-		return &SetupError{Step: "reading stub spec", Err: err}
-	}
+	sockFD := c.Extra[0]
 	logrus.SetLevel(logrus.Level(spec.LogLevel))
-	if !spec.NoSeccomp {
-		listener, err := installTraceFilter(spec.Notify)
+	if !opts.NoSeccomp {
+		listener, err := installTraceFilter(opts.Notify)
 		if err != nil {
 			return &SetupError{Step: stepFilter, Err: err}
 		}
@@ -110,15 +90,12 @@ func stub(status *os.File, specFD, sockFD int) error {
 	}
 	unix.Close(sockFD)
 	if spec.Probe {
-		if !spec.NoSeccomp {
+		if !opts.NoSeccomp {
 			if err := probeCalls(); err != nil {
 				return &SetupError{Step: stepProbeCalls, Err: err}
 			}
 		}
-		if _, err := status.Write([]byte{execMarker}); err != nil {
-			return &SetupError{Step: "reporting probe result", Err: err}
-		}
-		return errProbeDone
+		return c.ProbeDone()
 	}
 	env := spec.Env
 	if spec.Dir != "" {
@@ -129,14 +106,11 @@ func stub(status *os.File, specFD, sockFD int) error {
 			env = proc.SetEnv(env, "PWD", spec.Dir)
 		}
 	}
-	file, err := proc.LookPathEnv(spec.Argv[0], env)
+	file, err := c.Program(spec, env)
 	if err != nil {
 		return err
 	}
-	if err := proc.CloseExtraFDs(spec.KeepFDs...); err != nil {
-		return &SetupError{Step: "closing stray fds", Err: err}
-	}
-	if _, err := status.Write([]byte{execMarker}); err != nil {
+	if err := c.Started(); err != nil {
 		return &SetupError{Step: "reporting exec", Err: err}
 	}
 	return proc.Exec(spec.Argv, file, env)

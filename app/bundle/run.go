@@ -15,6 +15,7 @@ import (
 	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/launch"
 )
 
 // bundleHelpFlag is the one argument a bundle keeps for itself: every other
@@ -47,10 +48,10 @@ func Run(c *config.Config, p *extract.Payload, args []string, fds []int, version
 	// whose settings np would have to protect, and the program's own
 	// variables (LD_LIBRARY_PATH for a GPU driver, say) are the caller's
 	// to give.
-	ws, _, err := ch.Start(func(rt runtimes.Runtime) (runtimes.Job, error) {
+	ws, _, err := ch.Start(func(rt runtimes.Runtime) (launch.Spec, error) {
 		logrus.Debugf("runtime %s: starting %s", rt.Name(), argv[0])
 		logrus.Tracef("exec %q in %s", argv, dir)
-		return runtimes.Job{Argv: argv, Env: os.Environ(), Dir: dir, PassFDs: fds}, nil
+		return launch.Spec{Argv: argv, Env: os.Environ(), Dir: dir, PassFDs: fds}, nil
 	}, true)
 	return ws, err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/interrupt"
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
 )
 
@@ -70,8 +71,8 @@ func EnsureBundle(c *config.Config, p *extract.Payload) (*extract.Manifest, *run
 // then Nix's garbage collector would take their paths for debris.
 func RegisterBundles(c *config.Config, ch *runtimes.Chooser, m *extract.Manifest) error {
 	env := nixenv.Env(os.Environ(), c, m, false, nixenv.Layout{})
-	run := func(j runtimes.Job) (syscall.WaitStatus, error) {
-		ws, _, err := ch.Start(func(runtimes.Runtime) (runtimes.Job, error) { return j, nil }, false)
+	run := func(j launch.Spec) (syscall.WaitStatus, error) {
+		ws, _, err := ch.Start(func(runtimes.Runtime) (launch.Spec, error) { return j, nil }, false)
 		return ws, err
 	}
 	return registerWith(extract.Target{NixDir: ch.Current().NixDir()}, m.Tool("nix-store"), env, run)
@@ -101,13 +102,13 @@ func RegisterNatively(ch *runtimes.Chooser) {
 
 // registerWith loads t's pending registrations with the nix-store at tool,
 // run by run.
-func registerWith(t extract.Target, tool string, env []string, run func(runtimes.Job) (syscall.WaitStatus, error)) error {
+func registerWith(t extract.Target, tool string, env []string, run func(launch.Spec) (syscall.WaitStatus, error)) error {
 	return t.LoadPending(func(b *extract.Manifest) error { return loadRegistration(b, tool, env, run) })
 }
 
 // loadRegistration registers the paths of b that Nix does not know yet;
 // paths it knows keep their own registration (a local build's, say).
-func loadRegistration(b *extract.Manifest, tool string, env []string, run func(runtimes.Job) (syscall.WaitStatus, error)) error {
+func loadRegistration(b *extract.Manifest, tool string, env []string, run func(launch.Spec) (syscall.WaitStatus, error)) error {
 	w := interrupt.Start()
 	defer w.Stop()
 	paths := make([]string, 0, len(b.Paths))
@@ -115,7 +116,7 @@ func loadRegistration(b *extract.Manifest, tool string, env []string, run func(r
 		paths = append(paths, p.Path)
 	}
 	out, errOut := &runtimes.Capture{}, &runtimes.Capture{}
-	ws, err := run(runtimes.Job{Argv: append([]string{tool, "--check-validity", "--print-invalid"}, paths...),
+	ws, err := run(launch.Spec{Argv: append([]string{tool, "--check-validity", "--print-invalid"}, paths...),
 		Env: env, Dir: "/", Stdin: strings.NewReader(""), Stdout: out, Stderr: errOut})
 	if err := w.Check(); err != nil {
 		return err
@@ -132,7 +133,7 @@ func loadRegistration(b *extract.Manifest, tool string, env []string, run func(r
 	}
 	logrus.Debugf("registering %d store paths of a bundle with Nix", len(invalid))
 	out.Reset()
-	ws, err = run(runtimes.Job{Argv: []string{tool, "--load-db"}, Env: env, Dir: "/",
+	ws, err = run(launch.Spec{Argv: []string{tool, "--load-db"}, Env: env, Dir: "/",
 		Stdin: bytes.NewReader(b.Subset(invalid).Registration()), Stdout: out, Stderr: out})
 	if err := w.Check(); err != nil {
 		return err

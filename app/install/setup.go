@@ -25,6 +25,7 @@ import (
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/interrupt"
+	"github.com/np-portable/np/internal/launch"
 )
 
 // nixConf renders np's nix.conf. Nothing in it depends on the runtime:
@@ -175,9 +176,9 @@ func finishInstall(c *config.Config, ch *runtimes.Chooser, m *extract.Manifest, 
 		return err
 	}
 	out := &runtimes.Capture{}
-	ws, rt, err := ch.Start(func(rt runtimes.Runtime) (runtimes.Job, error) {
+	ws, rt, err := ch.Start(func(rt runtimes.Runtime) (launch.Spec, error) {
 		out.Reset()
-		return runtimes.Job{Argv: []string{m.Tool("nix-store"), "--load-db"}, Env: nixenv.InstallStepEnv(c, nixenv.Env(os.Environ(), c, m, false, nixenv.Layout{})), Dir: "/",
+		return launch.Spec{Argv: []string{m.Tool("nix-store"), "--load-db"}, Env: nixenv.InstallStepEnv(c, nixenv.Env(os.Environ(), c, m, false, nixenv.Layout{})), Dir: "/",
 			Stdin: bytes.NewReader(m.Registration()), Stdout: out, Stderr: out}, nil
 	}, false)
 	if err := w.Check(); err != nil {
@@ -261,7 +262,7 @@ func probeBuildSandbox(c *config.Config, rt runtimes.Runtime, m *extract.Manifes
 		expr := fmt.Sprintf(`derivation { name = "np-build-probe"; system = builtins.currentSystem; builder = "${builtins.storePath %q}/bin/busybox"; args = [ "sh" "-c" "echo ok > $out" ]; nonce = "%d"; }`, m.Busybox, time.Now().UnixNano())
 		out := &runtimes.Capture{}
 		// No substituters: the probe must not wait on the network.
-		ws, err := rt.Run(runtimes.Job{Argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
+		ws, err := rt.Run(launch.Spec{Argv: []string{m.Tool("nix-build"), "--no-out-link", "--option", "substituters", "",
 			"--option", "sandbox", fmt.Sprint(sandbox), "-E", expr},
 			Env: env, Dir: "/", Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
 		if err := w.Check(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/launch"
 )
 
 // ownKeyName names the key np signs its own store paths with.
@@ -53,7 +54,7 @@ func signOwnPaths(c *config.Config, rt runtimes.Runtime, m *extract.Manifest, en
 		argv = append(argv, p.Path)
 	}
 	out := &runtimes.Capture{}
-	ws, err := rt.Run(runtimes.Job{Argv: argv, Env: env, Dir: "/", Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
+	ws, err := rt.Run(launch.Spec{Argv: argv, Env: env, Dir: "/", Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
 	if err := runtimes.Captured(ws, err, "nix", out); err != nil {
 		return "", fmt.Errorf("signing np's store paths: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/launch"
 )
 
 // Chooser is the one place that decides which runtime runs a program; every
@@ -113,7 +114,7 @@ func (ch *Chooser) Settle() (Runtime, error) {
 // that can start it, falling back while runtimes fail before their program
 // starts. last says it is np's last act (the user's program). It returns the
 // runtime that ran the program.
-func (ch *Chooser) Start(mk func(Runtime) (Job, error), last bool) (syscall.WaitStatus, Runtime, error) {
+func (ch *Chooser) Start(mk func(Runtime) (launch.Spec, error), last bool) (syscall.WaitStatus, Runtime, error) {
 	for rt := ch.Current(); rt != nil; rt = ch.Current() {
 		j, err := mk(rt)
 		if err != nil && BeforeStart(err) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/nsbox"
 )
 
@@ -31,11 +32,11 @@ func (r scriptedRuntime) err() error {
 	}
 	return &nsbox.SetupError{Step: "creating user namespace", Err: syscall.EPERM}
 }
-func (r scriptedRuntime) Run(j Job) (syscall.WaitStatus, error) {
+func (r scriptedRuntime) Run(j launch.Spec) (syscall.WaitStatus, error) {
 	*r.ran = append(*r.ran, r.n)
 	return exitStatus(7), r.err()
 }
-func (r scriptedRuntime) Exec(j Job) (syscall.WaitStatus, error) { return r.Run(j) }
+func (r scriptedRuntime) Exec(j launch.Spec) (syscall.WaitStatus, error) { return r.Run(j) }
 
 func TestChooserFallsBackOnlyBeforeTheProgramStarts(t *testing.T) {
 	var ran []config.RuntimeName
@@ -43,7 +44,7 @@ func TestChooserFallsBackOnlyBeforeTheProgramStarts(t *testing.T) {
 		scriptedRuntime{n: config.NS, ran: &ran},
 		scriptedRuntime{n: config.Ptrace, startOK: true, ran: &ran},
 	}}
-	ws, rt, err := ch.Start(func(Runtime) (Job, error) { return Job{}, nil }, true)
+	ws, rt, err := ch.Start(func(Runtime) (launch.Spec, error) { return launch.Spec{}, nil }, true)
 	if err != nil || rt.Name() != config.Ptrace || ws.ExitStatus() != 7 {
 		t.Fatalf("start: %v via %v status %v", err, rt, ws)
 	}
@@ -59,11 +60,11 @@ func TestChooserFallsBackWhenMakingTheJobFailedBeforeStart(t *testing.T) {
 		scriptedRuntime{n: config.Ptrace, startOK: true, ran: &ran},
 	}}
 	// The job of ns needs a probe run in ns first, which ns cannot start.
-	mk := func(rt Runtime) (Job, error) {
+	mk := func(rt Runtime) (launch.Spec, error) {
 		if rt.Name() == config.NS {
-			return Job{}, rt.(scriptedRuntime).err()
+			return launch.Spec{}, rt.(scriptedRuntime).err()
 		}
-		return Job{}, nil
+		return launch.Spec{}, nil
 	}
 	if _, rt, err := ch.Start(mk, true); err != nil || rt.Name() != config.Ptrace {
 		t.Fatalf("start: %v via %v", err, rt)
@@ -71,7 +72,7 @@ func TestChooserFallsBackWhenMakingTheJobFailedBeforeStart(t *testing.T) {
 	// Any other failure making the job is final.
 	ch = &Chooser{cands: []Runtime{scriptedRuntime{n: config.NS, startOK: true, ran: &ran}}}
 	boom := errors.New("boom")
-	if _, _, err := ch.Start(func(Runtime) (Job, error) { return Job{}, boom }, true); !errors.Is(err, boom) {
+	if _, _, err := ch.Start(func(Runtime) (launch.Spec, error) { return launch.Spec{}, boom }, true); !errors.Is(err, boom) {
 		t.Fatalf("start: %v, want boom", err)
 	}
 }
@@ -82,7 +83,7 @@ func TestChooserNamesEveryCauseWhenNoneWorks(t *testing.T) {
 		scriptedRuntime{n: config.NS, ran: &ran},
 		scriptedRuntime{n: config.Ptrace, ran: &ran},
 	}}
-	_, _, err := ch.Start(func(Runtime) (Job, error) { return Job{}, nil }, true)
+	_, _, err := ch.Start(func(Runtime) (launch.Spec, error) { return launch.Spec{}, nil }, true)
 	var none *NoRuntimeError
 	if !errors.As(err, &none) || !strings.Contains(err.Error(), "ns refused") || !strings.Contains(err.Error(), "ptrace refused") {
 		t.Fatalf("error %q does not name both causes", err)

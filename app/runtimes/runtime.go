@@ -3,7 +3,6 @@ package runtimes
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"syscall"
@@ -11,30 +10,22 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
 )
-
-// Job is one program to run inside np's environment.
-type Job struct {
-	Argv           []string
-	Env            []string
-	Dir            string    // working directory by name; "" keeps np's own (a deleted one)
-	Stdin          io.Reader // nil: np's own
-	Stdout, Stderr io.Writer // nil: np's own
-	PassFDs        []int     // descriptors >= 3 to hand on at the same numbers
-}
 
 // Runtime makes a Nix directory appear at /nix for the programs it runs.
 type Runtime interface {
 	Name() config.RuntimeName
 	// nixDir is the host directory that programs see as /nix.
 	NixDir() string
-	// run runs j to completion; install steps and probes use it.
-	Run(j Job) (syscall.WaitStatus, error)
+	// run runs j to completion; install steps and probes use it. The
+	// runtime sets j.NixDir.
+	Run(j launch.Spec) (syscall.WaitStatus, error)
 	// exec runs the user's program as np's last act.
-	Exec(j Job) (syscall.WaitStatus, error)
+	Exec(j launch.Spec) (syscall.WaitStatus, error)
 	// check says whether the runtime can work here at all; it costs
 	// milliseconds, so it runs only where a failure would be expensive
 	// (before a first install) or where it is the question (np doctor).
@@ -52,9 +43,8 @@ type Runtime interface {
 // A program that was not found or not executable is not such a failure:
 // every runtime would say the same.
 func BeforeStart(err error) bool {
-	var nsErr *nsbox.SetupError
-	var ptErr *ptrace.SetupError
-	return errors.As(err, &nsErr) || errors.As(err, &ptErr)
+	var setupErr *launch.SetupError
+	return errors.As(err, &setupErr)
 }
 
 // nsRuntime: new user and mount namespaces with the data dir bound at /nix.
@@ -64,14 +54,12 @@ func (r nsRuntime) Name() config.RuntimeName { return config.NS }
 func (r nsRuntime) NixDir() string           { return r.dir }
 func (r nsRuntime) Check() error             { return nsbox.Probe() }
 func (r nsRuntime) BuildSandbox() bool       { return true }
-func (r nsRuntime) Exec(j Job) (syscall.WaitStatus, error) {
+func (r nsRuntime) Exec(j launch.Spec) (syscall.WaitStatus, error) {
 	return r.Run(j)
 }
-func (r nsRuntime) Run(j Job) (syscall.WaitStatus, error) {
-	return nsbox.Run(nsbox.Spec{
-		NixDir: r.dir, Argv: j.Argv, Env: j.Env, Dir: j.Dir,
-		Stdin: j.Stdin, Stdout: j.Stdout, Stderr: j.Stderr, PassFDs: j.PassFDs,
-	})
+func (r nsRuntime) Run(j launch.Spec) (syscall.WaitStatus, error) {
+	j.NixDir = r.dir
+	return nsbox.Run(j)
 }
 func (r nsRuntime) Explain(err error) (string, string) {
 	d := nsbox.Diagnose(err)
@@ -97,15 +85,12 @@ func (r ptraceRuntime) Check() error             { return ptrace.Probe() }
 // buildSandbox: Nix's build sandbox needs namespaces, which is why this
 // runtime was chosen in the first place.
 func (r ptraceRuntime) BuildSandbox() bool { return false }
-func (r ptraceRuntime) Exec(j Job) (syscall.WaitStatus, error) {
+func (r ptraceRuntime) Exec(j launch.Spec) (syscall.WaitStatus, error) {
 	return r.Run(j)
 }
-func (r ptraceRuntime) Run(j Job) (syscall.WaitStatus, error) {
-	return ptrace.Run(ptrace.Spec{
-		NixDir: r.dir, Argv: j.Argv, Env: j.Env, Dir: j.Dir,
-		Stdin: j.Stdin, Stdout: j.Stdout, Stderr: j.Stderr, PassFDs: j.PassFDs,
-		NoSeccomp: r.noSeccomp, NoNotify: r.noNotify,
-	})
+func (r ptraceRuntime) Run(j launch.Spec) (syscall.WaitStatus, error) {
+	j.NixDir = r.dir
+	return ptrace.Run(j, ptrace.Options{NoSeccomp: r.noSeccomp, NoNotify: r.noNotify})
 }
 func (r ptraceRuntime) Explain(err error) (string, string) {
 	d := ptrace.Diagnose(err)
@@ -127,7 +112,7 @@ func (Native) Check() error {
 }
 func (Native) Explain(err error) (string, string) { return "no_writable_nix", err.Error() }
 
-func (Native) Run(j Job) (syscall.WaitStatus, error) {
+func (Native) Run(j launch.Spec) (syscall.WaitStatus, error) {
 	path, err := proc.LookPathEnv(j.Argv[0], j.Env)
 	if err != nil {
 		return 0, err
@@ -154,7 +139,7 @@ func (Native) Run(j Job) (syscall.WaitStatus, error) {
 
 // exec replaces np with the program: status, signals and the terminal are
 // then the program's own with no np in between.
-func (Native) Exec(j Job) (syscall.WaitStatus, error) {
+func (Native) Exec(j launch.Spec) (syscall.WaitStatus, error) {
 	if os.Getpid() == 1 {
 		// A container's entrypoint: np stays as PID 1 to reap orphans and
 		// forward signals (proc.RunHook), which a program rarely does.

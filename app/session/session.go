@@ -24,6 +24,7 @@ import (
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/interrupt"
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/manshim"
 	"github.com/np-portable/np/internal/nixtools"
 	"github.com/np-portable/np/internal/proc"
@@ -157,14 +158,14 @@ func (s *Session) Exec(argv []string) (syscall.WaitStatus, error) {
 		dir = ""
 	}
 	exposed := expose.Has(s.C)
-	ws, rt, err := s.Ch.Start(func(rt runtimes.Runtime) (runtimes.Job, error) {
+	ws, rt, err := s.Ch.Start(func(rt runtimes.Runtime) (launch.Spec, error) {
 		env, err := s.runEnv(rt, argv, nixenv.IsTool(filepath.Base(argv[0])))
 		if err != nil {
-			return runtimes.Job{}, err
+			return launch.Spec{}, err
 		}
 		logrus.Debugf("runtime %s: starting %s", rt.Name(), argv[0])
 		logrus.Tracef("exec %q in %s", argv, dir)
-		return runtimes.Job{Argv: argv, Env: env, Dir: dir, PassFDs: s.fds}, nil
+		return launch.Spec{Argv: argv, Env: env, Dir: dir, PassFDs: s.fds}, nil
 	}, !exposed) // np must outlive the program to bring expose dirs up to date
 	if err == nil && exposed {
 		expose.Sync(s.C, rt)
@@ -189,14 +190,14 @@ func (s *Session) Output(what string, argv []string, show bool) (OutputResult, e
 	w := interrupt.Start()
 	defer w.Stop()
 	out, errOut := &runtimes.Capture{}, &runtimes.Capture{}
-	ws, rt, err := s.Ch.Start(func(rt runtimes.Runtime) (runtimes.Job, error) {
+	ws, rt, err := s.Ch.Start(func(rt runtimes.Runtime) (launch.Spec, error) {
 		out.Reset()
 		errOut.Reset()
 		env, err := s.runEnv(rt, argv, false)
 		if err != nil {
-			return runtimes.Job{}, err
+			return launch.Spec{}, err
 		}
-		j := runtimes.Job{Argv: argv, Env: env, Dir: dir,
+		j := launch.Spec{Argv: argv, Env: env, Dir: dir,
 			Stdin: strings.NewReader(""), Stdout: out}
 		if !show {
 			j.Stderr = errOut

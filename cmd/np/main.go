@@ -24,29 +24,18 @@ import (
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/interrupt"
+	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
-	"github.com/np-portable/np/internal/reexec"
 	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
 )
 
-// Exit codes of np's own failures; a program's status passes through.
-const (
-	exitFailure       = 125 // np itself failed
-	exitNotExecutable = 126
-	exitNotFound      = 127
-)
-
 func main() {
 	logrus.SetFormatter(&logFormatter{})
-	if helper, ok := helpers.Lookup(os.Args); ok {
-		// np re-executed as one of its runtimes' helpers: it runs the
-		// program to its end and ends the same way, execs it, fails, or
-		// (for a probe) returns a zero status where the program would
-		// start.
-		ws, err := helper()
-		exit(ws, err)
-	}
+	// np re-executed as one of its runtimes' helpers: it runs the program
+	// to its end and ends the same way, execs it, fails, or (for a probe)
+	// ends with 0 where the program would start.
+	launch.RunHelper(helpers, os.Args)
 	// Taken before np opens anything: every fd >= 3 without close-on-exec
 	// now is one the caller passed on purpose.
 	callerFDs = proc.InheritedFDs()
@@ -66,39 +55,15 @@ func main() {
 		proc.Reraise(intr.Sig)
 		os.Exit(128 + int(intr.Sig))
 	}
-	exit(ws, err)
-}
-
-// exit ends np: with np's own failure (one line, 125/126/127), or the way
-// the program ended — by the same signal, so a calling shell loop stops on
-// ^C as it would with the bare program.
-func exit(ws syscall.WaitStatus, err error) {
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "np: %v\n", err)
-		os.Exit(exitCodeOf(err))
-	}
-	code, sig := proc.ExitCode(ws)
-	if sig != 0 {
-		proc.Reraise(sig)
-	}
-	os.Exit(code)
+	// np's own failure (one line, 125/126/127), or the way the program
+	// ended.
+	launch.Exit(ws, err)
 }
 
 // helpers are the re-executed helper processes of np's runtimes.
-var helpers = reexec.Table{
+var helpers = launch.Table{
 	nsbox.InitArg:  nsbox.Init,
 	ptrace.StubArg: func() (syscall.WaitStatus, error) { return 0, ptrace.Stub() },
-}
-
-// exitCodeOf maps np's failures to the exit codes a shell uses.
-func exitCodeOf(err error) int {
-	switch {
-	case errors.Is(err, proc.ErrNotFound):
-		return exitNotFound
-	case errors.Is(err, proc.ErrNotExecutable):
-		return exitNotExecutable
-	}
-	return exitFailure
 }
 
 // callerFDs are the descriptors >= 3 np's caller passed to it; they reach

@@ -284,7 +284,7 @@ func (t *tracer) writeExec(th *thread, a execArgs, isExecveat bool, filename str
 	if isExecveat {
 		// Becomes execve(filename, argv, envp).
 		envp := arg(r, 3)
-		setNr(r, sysNumbers["execve"])
+		setNr(r, sysNumbers()["execve"])
 		setArg(r, 2, envp)
 	}
 	setArg(r, 0, base)

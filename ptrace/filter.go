@@ -43,7 +43,7 @@ func (l notifyLevel) String() string {
 // order and takes the listener from it), though mkdirat is otherwise the
 // notification server's.
 func buildFilter(level notifyLevel, probe uint64) ([]unix.SockFilter, error) {
-	return buildFilterFor(nativeArch, byNr, level, probe)
+	return buildFilterFor(nativeArch(), byNr(), level, probe)
 }
 
 // buildFilterFor builds the filter of architecture a, whose numbers index

@@ -100,7 +100,7 @@ func (t *tracer) startNotifier(fd int) bool {
 // tracer's wait so that it sees the record promptly.
 func (n *notifier) fail(req *seccompNotif, p any) {
 	name := fmt.Sprintf("syscall %d", req.nr)
-	if info := byNr[int(req.nr)]; info != nil {
+	if info := byNr()[int(req.nr)]; info != nil {
 		name = info.name
 	}
 	logrus.Debugf("ptrace: notification server panic: %v\n%s", p, debug.Stack())
@@ -207,7 +207,7 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 			resp = failWith(unix.EIO)
 		}
 	}()
-	info := byNr[int(req.nr)]
+	info := byNr()[int(req.nr)]
 	if n.panicOn != "" && info != nil && info.name == n.panicOn {
 		panic("test hook " + panicEnv)
 	}
@@ -336,7 +336,7 @@ func (n *notifier) hostFor(lk *lookup, tid int, res resolved, follow bool) (stri
 // readlink answers readlink and readlinkat like tracer.enterReadlink.
 func (n *notifier) readlink(lk *lookup, req *seccompNotif, res resolved) seccompNotifResp {
 	tid := int(req.pid)
-	info := byNr[int(req.nr)]
+	info := byNr()[int(req.nr)]
 	var text string
 	switch {
 	case res.proc:

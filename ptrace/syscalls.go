@@ -19,11 +19,11 @@ func (t *tracer) enter(th *thread) error {
 	}
 	if !t.seccomp {
 		// What the filter would have refused.
-		if isCompat(r) || nativeArch.x32Bit != 0 && nr&int(nativeArch.x32Bit) != 0 || nr > nativeArch.maxKnownSyscall {
+		if isCompat(r) || nativeArch().x32Bit != 0 && nr&int(nativeArch().x32Bit) != 0 || nr > nativeArch().maxKnownSyscall {
 			return t.fail(th, unix.ENOSYS)
 		}
 	}
-	info := byNr[nr]
+	info := byNr()[nr]
 	if info == nil || th.proc.ownRoot && info.act != actRefuse {
 		return nil
 	}
@@ -69,7 +69,7 @@ func (t *tracer) enter(th *thread) error {
 		// namespace. Marked before the call: one that fails only costs
 		// the server a check per call.
 		flags := arg(r, 0)
-		if nr == sysNumbers["setns"] {
+		if nr == sysNumbers()["setns"] {
 			flags = arg(r, 1)
 			if flags == 0 {
 				flags = unix.CLONE_NEWNS

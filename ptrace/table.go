@@ -3,6 +3,7 @@ package ptrace
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -299,11 +300,13 @@ type archTable struct {
 	absent  map[string]bool
 }
 
-// byNr is the table indexed by this architecture's numbers.
-var byNr = mustIndex(table, nativeArch)
+// byNr is the table indexed by this architecture's numbers. It and the
+// arch tables are built on first use: maps built at package init cost every
+// np process (np --version, the ns runtime's init, each helper) about 0.2 ms.
+var byNr = sync.OnceValue(func() map[int]*sysInfo { return mustIndex(table, nativeArch()) })
 
 // sysNumbers are the numbers of the native architecture, by name.
-var sysNumbers = nativeArch.numbers
+func sysNumbers() map[string]int { return nativeArch().numbers }
 
 // index maps numbers to rows; every row must have a number or be listed in
 // a.absent, and every number must have a row.

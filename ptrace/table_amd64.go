@@ -1,4 +1,4 @@
 package ptrace
 
 // nativeArch is the table data of the architecture np runs on.
-var nativeArch = &archX86_64
+var nativeArch = archX86_64

@@ -1,4 +1,4 @@
 package ptrace
 
 // nativeArch is the table data of the architecture np runs on.
-var nativeArch = &archAArch64
+var nativeArch = archAArch64

@@ -12,7 +12,7 @@ import (
 // arches are both architectures' table data: every check of the table
 // and the filter runs for each, whatever GOARCH the test is built for
 // (the arm64 table is plain data on x86_64).
-var arches = []*archTable{&archX86_64, &archAArch64}
+var arches = []*archTable{archX86_64(), archAArch64()}
 
 // TestFilterAndDispatcherAgree runs the filter in the BPF interpreter for
 // every number and checks it traps exactly what the dispatcher handles
@@ -34,8 +34,8 @@ func TestFilterAndDispatcherAgree(t *testing.T) {
 // TestNativeTable: the table np runs with is this architecture's.
 func TestNativeTable(t *testing.T) {
 	want := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
-	if nativeArch.name != want {
-		t.Fatalf("the native table is %s on GOARCH %s", nativeArch.name, runtime.GOARCH)
+	if nativeArch().name != want {
+		t.Fatalf("the native table is %s on GOARCH %s", nativeArch().name, runtime.GOARCH)
 	}
 	// The numbers agree with the kernel headers' (x/sys/unix) for the
 	// calls every architecture has.
@@ -44,8 +44,8 @@ func TestNativeTable(t *testing.T) {
 		"mkdirat": unix.SYS_MKDIRAT, "statx": unix.SYS_STATX, "getcwd": unix.SYS_GETCWD,
 		"faccessat": unix.SYS_FACCESSAT, "readlinkat": unix.SYS_READLINKAT, "connect": unix.SYS_CONNECT,
 	} {
-		if sysNumbers[name] != nr {
-			t.Errorf("%s: table %d, unix.SYS_ %d", name, sysNumbers[name], nr)
+		if sysNumbers()[name] != nr {
+			t.Errorf("%s: table %d, unix.SYS_ %d", name, sysNumbers()[name], nr)
 		}
 	}
 }
@@ -61,16 +61,16 @@ func TestAArch64HasOnlyAtCalls(t *testing.T) {
 		"symlink": "symlinkat", "chmod": "fchmodat", "chown": "fchownat", "lchown": "fchownat",
 		"utime": "utimensat", "utimes": "utimensat", "futimesat": "utimensat",
 	}
-	for name := range archAArch64.absent {
+	for name := range archAArch64().absent {
 		if name == "uselib" {
 			continue // a.out libraries: no replacement, nothing to translate
 		}
-		if _, ok := archAArch64.numbers[at[name]]; !ok {
+		if _, ok := archAArch64().numbers[at[name]]; !ok {
 			t.Errorf("%s is absent on aarch64 and its replacement %q has no number", name, at[name])
 		}
 	}
-	if len(archX86_64.absent) != 0 {
-		t.Errorf("x86_64 rows without a number: %v", archX86_64.absent)
+	if len(archX86_64().absent) != 0 {
+		t.Errorf("x86_64 rows without a number: %v", archX86_64().absent)
 	}
 }
 
@@ -194,19 +194,19 @@ func TestTableRowsAreConsistent(t *testing.T) {
 		}
 	}
 	// The index refuses a number without a row and a row without a number.
-	bad := *nativeArch
+	bad := *nativeArch()
 	bad.numbers = map[string]int{"nosuchcall": 1}
 	if _, err := bad.index(table); err == nil {
 		t.Error("index accepted a number without a row")
 	}
 	rows := append([]sysInfo{}, table...)
 	rows = append(rows, sysInfo{name: "newcall", act: actPaths})
-	if _, err := nativeArch.index(rows); err == nil {
+	if _, err := nativeArch().index(rows); err == nil {
 		t.Error("index accepted a row without a number")
 	}
-	bad = archAArch64
+	bad = *archAArch64()
 	bad.numbers = map[string]int{}
-	for k, v := range archAArch64.numbers {
+	for k, v := range archAArch64().numbers {
 		bad.numbers[k] = v
 	}
 	bad.numbers["open"] = 1024

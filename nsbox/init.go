@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,11 +37,13 @@ const InitArg = "__np_nsbox_init"
 // it is the parent's job, and the parent may quietly fall back to another
 // runtime, so main's own "np: ..." line must not reach the user.
 //
-// Capabilities are per thread, so Init locks its goroutine to one OS
-// thread for good: the thread whose capabilities it drops is the thread
-// that forks the program.
+// Capabilities are per thread: Init drops them on every thread of the
+// process at once (dropCapabilities), so any thread may fork the program.
+// It used to lock its goroutine to one OS thread instead; then each time
+// the goroutine blocked the runtime started or woke another thread for the
+// P, and LockOSThread itself starts a template thread: 4 of the init's 7
+// threads, about a tenth of its CPU (perf, strace -k).
 func Init() (syscall.WaitStatus, error) {
-	runtime.LockOSThread()
 	specFD, statusFD := specFD, statusFD
 	if len(os.Args) == 4 {
 		s, err1 := strconv.Atoi(os.Args[2])
@@ -56,6 +57,9 @@ func Init() (syscall.WaitStatus, error) {
 	if _, err := unix.FcntlInt(uintptr(statusFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 		return 0, fmt.Errorf("sandbox init: status pipe (fd %d): %w (not started by nsbox.Run?)", statusFD, err)
 	}
+	// Non-blocking, so that watching it for np's death (proc.WaitGone)
+	// parks in the netpoller instead of holding a thread in poll.
+	_ = unix.SetNonblock(statusFD, true)
 	status := os.NewFile(uintptr(statusFD), "status pipe")
 	// Before anything changes directory.
 	callerCwd, err := openCallerCwd()
@@ -158,10 +162,6 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	if err != nil {
 		return err
 	}
-	// The program runs with the dropped capabilities; waiting needs no
-	// particular thread, and a locked one that blocks hands its P to
-	// another thread every time.
-	runtime.UnlockOSThread()
 	if _, err := status.Write([]byte{execMarker}); err != nil {
 		sup.Wait(pid, closed) // np is gone: end the program at once
 		return &SetupError{Step: "reporting exec", Err: err}
@@ -251,14 +251,15 @@ func listHostRoot(dir string) ([]hostEntry, error) {
 	return entries, nil
 }
 
-// dropCapabilities clears the ambient and inheritable sets of this thread,
-// and for a non-root user the permitted and effective sets too, so the
-// program runs with exactly the user's rights (root in the namespace gets
-// its full set back at execve anyway, as root on the host would have).
-// Precondition: the OS thread is locked, and it is the one that will exec.
+// dropCapabilities clears the ambient and inheritable sets of every thread
+// of the process, and for a non-root user the permitted and effective sets
+// too, so the program runs with exactly the user's rights whichever thread
+// forks it (root in the namespace gets its full set back at execve anyway,
+// as root on the host would have). Every thread has the same sets before:
+// all were cloned from the first, which np started with its ambient set.
 func dropCapabilities() error {
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", err)
+	if _, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); errno != 0 {
+		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", errno)
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData // version 3 uses two
@@ -268,7 +269,7 @@ func dropCapabilities() error {
 		}
 		data[0].Inheritable, data[1].Inheritable = 0, 0
 	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
+	if err := allThreadsCapset(&hdr, &data); err != nil {
 		return fmt.Errorf("capset: %w", err)
 	}
 	return nil

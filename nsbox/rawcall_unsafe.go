@@ -2,13 +2,14 @@ package nsbox
 
 import (
 	"runtime"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // The init makes its few dozen set-up calls (mount, mkdir, pivot_root)
-// as raw system calls. It runs with GOMAXPROCS=1 on a locked thread, and
+// as raw system calls. It runs with GOMAXPROCS=1, and
 // through Go's syscall path every call longer than 20 µs (a mount is
 // more) had the runtime hand its P to a newly started thread: about a
 // tenth of the init's CPU time went to that (perf). A raw call keeps the
@@ -121,4 +122,16 @@ func rawCreate(path string) error {
 		return errno
 	}
 	return rawCall(unix.SYS_CLOSE, fd)
+}
+
+// allThreadsCapset is capset(2) on every thread of the process, which
+// AllThreadsSyscall runs in step (capabilities are per thread).
+func allThreadsCapset(hdr *unix.CapUserHeader, data *[2]unix.CapUserData) error {
+	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
+	runtime.KeepAlive(hdr)
+	runtime.KeepAlive(data)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }

@@ -110,6 +110,7 @@ func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (
 		ws, _ = reaper.Wait(cmd.Process.Pid, nil)
 		_ = cmd.Wait() // releases cmd's resources; the status is ws
 	} else {
+		awaitExit(cmd.Process.Pid)
 		waitErr = cmd.Wait()
 		if cmd.ProcessState != nil {
 			ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)

@@ -174,11 +174,17 @@ func children() []int {
 // WaitGone returns a channel closed when the reading end of the pipe w
 // (whoever waits for this process) is closed: poll reports POLLERR on a
 // pipe's write end once it has no reader left, which is what happens when
-// the launcher dies, even by SIGKILL.
+// the launcher dies, even by SIGKILL. A w made from a non-blocking
+// descriptor is watched from the netpoller (see parkUntil), any other by
+// a goroutine blocked in poll.
 func WaitGone(w *os.File) <-chan struct{} {
 	gone := make(chan struct{})
 	go func() {
 		defer close(gone)
+		readerGone := func(fd int) bool { return polled(fd, 0) }
+		if err := parkUntil(w, readerGone); !errors.Is(err, errNotPollable) {
+			return
+		}
 		fds := []unix.PollFd{{Fd: int32(w.Fd()), Events: 0}}
 		for {
 			n, err := unix.Poll(fds, -1)

@@ -158,6 +158,7 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	default:
 	}
 	sup := proc.NewSupervisor(true)
+	sup.KeepCaught() // the init ends right after the program
 	pid, err := proc.StartProgram(spec.Argv, file, env, spec.KeepFDs)
 	if err != nil {
 		return err

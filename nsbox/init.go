@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -258,9 +259,23 @@ func listHostRoot(dir string) ([]hostEntry, error) {
 // forks it (root in the namespace gets its full set back at execve anyway,
 // as root on the host would have). Every thread has the same sets before:
 // all were cloned from the first, which np started with its ambient set.
+//
+// A binary with cgo linked in (np built with CGO_ENABLED=1, which brings
+// net's resolver) cannot run a call on every thread (ENOTSUP): then the
+// sets are dropped on this thread only, and the goroutine stays locked to
+// it for good, so that this thread is the one that forks the program.
 func dropCapabilities() error {
-	if _, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); errno != 0 {
-		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", errno)
+	allThreads := true
+	var err error
+	if _, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); errno == unix.ENOTSUP {
+		allThreads = false
+		runtime.LockOSThread()
+		err = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	} else if errno != 0 {
+		err = errno
+	}
+	if err != nil {
+		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", err)
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData // version 3 uses two
@@ -270,7 +285,11 @@ func dropCapabilities() error {
 		}
 		data[0].Inheritable, data[1].Inheritable = 0, 0
 	}
-	if err := allThreadsCapset(&hdr, &data); err != nil {
+	capset := allThreadsCapset
+	if !allThreads {
+		capset = func(hdr *unix.CapUserHeader, data *[2]unix.CapUserData) error { return unix.Capset(hdr, &data[0]) }
+	}
+	if err := capset(&hdr, &data); err != nil {
 		return fmt.Errorf("capset: %w", err)
 	}
 	return nil

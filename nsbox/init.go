@@ -38,12 +38,14 @@ const InitArg = "__np_nsbox_init"
 // it is the parent's job, and the parent may quietly fall back to another
 // runtime, so main's own "np: ..." line must not reach the user.
 //
-// Capabilities are per thread: Init drops them on every thread of the
-// process at once (dropCapabilities), so any thread may fork the program.
-// It used to lock its goroutine to one OS thread instead; then each time
-// the goroutine blocked the runtime started or woke another thread for the
-// P, and LockOSThread itself starts a template thread: 4 of the init's 7
-// threads, about a tenth of its CPU (perf, strace -k).
+// Capabilities are per thread, so the init locks its goroutine to one OS
+// thread from the capability drop until the program is forked, and
+// nothing in between parks the goroutine. (Locked from its start, each
+// park made the runtime hand the P to another thread and back: with the
+// template thread LockOSThread starts, 4 of the init's 7 threads came from
+// that (strace -k). syscall.AllThreadsSyscall, which drops them on every
+// thread, spins in sched_yield while it waits for them: hundreds of calls
+// per run on a loaded machine.)
 func Init() (syscall.WaitStatus, error) {
 	specFD, statusFD := specFD, statusFD
 	if len(os.Args) == 4 {
@@ -116,8 +118,18 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	}
 	logrus.Debugf("nsbox: sandbox root with %d host entries set up in %v", len(entries), time.Since(start))
 
+	// Before the thread is locked: catching signals is a round trip to the
+	// runtime's signal thread for each, which parks this goroutine.
+	var gone <-chan struct{}
+	var sup *proc.Supervisor
+	if !spec.Probe {
+		gone = proc.WaitGone(status)
+		sup = proc.NewSupervisor(true)
+		sup.KeepCaught() // the init ends right after the program
+	}
 	// From here on, only the user's own rights: drop capabilities before
 	// the cwd and PATH checks so those see what the program will see.
+	runtime.LockOSThread()
 	if err := dropCapabilities(); err != nil {
 		return &SetupError{Step: "dropping capabilities", Err: err}
 	}
@@ -152,18 +164,19 @@ func initSandbox(status *os.File, specFD, callerCwd int) error {
 	if err := proc.BecomeSubreaper(); err != nil {
 		return &SetupError{Step: "becoming the program's reaper", Err: err}
 	}
-	gone := proc.WaitGone(status)
 	select {
 	case <-gone:
 		return errLauncherGone // np died during the set-up: start nothing
 	default:
 	}
-	sup := proc.NewSupervisor(true)
-	sup.KeepCaught() // the init ends right after the program
 	pid, err := proc.StartProgram(spec.Argv, file, env, spec.KeepFDs)
 	if err != nil {
 		return err
 	}
+	// The program runs with the dropped capabilities; waiting needs no
+	// particular thread, and a locked one that blocks hands its P to
+	// another thread every time.
+	runtime.UnlockOSThread()
 	if _, err := status.Write([]byte{execMarker}); err != nil {
 		sup.Wait(pid, closed) // np is gone: end the program at once
 		return &SetupError{Step: "reporting exec", Err: err}
@@ -253,28 +266,14 @@ func listHostRoot(dir string) ([]hostEntry, error) {
 	return entries, nil
 }
 
-// dropCapabilities clears the ambient and inheritable sets of every thread
-// of the process, and for a non-root user the permitted and effective sets
-// too, so the program runs with exactly the user's rights whichever thread
-// forks it (root in the namespace gets its full set back at execve anyway,
-// as root on the host would have). Every thread has the same sets before:
-// all were cloned from the first, which np started with its ambient set.
-//
-// A binary with cgo linked in (np built with CGO_ENABLED=1, which brings
-// net's resolver) cannot run a call on every thread (ENOTSUP): then the
-// sets are dropped on this thread only, and the goroutine stays locked to
-// it for good, so that this thread is the one that forks the program.
+// dropCapabilities clears the ambient and inheritable sets of this thread,
+// and for a non-root user the permitted and effective sets too, so the
+// program runs with exactly the user's rights (root in the namespace gets
+// its full set back at execve anyway, as root on the host would have).
+// Precondition: the OS thread is locked, and it is the one that will fork
+// the program.
 func dropCapabilities() error {
-	allThreads := true
-	var err error
-	if _, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); errno == unix.ENOTSUP {
-		allThreads = false
-		runtime.LockOSThread()
-		err = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-	} else if errno != 0 {
-		err = errno
-	}
-	if err != nil {
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", err)
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
@@ -285,11 +284,7 @@ func dropCapabilities() error {
 		}
 		data[0].Inheritable, data[1].Inheritable = 0, 0
 	}
-	capset := allThreadsCapset
-	if !allThreads {
-		capset = func(hdr *unix.CapUserHeader, data *[2]unix.CapUserData) error { return unix.Capset(hdr, &data[0]) }
-	}
-	if err := capset(&hdr, &data); err != nil {
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package nsbox
 
 import (
 	"runtime"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -122,16 +121,4 @@ func rawCreate(path string) error {
 		return errno
 	}
 	return rawCall(unix.SYS_CLOSE, fd)
-}
-
-// allThreadsCapset is capset(2) on every thread of the process, which
-// AllThreadsSyscall runs in step (capabilities are per thread).
-func allThreadsCapset(hdr *unix.CapUserHeader, data *[2]unix.CapUserData) error {
-	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
-	runtime.KeepAlive(hdr)
-	runtime.KeepAlive(data)
-	if errno != 0 {
-		return errno
-	}
-	return nil
 }

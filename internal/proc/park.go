@@ -48,15 +48,24 @@ func polled(fd int, events int16) bool {
 	}
 }
 
-// awaitExit parks until process pid has ended (its pidfd turns readable),
-// so that the wait that follows reaps it without blocking. Where pidfds
-// are missing (Linux < 5.3) it returns at once and the wait blocks.
-func awaitExit(pid int) {
+// exitWatch is a pidfd of the child pid, taken right after its start:
+// before anything can have reaped it, so that the number cannot name
+// another process yet. It is nil where pidfds are missing (Linux < 5.3).
+func exitWatch(pid int) *os.File {
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), "pidfd")
+}
+
+// awaitExit parks until the process of w (from exitWatch) has ended, so
+// that the wait that follows reaps it without blocking, and closes w.
+// Without a w it returns at once, and the wait blocks.
+func awaitExit(w *os.File) {
+	if w == nil {
 		return
 	}
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	_ = parkUntil(f, func(fd int) bool { return polled(fd, unix.POLLIN) })
+	defer w.Close()
+	_ = parkUntil(w, func(fd int) bool { return polled(fd, unix.POLLIN) })
 }

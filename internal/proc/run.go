@@ -104,6 +104,7 @@ func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (
 		}
 		return 0, err
 	}
+	exited := exitWatch(cmd.Process.Pid)
 	if !early {
 		signal.Notify(sigs, caught()...)
 	}
@@ -121,10 +122,13 @@ func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (
 	var ws syscall.WaitStatus
 	var waitErr error
 	if reaper != nil {
+		if exited != nil {
+			exited.Close()
+		}
 		ws, _ = reaper.Wait(cmd.Process.Pid, nil)
 		_ = cmd.Wait() // releases cmd's resources; the status is ws
 	} else {
-		awaitExit(cmd.Process.Pid)
+		awaitExit(exited)
 		waitErr = cmd.Wait()
 		if cmd.ProcessState != nil {
 			ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)

@@ -37,11 +37,15 @@ const InitArg = "__np_nsbox_init"
 // it is the parent's job, and the parent may quietly fall back to another
 // runtime, so main's own "np: ..." line must not reach the user.
 //
-// Capabilities are per thread, so Init locks its goroutine to one OS
-// thread for good: the thread whose capabilities it drops is the thread
-// that forks the program.
+// Capabilities are per thread, so the init locks its goroutine to one OS
+// thread from the capability drop until the program is forked, and
+// nothing in between parks the goroutine. (Locked from its start, each
+// park made the runtime hand the P to another thread and back: with the
+// template thread LockOSThread starts, 4 of the init's 7 threads came from
+// that (strace -k). syscall.AllThreadsSyscall, which drops them on every
+// thread, spins in sched_yield while it waits for them: hundreds of calls
+// per run on a loaded machine.)
 func Init() (syscall.WaitStatus, error) {
-	runtime.LockOSThread()
 	child, err := initHelper.NewChild()
 	if err != nil {
 		return 0, err
@@ -96,8 +100,18 @@ func initSandbox(c *launch.Child, callerCwd int) error {
 	}
 	logrus.Debugf("nsbox: sandbox root with %d host entries set up in %v", len(entries), time.Since(start))
 
+	// Before the thread is locked: catching signals is a round trip to the
+	// runtime's signal thread for each, which parks this goroutine.
+	var gone <-chan struct{}
+	var sup *proc.Supervisor
+	if !spec.Probe {
+		gone = proc.WaitGone(c.Status)
+		sup = proc.NewSupervisor(true)
+		sup.KeepCaught() // the init ends right after the program
+	}
 	// From here on, only the user's own rights: drop capabilities before
 	// the cwd and PATH checks so those see what the program will see.
+	runtime.LockOSThread()
 	if err := dropCapabilities(); err != nil {
 		return &SetupError{Step: "dropping capabilities", Err: err}
 	}
@@ -126,13 +140,11 @@ func initSandbox(c *launch.Child, callerCwd int) error {
 	if err := proc.BecomeSubreaper(); err != nil {
 		return &SetupError{Step: "becoming the program's reaper", Err: err}
 	}
-	gone := proc.WaitGone(c.Status)
 	select {
 	case <-gone:
 		return errLauncherGone // np died during the set-up: start nothing
 	default:
 	}
-	sup := proc.NewSupervisor(true)
 	pid, err := proc.StartProgram(spec.Argv, file, env, spec.KeepFDs)
 	if err != nil {
 		return err
@@ -216,7 +228,8 @@ func listHostRoot(dir string) ([]hostEntry, error) {
 // and for a non-root user the permitted and effective sets too, so the
 // program runs with exactly the user's rights (root in the namespace gets
 // its full set back at execve anyway, as root on the host would have).
-// Precondition: the OS thread is locked, and it is the one that will exec.
+// Precondition: the OS thread is locked, and it is the one that will fork
+// the program.
 func dropCapabilities() error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", err)

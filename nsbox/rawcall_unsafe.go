@@ -8,7 +8,7 @@ import (
 )
 
 // The init makes its few dozen set-up calls (mount, mkdir, pivot_root)
-// as raw system calls. It runs with GOMAXPROCS=1 on a locked thread, and
+// as raw system calls. It runs with GOMAXPROCS=1, and
 // through Go's syscall path every call longer than 20 µs (a mount is
 // more) had the runtime hand its P to a newly started thread: about a
 // tenth of the init's CPU time went to that (perf). A raw call keeps the

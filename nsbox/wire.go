@@ -17,6 +17,9 @@ var initHelper = &launch.Helper{
 	Start:       "running sandbox init",
 	Died:        errInitDied,
 	DecodeCause: decodeOpError,
+	// The init watches the status pipe for np's death while the
+	// program runs.
+	WatchesStatus: true,
 }
 
 // errInitDied: the init closed the status pipe without a word.

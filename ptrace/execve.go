@@ -282,7 +282,7 @@ func (t *tracer) writeExec(th *thread, a execArgs, isExecveat bool, filename str
 	if isExecveat {
 		// Becomes execve(filename, argv, envp).
 		envp := arg(r, 3)
-		setNr(r, systable.Numbers["execve"])
+		setNr(r, systable.Numbers()["execve"])
 		setArg(r, 2, envp)
 	}
 	setArg(r, 0, base)

@@ -101,7 +101,7 @@ func (t *tracer) startNotifier(fd int) bool {
 // tracer's wait so that it sees the record promptly.
 func (n *notifier) fail(req *seccompNotif, p any) {
 	name := fmt.Sprintf("syscall %d", req.nr)
-	if info := systable.ByNr[int(req.nr)]; info != nil {
+	if info := systable.ByNr()[int(req.nr)]; info != nil {
 		name = info.Name
 	}
 	logrus.Debugf("ptrace: notification server panic: %v\n%s", p, debug.Stack())
@@ -218,7 +218,7 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 			resp = failWith(unix.EIO)
 		}
 	}()
-	info := systable.ByNr[int(req.nr)]
+	info := systable.ByNr()[int(req.nr)]
 	if n.panicOn != "" && info != nil && info.Name == n.panicOn {
 		panic("test hook " + panicEnv)
 	}
@@ -317,7 +317,7 @@ func (n *notifier) answer(lk *lookup, req *seccompNotif, ownFS bool) (resp secco
 
 // readlink answers readlink and readlinkat like tracer.enterReadlink.
 func (n *notifier) readlink(c caller, req *seccompNotif, res guestpath.Resolved) seccompNotifResp {
-	info := systable.ByNr[int(req.nr)]
+	info := systable.ByNr()[int(req.nr)]
 	var text string
 	if res.Proc {
 		var errno unix.Errno

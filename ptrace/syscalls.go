@@ -20,11 +20,12 @@ func (t *tracer) enter(th *thread) error {
 	}
 	if !t.seccomp {
 		// What the filter would have refused.
-		if isCompat(r) || systable.Native.X32Bit != 0 && nr&int(systable.Native.X32Bit) != 0 || nr > systable.Native.MaxKnownSyscall {
+		native := systable.Native()
+		if isCompat(r) || native.X32Bit != 0 && nr&int(native.X32Bit) != 0 || nr > native.MaxKnownSyscall {
 			return t.fail(th, unix.ENOSYS)
 		}
 	}
-	info := systable.ByNr[nr]
+	info := systable.ByNr()[nr]
 	if info == nil || th.proc.ownRoot && info.Act != systable.ActRefuse {
 		return nil
 	}
@@ -67,7 +68,7 @@ func (t *tracer) enter(th *thread) error {
 		// namespace. Marked before the call: one that fails only costs
 		// the server a check per call.
 		flags := arg(r, 0)
-		if nr == systable.Numbers["setns"] {
+		if nr == systable.Numbers()["setns"] {
 			flags = arg(r, 1)
 			if flags == 0 {
 				flags = unix.CLONE_NEWNS

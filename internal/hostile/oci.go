@@ -500,6 +500,6 @@ func isDir(path string) bool {
 // syscallNumber is name's number on this architecture, from np's one list
 // of numbers (internal/sysnum, generated from golang.org/x/sys/unix).
 func syscallNumber(name string) (uint32, bool) {
-	nr, ok := sysnum.Native[name]
+	nr, ok := sysnum.Native()[name]
 	return uint32(nr), ok
 }

@@ -20,7 +20,7 @@ func TestNumbersAreXSysUnix(t *testing.T) {
 		t.Fatalf("finding golang.org/x/sys (go list -m): %v", err)
 	}
 	constLine := regexp.MustCompile(`(?m)^\s*SYS_([A-Z0-9_]+)\s*=\s*([0-9]+)\s*$`)
-	for goarch, have := range map[string]map[string]int{"amd64": X86_64, "arm64": AArch64} {
+	for goarch, have := range map[string]map[string]int{"amd64": X86_64(), "arm64": AArch64()} {
 		src := filepath.Join(strings.TrimSpace(string(dir)), "unix", "zsysnum_linux_"+goarch+".go")
 		b, err := os.ReadFile(src)
 		if err != nil {

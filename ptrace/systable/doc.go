@@ -14,4 +14,8 @@
 // (internal/bpf); the tests need no tracee, no user and no privilege.
 // pathless.txt lists the calls Nix makes that need no row, with the
 // reason (make syscalls reads it).
+//
+// All of it (Table, the Arch values, ByNr, Numbers) is built on first use
+// and then shared: np's processes that never trace (np --version, the
+// namespace runtime's init, the ptrace stub) pay nothing for it at start.
 package systable

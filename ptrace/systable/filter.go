@@ -43,7 +43,7 @@ func (l NotifyLevel) String() string {
 // order and takes the listener from it), though mkdirat is otherwise the
 // notification server's.
 func Filter(level NotifyLevel, probe uint64) ([]unix.SockFilter, error) {
-	return filterFor(Native, ByNr, level, probe)
+	return filterFor(Native(), ByNr(), level, probe)
 }
 
 // filterFor builds the filter of architecture a, whose numbers index

@@ -3,6 +3,7 @@ package systable
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -168,114 +169,129 @@ func rowf(name string, flags int8, ps ...PathArg) Info {
 }
 
 // Table lists every system call the tracer stops for or refuses. A
-// syscall missing from an Arch's numbers does not exist there.
-var Table = []Info{
-	// open and friends
-	{Name: "open", Act: ActPaths, Paths: paths(p(0, FollowOpenFlags)), Flags: 1, Notify: NotifyOpen},
-	row("creat", p(0, FollowYes)),
-	{Name: "openat", Act: ActPaths, Paths: paths(pat(0, 1, FollowOpenFlags)), Flags: 2, Notify: NotifyOpen},
-	rowf("openat2", 2, pat(0, 1, FollowOpenHow)),
-	// stat family
-	{Name: "stat", Act: ActPaths, Paths: paths(p(0, FollowYes)), Flags: -1, Notify: NotifyStat, Aux: 1},
-	{Name: "lstat", Act: ActPaths, Paths: paths(p(0, FollowNo)), Flags: -1, Notify: NotifyStat, Aux: 1},
-	{Name: "newfstatat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 3, EmptyPath: true, Notify: NotifyStat, Aux: 2},
-	{Name: "statx", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 2, EmptyPath: true, Notify: NotifyStatx, Aux: 4},
-	{Name: "access", Act: ActPaths, Paths: paths(p(0, FollowYes)), Flags: -1, Notify: NotifyAccess, Aux: 1},
-	{Name: "faccessat", Act: ActPaths, Paths: paths(pat(0, 1, FollowYes)), Flags: -1, Notify: NotifyAccess, Aux: 2},
-	{Name: "faccessat2", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 3, EmptyPath: true, Notify: NotifyAccess, Aux: 2},
-	{Name: "readlink", Act: ActReadlink, Paths: paths(p(0, FollowNo)), Flags: -1, Notify: NotifyReadlink, Aux: 1},
-	{Name: "readlinkat", Act: ActReadlink, Paths: paths(pat(0, 1, FollowNo)), Flags: -1, EmptyPath: true, Notify: NotifyReadlink, Aux: 2},
-	// creating and removing names
-	{Name: "unlink", Act: ActPaths, Paths: paths(p(0, FollowNo)), Flags: -1, Cache: CacheForget, Notify: NotifyUnlink},
-	{Name: "rmdir", Act: ActPaths, Paths: paths(p(0, FollowNo)), Flags: -1, Cache: CacheForget, Notify: NotifyRmdir},
-	{Name: "unlinkat", Act: ActPaths, Paths: paths(pat(0, 1, FollowNo)), Flags: 2, Cache: CacheForget, Notify: NotifyUnlink},
-	redoUmask(row("mkdir", p(0, FollowNo))),
-	redoUmask(row("mkdirat", pat(0, 1, FollowNo))),
-	redoUmask(row("mknod", p(0, FollowNo))),
-	redoUmask(row("mknodat", pat(0, 1, FollowNo))),
-	redo(Info{Name: "rename", Act: ActPaths, Paths: paths(p(0, FollowNo), p(1, FollowNo)), Flags: -1, Cache: CacheForget}),
-	redo(Info{Name: "renameat", Act: ActPaths, Paths: paths(pat(0, 1, FollowNo), pat(2, 3, FollowNo)), Flags: -1, Cache: CacheForget}),
-	redo(Info{Name: "renameat2", Act: ActPaths, Paths: paths(pat(0, 1, FollowNo), pat(2, 3, FollowNo)), Flags: -1, Cache: CacheForget}),
-	redo(row("link", p(0, FollowNo), p(1, FollowNo))),
-	redo(Info{Name: "linkat", Act: ActPaths, Paths: paths(pat(0, 1, FollowIfAtFollow), pat(2, 3, FollowNo)), Flags: 4, EmptyPath: true}),
-	// symlink's first argument is the link's contents: never translated.
-	redoIn(row("symlink", p(1, FollowNo)), 0, 0),
-	redoIn(row("symlinkat", pat(1, 2, FollowNo)), 0, 0),
-	// attributes
-	redo(row("chmod", p(0, FollowYes))),
-	redo(row("fchmodat", pat(0, 1, FollowYes))),
-	redo(Info{Name: "fchmodat2", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 3, EmptyPath: true}),
-	redo(row("chown", p(0, FollowYes))),
-	redo(row("lchown", p(0, FollowNo))),
-	redo(Info{Name: "fchownat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 4, EmptyPath: true}),
-	redo(row("truncate", p(0, FollowYes))),
-	{Name: "statfs", Act: ActPaths, Paths: paths(p(0, FollowYes)), Flags: -1, Notify: NotifyStatfs, Aux: 1},
-	redoIn(row("utime", p(0, FollowYes)), 1, 16),  // struct utimbuf
-	redoIn(row("utimes", p(0, FollowYes)), 1, 32), // struct timeval[2]
-	redoIn(Info{Name: "futimesat", Act: ActPaths, Paths: paths(pat(0, 1, FollowYes)), Flags: -1, NullPath: true}, 2, 32),
-	redoIn(Info{Name: "utimensat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 3, EmptyPath: true, NullPath: true}, 2, 32), // struct timespec[2]
-	row("setxattr", p(0, FollowYes)),
-	row("lsetxattr", p(0, FollowNo)),
-	redoOut(redoIn(row("getxattr", p(0, FollowYes)), 1, 0), 2, 3),
-	redoOut(redoIn(row("lgetxattr", p(0, FollowNo)), 1, 0), 2, 3),
-	redoOut(redo(row("listxattr", p(0, FollowYes))), 1, 2),
-	redoOut(redo(row("llistxattr", p(0, FollowNo))), 1, 2),
-	row("removexattr", p(0, FollowYes)),
-	row("lremovexattr", p(0, FollowNo)),
-	{Name: "setxattrat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 2, EmptyPath: true},
-	{Name: "getxattrat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 2, EmptyPath: true},
-	{Name: "listxattrat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 2, EmptyPath: true},
-	{Name: "removexattrat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 2, EmptyPath: true},
-	// directories and processes
-	row("chdir", p(0, FollowYes)),
-	{Name: "chroot", Act: ActPaths, Paths: paths(p(0, FollowYes)), Flags: -1, Cache: CacheForgetAll, NewRoot: true},
-	{Name: "getcwd", Act: ActGetcwd, Flags: -1, Notify: NotifyGetcwd},
-	{Name: "execve", Act: ActExecve, Paths: paths(p(0, FollowYes)), Flags: -1},
-	{Name: "execveat", Act: ActExecveat, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 4, EmptyPath: true},
-	{Name: "getdents64", Act: ActGetdents, Flags: -1, Notify: NotifyGetdents},
-	{Name: "prctl", Act: ActPrctl, Flags: -1},
-	// A process that may be in another mount namespace (Nix's build
-	// sandbox) gets its notified calls' host paths through
-	// /proc/<tid>/root (notify.go, otherNS).
-	{Name: "unshare", Act: ActNamespace, Flags: -1},
-	{Name: "setns", Act: ActNamespace, Flags: -1},
-	// system administration (need privileges, translated all the same)
-	row("acct", p(0, FollowYes)),
-	row("swapon", p(0, FollowYes)),
-	row("swapoff", p(0, FollowYes)),
-	row("uselib", p(0, FollowYes)),
-	// mount's source is a path for bind mounts; for others (a device, a
-	// file system's name) the lookup leaves it alone.
-	{Name: "mount", Act: ActPaths, Paths: paths(p(0, FollowYes), p(1, FollowYes)), Flags: -1, Cache: CacheForgetAll},
-	{Name: "umount2", Act: ActPaths, Paths: paths(p(0, FollowNo)), Flags: -1, Cache: CacheForgetAll},
-	{Name: "pivot_root", Act: ActPaths, Paths: paths(p(0, FollowYes), p(1, FollowYes)), Flags: -1, Cache: CacheForgetAll, NewRoot: true},
-	// watching and handles
-	rowf("inotify_add_watch", 2, pat(-1, 1, FollowUnlessInDF)),
-	{Name: "fanotify_mark", Act: ActPaths, Paths: paths(pat(3, 4, FollowUnlessFanDF)), Flags: 1, NullPath: true},
-	{Name: "name_to_handle_at", Act: ActPaths, Paths: paths(pat(0, 1, FollowIfAtFollow)), Flags: 4, EmptyPath: true},
-	// unix sockets
-	// Aux is the register of the sockaddr; its length follows it.
-	{Name: "bind", Act: ActSockaddr, Flags: -1, Aux: 1},
-	{Name: "connect", Act: ActSockaddr, Flags: -1, Aux: 1},
-	{Name: "sendto", Act: ActSockaddr, Flags: -1, Aux: 4, NonNull: 1 + 4},
-	{Name: "getsockname", Act: ActSockname, Flags: -1},
-	{Name: "getpeername", Act: ActSockname, Flags: -1},
-	// Refused with ENOSYS: their paths escape any translation (io_uring's
-	// OPENAT and STATX ops never enter the syscall path; handles and the
-	// new mount API take paths the tracer cannot see or map). Programs
-	// fall back to the older calls.
-	{Name: "io_uring_setup", Act: ActRefuse},
-	{Name: "open_by_handle_at", Act: ActRefuse},
-	{Name: "open_tree", Act: ActRefuse},
-	{Name: "move_mount", Act: ActRefuse},
-	{Name: "fsopen", Act: ActRefuse},
-	{Name: "fsconfig", Act: ActRefuse},
-	{Name: "fsmount", Act: ActRefuse},
-	{Name: "fspick", Act: ActRefuse},
-	{Name: "mount_setattr", Act: ActRefuse},
-	{Name: "open_tree_attr", Act: ActRefuse},
-	{Name: "file_getattr", Act: ActRefuse},
-	{Name: "file_setattr", Act: ActRefuse},
+// syscall missing from an Arch's numbers does not exist there. It is
+// built on first use, like the rest of the package's data: np's processes
+// that never trace (np --version, the namespace runtime's init, the
+// ptrace stub) pay nothing for it at start. Callers must not change it.
+func Table() []Info {
+	table.once.Do(func() { table.rows = tableRows() })
+	return table.rows
+}
+
+var table struct {
+	once sync.Once
+	rows []Info
+}
+
+func tableRows() []Info {
+	return []Info{
+		// open and friends
+		{Name: "open", Act: ActPaths, Paths: paths(p(0, FollowOpenFlags)), Flags: 1, Notify: NotifyOpen},
+		row("creat", p(0, FollowYes)),
+		{Name: "openat", Act: ActPaths, Paths: paths(pat(0, 1, FollowOpenFlags)), Flags: 2, Notify: NotifyOpen},
+		rowf("openat2", 2, pat(0, 1, FollowOpenHow)),
+		// stat family
+		{Name: "stat", Act: ActPaths, Paths: paths(p(0, FollowYes)), Flags: -1, Notify: NotifyStat, Aux: 1},
+		{Name: "lstat", Act: ActPaths, Paths: paths(p(0, FollowNo)), Flags: -1, Notify: NotifyStat, Aux: 1},
+		{Name: "newfstatat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 3, EmptyPath: true, Notify: NotifyStat, Aux: 2},
+		{Name: "statx", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 2, EmptyPath: true, Notify: NotifyStatx, Aux: 4},
+		{Name: "access", Act: ActPaths, Paths: paths(p(0, FollowYes)), Flags: -1, Notify: NotifyAccess, Aux: 1},
+		{Name: "faccessat", Act: ActPaths, Paths: paths(pat(0, 1, FollowYes)), Flags: -1, Notify: NotifyAccess, Aux: 2},
+		{Name: "faccessat2", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 3, EmptyPath: true, Notify: NotifyAccess, Aux: 2},
+		{Name: "readlink", Act: ActReadlink, Paths: paths(p(0, FollowNo)), Flags: -1, Notify: NotifyReadlink, Aux: 1},
+		{Name: "readlinkat", Act: ActReadlink, Paths: paths(pat(0, 1, FollowNo)), Flags: -1, EmptyPath: true, Notify: NotifyReadlink, Aux: 2},
+		// creating and removing names
+		{Name: "unlink", Act: ActPaths, Paths: paths(p(0, FollowNo)), Flags: -1, Cache: CacheForget, Notify: NotifyUnlink},
+		{Name: "rmdir", Act: ActPaths, Paths: paths(p(0, FollowNo)), Flags: -1, Cache: CacheForget, Notify: NotifyRmdir},
+		{Name: "unlinkat", Act: ActPaths, Paths: paths(pat(0, 1, FollowNo)), Flags: 2, Cache: CacheForget, Notify: NotifyUnlink},
+		redoUmask(row("mkdir", p(0, FollowNo))),
+		redoUmask(row("mkdirat", pat(0, 1, FollowNo))),
+		redoUmask(row("mknod", p(0, FollowNo))),
+		redoUmask(row("mknodat", pat(0, 1, FollowNo))),
+		redo(Info{Name: "rename", Act: ActPaths, Paths: paths(p(0, FollowNo), p(1, FollowNo)), Flags: -1, Cache: CacheForget}),
+		redo(Info{Name: "renameat", Act: ActPaths, Paths: paths(pat(0, 1, FollowNo), pat(2, 3, FollowNo)), Flags: -1, Cache: CacheForget}),
+		redo(Info{Name: "renameat2", Act: ActPaths, Paths: paths(pat(0, 1, FollowNo), pat(2, 3, FollowNo)), Flags: -1, Cache: CacheForget}),
+		redo(row("link", p(0, FollowNo), p(1, FollowNo))),
+		redo(Info{Name: "linkat", Act: ActPaths, Paths: paths(pat(0, 1, FollowIfAtFollow), pat(2, 3, FollowNo)), Flags: 4, EmptyPath: true}),
+		// symlink's first argument is the link's contents: never translated.
+		redoIn(row("symlink", p(1, FollowNo)), 0, 0),
+		redoIn(row("symlinkat", pat(1, 2, FollowNo)), 0, 0),
+		// attributes
+		redo(row("chmod", p(0, FollowYes))),
+		redo(row("fchmodat", pat(0, 1, FollowYes))),
+		redo(Info{Name: "fchmodat2", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 3, EmptyPath: true}),
+		redo(row("chown", p(0, FollowYes))),
+		redo(row("lchown", p(0, FollowNo))),
+		redo(Info{Name: "fchownat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 4, EmptyPath: true}),
+		redo(row("truncate", p(0, FollowYes))),
+		{Name: "statfs", Act: ActPaths, Paths: paths(p(0, FollowYes)), Flags: -1, Notify: NotifyStatfs, Aux: 1},
+		redoIn(row("utime", p(0, FollowYes)), 1, 16),  // struct utimbuf
+		redoIn(row("utimes", p(0, FollowYes)), 1, 32), // struct timeval[2]
+		redoIn(Info{Name: "futimesat", Act: ActPaths, Paths: paths(pat(0, 1, FollowYes)), Flags: -1, NullPath: true}, 2, 32),
+		redoIn(Info{Name: "utimensat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 3, EmptyPath: true, NullPath: true}, 2, 32), // struct timespec[2]
+		row("setxattr", p(0, FollowYes)),
+		row("lsetxattr", p(0, FollowNo)),
+		redoOut(redoIn(row("getxattr", p(0, FollowYes)), 1, 0), 2, 3),
+		redoOut(redoIn(row("lgetxattr", p(0, FollowNo)), 1, 0), 2, 3),
+		redoOut(redo(row("listxattr", p(0, FollowYes))), 1, 2),
+		redoOut(redo(row("llistxattr", p(0, FollowNo))), 1, 2),
+		row("removexattr", p(0, FollowYes)),
+		row("lremovexattr", p(0, FollowNo)),
+		{Name: "setxattrat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 2, EmptyPath: true},
+		{Name: "getxattrat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 2, EmptyPath: true},
+		{Name: "listxattrat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 2, EmptyPath: true},
+		{Name: "removexattrat", Act: ActPaths, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 2, EmptyPath: true},
+		// directories and processes
+		row("chdir", p(0, FollowYes)),
+		{Name: "chroot", Act: ActPaths, Paths: paths(p(0, FollowYes)), Flags: -1, Cache: CacheForgetAll, NewRoot: true},
+		{Name: "getcwd", Act: ActGetcwd, Flags: -1, Notify: NotifyGetcwd},
+		{Name: "execve", Act: ActExecve, Paths: paths(p(0, FollowYes)), Flags: -1},
+		{Name: "execveat", Act: ActExecveat, Paths: paths(pat(0, 1, FollowUnlessAtNF)), Flags: 4, EmptyPath: true},
+		{Name: "getdents64", Act: ActGetdents, Flags: -1, Notify: NotifyGetdents},
+		{Name: "prctl", Act: ActPrctl, Flags: -1},
+		// A process that may be in another mount namespace (Nix's build
+		// sandbox) gets its notified calls' host paths through
+		// /proc/<tid>/root (notify.go, otherNS).
+		{Name: "unshare", Act: ActNamespace, Flags: -1},
+		{Name: "setns", Act: ActNamespace, Flags: -1},
+		// system administration (need privileges, translated all the same)
+		row("acct", p(0, FollowYes)),
+		row("swapon", p(0, FollowYes)),
+		row("swapoff", p(0, FollowYes)),
+		row("uselib", p(0, FollowYes)),
+		// mount's source is a path for bind mounts; for others (a device, a
+		// file system's name) the lookup leaves it alone.
+		{Name: "mount", Act: ActPaths, Paths: paths(p(0, FollowYes), p(1, FollowYes)), Flags: -1, Cache: CacheForgetAll},
+		{Name: "umount2", Act: ActPaths, Paths: paths(p(0, FollowNo)), Flags: -1, Cache: CacheForgetAll},
+		{Name: "pivot_root", Act: ActPaths, Paths: paths(p(0, FollowYes), p(1, FollowYes)), Flags: -1, Cache: CacheForgetAll, NewRoot: true},
+		// watching and handles
+		rowf("inotify_add_watch", 2, pat(-1, 1, FollowUnlessInDF)),
+		{Name: "fanotify_mark", Act: ActPaths, Paths: paths(pat(3, 4, FollowUnlessFanDF)), Flags: 1, NullPath: true},
+		{Name: "name_to_handle_at", Act: ActPaths, Paths: paths(pat(0, 1, FollowIfAtFollow)), Flags: 4, EmptyPath: true},
+		// unix sockets
+		// Aux is the register of the sockaddr; its length follows it.
+		{Name: "bind", Act: ActSockaddr, Flags: -1, Aux: 1},
+		{Name: "connect", Act: ActSockaddr, Flags: -1, Aux: 1},
+		{Name: "sendto", Act: ActSockaddr, Flags: -1, Aux: 4, NonNull: 1 + 4},
+		{Name: "getsockname", Act: ActSockname, Flags: -1},
+		{Name: "getpeername", Act: ActSockname, Flags: -1},
+		// Refused with ENOSYS: their paths escape any translation (io_uring's
+		// OPENAT and STATX ops never enter the syscall path; handles and the
+		// new mount API take paths the tracer cannot see or map). Programs
+		// fall back to the older calls.
+		{Name: "io_uring_setup", Act: ActRefuse},
+		{Name: "open_by_handle_at", Act: ActRefuse},
+		{Name: "open_tree", Act: ActRefuse},
+		{Name: "move_mount", Act: ActRefuse},
+		{Name: "fsopen", Act: ActRefuse},
+		{Name: "fsconfig", Act: ActRefuse},
+		{Name: "fsmount", Act: ActRefuse},
+		{Name: "fspick", Act: ActRefuse},
+		{Name: "mount_setattr", Act: ActRefuse},
+		{Name: "open_tree_attr", Act: ActRefuse},
+		{Name: "file_getattr", Act: ActRefuse},
+		{Name: "file_setattr", Act: ActRefuse},
+	}
 }
 
 // Arch is one architecture's side of the syscall table: its numbers
@@ -303,7 +319,7 @@ type Arch struct {
 // rowNumbers picks the Table's calls out of all of an architecture's.
 func rowNumbers(all map[string]int) map[string]int {
 	out := map[string]int{}
-	for _, r := range Table {
+	for _, r := range Table() {
 		if nr, ok := all[r.Name]; ok {
 			out[r.Name] = nr
 		}
@@ -311,11 +327,20 @@ func rowNumbers(all map[string]int) map[string]int {
 	return out
 }
 
-// ByNr is the Table indexed by this architecture's numbers.
-var ByNr = mustIndex(Table, Native)
+// ByNr is the Table indexed by this architecture's numbers (built on
+// first use; callers must not change it).
+func ByNr() map[int]*Info {
+	byNr.once.Do(func() { byNr.m = mustIndex(Table(), Native()) })
+	return byNr.m
+}
+
+var byNr struct {
+	once sync.Once
+	m    map[int]*Info
+}
 
 // Numbers are the numbers of the native architecture, by name.
-var Numbers = Native.Numbers
+func Numbers() map[string]int { return Native().Numbers }
 
 // index maps numbers to rows; every row must have a number or be listed in
 // a.Absent, and every number must have a row.

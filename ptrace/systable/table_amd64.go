@@ -1,4 +1,4 @@
 package systable
 
 // Native is the Table data of the architecture np runs on.
-var Native = &X86_64
+func Native() *Arch { return X86_64() }

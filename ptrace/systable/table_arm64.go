@@ -1,4 +1,4 @@
 package systable
 
 // Native is the Table data of the architecture np runs on.
-var Native = &AArch64
+func Native() *Arch { return AArch64() }

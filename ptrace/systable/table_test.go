@@ -12,7 +12,7 @@ import (
 // arches are both architectures' Table data: every check of the Table
 // and the filter runs for each, whatever GOARCH the test is built for
 // (the arm64 Table is plain data on x86_64).
-var arches = []*Arch{&X86_64, &AArch64}
+var arches = []*Arch{X86_64(), AArch64()}
 
 // TestFilterAndDispatcherAgree runs the filter in the BPF interpreter for
 // every number and checks it traps exactly what the dispatcher handles
@@ -20,7 +20,7 @@ var arches = []*Arch{&X86_64, &AArch64}
 func TestFilterAndDispatcherAgree(t *testing.T) {
 	for _, a := range arches {
 		t.Run(a.Name, func(t *testing.T) {
-			byNr, err := a.index(Table)
+			byNr, err := a.index(Table())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,8 +34,8 @@ func TestFilterAndDispatcherAgree(t *testing.T) {
 // TestNativeTable: the Table np runs with is this architecture's.
 func TestNativeTable(t *testing.T) {
 	want := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
-	if Native.Name != want {
-		t.Fatalf("the native Table is %s on GOARCH %s", Native.Name, runtime.GOARCH)
+	if Native().Name != want {
+		t.Fatalf("the native Table is %s on GOARCH %s", Native().Name, runtime.GOARCH)
 	}
 	// The numbers agree with the kernel headers' (x/sys/unix) for the
 	// calls every architecture has.
@@ -44,8 +44,8 @@ func TestNativeTable(t *testing.T) {
 		"mkdirat": unix.SYS_MKDIRAT, "statx": unix.SYS_STATX, "getcwd": unix.SYS_GETCWD,
 		"faccessat": unix.SYS_FACCESSAT, "readlinkat": unix.SYS_READLINKAT, "connect": unix.SYS_CONNECT,
 	} {
-		if Numbers[name] != nr {
-			t.Errorf("%s: Table %d, unix.SYS_ %d", name, Numbers[name], nr)
+		if Numbers()[name] != nr {
+			t.Errorf("%s: Table %d, unix.SYS_ %d", name, Numbers()[name], nr)
 		}
 	}
 }
@@ -61,16 +61,16 @@ func TestAArch64HasOnlyAtCalls(t *testing.T) {
 		"symlink": "symlinkat", "chmod": "fchmodat", "chown": "fchownat", "lchown": "fchownat",
 		"utime": "utimensat", "utimes": "utimensat", "futimesat": "utimensat",
 	}
-	for name := range AArch64.Absent {
+	for name := range AArch64().Absent {
 		if name == "uselib" {
 			continue // a.Out libraries: no replacement, nothing to translate
 		}
-		if _, ok := AArch64.Numbers[at[name]]; !ok {
+		if _, ok := AArch64().Numbers[at[name]]; !ok {
 			t.Errorf("%s is absent on aarch64 and its replacement %q has no number", name, at[name])
 		}
 	}
-	if len(X86_64.Absent) != 0 {
-		t.Errorf("x86_64 rows without a number: %v", X86_64.Absent)
+	if len(X86_64().Absent) != 0 {
+		t.Errorf("x86_64 rows without a number: %v", X86_64().Absent)
 	}
 }
 
@@ -171,11 +171,11 @@ func checkFilter(t *testing.T, a *Arch, byNr map[int]*Info, level NotifyLevel) {
 // TestTableRowsAreConsistent: every row is complete for its Action.
 func TestTableRowsAreConsistent(t *testing.T) {
 	for _, a := range arches {
-		if _, err := a.index(Table); err != nil {
+		if _, err := a.index(Table()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, r := range Table {
+	for _, r := range Table() {
 		switch r.Act {
 		case ActPaths, ActReadlink, ActExecve, ActExecveat:
 			if len(r.Paths) == 0 {
@@ -194,23 +194,23 @@ func TestTableRowsAreConsistent(t *testing.T) {
 		}
 	}
 	// The index refuses a number without a row and a row without a number.
-	bad := *Native
+	bad := *Native()
 	bad.Numbers = map[string]int{"nosuchcall": 1}
-	if _, err := bad.index(Table); err == nil {
+	if _, err := bad.index(Table()); err == nil {
 		t.Error("index accepted a number without a row")
 	}
-	rows := append([]Info{}, Table...)
+	rows := append([]Info{}, Table()...)
 	rows = append(rows, Info{Name: "newcall", Act: ActPaths})
-	if _, err := Native.index(rows); err == nil {
+	if _, err := Native().index(rows); err == nil {
 		t.Error("index accepted a row without a number")
 	}
-	bad = AArch64
+	bad = *AArch64()
 	bad.Numbers = map[string]int{}
-	for k, v := range AArch64.Numbers {
+	for k, v := range AArch64().Numbers {
 		bad.Numbers[k] = v
 	}
 	bad.Numbers["open"] = 1024
-	if _, err := bad.index(Table); err == nil {
+	if _, err := bad.index(Table()); err == nil {
 		t.Error("index accepted a row both numbered and absent")
 	}
 }
@@ -226,7 +226,7 @@ func TestProbeCallAlwaysStops(t *testing.T) {
 
 func checkProbeCall(t *testing.T, a *Arch) {
 	const probe = 0x7f0012345678
-	byNr, err := a.index(Table)
+	byNr, err := a.index(Table())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,21 @@ nolocks_steps() {
 		[ $rc = 125 ] && [ "$(wc -l </tmp/r.err)" -le 2 ] && grep -q "lock" /tmp/r.err'
 }
 
+# slow_link: the first install over NFSv4.2 with the VM's loopback slowed
+# by netem (every packet 2 ms late, 20 Mbit/s), a filer far away or
+# overloaded: it must finish, and the terminal must not fall silent for
+# long (see slow_install).
+slow_link() {
+	if ! tc qdisc add dev lo root netem delay 2ms rate 20mbit >/tmp/nfs-setup.log 2>&1; then
+		nfs_fail v4-slow-link-netem
+		return
+	fi
+	tc qdisc show dev lo | sed 's/^/KTEST-NOTE /'
+	step v4-slow-link 1800 'use /mnt/v4/slow /mnt/v4/slowhome && slow_install v4-slow && nix_build slow'
+	tc qdisc del dev lo root
+	rm -rf /mnt/v4/slow
+}
+
 # The steps that run on one NFS mount M (v4 or v3); SET smoke or full.
 nfs_steps() {
 	v=$1 M=/mnt/$1
@@ -149,6 +164,7 @@ run_steps() {
 		else
 			nfs_fail v3-nolock-mount
 		fi
+		slow_link
 	fi
 	# Last in both sets: it stops rpcbind and rpc.statd.
 	nolocks_steps

@@ -90,15 +90,16 @@ nolocks_steps() {
 # slow_link: the first install over NFSv4.2 with the VM's loopback slowed
 # by netem (every packet 2 ms late, 20 Mbit/s), a filer far away or
 # overloaded: it must finish, and the terminal must not fall silent for
-# long (see slow_install).
+# long (see slow_install). iproute2's /sbin/tc: busybox's tc (first in
+# PATH) has no netem.
 slow_link() {
-	if ! tc qdisc add dev lo root netem delay 2ms rate 20mbit >/tmp/nfs-setup.log 2>&1; then
+	if ! /sbin/tc qdisc add dev lo root netem delay 2ms rate 20mbit >/tmp/nfs-setup.log 2>&1; then
 		nfs_fail v4-slow-link-netem
 		return
 	fi
-	tc qdisc show dev lo | sed 's/^/KTEST-NOTE /'
+	/sbin/tc qdisc show dev lo | sed 's/^/KTEST-NOTE /'
 	step v4-slow-link 1800 'use /mnt/v4/slow /mnt/v4/slowhome && slow_install v4-slow && nix_build slow'
-	tc qdisc del dev lo root
+	/sbin/tc qdisc del dev lo root
 	rm -rf /mnt/v4/slow
 }
 

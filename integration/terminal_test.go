@@ -153,6 +153,18 @@ func TestFirstRunShowsProgressOnATerminalOnly(t *testing.T) {
 	if !strings.Contains(tm.output(), "installing Nix (first run)") || !strings.Contains(tm.output(), "%") {
 		t.Fatalf("no progress bar on a terminal:\n%q", tm.output())
 	}
+	// After the bar, the steps that print nothing of their own are named
+	// (on a slow NFS home they take minutes), and the line is emptied
+	// before Nix's own output.
+	if !strings.Contains(tm.output(), "np: installing Nix (first run): registering np's store paths with Nix") {
+		t.Fatalf("the first run did not name its registering step on the terminal:\n%q", tm.output())
+	}
+	out := tm.output()
+	last := strings.LastIndex(out, "(first run): ")
+	nix := strings.Index(out, "nix (Nix) ")
+	if last < 0 || nix < last || !strings.Contains(out[last:nix], "\r\033[K") {
+		t.Fatalf("the install's step line was not emptied before Nix's output:\n%q", out)
+	}
 	quiet := np(t, runOpts{loc: newLocation(t)}, "nix", "--version")
 	if must(t, quiet); quiet.stderr != "" {
 		t.Fatalf("first run without a terminal printed to stderr:\n%s", quiet.stderr)

@@ -67,7 +67,12 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 	// end: a signal during any step ends np by that signal, with one line
 	// naming the step (see package interrupt).
 	var intr *interruptWatch
+	var steps *stepLine
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		steps = &stepLine{w: os.Stderr}
+	}
 	defer func() {
+		steps.clear()
 		if intr != nil {
 			intr.Stop()
 		}
@@ -76,6 +81,9 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 		Repair: repair,
 		Check: func() error {
 			intr = watchInterrupts()
+			if steps != nil {
+				intr.OnStep = steps.show
+			}
 			if err := intr.At("choosing a runtime"); err != nil {
 				return err
 			}

@@ -185,5 +185,7 @@ slow_install() {
 		END { if ($1 - lt > gap) { gap = $1 - lt; at = lt - t0 }
 			printf "KTEST-NOTE slow link %s: %d s in all; the terminal showed nothing new for %d s from second %d\n", label, $1 - t0, gap, at }' \
 		/tmp/watch.log | tee -a /tmp/ktest-times
-	return $rc
+	[ "$rc" -eq 0 ] || return 1
+	# The steps after the bar are named (np: installing Nix (first run): STEP).
+	grep -q "(first run): registering np's store paths with Nix" /tmp/first.out || { echo "the steps after unpacking were not named"; return 1; }
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -164,6 +165,16 @@ func TestFirstRunShowsProgressOnATerminalOnly(t *testing.T) {
 	nix := strings.Index(out, "nix (Nix) ")
 	if last < 0 || nix < last || !strings.Contains(out[last:nix], "\r\033[K") {
 		t.Fatalf("the install's step line was not emptied before Nix's output:\n%q", out)
+	}
+	// NP_LOCATION created by the first run: its line starts a line of
+	// its own, not the end of a step's.
+	fresh := filepath.Join(newLocation(t), "new")
+	cmd = npCmd(t, runOpts{loc: fresh}, "nix", "--version")
+	tm = startInPty(t, cmd)
+	waitBounded(t, cmd, 2*time.Minute)
+	tm.expect("nix (Nix) "+nixVersion, 1)
+	if out := tm.output(); !strings.HasPrefix(out, "np: NP_LOCATION "+fresh+" did not exist") {
+		t.Fatalf("the first run in a new NP_LOCATION did not begin by saying it created it:\n%q", out)
 	}
 	quiet := np(t, runOpts{loc: newLocation(t)}, "nix", "--version")
 	if must(t, quiet); quiet.stderr != "" {

@@ -81,9 +81,6 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 		Repair: repair,
 		Check: func() error {
 			intr = watchInterrupts()
-			if steps != nil {
-				intr.OnStep = steps.show
-			}
 			if err := intr.At("choosing a runtime"); err != nil {
 				return err
 			}
@@ -97,7 +94,15 @@ func ensureNix(c *config, ch *chooser, repair bool) (*extract.Manifest, error) {
 			if err := intr.At("creating the data dir"); err != nil {
 				return err
 			}
-			return c.makeDataDir()
+			if err := c.makeDataDir(); err != nil {
+				return err
+			}
+			// Steps are shown from here on: creating NP_LOCATION prints
+			// a line of its own, which must not continue a step's.
+			if steps != nil {
+				intr.OnStep = steps.show
+			}
+			return nil
 		},
 		Interrupted: func(step string) error { return intr.At(step) },
 		Finish:      func(m *extract.Manifest) error { return finishInstall(c, ch, m, intr) },

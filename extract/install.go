@@ -300,7 +300,9 @@ func lockFile(name string, opts Options) (func(), error) {
 	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
 		if opts.Progress != nil {
-			fmt.Fprintf(opts.Progress, "np: another np is installing %s here; waiting for it\n", opts.what())
+			// From the line's start: the install step np shows there
+			// (cmd/np/stepline.go) is replaced, not continued.
+			fmt.Fprintf(opts.Progress, "\r\033[Knp: another np is installing %s here; waiting for it\n", opts.what())
 		}
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
 	}

@@ -166,3 +166,26 @@ read_mostly() {
 rooted_v4() {
 	nix_build rooted-v4 && np nix-store -r --add-root "$HOME/rooted-v4" "$out"
 }
+
+# slow_install LABEL: first_install on a slow link, with a sampler noting
+# every second how many bytes the terminal has shown. The longest stretch
+# in which nothing new appears is what a user watching the install takes
+# for a hang (upstream nix-portable's issue 152: "extracting missing store
+# paths" on slow NFS, which was only slow).
+slow_install() {
+	: >/tmp/first.out
+	(while :; do echo "$(date +%s) $(wc -c </tmp/first.out)"; sleep 1; done) >/tmp/watch.log 2>/dev/null &
+	w=$!
+	first_install "$1"
+	rc=$?
+	kill "$w"
+	wait "$w" 2>/dev/null
+	awk -v label="$1" 'NR == 1 { t0 = $1; lt = $1; lb = $2 }
+		$2 != lb { if ($1 - lt > gap) { gap = $1 - lt; at = lt - t0 } lt = $1; lb = $2 }
+		END { if ($1 - lt > gap) { gap = $1 - lt; at = lt - t0 }
+			printf "KTEST-NOTE slow link %s: %d s in all; the terminal showed nothing new for %d s from second %d\n", label, $1 - t0, gap, at }' \
+		/tmp/watch.log | tee -a /tmp/ktest-times
+	[ "$rc" -eq 0 ] || return 1
+	# The steps after the bar are named (np: installing Nix (first run): STEP).
+	grep -q "(first run): registering np's store paths with Nix" /tmp/first.out || { echo "the steps after unpacking were not named"; return 1; }
+}

@@ -45,10 +45,13 @@ mkdir -p "$N"
 # maintainer scripts' interpreters (perl, python, debconf) the closure
 # drags in but nothing here runs. bsdutils brings script(1): the progress
 # bar is drawn only on a terminal. attr and acl: getfattr, setfacl.
-nfs_pkgs="nfs-kernel-server nfs-common rpcbind bsdutils attr acl"
+# iproute2: tc, which slows the VM's loopback (netem) for the slow-link
+# step.
+nfs_pkgs="nfs-kernel-server nfs-common rpcbind bsdutils attr acl iproute2"
 fetch_nfs_userland() {
 	local u=$N/userland
-	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -f "$u/stamp" ] && [ -x "$u/root/usr/sbin/rpc.nfsd" ]; then
+	if [ "${KERNELS_UPDATE:-}" != 1 ] && [ -f "$u/stamp" ] && [ -x "$u/root/usr/sbin/rpc.nfsd" ] &&
+		compgen -G "$u/root/*sbin/tc" >/dev/null; then
 		return 0
 	fi
 	apt_for bookworm
@@ -100,13 +103,14 @@ visit_module() {
 	echo "$m"
 }
 
-# The kernel's NFS client and server modules, copied with their load order.
+# The kernel's NFS client and server modules and netem (the slow link),
+# copied with their load order.
 fetch_nfs_modules() {
 	local k=$W/bookworm x=$N/modules
 	rm -rf "$x" "$N/kx"
 	mkdir -p "$x"
 	dpkg-deb -x "$k"/debs/*.deb "$N/kx"
-	modules_in_order "$N/kx/lib/modules" nfsv3 nfsv4 nfsd >"$x/order"
+	modules_in_order "$N/kx/lib/modules" nfsv3 nfsv4 nfsd sch_netem >"$x/order"
 	local m
 	while read -r m; do
 		cp "${mod_path[$m]}" "$x/"

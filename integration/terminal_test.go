@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -152,6 +153,28 @@ func TestFirstRunShowsProgressOnATerminalOnly(t *testing.T) {
 	tm.expect("nix (Nix) "+nixVersion, 1)
 	if !strings.Contains(tm.output(), "installing Nix (first run)") || !strings.Contains(tm.output(), "%") {
 		t.Fatalf("no progress bar on a terminal:\n%q", tm.output())
+	}
+	// After the bar, the steps that print nothing of their own are named
+	// (on a slow NFS home they take minutes), and the line is emptied
+	// before Nix's own output.
+	if !strings.Contains(tm.output(), "np: installing Nix (first run): registering np's store paths with Nix") {
+		t.Fatalf("the first run did not name its registering step on the terminal:\n%q", tm.output())
+	}
+	out := tm.output()
+	last := strings.LastIndex(out, "(first run): ")
+	nix := strings.Index(out, "nix (Nix) ")
+	if last < 0 || nix < last || !strings.Contains(out[last:nix], "\r\033[K") {
+		t.Fatalf("the install's step line was not emptied before Nix's output:\n%q", out)
+	}
+	// NP_LOCATION created by the first run: its line starts a line of
+	// its own, not the end of a step's.
+	fresh := filepath.Join(newLocation(t), "new")
+	cmd = npCmd(t, runOpts{loc: fresh}, "nix", "--version")
+	tm = startInPty(t, cmd)
+	waitBounded(t, cmd, 2*time.Minute)
+	tm.expect("nix (Nix) "+nixVersion, 1)
+	if out := tm.output(); !strings.HasPrefix(out, "np: NP_LOCATION "+fresh+" did not exist") {
+		t.Fatalf("the first run in a new NP_LOCATION did not begin by saying it created it:\n%q", out)
 	}
 	quiet := np(t, runOpts{loc: newLocation(t)}, "nix", "--version")
 	if must(t, quiet); quiet.stderr != "" {

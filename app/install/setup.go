@@ -76,7 +76,12 @@ func EnsureNix(c *config.Config, ch *runtimes.Chooser, repair bool) (*extract.Ma
 	// end: a signal during any step ends np by that signal, with one line
 	// naming the step (see package interrupt).
 	var intr *interrupt.Watch
+	var steps *stepLine
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		steps = &stepLine{w: os.Stderr}
+	}
 	defer func() {
+		steps.clear()
 		if intr != nil {
 			intr.Stop()
 		}
@@ -98,7 +103,15 @@ func EnsureNix(c *config.Config, ch *runtimes.Chooser, repair bool) (*extract.Ma
 			if err := intr.At("creating the data dir"); err != nil {
 				return err
 			}
-			return c.MakeDataDir()
+			if err := c.MakeDataDir(); err != nil {
+				return err
+			}
+			// Steps are shown from here on: creating NP_LOCATION prints
+			// a line of its own, which must not continue a step's.
+			if steps != nil {
+				intr.OnStep = steps.show
+			}
+			return nil
 		},
 		Interrupted: func(step string) error { return intr.At(step) },
 		Finish:      func(m *extract.Manifest) error { return finishInstall(c, ch, m, intr) },

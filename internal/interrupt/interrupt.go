@@ -31,6 +31,10 @@ type Watch struct {
 	ch   chan os.Signal
 	mu   sync.Mutex
 	step string
+	// OnStep, if set, is called with each new step's name as At enters
+	// it (np shows it on the terminal: on a slow file system a step can
+	// take minutes with nothing else on the screen).
+	OnStep func(step string)
 }
 
 // Start begins watching; signals np inherited as ignored stay ignored
@@ -77,6 +81,9 @@ func (w *Watch) At(step string) error {
 	if w.step != step {
 		w.step = step
 		w.mu.Unlock()
+		if w.OnStep != nil {
+			w.OnStep(step)
+		}
 		w.pauseAt(step)
 	} else {
 		w.mu.Unlock()

@@ -41,3 +41,20 @@ func TestSignalAtAPausedStepIsNamed(t *testing.T) {
 		t.Error("a nil Watch reported a signal")
 	}
 }
+
+// OnStep hears each step once, as it begins: unpacking calls At between
+// every file, and np's terminal line must not be redrawn for each.
+func TestOnStepHearsEachNewStepOnce(t *testing.T) {
+	w := Start()
+	defer w.Stop()
+	var heard []string
+	w.OnStep = func(step string) { heard = append(heard, step) }
+	for _, step := range []string{"checking", "unpacking Nix", "unpacking Nix", "unpacking Nix", "signing"} {
+		if err := w.At(step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(heard, ","); got != "checking,unpacking Nix,signing" {
+		t.Fatalf("OnStep heard %q", got)
+	}
+}

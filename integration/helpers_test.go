@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -122,6 +123,7 @@ func ownGroup(t *testing.T, cmd *exec.Cmd) {
 // 30-minute timeout.
 func waitBounded(t *testing.T, cmd *exec.Cmd, d time.Duration) error {
 	t.Helper()
+	d = bound(d)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -278,9 +280,27 @@ func must(t *testing.T, r result) string {
 	return r.stdout
 }
 
+// timeScale stretches the tests' bounds on how long something may take
+// (a program to start, np to end after a signal): NP_TEST_TIME_SCALE, an
+// integer the environment sets where everything runs many times slower
+// than on a real host, as in integration/kernels.sh's VMs under qemu
+// without KVM (TCG). The bounds catch hangs, not slowness, so stretching
+// them keeps what they test; they never shrink below the host's.
+var timeScale = func() time.Duration {
+	n, err := strconv.Atoi(os.Getenv("NP_TEST_TIME_SCALE"))
+	if err != nil || n < 1 {
+		return 1
+	}
+	return time.Duration(n)
+}()
+
+// bound is d stretched by timeScale.
+func bound(d time.Duration) time.Duration { return d * timeScale }
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
+	d = bound(d)
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if cond() {

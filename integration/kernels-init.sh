@@ -12,7 +12,9 @@
 # ktest.only=REGEX keeps only the steps whose name matches; ktest.kernel
 # names the kernel (bullseye, el7, v4.4 ...), ktest.starved=1 says it boots
 # with its entropy pool uninitialised (the old kernels), ktest.userns_off=1
-# that user.max_user_namespaces stays 0 until a step raises it (el7).
+# that user.max_user_namespaces stays 0 until a step raises it (el7),
+# ktest.timescale=N how much the go tests' bounds on waiting stretch
+# (NP_TEST_TIME_SCALE: the VM runs under TCG).
 /bin/busybox mkdir -p /proc /sys /dev /tmp /home /run /usr/bin /usr/sbin /sbin
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s
@@ -61,6 +63,7 @@ for arg in $(cat /proc/cmdline); do
 	ktest.kernel=*) kname=${arg#ktest.kernel=} ;;
 	ktest.starved=1) starved=1 ;;
 	ktest.userns_off=1) userns_off=1 ;;
+	ktest.timescale=*) echo "export NP_TEST_TIME_SCALE=${arg#ktest.timescale=}" >>/ktest/env ;;
 	esac
 done
 # CentOS 7 keeps user namespaces off (user.max_user_namespaces = 0): on el7

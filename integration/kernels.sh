@@ -423,6 +423,9 @@ boot() {
 	local suite=$1 log=$K/logs/$ARCH-$1-$set_.log start=$SECONDS rc=0
 	local append="console=$console quiet panic=-1 random.trust_cpu=on ktest.set=$set_"
 	[ -z "${KTEST_ONLY:-}" ] || append+=" ktest.only=$KTEST_ONLY"
+	# Under TCG a program takes 10-30x longer to start than on the host:
+	# the tests' bounds on waiting (NP_TEST_TIME_SCALE) stretch by 10.
+	[ "$KTEST_ACCEL" = kvm ] || append+=" ktest.timescale=10"
 	# 4.4.178 has no random.trust_cpu (4.19) and no virtio-rng built in:
 	# it boots with its entropy pool uninitialised, which /init checks,
 	# runs np's first install in (np must not wait for it), then seeds.

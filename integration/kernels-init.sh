@@ -11,7 +11,8 @@
 # The kernel command line chooses the set: ktest.set=smoke|full, and
 # ktest.only=REGEX keeps only the steps whose name matches; ktest.kernel
 # names the kernel (bullseye, el7, v4.4 ...), ktest.starved=1 says it boots
-# with its entropy pool uninitialised (the old kernels), ktest.userns_off=1
+# with its entropy pool uninitialised (4.4.178), ktest.seed=1 that its
+# input pool is nearly empty (el7: /init credits it), ktest.userns_off=1
 # that user.max_user_namespaces stays 0 until a step raises it (el7),
 # ktest.timescale=N how much the go tests' bounds on waiting stretch
 # (NP_TEST_TIME_SCALE: the VM runs under TCG).
@@ -55,6 +56,7 @@ set_=smoke
 only=
 kname=
 starved=
+seed=
 userns_off=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
@@ -63,6 +65,7 @@ for arg in $(cat /proc/cmdline); do
 	ktest.kernel=*) kname=${arg#ktest.kernel=} ;;
 	ktest.starved=1) starved=1 ;;
 	ktest.userns_off=1) userns_off=1 ;;
+	ktest.seed=1) seed=1 ;;
 	ktest.timescale=*) echo "export NP_TEST_TIME_SCALE=${arg#ktest.timescale=}" >>/ktest/env ;;
 	esac
 done
@@ -141,10 +144,11 @@ root_step() {
 	fi
 }
 
-# entropy_seed: on a kernel booted starved, credits its pool (the steps
-# after the unseeded one run with it seeded, as on a booted host).
+# entropy_seed: on a kernel booted starved, or whose input pool is nearly
+# empty (ktest.seed=1: el7), credits its pool (the steps after it run with
+# it seeded, as on a booted host).
 entropy_seed() {
-	[ -n "$starved" ] || return 0
+	[ -n "$starved$seed" ] || return 0
 	# Whatever ktest.only keeps: every later step needs it.
 	only_kept=$only
 	only=

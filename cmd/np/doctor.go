@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/entropy"
 	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
 )
@@ -116,6 +117,11 @@ func diagnose(c *config) *doctorReport {
 			r.Damaged = true
 			r.Warnings = append(r.Warnings, err.Error())
 		}
+	}
+
+	// Not damage: Nix waits, then works.
+	if why := entropy.Wait(); why != "" {
+		r.Warnings = append(r.Warnings, why+"; "+entropy.Fix)
 	}
 
 	var m *extract.Manifest

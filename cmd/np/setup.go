@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/entropy"
 )
 
 // nixConf renders np's nix.conf. Nothing in it depends on the runtime:
@@ -165,6 +166,11 @@ func finishInstall(c *config, ch *chooser, m *extract.Manifest, w *interruptWatc
 	}
 	if err := w.At("registering np's store paths with Nix"); err != nil {
 		return err
+	}
+	// Nix's first run is next: where it would wait for the kernel's
+	// entropy pool, a silent first command looks hung (see package entropy).
+	if why := entropy.Wait(); why != "" {
+		logrus.Warnf("%s; %s", why, entropy.Fix)
 	}
 	out := &capture{}
 	ws, rt, err := ch.start(func(rt runtime) (job, error) {

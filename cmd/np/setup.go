@@ -242,6 +242,14 @@ func (s *session) buildSandbox(rt runtime) (bool, error) {
 	return probeBuildSandbox(s.c, rt, s.m)
 }
 
+// Nix turns its build sandbox off where maxUserNSSysctl is missing (a
+// kernel before 4.9, Ubuntu 16.04's 4.4 say), though user namespaces work
+// there: its check reads the sysctl, which only 4.9 added.
+const (
+	maxUserNSSysctl = "/proc/sys/user/max_user_namespaces"
+	noMaxUserNSNote = " (this kernel has no " + maxUserNSSysctl + ", which Linux 4.9 added and Nix's sandbox requires; no setting brings it)"
+)
+
 // sandboxRecord is the file holding the build-sandbox probe's result for a
 // runtime: "true" or "false", then a line saying why.
 func sandboxRecord(c *config, name runtimeName) string {
@@ -279,6 +287,10 @@ func probeBuildSandbox(c *config, rt runtime, m *extract.Manifest) (bool, error)
 			return false, err
 		}
 		ok, note = false, "a build with sandbox = true failed: "+firstError(err)
+		if _, err := os.Stat(maxUserNSSysctl); errors.Is(err, fs.ErrNotExist) {
+			// Nix's error names the sysctl as if it were set to 0.
+			note += noMaxUserNSNote
+		}
 		logrus.Debugf("build sandbox unusable in the %s runtime: %s", rt.name(), note)
 		if err := probe(false); err != nil {
 			if isInterrupt(err) || beforeStart(err) {

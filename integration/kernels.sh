@@ -420,7 +420,9 @@ build_initramfs() {
 results=()
 total_failed=0
 boot() {
-	local suite=$1 log=$K/logs/$ARCH-$1-$set_.log start=$SECONDS rc=0
+	# A KTEST_ONLY run keeps its own log: a whole set's, perhaps still
+	# being written, stays as it is.
+	local suite=$1 log=$K/logs/$ARCH-$1-$set_${KTEST_ONLY:+-only}.log start=$SECONDS rc=0
 	local append="console=$console quiet panic=-1 random.trust_cpu=on ktest.set=$set_"
 	[ -z "${KTEST_ONLY:-}" ] || append+=" ktest.only=$KTEST_ONLY"
 	# Under TCG a program takes 10-30x longer to start than on the host:

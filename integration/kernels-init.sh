@@ -109,7 +109,12 @@ step() {
 		echo "KTEST $name PASS $secs"
 	else
 		failed=$((failed + 1))
-		[ "$rc" -eq 137 ] && [ "$secs" -ge "$limit" ] && echo "KTEST-NOTE $name: killed after its ${limit}s timeout"
+		if [ "$rc" -eq 137 ] && [ "$secs" -ge "$limit" ]; then
+			echo "KTEST-NOTE $name: killed after its ${limit}s timeout"
+			# A go test killed so prints nothing: its log so far does.
+			[ /tmp/gotest.log -nt "$log" ] || [ ! -s "$log" ] && [ -f /tmp/gotest.log ] &&
+				grep -v 'np\[debug\]' /tmp/gotest.log | tail -n 40
+		fi
 		echo "KTEST-LOG-BEGIN $name (exit $rc)"
 		# A go test's -test.v output without what passed: the failures,
 		# their messages and the test's last words.

@@ -117,9 +117,10 @@ run_steps() {
 	fi
 	step hostile-ns 2400 "$hostile_ns"
 	step hostile-ptrace 2400 "$hostile_ptrace"
-	step signals-ns 1200 "integration ns -test.run '$KTEST_SIGNALS'"
-	step signals-ptrace 1200 "integration ptrace -test.run '$KTEST_SIGNALS'"
-	step signals-ptrace-noseccomp 1200 "integration ptrace-noseccomp -test.run '$KTEST_SIGNALS'"
+	# -test.timeout below the step's limit: a hang is named by go test.
+	step signals-ns 1200 "integration ns -test.run '$KTEST_SIGNALS' -test.timeout 18m"
+	step signals-ptrace 1200 "integration ptrace -test.run '$KTEST_SIGNALS' -test.timeout 18m"
+	step signals-ptrace-noseccomp 1200 "integration ptrace-noseccomp -test.run '$KTEST_SIGNALS' -test.timeout 18m"
 	# el7 has no file system with user extended attributes built in
 	# (tmpfs has them from 6.6, ext4 and loop are modules there), which
 	# TestExtendedAttributesUnderNix needs; it runs on every other kernel.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -278,9 +279,29 @@ func must(t *testing.T, r result) string {
 	return r.stdout
 }
 
+// timeScale stretches the tests' bounds on how long something may take
+// (a program to start, np to end after a signal): NP_TEST_TIME_SCALE, an
+// integer the environment sets where everything runs many times slower
+// than on a real host, as in integration/kernels.sh's VMs under qemu
+// without KVM (TCG). The bounds catch hangs, not slowness, so stretching
+// them keeps what they test; they never shrink below the host's. Only the
+// short ones stretch (seconds): a minute for np to end stays a minute, or a
+// hung test would hold a VM's step past its limit, unnamed.
+var timeScale = func() time.Duration {
+	n, err := strconv.Atoi(os.Getenv("NP_TEST_TIME_SCALE"))
+	if err != nil || n < 1 {
+		return 1
+	}
+	return time.Duration(n)
+}()
+
+// bound is d stretched by timeScale.
+func bound(d time.Duration) time.Duration { return d * timeScale }
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
+	d = bound(d)
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if cond() {

@@ -11,8 +11,11 @@
 # The kernel command line chooses the set: ktest.set=smoke|full, and
 # ktest.only=REGEX keeps only the steps whose name matches; ktest.kernel
 # names the kernel (bullseye, el7, v4.4 ...), ktest.starved=1 says it boots
-# with its entropy pool uninitialised (the old kernels), ktest.userns_off=1
-# that user.max_user_namespaces stays 0 until a step raises it (el7).
+# with its entropy pool uninitialised (4.4.178), ktest.seed=1 that its
+# input pool is nearly empty (el7: /init credits it), ktest.userns_off=1
+# that user.max_user_namespaces stays 0 until a step raises it (el7),
+# ktest.timescale=N how much the go tests' bounds on waiting stretch
+# (NP_TEST_TIME_SCALE: the VM runs under TCG).
 /bin/busybox mkdir -p /proc /sys /dev /tmp /home /run /usr/bin /usr/sbin /sbin
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s
@@ -53,6 +56,7 @@ set_=smoke
 only=
 kname=
 starved=
+seed=
 userns_off=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
@@ -61,6 +65,8 @@ for arg in $(cat /proc/cmdline); do
 	ktest.kernel=*) kname=${arg#ktest.kernel=} ;;
 	ktest.starved=1) starved=1 ;;
 	ktest.userns_off=1) userns_off=1 ;;
+	ktest.seed=1) seed=1 ;;
+	ktest.timescale=*) echo "export NP_TEST_TIME_SCALE=${arg#ktest.timescale=}" >>/ktest/env ;;
 	esac
 done
 # CentOS 7 keeps user namespaces off (user.max_user_namespaces = 0): on el7
@@ -103,7 +109,12 @@ step() {
 		echo "KTEST $name PASS $secs"
 	else
 		failed=$((failed + 1))
-		[ "$rc" -eq 137 ] && [ "$secs" -ge "$limit" ] && echo "KTEST-NOTE $name: killed after its ${limit}s timeout"
+		if [ "$rc" -eq 137 ] && [ "$secs" -ge "$limit" ]; then
+			echo "KTEST-NOTE $name: killed after its ${limit}s timeout"
+			# A go test killed so prints nothing: its log so far does.
+			[ /tmp/gotest.log -nt "$log" ] || [ ! -s "$log" ] && [ -f /tmp/gotest.log ] &&
+				grep -v 'np\[debug\]' /tmp/gotest.log | tail -n 40
+		fi
 		echo "KTEST-LOG-BEGIN $name (exit $rc)"
 		# A go test's -test.v output without what passed: the failures,
 		# their messages and the test's last words.
@@ -138,10 +149,11 @@ root_step() {
 	fi
 }
 
-# entropy_seed: on a kernel booted starved, credits its pool (the steps
-# after the unseeded one run with it seeded, as on a booted host).
+# entropy_seed: on a kernel booted starved, or whose input pool is nearly
+# empty (ktest.seed=1: el7), credits its pool (the steps after it run with
+# it seeded, as on a booted host).
 entropy_seed() {
-	[ -n "$starved" ] || return 0
+	[ -n "$starved$seed" ] || return 0
 	# Whatever ktest.only keeps: every later step needs it.
 	only_kept=$only
 	only=

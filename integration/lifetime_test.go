@@ -47,7 +47,7 @@ func TestKillNineOfNpLeavesNoProcessOfTheProgram(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	waitBounded(t, cmd, time.Minute)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(bound(5 * time.Second))
 	for _, pid := range pids {
 		for !processGone(pid) {
 			if time.Now().After(deadline) {

@@ -160,7 +160,7 @@ func TestTracerInsideEndsCleanly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	hung := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	hung := time.AfterFunc(bound(60*time.Second), func() { cmd.Process.Kill() })
 	cmd.Wait()
 	if !hung.Stop() {
 		t.Fatal("strace inside np hung for a minute")

@@ -64,7 +64,7 @@ func (tm *term) output() string {
 // expect waits until the screen output contains s, counted from the start.
 func (tm *term) expect(s string, count int) {
 	tm.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(bound(20 * time.Second))
 	for time.Now().Before(deadline) {
 		tm.mu.Lock()
 		closed := tm.closed
@@ -95,7 +95,7 @@ func TestCtrlCReachesChildThatTrapsINT(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(bound(10 * time.Second)):
 		t.Fatalf("np did not end after ^C; terminal:\n%s", tm.output())
 	}
 	tm.expect("got-int", 1)

@@ -19,6 +19,7 @@ import (
 	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/entropy"
 	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
 )
@@ -92,6 +93,11 @@ func Diagnose(c *config.Config, version string) *Report {
 			r.Damaged = true
 			r.Warnings = append(r.Warnings, err.Error())
 		}
+	}
+
+	// Not damage: Nix waits, then works.
+	if why := entropy.Wait(); why != "" {
+		r.Warnings = append(r.Warnings, why+"; "+entropy.Fix)
 	}
 
 	var m *extract.Manifest

@@ -24,6 +24,7 @@ import (
 	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/entropy"
 	"github.com/np-portable/np/internal/interrupt"
 	"github.com/np-portable/np/internal/launch"
 )
@@ -188,6 +189,11 @@ func finishInstall(c *config.Config, ch *runtimes.Chooser, m *extract.Manifest, 
 	if err := w.At("registering np's store paths with Nix"); err != nil {
 		return err
 	}
+	// Nix's first run is next: where it would wait for the kernel's
+	// entropy pool, a silent first command looks hung (see package entropy).
+	if why := entropy.Wait(); why != "" {
+		logrus.Warnf("%s; %s", why, entropy.Fix)
+	}
 	out := &runtimes.Capture{}
 	ws, rt, err := ch.Start(func(rt runtimes.Runtime) (launch.Spec, error) {
 		out.Reset()
@@ -258,6 +264,14 @@ func BuildSandbox(c *config.Config, rt runtimes.Runtime, m *extract.Manifest) (b
 	return probeBuildSandbox(c, rt, m)
 }
 
+// Nix turns its build sandbox off where maxUserNSSysctl is missing (a
+// kernel before 4.9, Ubuntu 16.04's 4.4 say), though user namespaces work
+// there: its check reads the sysctl, which only 4.9 added.
+const (
+	maxUserNSSysctl = "/proc/sys/user/max_user_namespaces"
+	noMaxUserNSNote = " (this kernel has no " + maxUserNSSysctl + ", which Linux 4.9 added and Nix's sandbox requires; no setting brings it)"
+)
+
 // probeBuildSandbox builds a tiny derivation with Nix's sandbox on in rt and
 // records the result. Nix's own sandbox-fallback is unreliable
 // (NixOS/nix#4719). A probe interrupted by a signal decides nothing: np
@@ -289,6 +303,10 @@ func probeBuildSandbox(c *config.Config, rt runtimes.Runtime, m *extract.Manifes
 			return false, err
 		}
 		ok, note = false, "a build with sandbox = true failed: "+runtimes.FirstError(err)
+		if _, err := os.Stat(maxUserNSSysctl); errors.Is(err, fs.ErrNotExist) {
+			// Nix's error names the sysctl as if it were set to 0.
+			note += noMaxUserNSNote
+		}
 		logrus.Debugf("build sandbox unusable in the %s runtime: %s", rt.Name(), note)
 		if err := probe(false); err != nil {
 			if interrupt.Is(err) || runtimes.BeforeStart(err) {

@@ -16,6 +16,7 @@ import (
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/launch"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // bundleHelpFlag is the one argument a bundle keeps for itself: every other
@@ -102,8 +103,5 @@ Environment: NP_LOCATION, NP_RUNTIME, NP_DEBUG, NP_PTRACE_NO_SECCOMP as for np.
 Exit status: the program's own; 125 when the bundle itself fails.
 `, bundleHelpFlag, c.DataDir, installed)
 	fmt.Print(b.String())
-	return exitStatus(0), nil
+	return proc.ExitStatus(0), nil
 }
-
-// exitStatus is the status of a program that exited with code.
-func exitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }

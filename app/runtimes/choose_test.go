@@ -8,6 +8,7 @@ import (
 
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/launch"
+	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/nsbox"
 )
 
@@ -34,7 +35,7 @@ func (r scriptedRuntime) err() error {
 }
 func (r scriptedRuntime) Run(j launch.Spec) (syscall.WaitStatus, error) {
 	*r.ran = append(*r.ran, r.n)
-	return exitStatus(7), r.err()
+	return proc.ExitStatus(7), r.err()
 }
 func (r scriptedRuntime) Exec(j launch.Spec) (syscall.WaitStatus, error) { return r.Run(j) }
 
@@ -97,6 +98,3 @@ func TestChooserNamesEveryCauseWhenNoneWorks(t *testing.T) {
 		t.Fatalf("pinned failure %q", err)
 	}
 }
-
-// exitStatus is the wait status of a program that exited with code.
-func exitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }

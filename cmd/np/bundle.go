@@ -9,6 +9,7 @@ import (
 	"github.com/np-portable/np/app/bundle"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/extract/pack"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // bundleUsage is short for np --help's list; the options are in the help.
@@ -99,7 +100,7 @@ func cmdBundle(ap *app, args []string) (syscall.WaitStatus, error) {
 	}
 	if b.wantHelp {
 		fmt.Printf("Usage: np bundle [-o FILE] [--program NAME] [--compress fast|max] INSTALLABLE\n\n%s\n", bundleHelpText)
-		return exitStatus(0), nil
+		return proc.ExitStatus(0), nil
 	}
 	s, err := ap.session()
 	if err != nil {
@@ -110,7 +111,7 @@ func cmdBundle(ap *app, args []string) (syscall.WaitStatus, error) {
 		return 0, err
 	}
 	fmt.Fprintf(os.Stderr, "np: %s\n", w.Summary())
-	return exitStatus(0), nil
+	return proc.ExitStatus(0), nil
 }
 
 // runBundle is main's job when this executable is a bundle (package

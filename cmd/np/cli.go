@@ -119,7 +119,7 @@ func run(ap *app, args []string) (syscall.WaitStatus, error) {
 	switch a := args[1]; {
 	case a == "--help" || a == "-h":
 		fmt.Print(usageText())
-		return exitStatus(0), nil
+		return proc.ExitStatus(0), nil
 	case a == "--version" || a == "-V":
 		return printVersion(ap)
 	case nixenv.IsTool(a):

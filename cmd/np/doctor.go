@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/np-portable/np/app/doctor"
+	"github.com/np-portable/np/internal/proc"
 )
 
 func cmdDoctor(ap *app, args []string) (syscall.WaitStatus, error) {
@@ -36,9 +37,9 @@ func cmdDoctor(ap *app, args []string) (syscall.WaitStatus, error) {
 	// Uses is empty when no runtime works, or when the one NP_RUNTIME pins
 	// does not: every command would then fail.
 	if r.Uses == "" || r.Damaged {
-		return exitStatus(1), nil
+		return proc.ExitStatus(1), nil
 	}
-	return exitStatus(0), nil
+	return proc.ExitStatus(0), nil
 }
 
 func printReport(r *doctor.Report) {

@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/np-portable/np/app/expose"
+	"github.com/np-portable/np/internal/proc"
 )
 
 func cmdExpose(ap *app, args []string) (syscall.WaitStatus, error) {
@@ -30,10 +31,10 @@ func cmdExpose(ap *app, args []string) (syscall.WaitStatus, error) {
 	if remove {
 		n, err := expose.Remove(s.C, dir)
 		if err != nil {
-			return exitStatus(0), err
+			return proc.ExitStatus(0), err
 		}
 		fmt.Printf("removed %d wrappers from %s\n", n, dir)
-		return exitStatus(0), nil
+		return proc.ExitStatus(0), nil
 	}
 	n, profile, skipped, err := expose.Add(s.C, s.Ch.Current(), dir)
 	if err != nil {
@@ -43,7 +44,7 @@ func cmdExpose(ap *app, args []string) (syscall.WaitStatus, error) {
 	if len(skipped) > 0 {
 		return 0, fmt.Errorf("left %d existing files alone (not np's wrappers): %v; remove them or choose another directory", len(skipped), skipped)
 	}
-	return exitStatus(0), nil
+	return proc.ExitStatus(0), nil
 }
 
 // plural is "1 program", "2 programs".

@@ -10,6 +10,7 @@ import (
 	"github.com/np-portable/np/app/install"
 	"github.com/np-portable/np/app/nixenv"
 	"github.com/np-portable/np/extract"
+	"github.com/np-portable/np/internal/proc"
 )
 
 func commandNames() []string {
@@ -52,18 +53,18 @@ executable 126, not found 127.
 func cmdHelp(_ *app, args []string) (syscall.WaitStatus, error) {
 	if len(args) == 0 {
 		fmt.Print(usageText())
-		return exitStatus(0), nil
+		return proc.ExitStatus(0), nil
 	}
 	c, ok := commands()[args[0]]
 	if !ok {
 		if nixenv.IsTool(args[0]) {
 			fmt.Printf("np %s ARGS... runs the bundled Nix's %s; see `np %s --help`.\n", args[0], args[0], args[0])
-			return exitStatus(0), nil
+			return proc.ExitStatus(0), nil
 		}
 		return 0, &usageError{fmt.Sprintf("no help for %q; commands: %s", args[0], strings.Join(commandNames(), ", "))}
 	}
 	fmt.Printf("Usage: %s\n\n%s\n", c.usage, c.help)
-	return exitStatus(0), nil
+	return proc.ExitStatus(0), nil
 }
 
 // machineName is uname -m's name of the architecture np was built for,
@@ -84,7 +85,7 @@ func printVersion(ap *app) (syscall.WaitStatus, error) {
 	payload, err := extract.OpenPayload("/proc/self/exe")
 	if err != nil {
 		fmt.Printf("payload: none (%v)\n", err)
-		return exitStatus(0), nil
+		return proc.ExitStatus(0), nil
 	}
 	defer payload.Close()
 	// The installed manifest when there is one; before the first run the
@@ -101,5 +102,5 @@ func printVersion(ap *app) (syscall.WaitStatus, error) {
 		}
 	}
 	fmt.Printf("nix (Nix) %s\npayload %s\n", nixVersion, payload.Trailer.Short())
-	return exitStatus(0), nil
+	return proc.ExitStatus(0), nil
 }

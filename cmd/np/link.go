@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/np-portable/np/app/nixenv"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // cmdLink creates DIR/<tool> -> np for every Nix tool.
@@ -27,5 +28,5 @@ func cmdLink(_ *app, args []string) (syscall.WaitStatus, error) {
 	if len(skipped) > 0 {
 		return 0, fmt.Errorf("left %d existing files alone (not links to np): %v; remove them or choose another directory", len(skipped), skipped)
 	}
-	return exitStatus(0), nil
+	return proc.ExitStatus(0), nil
 }

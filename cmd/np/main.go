@@ -75,9 +75,6 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg + " (see np --help)" }
 
-// exitStatus is a plain status for commands np answers itself.
-func exitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }
-
 // app is what main hands every command: np's configuration, read once
 // from the environment, or why it could not be read. Commands that need no
 // configuration (help, link) run even when it is bad.

@@ -5,6 +5,7 @@ import (
 	"syscall"
 
 	"github.com/np-portable/np/app/install"
+	"github.com/np-portable/np/internal/proc"
 )
 
 const repairHelp = `Checks every store path of np's own Nix (Nix, busybox, the CA bundle)
@@ -27,5 +28,5 @@ func cmdRepair(ap *app, args []string) (syscall.WaitStatus, error) {
 	if err := install.Repair(c, os.Stderr); err != nil {
 		return 0, err
 	}
-	return exitStatus(0), nil
+	return proc.ExitStatus(0), nil
 }

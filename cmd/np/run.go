@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/np-portable/np/app/nixenv"
+	"github.com/np-portable/np/internal/proc"
 )
 
 // runNix runs a tool of the bundled Nix: argv[0] is the tool's name, shown
@@ -14,7 +15,7 @@ func runNix(ap *app, argv []string, shown string) (syscall.WaitStatus, error) {
 	if len(argv) == 1 && argv[0] == "nix" {
 		// Nix would name itself by its store path in its hint.
 		fmt.Fprintf(os.Stderr, "error: no subcommand specified\nTry '%s --help' for more information.\n", shown)
-		return exitStatus(1), nil
+		return proc.ExitStatus(1), nil
 	}
 	if err := nixenv.CheckHome(); err != nil {
 		return 0, err

@@ -83,7 +83,7 @@ func Run(args []string) (syscall.WaitStatus, error) {
 		return 0, proc.Exec(append([]string{"man"}, args...), host, os.Environ())
 	}
 	fmt.Fprintf(os.Stderr, "No manual entry for %s (np carries Nix's pages only, and this host has no man)\n", strings.Join(args, " "))
-	return exitStatus(exitManNotFound), nil
+	return proc.ExitStatus(exitManNotFound), nil
 }
 
 // nixPage is the file of Nix's page name, or "".
@@ -148,8 +148,5 @@ func showPage(file string) (syscall.WaitStatus, error) {
 		return 0, err
 	}
 	fmt.Print(text)
-	return exitStatus(0), nil
+	return proc.ExitStatus(0), nil
 }
-
-// exitStatus is the status of a program that exited with code.
-func exitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }

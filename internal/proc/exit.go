@@ -25,6 +25,11 @@ func ExitCode(ws syscall.WaitStatus) (code int, sig syscall.Signal) {
 	}
 }
 
+// ExitStatus is the wait status of a program that exited with code: the
+// status of a command np answers itself, which main ends with like any
+// program's.
+func ExitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }
+
 // Reraise kills the current process with sig, so that np's caller sees
 // "killed by sig" just as with the bare program: a calling bash loop then
 // stops on ^C. Only main calls it, as its last act.

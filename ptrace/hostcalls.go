@@ -178,9 +178,3 @@ func probeHostCalls() hostCalls {
 }
 
 func procMemPath(pid int) string { return "/proc/" + itoa(pid) + "/mem" }
-
-// notifyLevel and notifyNone are the table's names for the filter's
-// levels, under the names the launcher's files (run.go, wire.go) use.
-type notifyLevel = systable.NotifyLevel
-
-const notifyNone = systable.NotifyNone

@@ -1,6 +1,10 @@
 package ptrace
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/np-portable/np/ptrace/systable"
+)
 
 // TestNotificationsAnswerReadOnlyCalls: with the filter, stat, access and
 // readlink go to the notification server, not to ptrace stops; without
@@ -14,7 +18,7 @@ func TestNotificationsAnswerReadOnlyCalls(t *testing.T) {
 	expect(t, traced(t, f.nix, false, "/bin/busybox", "sh", "-c", script), "")
 	noNotifyForTests = false
 	without := lastRunStats
-	if hostCallsHere().notify() == notifyNone {
+	if hostCallsHere().notify() == systable.NotifyNone {
 		// This host (or NP_PTRACE_TEST_MEM=peek) allows none: every call stops.
 		if with.notifications != 0 || without.notifications != 0 {
 			t.Errorf("notifications on a host without them: with %+v, without %+v", with, without)

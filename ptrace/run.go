@@ -12,6 +12,7 @@ import (
 
 	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/ptrace/systable"
 )
 
 // Options are the ptrace runtime's own choices for a run (the rest is
@@ -89,7 +90,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	memVia = calls.mem()
 	stubOpts := &stubOptions{NoSeccomp: opts.NoSeccomp, Notify: calls.notify()}
 	if opts.NoNotify || opts.NoSeccomp {
-		stubOpts.Notify = notifyNone
+		stubOpts.Notify = systable.NotifyNone
 	}
 	l.Request.Options = stubOpts
 	// Orphans of the traced tree come back to np, so their exit is seen

@@ -3,6 +3,7 @@ package ptrace
 import (
 	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/wire"
+	"github.com/np-portable/np/ptrace/systable"
 )
 
 // stubHelper is the stub to package launch, which carries the spec and
@@ -24,7 +25,7 @@ var stubHelper = &launch.Helper{
 // stubOptions are ptrace's own fields of the spec.
 type stubOptions struct {
 	NoSeccomp bool
-	Notify    notifyLevel // what the filter sends to the notification server
+	Notify    systable.NotifyLevel // what the filter sends to the notification server
 }
 
 func (o *stubOptions) EncodeWire(e *wire.Encoder) {
@@ -34,5 +35,5 @@ func (o *stubOptions) EncodeWire(e *wire.Encoder) {
 
 func (o *stubOptions) DecodeWire(d *wire.Decoder) {
 	o.NoSeccomp = d.Bool()
-	o.Notify = notifyLevel(d.Uint())
+	o.Notify = systable.NotifyLevel(d.Uint())
 }

@@ -37,10 +37,16 @@ func parkUntil(f *os.File, ready func(fd int) bool) error {
 }
 
 // polled reports whether poll(2) sees any of events on fd now.
-func polled(fd int, events int16) bool {
+func polled(fd int, events int16) bool { return pollFor(fd, events, 0) }
+
+// pollFor polls fd for events (and errors, which poll always reports) for
+// up to timeout milliseconds (-1: until one comes), and reports whether
+// one came; a failing poll counts as one, so that no caller waits on a
+// descriptor poll cannot watch.
+func pollFor(fd int, events int16, timeout int) bool {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
 	for {
-		n, err := unix.Poll(fds, 0)
+		n, err := unix.Poll(fds, timeout)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}

@@ -197,15 +197,7 @@ func WaitGone(w *os.File) <-chan struct{} {
 		if err := parkUntil(w, readerGone); !errors.Is(err, errNotPollable) {
 			return
 		}
-		fds := []unix.PollFd{{Fd: int32(w.Fd()), Events: 0}}
-		for {
-			n, err := unix.Poll(fds, -1)
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			if err != nil || n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
-				return
-			}
+		for !pollFor(int(w.Fd()), 0, -1) {
 		}
 	}()
 	return gone

@@ -153,7 +153,10 @@ func (n *notifier) serve() {
 		if fds[0].Revents&unix.POLLIN == 0 {
 			if fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
 				// No process uses the filter any more; wait for the stop.
-				fds[0].Events = 0
+				// Out of the poll: HUP and ERR are reported whatever the
+				// events asked, so the server spun until the tracer had
+				// reaped everything.
+				fds[0].Fd = -1
 			}
 			continue
 		}

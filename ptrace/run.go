@@ -3,7 +3,9 @@ package ptrace
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 
@@ -81,82 +83,101 @@ func Probe() error {
 func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error) {
 	runMu.Lock()
 	defer runMu.Unlock()
-	var l launch.Launch
-	defer l.CloseAll()
-	if err := l.Prepare(stubHelper, spec, probe); err != nil {
-		return 0, err
+	nixDir, err := launch.ResolveDir(spec.NixDir)
+	if err != nil {
+		return 0, &SetupError{Step: "checking nix directory", Path: spec.NixDir, Err: err}
 	}
+	var p proc.Plumbing
+	defer p.CloseAll()
 	calls := hostCallsHere()
 	memVia = calls.mem()
-	stubOpts := &stubOptions{NoSeccomp: opts.NoSeccomp, Notify: calls.notify()}
+	level := calls.notify()
 	if opts.NoNotify || opts.NoSeccomp {
-		stubOpts.Notify = systable.NotifyNone
+		level = systable.NotifyNone
 	}
-	l.Request.Options = stubOpts
 	// Orphans of the traced tree come back to np, so their exit is seen
 	// (they stay traced either way).
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
-	sock, stubSock, err := listenerSocket()
-	if err != nil {
-		return 0, &SetupError{Step: "creating the listener socket", Err: err}
+	t := newTracer(nixDir, !opts.NoSeccomp)
+	sock := -1
+	if !opts.NoSeccomp {
+		var stubSock *os.File
+		sock, stubSock, err = listenerSocket()
+		if err != nil {
+			return 0, &SetupError{Step: "creating the listener socket", Err: err}
+		}
+		defer unix.Close(sock)
+		p.AddChildEnd(stubSock)
+		t.listenerSock = sock
+		sock = int(stubSock.Fd())
 	}
-	defer unix.Close(sock)
-	l.AddFD(stubSock)
-	cmd := l.Command()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-
-	t := newTracer(l.Request.NixDir, !opts.NoSeccomp)
-	t.listenerSock = sock
+	s, err := t.prepareChild(spec, &p, !opts.NoSeccomp, level, probe, sock)
+	if err != nil {
+		return 0, err
+	}
+	defer s.closeChildEnds()
 	defer t.sockets.close()
 	defer quietStops()()
-	started, traced := false, false
-	var loopErr error
-	_, err = proc.RunHookReaping(cmd, func(child *os.Process) error {
-		started = true
-		if err := t.seize(child.Pid); err != nil {
-			_ = child.Kill()
-			return &SetupError{Step: stepSeize, Err: err}
+
+	// This thread forks the child and stays the tracer thread for the
+	// whole run: every ptrace request must come from it, and the child's
+	// parent-death signal fires when it ends.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pid, err := forkChild(s.plan)
+	runtime.KeepAlive(s.plan)
+	// Closed once the child is seized (or to be killed): it goes on at EOF.
+	defer func() {
+		if s.syncW >= 0 {
+			unix.Close(s.syncW)
 		}
-		traced = true
-		l.CloseChildEnds()
-		// The status pipe is read aside: this thread must serve the
-		// stub's stops meanwhile.
-		statusDone := make(chan struct{})
-		go func() {
-			defer close(statusDone)
-			_ = l.ReadStatus(true) // Result reports a failure
-		}()
-		_ = l.Send() // a refused spec means the stub died: Result says how
-		loopErr = t.loop()
-		served := int64(0)
-		if t.notifier != nil {
-			t.notifier.stop()
-			served = t.notifier.served.Load()
+	}()
+	if err != nil {
+		return 0, &SetupError{Step: stepStub, Err: fmt.Errorf("fork: %w", err)}
+	}
+	if err := t.seize(pid); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(pid, &ws, unix.WALL, nil)
+		return 0, &SetupError{Step: stepSeize, Err: err}
+	}
+	unix.Close(s.syncW) // the child goes on
+	s.syncW = -1
+	s.closeChildEnds()
+	defer proc.Forward(pid)()
+	// The status pipe is read aside: this thread must serve the child's
+	// stops meanwhile.
+	var status []byte
+	statusDone := make(chan struct{})
+	go func() {
+		defer close(statusDone)
+		status, _ = io.ReadAll(s.statusR)
+		if len(status) == 1 && status[0] == statusMarker {
+			p.StartStdin()
 		}
-		logrus.Debugf("ptrace: %d stops (%d to restore registers), %d notifications, seccomp=%v", t.stops, t.restores, served, t.seccomp)
-		lastRunStats = runStats{int64(t.stops), served}
-		if loopErr != nil {
-			t.killAll()
-			for t.drain() {
-			}
+	}()
+	loopErr := t.loop()
+	served := int64(0)
+	if t.notifier != nil {
+		t.notifier.stop()
+		served = t.notifier.served.Load()
+	}
+	logrus.Debugf("ptrace: %d stops (%d to restore registers), %d notifications, seccomp=%v", t.stops, t.restores, served, t.seccomp)
+	lastRunStats = runStats{int64(t.stops), served}
+	if loopErr != nil {
+		t.killAll()
+		for t.drain() {
 		}
-		<-statusDone
-		return nil
-	})
-	l.CloseChildEnds()
-	copyErr := l.Wait()
-	switch {
-	case !started:
-		return 0, &SetupError{Step: stepStub, Err: err}
-	case !traced:
-		return 0, err
-	case loopErr != nil:
+	}
+	<-statusDone
+	copyErr := p.Wait()
+	if loopErr != nil {
 		return 0, fmt.Errorf("tracing %s: %w (the traced processes were killed)", argv0(spec), loopErr)
 	}
-	// Killed during set-up (^C), Result returns the stub's status and no
+	// Killed during set-up (^C), result returns the child's status and no
 	// error: np ends the same way.
-	ws, err := l.Result(t.rootWS)
+	ws, err := s.result(status, t.rootWS)
 	if err != nil {
 		return 0, err
 	}

@@ -59,18 +59,38 @@ func (e *LookupError) Unwrap() error { return e.Err }
 // Permission checks use the effective ids (faccessat with AT_EACCESS), like
 // execve itself.
 func LookPath(name, path string) (string, error) {
+	return LookPathVia(name, path, nil)
+}
+
+// LookPathVia is LookPath for a program that sees other files than np
+// (the ptrace runtime's /nix): host maps each candidate, named as the
+// program names it, to the host path np checks, or to the error the
+// program's own lookup of it would meet. A nil host is the host's view.
+// Candidates and the result keep the program's names.
+func LookPathVia(name, path string, host func(string) (string, error)) (string, error) {
+	if host == nil {
+		host = func(file string) (string, error) { return file, nil }
+	}
+	stat := func(file string) (string, os.FileInfo, error) {
+		h, err := host(file)
+		if err != nil {
+			return "", nil, err
+		}
+		fi, err := os.Stat(h)
+		return h, fi, err
+	}
 	if name == "" {
 		return "", &LookupError{Name: name, Err: ErrNotFound}
 	}
 	if strings.Contains(name, "/") {
-		fi, err := os.Stat(name)
+		h, fi, err := stat(name)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 			return "", &LookupError{Name: name, Err: ErrNotFound}
 		}
 		if err != nil {
 			return "", &LookupError{Name: name, File: name, Reason: errnoText(err), Err: ErrNotExecutable}
 		}
-		reason, err := checkExecutable(name, fi)
+		reason, err := checkExecutable(h, fi)
 		if err != nil {
 			return "", &LookupError{Name: name, File: name, Reason: reason, Err: err}
 		}
@@ -82,14 +102,14 @@ func LookPath(name, path string) (string, error) {
 			dir = "."
 		}
 		file := dir + "/" + name
-		fi, err := os.Stat(file)
+		h, fi, err := stat(file)
 		if err != nil {
 			// Unlike execvp, and like bash and dash, a PATH directory that
 			// cannot be searched (EACCES) does not make a program that is
 			// found nowhere "not executable".
 			continue
 		}
-		reason, err := checkExecutable(file, fi)
+		reason, err := checkExecutable(h, fi)
 		switch {
 		case err == nil:
 			return file, nil
@@ -125,7 +145,13 @@ func Exec(argv []string, file string, env []string) error {
 		shArgv := append([]string{"/bin/sh", file}, argv[1:]...)
 		err = syscall.Exec("/bin/sh", shArgv, env)
 	}
-	lookupErr := &LookupError{Name: argv[0], File: file, Reason: errnoText(err), Err: ErrNotExecutable}
+	return ExecError(argv[0], file, err)
+}
+
+// ExecError is Exec's error for an execve of file (found by LookPath for
+// name) that failed with err.
+func ExecError(name, file string, err error) *LookupError {
+	lookupErr := &LookupError{Name: name, File: file, Reason: errnoText(err), Err: ErrNotExecutable}
 	if errors.Is(err, unix.ENOENT) {
 		// The file exists (LookPath saw it), so its interpreter or ELF
 		// loader does not; shells say 127 here.

@@ -147,6 +147,25 @@ func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (
 	return ws, nil
 }
 
+// Forward forwards to pid the signals RunHook forwards, until stop is
+// called: for a runtime that starts its child itself (with kill(2): no
+// *os.Process, whose pidfd check costs a fork of its own).
+func Forward(pid int) (stop func()) {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, caught()...)
+	done := make(chan struct{})
+	forwarding := make(chan struct{})
+	go func() {
+		defer close(forwarding)
+		forwardTo(pid, func(sig os.Signal) error { return unix.Kill(pid, sig.(syscall.Signal)) }, sigs, done)
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+		<-forwarding
+	}
+}
+
 // caught returns the forwarded signals that np did not inherit as ignored.
 // An ignored signal must stay ignored (nohup's SIGHUP, SIGINT of a
 // background job in a script): Notify would install a handler, and the
@@ -165,6 +184,11 @@ func caught() []os.Signal {
 
 // forward sends the signals arriving on sigs to p until done is closed.
 func forward(p *os.Process, sigs <-chan os.Signal, done <-chan struct{}) {
+	forwardTo(p.Pid, p.Signal, sigs, done)
+}
+
+// forwardTo is forward with send delivering a signal to pid.
+func forwardTo(pid int, send func(os.Signal) error, sigs <-chan os.Signal, done <-chan struct{}) {
 	for {
 		select {
 		case <-done:
@@ -174,9 +198,9 @@ func forward(p *os.Process, sigs <-chan os.Signal, done <-chan struct{}) {
 				logrus.Tracef("not forwarding %v: the terminal sent it to the child too", sig)
 				continue
 			}
-			logrus.Tracef("forwarding %v to pid %d", sig, p.Pid)
+			logrus.Tracef("forwarding %v to pid %d", sig, pid)
 			// ESRCH (already gone) is fine: its exit status is on the way.
-			_ = p.Signal(sig)
+			_ = send(sig)
 		}
 	}
 }

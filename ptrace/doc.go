@@ -6,18 +6,20 @@
 //
 // How a run goes:
 //
-//  1. Run re-executes this binary as the stub (argv[1] = StubArg) from a
-//     locked OS thread, which stays the tracer thread for the whole run
-//     (every ptrace request must come from it), and seizes it
-//     (PTRACE_SEIZE, PTRACE_O_EXITKILL: if np dies, no tracee runs on).
-//  2. The stub reads the spec from a pipe (package launch's handshake,
-//     shared with nsbox; so it does nothing untraced),
-//     installs the seccomp filter derived from the syscall table
-//     (package systable), and makes one probe call from which the
+//  1. Run looks the program up on the PATH as execvp does, through the
+//     tracer's view of the files (as the program will see them), and
+//     forks np from a locked OS thread, which stays the tracer thread for
+//     the whole run (every ptrace request must come from it); it seizes
+//     the child (PTRACE_SEIZE, PTRACE_O_EXITKILL: if np dies, no tracee
+//     runs on). The child is no second Go program: it makes only raw
+//     system calls from a plan Run prepared (fork.go, fork_unsafe.go), and
+//     waits for the seize on a pipe, so it does nothing untraced.
+//  2. The child installs the seccomp filter derived from the syscall
+//     table (package systable), and makes one probe call from which the
 //     tracer learns the kernel's order of seccomp and syscall-enter stops
 //     (Linux 4.8 swapped them) and takes the filter's notification
-//     listener. Then it changes to Dir, finds the program on the PATH as
-//     execvp does (already through the tracer) and execs it.
+//     listener. Then it changes to Dir (already through the tracer),
+//     writes the status pipe's marker and execs the program.
 //  3. The tracer's wait loop (tracer.go) handles every stop of the tree:
 //     fork, vfork, clone and exec events, group-stops (PTRACE_LISTEN keeps
 //     ^Z working), signals (delivered as they come) and the filter's

@@ -16,11 +16,11 @@ type SetupError = launch.SetupError
 const (
 	stepSeize  = "attaching to the program with ptrace"
 	stepFilter = "installing seccomp filter"
-	stepStub   = "starting the traced stub"
+	stepStub   = "starting the traced process"
 	// stepProbeCalls: traced calls of the probe failed; the runtime
 	// would fail the same way for a real program.
 	stepProbeCalls = "making traced calls"
 )
 
-// errStubDied: the stub closed the status pipe without a word.
-var errStubDied = errors.New("traced stub died before exec")
+// errStubDied: the forked child closed the status pipe without a word.
+var errStubDied = errors.New("traced process died before exec")

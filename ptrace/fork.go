@@ -16,6 +16,9 @@ import (
 	"github.com/np-portable/np/ptrace/systable"
 )
 
+// probeHelper names the forked child in Probe's messages.
+var probeHelper = &launch.Helper{Name: "traced process"}
+
 // childPlan is everything the forked child does between fork and execve,
 // prepared by the parent: the child only makes system calls with it
 // (fork_unsafe.go). Its pointers keep what they point at alive until the

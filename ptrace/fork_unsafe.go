@@ -134,7 +134,8 @@ func childMain(c *childPlan) {
 }
 
 // childFilter installs the seccomp filter and hands its notification
-// listener to the tracer (the stub did the same: see installTraceFilter).
+// listener to the tracer. Without a listener (Linux < 5.0, or refused) the
+// filter sends every call it catches to ptrace stops.
 //
 //go:nosplit
 //go:norace

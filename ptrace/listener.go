@@ -7,13 +7,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The stub hands its notification listener to the tracer over a unix
+// The forked child hands its notification listener to the tracer over a unix
 // socket (SCM_RIGHTS) rather than letting the tracer copy it with
 // pidfd_getfd: container profiles refuse pidfd_getfd without
 // CAP_SYS_PTRACE, and no profile refuses sendmsg.
 
-// listenerSocket returns the tracer's end (non-blocking: the stub has sent
-// before it stops for the probe, so nothing waits) and the stub's end.
+// listenerSocket returns the tracer's end (non-blocking: the child has sent
+// before it stops for the probe, so nothing waits) and the child's end.
 func listenerSocket() (tracerEnd int, stubEnd *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -27,12 +27,7 @@ func listenerSocket() (tracerEnd int, stubEnd *os.File, err error) {
 	return fds[0], os.NewFile(uintptr(fds[1]), "listener socket"), nil
 }
 
-// sendFD sends fd over the socket sock.
-func sendFD(sock, fd int) error {
-	return unix.Sendmsg(sock, []byte{0}, unix.UnixRights(fd), nil, 0)
-}
-
-// recvFD receives one fd sent by sendFD (close-on-exec in this process).
+// recvFD receives the one fd the child sent (close-on-exec in this process).
 func recvFD(sock int) (int, error) {
 	b := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(4))

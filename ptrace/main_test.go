@@ -14,14 +14,13 @@ import (
 	"github.com/np-portable/np/nsbox"
 )
 
-// TestMain makes the test binary its own stub (Run re-executes
-// /proc/self/exe). It runs the tests as whoever started it: make unit
+// TestMain makes the test binary its own ns init (the differential
+// test's reference runs re-execute /proc/self/exe). It runs the tests as whoever started it: make unit
 // (integration/unit.sh) starts it as the unprivileged user nptest, since
 // the tracer must work without privileges and root would hide permission
 // errors.
 func TestMain(m *testing.M) {
 	launch.RunHelper(launch.Table{
-		StubArg:       func() (syscall.WaitStatus, error) { return 0, Stub() },
 		nsbox.InitArg: nsbox.Init, // the reference runs of the differential test
 	}, os.Args)
 	if mode := os.Getenv(helperEnv); mode != "" {

@@ -70,7 +70,7 @@ func Run(spec launch.Spec, opts Options) (syscall.WaitStatus, error) {
 // detected. It returns nil or a *SetupError. A filter the kernel refuses
 // is not a failure (Run works without it).
 func Probe() error {
-	return stubHelper.Probe(func(nixDir string) (syscall.WaitStatus, error) {
+	return probeHelper.Probe(func(nixDir string) (syscall.WaitStatus, error) {
 		ws, err := run(&launch.Spec{NixDir: nixDir}, Options{}, true)
 		var se *SetupError
 		if errors.As(err, &se) && se.Step == stepFilter {

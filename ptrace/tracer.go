@@ -114,7 +114,7 @@ type tracer struct {
 	headers  execplan.HeaderCache
 	links    execplan.Links // names for programs run through a loader
 	notifier *notifier
-	// listenerSock is where the stub sends its notification listener.
+	// listenerSock is where the child sends its notification listener.
 	listenerSock int
 	stops        int // ptrace stops handled, for the debug log
 	restores     int // of which exit stops to restore registers
@@ -139,7 +139,7 @@ func newTracer(nixDir string, seccomp bool) *tracer {
 	return t
 }
 
-// seize attaches to the stub. Precondition: the OS thread is locked.
+// seize attaches to the forked child. Precondition: the OS thread is locked.
 func (t *tracer) seize(pid int) error {
 	opts := traceOptions
 	if t.seccomp {
@@ -403,7 +403,7 @@ func (t *tracer) seccompStop(th *thread) error {
 	return t.resume(th, 0)
 }
 
-// probeStop handles the stub's probe call (faccessat of "/"): resumed
+// probeStop handles the child's probe call (mkdirat of "/"): resumed
 // with PTRACE_SYSCALL, the next stop is its enter stop on kernels before
 // 4.8 (seccomp stop first) and its exit stop after.
 func (t *tracer) probeStop(th *thread) error {
@@ -414,11 +414,11 @@ func (t *tracer) probeStop(th *thread) error {
 		return fmt.Errorf("reading the traced program's memory (with %s): got %q", memVia, path)
 	}
 	if fd := int32(arg(&th.regs, 3)); fd > 2 {
-		// The stub sent its notification listener.
+		// The child sent its notification listener.
 		if l, err := recvFD(t.listenerSock); err != nil {
 			logrus.Debugf("ptrace: %v", err)
 		} else if t.startNotifier(l) {
-			// Tell the stub (its listenerTaken).
+			// Tell the child (its childPlan.taken).
 			if err := writeMem(tid, arg(&th.regs, 4), []byte{1, 0, 0, 0}); err != nil {
 				return fmt.Errorf("writing the traced program's memory (with %s): %w", memVia, err)
 			}

@@ -27,7 +27,6 @@ import (
 	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
 	"github.com/np-portable/np/nsbox"
-	"github.com/np-portable/np/ptrace"
 )
 
 func main() {
@@ -62,8 +61,7 @@ func main() {
 
 // helpers are the re-executed helper processes of np's runtimes.
 var helpers = launch.Table{
-	nsbox.InitArg:  nsbox.Init,
-	ptrace.StubArg: func() (syscall.WaitStatus, error) { return 0, ptrace.Stub() },
+	nsbox.InitArg: nsbox.Init,
 }
 
 // callerFDs are the descriptors >= 3 np's caller passed to it; they reach

@@ -145,15 +145,22 @@ func childFilter(c *childPlan) {
 	}
 	listener := int(-1)
 	if c.notifyProg != nil {
+		// Where the kernel has it (Linux >= 5.19), a call the server
+		// has received waits for its answer killably only: a signal
+		// handler then runs once the answer is in, instead of
+		// interrupting the call and restarting it. Without that, a
+		// restarted open of a FIFO left the server's first open
+		// (already waiting for a writer) behind as a phantom reader: a
+		// writer met it and left, and the restarted open waited forever.
 		fd, _, e := syscall.RawSyscall(sysSeccomp, seccompSetModeFilter, filterFlagListener|filterFlagKillable, uintptr(unsafe.Pointer(c.notifyProg)))
 		if e == syscall.EINVAL {
 			fd, _, e = syscall.RawSyscall(sysSeccomp, seccompSetModeFilter, filterFlagListener, uintptr(unsafe.Pointer(c.notifyProg)))
 		}
-		if e == 0 {
-			listener = int(fd)
+		if e != 0 {
+			childFail(c, failNotifyFilter, e)
 		}
-	}
-	if listener < 0 {
+		listener = int(fd)
+	} else {
 		_, _, e := syscall.RawSyscall(sysSeccomp, seccompSetModeFilter, 0, uintptr(unsafe.Pointer(c.plainProg)))
 		if e == syscall.ENOSYS {
 			_, _, e = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_SECCOMP, seccompModeFilter, uintptr(unsafe.Pointer(c.plainProg)))
@@ -161,7 +168,8 @@ func childFilter(c *childPlan) {
 		if e != 0 {
 			childFail(c, failFilter, e)
 		}
-	} else {
+	}
+	if listener >= 0 {
 		*c.ctrlFD = int32(listener)
 		if _, _, e := syscall.RawSyscall(syscall.SYS_SENDMSG, uintptr(c.sock), uintptr(unsafe.Pointer(c.msg)), 0); e != 0 {
 			// Calls the filter routes to the listener would fail with

@@ -55,34 +55,43 @@ func Run(spec launch.Spec, opts Options) (syscall.WaitStatus, error) {
 	if len(spec.Argv) == 0 {
 		return 0, errors.New("running traced program: no program given")
 	}
-	ws, err := run(&spec, opts, false)
+	return runFalling(&spec, opts, false)
+}
+
+// runFalling is run, again with ptrace stops for every filtered call when
+// the filter with a notification listener cannot be installed, and again
+// without the filter when no filter can.
+func runFalling(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error) {
+	ws, err := run(spec, opts, probe)
+	if !opts.NoSeccomp && !opts.NoNotify && errors.Is(err, errNotifyFilter) {
+		logrus.Debugf("ptrace: %v; no notifications", err)
+		opts.NoNotify = true
+		ws, err = run(spec, opts, probe)
+	}
 	var se *SetupError
 	if !opts.NoSeccomp && errors.As(err, &se) && se.Step == stepFilter {
 		logrus.Debugf("ptrace: %v; tracing every system call instead", err)
 		opts.NoSeccomp = true
-		return run(&spec, opts, false)
+		return run(spec, opts, probe)
 	}
 	return ws, err
 }
 
-// Probe says whether tracing works here: ptrace is allowed, the stub can
+// Probe says whether tracing works here: ptrace is allowed, the child can
 // be seized, the seccomp filter installed and the kernel's stop order
 // detected. It returns nil or a *SetupError. A filter the kernel refuses
 // is not a failure (Run works without it).
 func Probe() error {
 	return probeHelper.Probe(func(nixDir string) (syscall.WaitStatus, error) {
-		ws, err := run(&launch.Spec{NixDir: nixDir}, Options{}, true)
-		var se *SetupError
-		if errors.As(err, &se) && se.Step == stepFilter {
-			ws, err = run(&launch.Spec{NixDir: nixDir}, Options{NoSeccomp: true}, true)
-		}
-		return ws, err
+		return runFalling(&launch.Spec{NixDir: nixDir}, Options{}, true)
 	})
 }
 
 func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error) {
 	runMu.Lock()
 	defer runMu.Unlock()
+	forwardTo := make(chan int, 1) // the child's pid, once it exists
+	defer proc.Forward(forwardTo)()
 	nixDir, err := launch.ResolveDir(spec.NixDir)
 	if err != nil {
 		return 0, &SetupError{Step: "checking nix directory", Path: spec.NixDir, Err: err}
@@ -145,7 +154,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	unix.Close(s.syncW) // the child goes on
 	s.syncW = -1
 	s.closeChildEnds()
-	defer proc.Forward(pid)()
+	forwardTo <- pid
 	// The status pipe is read aside: this thread must serve the child's
 	// stops meanwhile.
 	var status []byte

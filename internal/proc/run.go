@@ -147,20 +147,30 @@ func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (
 	return ws, nil
 }
 
-// Forward forwards to pid the signals RunHook forwards, until stop is
-// called: for a runtime that starts its child itself (with kill(2): no
-// *os.Process, whose pidfd check costs a fork of its own).
-func Forward(pid int) (stop func()) {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, caught()...)
+// Forward catches the signals RunHook forwards and sends them to the pid
+// that arrives on pid (with kill(2): no *os.Process, whose pidfd check
+// costs a fork of its own), until stop is called: for a runtime that
+// starts its child itself. It catches them in the background: each
+// signal.Notify is a round trip to the runtime's signal thread, which a
+// locked caller pays with thread hand-offs. A signal before that ends np
+// by its default action, as one before the child started would.
+func Forward(pid <-chan int) (stop func()) {
 	done := make(chan struct{})
 	forwarding := make(chan struct{})
 	go func() {
 		defer close(forwarding)
-		forwardTo(pid, func(sig os.Signal) error { return unix.Kill(pid, sig.(syscall.Signal)) }, sigs, done)
+		sigs := make(chan os.Signal, 16)
+		signal.Notify(sigs, caught()...)
+		defer signal.Stop(sigs)
+		select {
+		case <-done:
+		case p, ok := <-pid:
+			if ok {
+				forwardTo(p, func(sig os.Signal) error { return unix.Kill(p, sig.(syscall.Signal)) }, sigs, done)
+			}
+		}
 	}()
 	return func() {
-		signal.Stop(sigs)
 		close(done)
 		<-forwarding
 	}

@@ -184,9 +184,11 @@ func (t *tracer) prepareChild(spec *launch.Spec, p *proc.Plumbing, seccomp bool,
 		err = &SetupError{Step: "connecting stdio", Err: serr}
 		return nil, err
 	}
+	s.keepFDs = slices.Clone(s.keepFDs)
+	slices.Sort(s.keepFDs)
 	top := 2
 	if n := len(s.keepFDs); n > 0 {
-		top = s.keepFDs[n-1]
+		top = max(top, s.keepFDs[n-1])
 	}
 	above := func(fd int) (int32, error) {
 		d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, top+1)

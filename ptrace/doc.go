@@ -53,7 +53,7 @@
 // has ended. Without the filter (Options.NoSeccomp, or where it cannot be
 // installed) every syscall stops twice (PTRACE_SYSCALL): slower, same
 // result. Failures before the program runs come out of Run as a
-// *SetupError or a *proc.LookupError; Probe checks that tracing works,
+// *launch.SetupError or a *proc.LookupError; Probe checks that tracing works,
 // Diagnose explains why not.
 //
 // A process that changes its root (chroot, pivot_root: Nix's build

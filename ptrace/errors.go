@@ -2,15 +2,7 @@ package ptrace
 
 import (
 	"errors"
-
-	"github.com/np-portable/np/internal/launch"
 )
-
-// SetupError says which step of starting the traced program failed
-// (launch's one type for both runtimes). When Run returns one, the program
-// never started and its stdin was not read, so the caller may fall back to
-// another runtime.
-type SetupError = launch.SetupError
 
 // Steps of the set-up that callers and Diagnose recognise.
 const (

@@ -45,7 +45,7 @@ var runMu sync.Mutex
 // (background processes the program left are waited for: none may run
 // on untranslated).
 //
-// A *SetupError means the program never started and Stdin was not read:
+// A *launch.SetupError means the program never started and Stdin was not read:
 // the caller may fall back. A *proc.LookupError wraps proc.ErrNotFound or
 // proc.ErrNotExecutable. When the seccomp filter cannot be installed, Run
 // retries without it by itself.
@@ -54,7 +54,7 @@ func Run(spec launch.Spec, opts Options) (syscall.WaitStatus, error) {
 		return 0, errors.New("running traced program: no program given")
 	}
 	ws, err := run(&spec, opts, false)
-	var se *SetupError
+	var se *launch.SetupError
 	if !opts.NoSeccomp && errors.As(err, &se) && se.Step == stepFilter {
 		logrus.Debugf("ptrace: %v; tracing every system call instead", err)
 		opts.NoSeccomp = true
@@ -65,12 +65,12 @@ func Run(spec launch.Spec, opts Options) (syscall.WaitStatus, error) {
 
 // Probe says whether tracing works here: ptrace is allowed, the stub can
 // be seized, the seccomp filter installed and the kernel's stop order
-// detected. It returns nil or a *SetupError. A filter the kernel refuses
+// detected. It returns nil or a *launch.SetupError. A filter the kernel refuses
 // is not a failure (Run works without it).
 func Probe() error {
 	return stubHelper.Probe(func(nixDir string) (syscall.WaitStatus, error) {
 		ws, err := run(&launch.Spec{NixDir: nixDir}, Options{}, true)
-		var se *SetupError
+		var se *launch.SetupError
 		if errors.As(err, &se) && se.Step == stepFilter {
 			ws, err = run(&launch.Spec{NixDir: nixDir}, Options{NoSeccomp: true}, true)
 		}
@@ -99,7 +99,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 
 	sock, stubSock, err := listenerSocket()
 	if err != nil {
-		return 0, &SetupError{Step: "creating the listener socket", Err: err}
+		return 0, &launch.SetupError{Step: "creating the listener socket", Err: err}
 	}
 	defer unix.Close(sock)
 	l.AddFD(stubSock)
@@ -116,7 +116,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 		started = true
 		if err := t.seize(child.Pid); err != nil {
 			_ = child.Kill()
-			return &SetupError{Step: stepSeize, Err: err}
+			return &launch.SetupError{Step: stepSeize, Err: err}
 		}
 		traced = true
 		l.CloseChildEnds()
@@ -148,7 +148,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	copyErr := l.Wait()
 	switch {
 	case !started:
-		return 0, &SetupError{Step: stepStub, Err: err}
+		return 0, &launch.SetupError{Step: stepStub, Err: err}
 	case !traced:
 		return 0, err
 	case loopErr != nil:

@@ -55,20 +55,20 @@ func stub(c *launch.Child) error {
 	var opts stubOptions
 	spec, err := c.ReadRequest(&opts) // returns once the tracer has seized us
 	if err != nil {
-		return &SetupError{Step: "reading stub spec", Err: err}
+		return &launch.SetupError{Step: "reading stub spec", Err: err}
 	}
 	sockFD := c.Extra[0]
 	logrus.SetLevel(logrus.Level(spec.LogLevel))
 	if !opts.NoSeccomp {
 		listener, err := installTraceFilter(opts.Notify)
 		if err != nil {
-			return &SetupError{Step: stepFilter, Err: err}
+			return &launch.SetupError{Step: stepFilter, Err: err}
 		}
 		if listener >= 0 {
 			if err := sendFD(sockFD, listener); err != nil {
 				// Calls the filter routes to the listener would fail
 				// with ENOSYS from now on: start again without seccomp.
-				return &SetupError{Step: stepFilter, Err: fmt.Errorf("sending the notification listener: %w", err)}
+				return &launch.SetupError{Step: stepFilter, Err: fmt.Errorf("sending the notification listener: %w", err)}
 			}
 		}
 		// The tracer learns the kernel's stop order from this call (a
@@ -84,7 +84,7 @@ func stub(c *launch.Child) error {
 			if listenerTaken == 0 {
 				// Calls the filter routes to the listener would fail
 				// with ENOSYS from now on: start again without seccomp.
-				return &SetupError{Step: stepFilter, Err: errors.New("the tracer could not take the notification listener")}
+				return &launch.SetupError{Step: stepFilter, Err: errors.New("the tracer could not take the notification listener")}
 			}
 		}
 	}
@@ -92,7 +92,7 @@ func stub(c *launch.Child) error {
 	if spec.Probe {
 		if !opts.NoSeccomp {
 			if err := probeCalls(); err != nil {
-				return &SetupError{Step: stepProbeCalls, Err: err}
+				return &launch.SetupError{Step: stepProbeCalls, Err: err}
 			}
 		}
 		return c.ProbeDone()
@@ -111,7 +111,7 @@ func stub(c *launch.Child) error {
 		return err
 	}
 	if err := c.Started(); err != nil {
-		return &SetupError{Step: "reporting exec", Err: err}
+		return &launch.SetupError{Step: "reporting exec", Err: err}
 	}
 	return proc.Exec(spec.Argv, file, env)
 }

@@ -152,7 +152,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	case !traced:
 		return 0, err
 	case loopErr != nil:
-		return 0, fmt.Errorf("tracing %s: %w (the traced processes were killed)", argv0(spec), loopErr)
+		return 0, fmt.Errorf("tracing %s: %w (the traced processes were killed)", programName(spec), loopErr)
 	}
 	// Killed during set-up (^C), Result returns the stub's status and no
 	// error: np ends the same way.
@@ -163,8 +163,8 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	return ws, copyErr
 }
 
-// argv0 names the program in messages.
-func argv0(s *launch.Spec) string {
+// programName names the program in messages.
+func programName(s *launch.Spec) string {
 	if len(s.Argv) == 0 {
 		return "program"
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
+	"github.com/np-portable/np/internal/wire"
 	"github.com/np-portable/np/ptrace/systable"
 )
 
@@ -20,6 +21,51 @@ import (
 // seccomp filter (unless disabled) and execs the program. main calls Stub
 // when it sees it.
 const StubArg = "__np_ptrace_stub"
+
+// Steps of the set-up that callers and Diagnose recognise.
+const (
+	stepSeize  = "attaching to the program with ptrace"
+	stepFilter = "installing seccomp filter"
+	stepStub   = "starting the traced stub"
+	// stepProbeCalls: traced calls of the probe failed; the runtime
+	// would fail the same way for a real program.
+	stepProbeCalls = "making traced calls"
+)
+
+// errStubDied: the stub closed the status pipe without a word.
+var errStubDied = errors.New("traced stub died before exec")
+
+// stubHelper is the stub to package launch, which carries the spec and
+// status between Run and Stub (see launch's doc). After the two pipes the
+// stub gets a socket (Helper.ExtraFDs), which carries the notification
+// listener to the tracer: listener.go. Run writes the spec once the stub is
+// seized; the stub blocks reading it, so it does nothing untraced. The
+// status pipe closes at exec (close-on-exec): the stub writes the marker
+// right before exec'ing the program, and a failure after it if exec fails.
+var stubHelper = &launch.Helper{
+	Arg:      StubArg,
+	Name:     "stub",
+	Caller:   "ptrace.Run",
+	Start:    stepStub,
+	Died:     errStubDied,
+	ExtraFDs: 1,
+}
+
+// stubOptions are ptrace's own fields of the spec.
+type stubOptions struct {
+	NoSeccomp bool
+	Notify    systable.NotifyLevel // what the filter sends to the notification server
+}
+
+func (o *stubOptions) EncodeWire(e *wire.Encoder) {
+	e.Bool(o.NoSeccomp)
+	e.Uint(uint64(o.Notify))
+}
+
+func (o *stubOptions) DecodeWire(d *wire.Decoder) {
+	o.NoSeccomp = d.Bool()
+	o.Notify = systable.NotifyLevel(d.Uint())
+}
 
 func init() {
 	if len(os.Args) > 1 && os.Args[1] == StubArg {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/np-portable/np/internal/launch"
 	"golang.org/x/sys/unix"
 )
 
@@ -98,7 +99,7 @@ func classify(f facts, err error) (cause, detail string) {
 	}
 	var errno syscall.Errno
 	errors.As(err, &errno)
-	var setupErr *SetupError
+	var setupErr *launch.SetupError
 	atClone := errors.As(err, &setupErr) && setupErr.Step == stepCreate
 	denied := errno == unix.EPERM || errno == unix.EACCES
 

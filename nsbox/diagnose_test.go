@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/np-portable/np/internal/launch"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,9 +21,9 @@ func with(change func(*facts)) facts {
 }
 
 var (
-	cloneErr = func(errno unix.Errno) error { return &SetupError{Step: stepCreate, Err: errno} }
+	cloneErr = func(errno unix.Errno) error { return &launch.SetupError{Step: stepCreate, Err: errno} }
 	mountErr = func(errno unix.Errno) error {
-		return &SetupError{Step: "making / a slave mount", Err: &OpError{Op: "mount", Target: "/", Errno: errno}}
+		return &launch.SetupError{Step: "making / a slave mount", Err: &OpError{Op: "mount", Target: "/", Errno: errno}}
 	}
 )
 

@@ -27,7 +27,7 @@
 //     way the program ended.
 //
 // Failures before the program starts travel back over the status pipe and
-// come out of Run as *SetupError (the caller may fall back to another
+// come out of Run as *launch.SetupError (the caller may fall back to another
 // runtime), *WorkDirError, or *proc.LookupError (program not found or not
 // executable).
 // Probe runs the same set-up without a program; Diagnose explains a failure

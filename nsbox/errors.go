@@ -10,12 +10,6 @@ import (
 	"github.com/np-portable/np/internal/launch"
 )
 
-// SetupError says which step of the sandbox set-up failed and why
-// (launch's one type for both runtimes). When Run returns one, the program
-// never started and its stdin was not read, so the caller can fall back
-// to another runtime.
-type SetupError = launch.SetupError
-
 // WorkDirError means the program cannot start in the caller's working
 // directory (launch's type: it crosses the status pipe whole).
 type WorkDirError = launch.WorkDirError

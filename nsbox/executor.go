@@ -4,12 +4,13 @@ import (
 	"errors"
 	"os"
 
+	"github.com/np-portable/np/internal/launch"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
 // runPlan executes ops in order. It is the only place that mounts. The first
-// failure ends it with a *SetupError holding an *OpError.
+// failure ends it with a *launch.SetupError holding an *OpError.
 func runPlan(ops []op) error {
 	trace := logrus.IsLevelEnabled(logrus.TraceLevel)
 	for _, o := range ops {
@@ -31,11 +32,11 @@ func runPlan(ops []op) error {
 			// The host entry vanished since the listing: drop its mount point too.
 			logrus.Debugf("nsbox: skipping %s: %v", o.Path, err)
 			if rmErr := os.Remove(o.Target); rmErr != nil && !errors.Is(rmErr, unix.ENOENT) {
-				return &SetupError{Step: o.Step, Path: o.Path, Err: rmErr}
+				return &launch.SetupError{Step: o.Step, Path: o.Path, Err: rmErr}
 			}
 			continue
 		}
-		return &SetupError{Step: o.Step, Path: o.Path, Err: err}
+		return &launch.SetupError{Step: o.Step, Path: o.Path, Err: err}
 	}
 	return nil
 }

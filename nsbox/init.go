@@ -31,7 +31,7 @@ const InitArg = "__np_nsbox_init"
 // has ended (main then ends the same way: the same exit code, or death by
 // the same signal), or a zero status for a probe whose set-up succeeded.
 // Otherwise it returns a failure, after sending it to the parent, which
-// turns it into Run's *SetupError, *WorkDirError or lookup error; main
+// turns it into Run's *launch.SetupError, *WorkDirError or lookup error; main
 // then exits 125 (126 or 127 for a lookup error).
 // Once the parent has the error, Init points fd 2 at /dev/null: reporting
 // it is the parent's job, and the parent may quietly fall back to another
@@ -76,10 +76,10 @@ func initSandbox(c *launch.Child, callerCwd int) error {
 	var opts initOptions
 	spec, err := c.ReadRequest(&opts)
 	if err != nil {
-		return &SetupError{Step: "reading sandbox spec", Err: err}
+		return &launch.SetupError{Step: "reading sandbox spec", Err: err}
 	}
 	if err := checkOwnNamespace(); err != nil {
-		return &SetupError{Step: "checking user namespace", Err: err}
+		return &launch.SetupError{Step: "checking user namespace", Err: err}
 	}
 	logrus.SetLevel(logrus.Level(spec.LogLevel))
 
@@ -93,7 +93,7 @@ func initSandbox(c *launch.Child, callerCwd int) error {
 	}
 	entries, err := listHostRoot(oldRoot)
 	if err != nil {
-		return &SetupError{Step: "listing host root", Err: err}
+		return &launch.SetupError{Step: "listing host root", Err: err}
 	}
 	if err := runPlan(rootPlan(entries, spec.NixDir)); err != nil {
 		return err
@@ -113,7 +113,7 @@ func initSandbox(c *launch.Child, callerCwd int) error {
 	// the cwd and PATH checks so those see what the program will see.
 	runtime.LockOSThread()
 	if err := dropCapabilities(); err != nil {
-		return &SetupError{Step: "dropping capabilities", Err: err}
+		return &launch.SetupError{Step: "dropping capabilities", Err: err}
 	}
 	env := spec.Env
 	named, err := enterWorkDir(spec.Dir, callerCwd)
@@ -138,7 +138,7 @@ func initSandbox(c *launch.Child, callerCwd int) error {
 	// program ends, it ends what the program left running (see README,
 	// "Processes after np ends").
 	if err := proc.BecomeSubreaper(); err != nil {
-		return &SetupError{Step: "becoming the program's reaper", Err: err}
+		return &launch.SetupError{Step: "becoming the program's reaper", Err: err}
 	}
 	select {
 	case <-gone:
@@ -155,7 +155,7 @@ func initSandbox(c *launch.Child, callerCwd int) error {
 	runtime.UnlockOSThread()
 	if err := c.Started(); err != nil {
 		sup.Wait(pid, closed) // np is gone: end the program at once
-		return &SetupError{Step: "reporting exec", Err: err}
+		return &launch.SetupError{Step: "reporting exec", Err: err}
 	}
 	ws, ok := sup.Wait(pid, gone)
 	if !ok {

@@ -55,7 +55,7 @@ type op struct {
 	// Step says what the op is for, for errors: "mirroring host", "mounting nix directory".
 	Step string
 	// Path is the host path the op is about (the mirrored entry, the nix
-	// directory), "" if none; it becomes SetupError.Path.
+	// directory), "" if none; it becomes launch.SetupError.Path.
 	Path string
 	// SkipIfGone: the host entry may have vanished since the root was
 	// listed; on ENOENT the executor removes the mount point it made and

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/np-portable/np/internal/launch"
 	"golang.org/x/sys/unix"
 )
 
@@ -182,11 +183,11 @@ func TestOpErrorNamesOperationArgumentsAndFlags(t *testing.T) {
 }
 
 func TestSetupErrorReadsDoingWhatColonCause(t *testing.T) {
-	err := &SetupError{Step: "creating user namespace", Err: unix.EPERM}
+	err := &launch.SetupError{Step: "creating user namespace", Err: unix.EPERM}
 	if got, want := err.Error(), "creating user namespace: operation not permitted"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	err = &SetupError{Step: "mirroring host", Path: "/home", Err: unix.EACCES}
+	err = &launch.SetupError{Step: "mirroring host", Path: "/home", Err: unix.EACCES}
 	if got, want := err.Error(), "mirroring host /home: permission denied"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/np-portable/np/internal/proc"
 )
 
-// stepCreate is the SetupError.Step of a refused clone or uid/gid map write.
+// stepCreate is the launch.SetupError.Step of a refused clone or uid/gid map write.
 const stepCreate = "creating user namespace"
 
 // Run re-executes /proc/self/exe as the sandbox init (see Init) in new user
@@ -25,7 +25,7 @@ const stepCreate = "creating user namespace"
 // substitute.
 //
 // If the program cannot start in the working directory, the error is a
-// *WorkDirError. If the sandbox could not be set up, it returns a *SetupError, the program
+// *WorkDirError. If the sandbox could not be set up, it returns a *launch.SetupError, the program
 // never started and Stdin was not read: the caller can fall back to another
 // runtime. If Argv[0] cannot be found or run inside, the error is a
 // *proc.LookupError wrapping proc.ErrNotFound or proc.ErrNotExecutable.
@@ -48,7 +48,7 @@ func Run(spec launch.Spec) (syscall.WaitStatus, error) {
 // Probe checks that a sandbox can really be created and set up here: it
 // runs the whole set-up with an empty NixDir and stops right before exec.
 // Clone succeeding is not enough (Ubuntu 24.04's AppArmor lets it through
-// and refuses the first mount). It returns nil or a *SetupError.
+// and refuses the first mount). It returns nil or a *launch.SetupError.
 func Probe() error {
 	return initHelper.Probe(func(nixDir string) (syscall.WaitStatus, error) {
 		return run(&launch.Spec{NixDir: nixDir, Dir: "/"}, true, initOptions{})
@@ -127,9 +127,9 @@ func startError(err error) error {
 		case unix.EPERM, unix.EACCES, unix.EINVAL, unix.ENOSPC, unix.EUSERS:
 			// What the kernel answers when it refuses a user namespace or
 			// its maps (see Diagnose).
-			return &SetupError{Step: stepCreate, Err: errno}
+			return &launch.SetupError{Step: stepCreate, Err: errno}
 		}
-		return &SetupError{Step: "starting sandbox init", Path: "/proc/self/exe", Err: errno}
+		return &launch.SetupError{Step: "starting sandbox init", Path: "/proc/self/exe", Err: errno}
 	}
-	return &SetupError{Step: stepCreate, Err: err}
+	return &launch.SetupError{Step: stepCreate, Err: err}
 }

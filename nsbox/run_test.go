@@ -343,7 +343,7 @@ func TestUnknownProgramIsNotFound(t *testing.T) {
 	if !errors.Is(err, proc.ErrNotFound) {
 		t.Fatalf("got %v, want proc.ErrNotFound", err)
 	}
-	var setupErr *SetupError
+	var setupErr *launch.SetupError
 	if errors.As(err, &setupErr) {
 		t.Errorf("a lookup failure came back as a set-up failure: %v", err)
 	}

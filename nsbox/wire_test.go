@@ -15,7 +15,7 @@ import (
 // the rest of the status pipe).
 func TestFailedMountSurvivesThePipe(t *testing.T) {
 	sent := &OpError{Op: "mount", Source: "/oldroot/home", Target: "/newroot/home", Flags: unix.MS_BIND | unix.MS_REC, Errno: unix.EACCES}
-	setupErr := &SetupError{Step: "mirroring host", Path: "/home", Err: sent}
+	setupErr := &launch.SetupError{Step: "mirroring host", Path: "/home", Err: sent}
 	got := initHelper.DecodeFailure(initHelper.EncodeFailure(setupErr))
 	var opErr *OpError
 	if !errors.As(got, &opErr) || !reflect.DeepEqual(opErr, sent) || !errors.Is(got, unix.EACCES) || got.Error() != setupErr.Error() {

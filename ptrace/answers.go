@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"encoding/binary"
 	"strings"
 
 	"github.com/np-portable/np/ptrace/guestpath"
@@ -8,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The answers both paths give. The tracer at a ptrace stop (syscalls.go,
+// The answers both paths give. The tracer at a ptrace stop (paths.go,
 // emulate.go, execve.go) and the notification server (notify.go,
 // rootdir.go, redo.go) resolve a call's paths, choose the host path the
 // kernel must be given, and answer readlink of /proc links, getcwd and
@@ -213,4 +214,24 @@ func (t *tracer) listsRoot(c caller, fd int) bool {
 	}
 	host, err := c.lk.procfs.Readlink(c.lk.procPath(c.tid, "fd/"+itoa(fd)))
 	return err == nil && host == "/"
+}
+
+// nixEntryLen is a struct linux_dirent64 of "nix": 19 bytes of header,
+// "nix\0", 8-aligned.
+const nixEntryLen = 24
+
+// nixEntry is the "nix" entry: the data dir's inode, a d_off beyond any
+// real entry's.
+func nixEntry(nixDir string) ([]byte, bool) {
+	var st unix.Stat_t
+	if unix.Stat(nixDir, &st) != nil {
+		return nil, false
+	}
+	ent := make([]byte, nixEntryLen)
+	binary.LittleEndian.PutUint64(ent[0:], st.Ino)
+	binary.LittleEndian.PutUint64(ent[8:], 1<<62)
+	binary.LittleEndian.PutUint16(ent[16:], nixEntryLen)
+	ent[18] = unix.DT_DIR
+	copy(ent[19:], "nix")
+	return ent, true
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/np-portable/np/internal/launch"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,7 +43,7 @@ func Diagnose(err error) Diagnosis {
 		d.Cause, d.Detail = "", "ptrace works here"
 		return d
 	}
-	var se *SetupError
+	var se *launch.SetupError
 	seize := errors.As(err, &se) && se.Step == stepSeize
 	switch {
 	case seize && scope == "3":

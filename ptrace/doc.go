@@ -23,8 +23,8 @@
 //  3. The tracer's wait loop (tracer.go) handles every stop of the tree:
 //     fork, vfork, clone and exec events, group-stops (PTRACE_LISTEN keeps
 //     ^Z working), signals (delivered as they come) and the filter's
-//     SECCOMP_RET_TRACE stops, where syscalls.go translates path
-//     arguments: package guestpath resolves the guest path component by
+//     SECCOMP_RET_TRACE stops, which syscalls.go hands to their handler
+//     by the table's action; paths.go translates path arguments: package guestpath resolves the guest path component by
 //     component on the host (symlinks into /nix, ".." out of it, ELOOP,
 //     trailing slashes) and says whether the kernel, left alone, would
 //     reach another file; only then is the path rewritten, into a scratch
@@ -55,8 +55,19 @@
 // has ended. Without the filter (Options.NoSeccomp, or where it cannot be
 // installed) every syscall stops twice (PTRACE_SYSCALL): slower, same
 // result. Failures before the program runs come out of Run as a
-// *SetupError or a *proc.LookupError; Probe checks that tracing works,
+// *launch.SetupError or a *proc.LookupError; Probe checks that tracing works,
 // Diagnose explains why not.
+//
+// The files are layered: each uses only files below it. On top, Run
+// (run.go, diagnose.go; the program's process forked from a plan,
+// fork.go, fork_unsafe.go) and the wait loop (tracer.go); then the dispatch
+// at a stop (syscalls.go) and the notification server (notify.go); their
+// handlers (paths.go, emulate.go, execve.go, scratch.go; rootdir.go,
+// redo.go, notifyreply.go); the answers both share (answers.go); the state every handler reads (state.go: tracer, thread,
+// process, the server's state, and ok/fail/succeed); and at the bottom
+// path lookup (lookup.go), tracee memory (mem.go), host-call probes
+// (hostcalls.go), /proc readers (procfs.go), registers (regs_*.go) and the
+// unsafe calls (*_unsafe.go).
 //
 // A process that changes its root (chroot, pivot_root: Nix's build
 // sandbox) sees its own tree from then on and is no longer translated.

@@ -1,18 +1,9 @@
 package ptrace
 
-import (
-	"errors"
+import "errors"
 
-	"github.com/np-portable/np/internal/launch"
-)
-
-// SetupError says which step of starting the traced program failed
-// (launch's one type for both runtimes). When Run returns one, the program
-// never started and its stdin was not read, so the caller may fall back to
-// another runtime.
-type SetupError = launch.SetupError
-
-// Steps of the set-up that callers and Diagnose recognise.
+// Steps of the set-up (launch.SetupError's Step) that callers and
+// Diagnose recognise.
 const (
 	stepSeize  = "attaching to the program with ptrace"
 	stepFilter = "installing seccomp filter"

@@ -22,12 +22,6 @@ import (
 // loader, so the tracer remembers the program (process.exeGuest/exeHost)
 // and answers readlink, open and execve of it.
 
-// execPlan is an execve the tracer changed, kept until the exec event:
-// the program the process will run (process.exeGuest/exeHost).
-type execPlan struct {
-	exeGuest, exeHost string
-}
-
 // execArgs are the registers of execve's arguments.
 type execArgs struct {
 	path, argv, dirfd int8 // dirfd -1: the cwd

@@ -181,7 +181,7 @@ func (t *tracer) prepareChild(spec *launch.Spec, p *proc.Plumbing, seccomp bool,
 	// one never overwrites another.
 	stdin, stdout, stderr, serr := p.Stdio(spec.Stdin, spec.Stdout, spec.Stderr)
 	if serr != nil {
-		err = &SetupError{Step: "connecting stdio", Err: serr}
+		err = &launch.SetupError{Step: "connecting stdio", Err: serr}
 		return nil, err
 	}
 	s.keepFDs = slices.Clone(s.keepFDs)
@@ -208,13 +208,13 @@ func (t *tracer) prepareChild(spec *launch.Spec, p *proc.Plumbing, seccomp bool,
 			continue
 		}
 		if c.fds[i], err = above(int(f.Fd())); err != nil {
-			err = &SetupError{Step: "connecting stdio", Err: err}
+			err = &launch.SetupError{Step: "connecting stdio", Err: err}
 			return nil, err
 		}
 	}
 	for _, fd := range s.keepFDs {
 		if c.fds[fd], err = above(fd); err != nil {
-			err = &SetupError{Step: "passing inherited fds", Err: fmt.Errorf("duplicating fd %d: %w", fd, err)}
+			err = &launch.SetupError{Step: "passing inherited fds", Err: fmt.Errorf("duplicating fd %d: %w", fd, err)}
 			return nil, err
 		}
 	}
@@ -245,17 +245,17 @@ func (t *tracer) prepareChild(spec *launch.Spec, p *proc.Plumbing, seccomp bool,
 
 	statusR, statusW, perr := p.Pipe(false)
 	if perr != nil {
-		err = &SetupError{Step: "creating status pipe", Err: perr}
+		err = &launch.SetupError{Step: "creating status pipe", Err: perr}
 		return nil, err
 	}
 	s.statusR = statusR
 	if c.status, err = above(int(statusW.Fd())); err != nil {
-		err = &SetupError{Step: "creating status pipe", Err: err}
+		err = &launch.SetupError{Step: "creating status pipe", Err: err}
 		return nil, err
 	}
 	var sp [2]int
 	if perr := unix.Pipe2(sp[:], unix.O_CLOEXEC); perr != nil {
-		err = &SetupError{Step: "creating sync pipe", Err: perr}
+		err = &launch.SetupError{Step: "creating sync pipe", Err: perr}
 		return nil, err
 	}
 	s.syncW = sp[1]
@@ -264,21 +264,21 @@ func (t *tracer) prepareChild(spec *launch.Spec, p *proc.Plumbing, seccomp bool,
 	c.sync = int32(sp[0])
 	if c.sync <= int32(top) {
 		if c.sync, err = above(sp[0]); err != nil {
-			err = &SetupError{Step: "creating sync pipe", Err: err}
+			err = &launch.SetupError{Step: "creating sync pipe", Err: err}
 			return nil, err
 		}
 	}
 
 	if seccomp {
 		if c.sock, err = above(sock); err != nil {
-			err = &SetupError{Step: "creating the listener socket", Err: err}
+			err = &launch.SetupError{Step: "creating the listener socket", Err: err}
 			return nil, err
 		}
 		// One filter: building one costs about 0.1 ms. Where the one
 		// with a listener is refused, Run starts again with the other.
 		prog, perr := filterProg(level)
 		if perr != nil {
-			err = &SetupError{Step: stepFilter, Err: perr}
+			err = &launch.SetupError{Step: stepFilter, Err: perr}
 			return nil, err
 		}
 		if level > systable.NotifyNone {
@@ -367,37 +367,37 @@ func (s *childStart) result(st []byte, ws syscall.WaitStatus) (syscall.WaitStatu
 	case len(st) == 0 && ws.Signaled():
 		return ws, nil
 	case len(st) == 0:
-		return 0, &SetupError{Step: stepStub, Err: fmt.Errorf("%w: %s", errStubDied, proc.DescribeStatus(ws))}
+		return 0, &launch.SetupError{Step: stepStub, Err: fmt.Errorf("%w: %s", errStubDied, proc.DescribeStatus(ws))}
 	case st[0] == statusMarker && len(st) == 1:
 		return ws, nil
 	case st[0] == statusMarker:
 		st = st[1:]
 	}
 	if len(st) < 3 {
-		return 0, &SetupError{Step: stepStub, Err: fmt.Errorf("unknown status %q", st)}
+		return 0, &launch.SetupError{Step: stepStub, Err: fmt.Errorf("unknown status %q", st)}
 	}
 	e := syscall.Errno(uint16(st[1]) | uint16(st[2])<<8)
 	switch st[0] {
 	case failNoNewPrivs:
-		return 0, &SetupError{Step: stepFilter, Err: fmt.Errorf("setting no_new_privs: %w", e)}
+		return 0, &launch.SetupError{Step: stepFilter, Err: fmt.Errorf("setting no_new_privs: %w", e)}
 	case failFilter:
-		return 0, &SetupError{Step: stepFilter, Err: e}
+		return 0, &launch.SetupError{Step: stepFilter, Err: e}
 	case failNotifyFilter:
-		return 0, &SetupError{Step: stepFilter, Err: fmt.Errorf("%w: %w", errNotifyFilter, e)}
+		return 0, &launch.SetupError{Step: stepFilter, Err: fmt.Errorf("%w: %w", errNotifyFilter, e)}
 	case failSendListener:
-		return 0, &SetupError{Step: stepFilter, Err: fmt.Errorf("sending the notification listener: %w", e)}
+		return 0, &launch.SetupError{Step: stepFilter, Err: fmt.Errorf("sending the notification listener: %w", e)}
 	case failListenerNotTaken:
-		return 0, &SetupError{Step: stepFilter, Err: errors.New("the tracer could not take the notification listener")}
+		return 0, &launch.SetupError{Step: stepFilter, Err: errors.New("the tracer could not take the notification listener")}
 	case failProbeStat:
-		return 0, &SetupError{Step: stepProbeCalls, Err: fmt.Errorf("stat /nix: %w", e)}
+		return 0, &launch.SetupError{Step: stepProbeCalls, Err: fmt.Errorf("stat /nix: %w", e)}
 	case failProbeMkdir:
-		return 0, &SetupError{Step: stepProbeCalls, Err: fmt.Errorf("mkdir /nix/.np-probe: %w", e)}
+		return 0, &launch.SetupError{Step: stepProbeCalls, Err: fmt.Errorf("mkdir /nix/.np-probe: %w", e)}
 	case failProbeRmdir:
-		return 0, &SetupError{Step: stepProbeCalls, Err: fmt.Errorf("rmdir /nix/.np-probe: %w", e)}
+		return 0, &launch.SetupError{Step: stepProbeCalls, Err: fmt.Errorf("rmdir /nix/.np-probe: %w", e)}
 	case failExec:
 		return 0, proc.ExecError(s.name, s.file, e)
 	case failExecSh:
 		return 0, proc.ExecError(s.name, s.file, e)
 	}
-	return 0, &SetupError{Step: stepStub, Err: e}
+	return 0, &launch.SetupError{Step: stepStub, Err: e}
 }

@@ -178,3 +178,19 @@ func probeHostCalls() hostCalls {
 }
 
 func procMemPath(pid int) string { return "/proc/" + itoa(pid) + "/mem" }
+
+// callerFD copies fd of process tgid into this one (pidfd_getfd). Where
+// that is refused, it opens what the fd names (O_PATH), which serves as
+// the directory of an *at call; listings, which need the caller's own
+// file offset, are never notified then (hostCalls.notify).
+func callerFD(tgid, fd int) (int, error) {
+	if !hostCallsHere().pidfdGetfd {
+		return unix.Open("/proc/"+itoa(tgid)+"/fd/"+itoa(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
+	}
+	pidfd, err := unix.PidfdOpen(tgid, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pidfd)
+	return unix.PidfdGetfd(pidfd, fd, 0)
+}

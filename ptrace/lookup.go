@@ -30,20 +30,6 @@ func (lk *lookup) procPath(tid int, rest string) string {
 	return string(b)
 }
 
-func appendInt(b []byte, n int) []byte {
-	var d [20]byte
-	i := len(d)
-	for {
-		i--
-		d[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return append(b, d[i:]...)
-}
-
 // followLast decides whether the last component of pa is followed, from
 // the call's arguments.
 func followLast(tid int, args *[6]uint64, pa systable.PathArg, info *systable.Info) bool {
@@ -123,37 +109,4 @@ func (lk *lookup) resolveArg(tid int, args *[6]uint64, pa systable.PathArg, foll
 		return res, 0, true
 	}
 	return res, errno, false
-}
-
-// itoa is strconv.Itoa without the allocation of its error paths.
-func itoa(n int) string {
-	if n < 0 {
-		return "-" + string(appendInt(nil, -n))
-	}
-	return string(appendInt(nil, n))
-}
-
-func atoi(s string) int {
-	n := 0
-	if s == "" {
-		return -1
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return -1
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	return n
-}
-
-// nsID names a namespace by its nsfs inode.
-type nsID struct{ dev, ino uint64 }
-
-func nsOf(path string) (nsID, bool) {
-	var st unix.Stat_t
-	if unix.Stat(path, &st) != nil {
-		return nsID{}, false
-	}
-	return nsID{st.Dev, st.Ino}, true
 }

@@ -177,3 +177,21 @@ func cstring(s string) []byte {
 	copy(b, s)
 	return b
 }
+
+// scratch is a process's scratch area (see alloc).
+type scratch struct {
+	addr   uint64 // 0: not mapped yet
+	failed bool   // the mmap failed: use the stack
+	next   int    // next slot never handed out
+	free   []int  // slots of threads that ended
+}
+
+// record takes the injected mmap's result: the area's address, or that
+// the process has none (the tracer then writes below the stack pointer).
+func (sc *scratch) record(res int64) {
+	if res < 0 && res > -4096 {
+		sc.failed = true
+	} else {
+		sc.addr = uint64(res)
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"sync"
-	"sync/atomic"
 
 	"github.com/np-portable/np/ptrace/guestpath"
 	"github.com/np-portable/np/ptrace/systable"
@@ -38,28 +36,6 @@ const (
 	notifyServersSync  = 1
 	notifyServersAsync = 2
 )
-
-type notifier struct {
-	t      *tracer
-	roots  rootListings
-	fd     int
-	stopR  int // read end of the stop pipe: readable once Run is done
-	stopW  int
-	wg     sync.WaitGroup
-	served atomic.Int64 // notifications answered, for the debug log
-	// servers is how many goroutines serve; with more than one, recvMu
-	// makes checking for a pending notification and receiving it one
-	// step (take).
-	servers int
-	recvMu  sync.Mutex
-	// broken holds the first internal error of a server (a panic while
-	// answering). The tracer checks it after every wait and ends the
-	// traced tree: a call the server could not decide must never run
-	// untranslated, where it would reach the wrong file.
-	broken atomic.Pointer[error]
-	// panicOn is panicEnv's value.
-	panicOn string
-}
 
 // panicEnv is a test hook: set to a syscall name (e.g. "newfstatat"), the
 // server panics while answering that call, as a bug in it would.
@@ -208,8 +184,6 @@ var answerers = map[systable.NotifyKind]func(n *notifier, c caller, req *seccomp
 	systable.NotifyRedo:     (*notifier).redo,
 }
 
-var letThrough = seccompNotifResp{flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
-
 // answer decides one call. A panic (a bug) fails the call, kills its
 // caller and marks the server broken, which makes the tracer end the whole
 // traced tree with an internal error: letting the call through would run
@@ -351,25 +325,6 @@ func (n *notifier) readlink(c caller, req *seccompNotif, res guestpath.Resolved)
 	return n.reply(req, req.args[info.Aux], b, int64(len(b)))
 }
 
-// reply writes b at addr in the caller and returns val, unless the call
-// was abandoned meanwhile (its memory may be another process's now).
-func (n *notifier) reply(req *seccompNotif, addr uint64, b []byte, val int64) seccompNotifResp {
-	if !notifValid(n.fd, req.id) {
-		return seccompNotifResp{}
-	}
-	if err := writeMem(int(req.pid), addr, b); err != nil {
-		return failWith(unix.EFAULT)
-	}
-	return seccompNotifResp{val: val}
-}
-
-func failWith(errno unix.Errno) seccompNotifResp {
-	return seccompNotifResp{error: -int32(errno)}
-}
-
-// answered marks a call already answered (by ADDFD's SEND flag).
-const answered = 1 << 31
-
 // open answers an open of host: the server opens it with the caller's
 // flags (its credentials are the caller's) and installs the fd in the
 // caller, which gets its number as the result. An open that may block (a
@@ -435,15 +390,6 @@ func openNow(listener int, req *seccompNotif, host string, flags int, mode uint3
 		return failWith(guestpath.Errno(err))
 	}
 	return seccompNotifResp{flags: answered}
-}
-
-// umaskOf reads tid's umask (/proc/<tid>/status, Linux >= 4.7); 022,
-// the usual one, where it cannot be read.
-func umaskOf(tid int) int {
-	if v, ok := statusField(tid, "Umask", 8); ok {
-		return v
-	}
-	return 0o22
 }
 
 // getcwd answers getcwd like tracer.enterGetcwd.

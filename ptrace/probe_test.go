@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/internal/bpf"
+	"github.com/np-portable/np/internal/launch"
 )
 
 func TestProbeWorksHere(t *testing.T) {
@@ -23,7 +24,7 @@ func TestProbeWorksHere(t *testing.T) {
 }
 
 // TestProbeUnderAFilterRefusingPtrace: like a container profile that
-// refuses ptrace. Probe fails with a SetupError and Diagnose says seccomp.
+// refuses ptrace. Probe fails with a launch.SetupError and Diagnose says seccomp.
 func TestProbeUnderAFilterRefusingPtrace(t *testing.T) {
 	self, _ := os.Executable()
 	cmd := exec.Command(self)
@@ -80,7 +81,7 @@ func printProbe() int {
 	rep := probeReport{Cause: d.Cause, Detail: d.Detail}
 	if err != nil {
 		rep.Err = err.Error()
-		_, rep.Setup = err.(*SetupError)
+		_, rep.Setup = err.(*launch.SetupError)
 	}
 	json.NewEncoder(os.Stdout).Encode(rep)
 	return 0

@@ -99,7 +99,7 @@ func TestNestedTracersFailCleanly(t *testing.T) {
 }
 
 // TestNpInsideNp runs the tracer inside itself: the inner Run cannot
-// attach and says so with a SetupError.
+// attach and says so with a launch.SetupError.
 func TestNpInsideNp(t *testing.T) {
 	f := getFixture(t)
 	self, _ := os.Executable()
@@ -125,7 +125,7 @@ func TestNpInsideNp(t *testing.T) {
 
 func innerRun() int {
 	_, err := Run(launch.Spec{NixDir: os.Getenv("NIXDIR"), Argv: []string{"/bin/true"}, Env: os.Environ()}, Options{})
-	var se *SetupError
+	var se *launch.SetupError
 	if errors.As(err, &se) {
 		os.Stdout.WriteString("setup error: " + se.Step + "\n")
 		return 0

@@ -136,19 +136,3 @@ const maxXattr = 1 << 16
 
 // atFDCWD is AT_FDCWD as a register holds it.
 var atFDCWD = func() uint64 { fd := int64(unix.AT_FDCWD); return uint64(fd) }()
-
-// callerFD copies fd of process tgid into this one (pidfd_getfd). Where
-// that is refused, it opens what the fd names (O_PATH), which serves as
-// the directory of an *at call; listings, which need the caller's own
-// file offset, are never notified then (hostCalls.notify).
-func callerFD(tgid, fd int) (int, error) {
-	if !hostCallsHere().pidfdGetfd {
-		return unix.Open("/proc/"+itoa(tgid)+"/fd/"+itoa(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
-	}
-	pidfd, err := unix.PidfdOpen(tgid, 0)
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(pidfd)
-	return unix.PidfdGetfd(pidfd, fd, 0)
-}

@@ -16,10 +16,6 @@ type regs struct {
 	i386   i386Regs
 }
 
-// i386Regs is struct user_regs_struct of i386: ebx, ecx, edx, esi, edi,
-// ebp, eax, xds, xes, xfs, xgs, orig_eax, eip, xcs, eflags, esp, xss.
-type i386Regs [17]uint32
-
 const (
 	i386Eax     = 6
 	i386OrigEax = 11

@@ -40,3 +40,7 @@ func setI386RegSet(tid int, r *i386Regs) error {
 func i386FromRaw(raw *unix.PtraceRegs) i386Regs {
 	return *(*i386Regs)(unsafe.Pointer(raw))
 }
+
+// i386Regs is struct user_regs_struct of i386: ebx, ecx, edx, esi, edi,
+// ebp, eax, xds, xes, xfs, xgs, orig_eax, eip, xcs, eflags, esp, xss.
+type i386Regs [17]uint32

@@ -22,10 +22,6 @@ type regs struct {
 	a32    compatRegs
 }
 
-// compatRegs is the AArch32 register set (struct compat_user_regs,
-// NT_PRSTATUS of a compat task): r0-r15, cpsr, orig_r0.
-type compatRegs [18]uint32
-
 const redZone = 0 // none on arm64
 
 func getRegs(tid int, r *regs) error {

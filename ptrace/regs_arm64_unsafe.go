@@ -57,3 +57,7 @@ func setSyscallNr(tid int, nr int) error {
 	_, err := regset(unix.PTRACE_SETREGSET, tid, ntArmSystemCall, unsafe.Pointer(&v), 4)
 	return err
 }
+
+// compatRegs is the AArch32 register set (struct compat_user_regs,
+// NT_PRSTATUS of a compat task): r0-r15, cpsr, orig_r0.
+type compatRegs [18]uint32

@@ -47,7 +47,7 @@ var runMu sync.Mutex
 // (background processes the program left are waited for: none may run
 // on untranslated).
 //
-// A *SetupError means the program never started and Stdin was not read:
+// A *launch.SetupError means the program never started and Stdin was not read:
 // the caller may fall back. A *proc.LookupError wraps proc.ErrNotFound or
 // proc.ErrNotExecutable. When the seccomp filter cannot be installed, Run
 // retries without it by itself.
@@ -68,7 +68,7 @@ func runFalling(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus
 		opts.NoNotify = true
 		ws, err = run(spec, opts, probe)
 	}
-	var se *SetupError
+	var se *launch.SetupError
 	if !opts.NoSeccomp && errors.As(err, &se) && se.Step == stepFilter {
 		logrus.Debugf("ptrace: %v; tracing every system call instead", err)
 		opts.NoSeccomp = true
@@ -79,7 +79,7 @@ func runFalling(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus
 
 // Probe says whether tracing works here: ptrace is allowed, the child can
 // be seized, the seccomp filter installed and the kernel's stop order
-// detected. It returns nil or a *SetupError. A filter the kernel refuses
+// detected. It returns nil or a *launch.SetupError. A filter the kernel refuses
 // is not a failure (Run works without it).
 func Probe() error {
 	return probeHelper.Probe(func(nixDir string) (syscall.WaitStatus, error) {
@@ -94,7 +94,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	defer proc.Forward(forwardTo)()
 	nixDir, err := launch.ResolveDir(spec.NixDir)
 	if err != nil {
-		return 0, &SetupError{Step: "checking nix directory", Path: spec.NixDir, Err: err}
+		return 0, &launch.SetupError{Step: "checking nix directory", Path: spec.NixDir, Err: err}
 	}
 	var p proc.Plumbing
 	defer p.CloseAll()
@@ -114,7 +114,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 		var stubSock *os.File
 		sock, stubSock, err = listenerSocket()
 		if err != nil {
-			return 0, &SetupError{Step: "creating the listener socket", Err: err}
+			return 0, &launch.SetupError{Step: "creating the listener socket", Err: err}
 		}
 		defer unix.Close(sock)
 		p.AddChildEnd(stubSock)
@@ -143,13 +143,13 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 		}
 	}()
 	if err != nil {
-		return 0, &SetupError{Step: stepStub, Err: fmt.Errorf("fork: %w", err)}
+		return 0, &launch.SetupError{Step: stepStub, Err: fmt.Errorf("fork: %w", err)}
 	}
 	if err := t.seize(pid); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		var ws unix.WaitStatus
 		_, _ = unix.Wait4(pid, &ws, unix.WALL, nil)
-		return 0, &SetupError{Step: stepSeize, Err: err}
+		return 0, &launch.SetupError{Step: stepSeize, Err: err}
 	}
 	unix.Close(s.syncW) // the child goes on
 	s.syncW = -1
@@ -182,7 +182,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	<-statusDone
 	copyErr := p.Wait()
 	if loopErr != nil {
-		return 0, fmt.Errorf("tracing %s: %w (the traced processes were killed)", argv0(spec), loopErr)
+		return 0, fmt.Errorf("tracing %s: %w (the traced processes were killed)", programName(spec), loopErr)
 	}
 	// Killed during set-up (^C), result returns the child's status and no
 	// error: np ends the same way.
@@ -193,8 +193,8 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	return ws, copyErr
 }
 
-// argv0 names the program in messages.
-func argv0(s *launch.Spec) string {
+// programName names the program in messages.
+func programName(s *launch.Spec) string {
 	if len(s.Argv) == 0 {
 		return "program"
 	}

@@ -2,14 +2,6 @@ package ptrace
 
 import "golang.org/x/sys/unix"
 
-// scratch is a process's scratch area (see alloc).
-type scratch struct {
-	addr   uint64 // 0: not mapped yet
-	failed bool   // the mmap failed: use the stack
-	next   int    // next slot never handed out
-	free   []int  // slots of threads that ended
-}
-
 // areaFor returns where th's strings go. ok is false when the scratch
 // area is being mapped first: the tracer has turned the current call into
 // an mmap, and the call runs again once it is done (see exitScratch).
@@ -110,16 +102,6 @@ func (t *tracer) exitInjected(th *thread) error {
 		return t.ok(th, err)
 	}
 	return t.ok(th, setSigmask(th.tid, th.savedMask))
-}
-
-// record takes the injected mmap's result: the area's address, or that
-// the process has none (the tracer then writes below the stack pointer).
-func (sc *scratch) record(res int64) {
-	if res < 0 && res > -4096 {
-		sc.failed = true
-	} else {
-		sc.addr = uint64(res)
-	}
 }
 
 // releaseSlot gives an ended thread's slot back.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"runtime/debug"
-	"sync"
 	"syscall"
 
 	"github.com/np-portable/np/ptrace/execplan"
@@ -22,103 +21,6 @@ import (
 // EXITKILL: if np dies, no tracee runs on untranslated.
 const traceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
 	unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
-
-// process is what the tracer keeps per thread group (address space).
-type process struct {
-	// scratch is shared by the processes of one address space (vfork).
-	scratch *scratch
-	forks   int // children started, to decide on mapping scratch early
-	// ownRoot: the process changed its root (chroot, pivot_root); its
-	// paths are its own business now, and its children's too.
-	ownRoot bool
-	// otherNS: the process may be in a mount namespace other than np's
-	// (it or an ancestor cloned, unshared or entered one). The
-	// notification server, which makes calls in np's namespace, then
-	// checks and reaches its files through /proc/<tid>/root (notify.go).
-	// Only the tracer writes it, under mu.
-	otherNS bool
-	// rootOwed: fds of listings of / that have not had their "nix"
-	// entry yet (emulate.go).
-	rootOwed map[int]bool
-
-	// exeGuest and exeHost are the program the process runs when the
-	// tracer changed its exec. Started through its dynamic loader, the
-	// kernel's /proc/<pid>/exe names the loader; started from its host
-	// path, it names that path, not the guest's. Either way the tracer
-	// answers readlink, open and execve of it from here, without asking
-	// /proc (a lookup of a new process's directory there costs about as
-	// much as the rest of the call).
-	exeGuest, exeHost string
-}
-
-// exitWork says what the tracer must do at a thread's syscall-exit stop.
-type exitWork uint8
-
-const (
-	exitNone        exitWork = iota
-	exitRestore              // put the saved argument registers back
-	exitGetdents             // add a "nix" entry to a listing of /
-	exitSockname             // show a unix socket's guest path
-	exitExecve               // restore if the exec failed
-	exitScratch              // the scratch area is mapped: rerun the call
-	exitForkReturn           // a fork returned in the parent: map scratch now
-	exitInjectEnter          // the injected mmap's enter stop
-	exitInjectDone           // the injected mmap's exit stop
-	exitNewRoot              // chroot or pivot_root: stop translating if it worked
-	exitResult               // a call skipped at its enter stop: set its result (exitArg) again
-)
-
-// thread is the tracer's state of one tracee thread.
-type thread struct {
-	tid  int
-	proc *process
-	// fresh: no syscall stop seen yet (no-seccomp mode tells a new
-	// child's first stop from its registers).
-	fresh bool
-	// inSyscall: no-seccomp mode, between the enter and the exit stop.
-	inSyscall bool
-	// skipEnter: old stop order (Linux < 4.8), the next syscall stop
-	// after a seccomp stop is the enter stop, not the exit.
-	skipEnter bool
-	exit      exitWork
-	regs      regs // at the current stop
-	args      [6]uint64
-	saved     regs   // at the enter stop, when exit != exitNone
-	savedMask uint64 // the blocked signals, while forkReturned's mmap runs
-	exitArg   uint64
-	exec      *execPlan // the execve in flight
-	slot      int       // its slot of the scratch area, -1: none yet
-	chunk     int       // the chunk of the slot used last
-}
-
-// tracer drives the traced tree.
-type tracer struct {
-	res   *guestpath.Resolver
-	cache *guestpath.CachedFS // the resolver's view of the host, cached
-	lk    lookup
-	// ownNS is np's mount namespace, to which a tracee's is compared
-	// (inOtherNS).
-	ownNS    nsID
-	mu       sync.Mutex // guards threads against the notification server
-	seccomp  bool
-	oldOrder bool
-	probed   bool // the stop order is known (or irrelevant)
-	threads  map[int]*thread
-	parked   map[int]bool // new children stopped before their parent's fork event
-	root     int
-	rootWS   syscall.WaitStatus
-	rootDone bool
-	pathBuf  []byte
-	sockets  sockDirs
-	hostNix  bool // the host itself has /nix: no listing of / needs an entry
-	headers  execplan.HeaderCache
-	links    execplan.Links // names for programs run through a loader
-	notifier *notifier
-	// listenerSock is where the child sends its notification listener.
-	listenerSock int
-	stops        int // ptrace stops handled, for the debug log
-	restores     int // of which exit stops to restore registers
-}
 
 func newTracer(nixDir string, seccomp bool) *tracer {
 	cache := guestpath.NewCachedFS(guestpath.SharedFS{}) // the notification servers resolve too
@@ -275,15 +177,6 @@ func (t *tracer) resume(th *thread, sig int) error {
 		err = unix.PtraceCont(th.tid, sig)
 	}
 	return t.ok(th, err)
-}
-
-// ok filters ptrace errors: ESRCH means the tracee was killed meanwhile
-// (its exit is on the way); anything else breaks an invariant.
-func (t *tracer) ok(th *thread, err error) error {
-	if err == nil || errors.Is(err, unix.ESRCH) {
-		return nil
-	}
-	return fmt.Errorf("tracing thread %d: %w", th.tid, err)
 }
 
 func (t *tracer) newChild(parent *thread, event int) error {
@@ -510,29 +403,4 @@ func (t *tracer) setThread(tid int, th *thread) {
 		return
 	}
 	t.threads[tid] = th
-}
-
-// rootAndNSOf reports whether tid is known and its process's ownRoot and
-// otherNS, read under t.mu: the tracer sets them at a stop while the
-// notification server answers the same process's calls. Safe from any
-// goroutine.
-func (t *tracer) rootAndNSOf(tid int) (known, ownRoot, otherNS bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	th := t.threads[tid]
-	if th == nil {
-		return false, false, false
-	}
-	return true, th.proc.ownRoot, th.proc.otherNS
-}
-
-// procOf returns the process of tid (nil if unknown). Safe from any
-// goroutine.
-func (t *tracer) procOf(tid int) *process {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if th := t.threads[tid]; th != nil {
-		return th.proc
-	}
-	return nil
 }

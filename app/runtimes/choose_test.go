@@ -9,7 +9,6 @@ import (
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
-	"github.com/np-portable/np/nsbox"
 )
 
 // scriptedRuntime is a runtime whose outcomes a test sets: the chooser's
@@ -31,7 +30,7 @@ func (r scriptedRuntime) err() error {
 	if r.startOK {
 		return nil
 	}
-	return &nsbox.SetupError{Step: "creating user namespace", Err: syscall.EPERM}
+	return &launch.SetupError{Step: "creating user namespace", Err: syscall.EPERM}
 }
 func (r scriptedRuntime) Run(j launch.Spec) (syscall.WaitStatus, error) {
 	*r.ran = append(*r.ran, r.n)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/app/expose"
 	"github.com/np-portable/np/app/session"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
@@ -36,6 +37,12 @@ func main() {
 	// to its end and ends the same way, execs it, fails, or (for a probe)
 	// ends with 0 where the program would start.
 	launch.RunHelper(helpers, os.Args)
+	if len(os.Args) > 2 && os.Args[1] == expose.WrapperArg {
+		// An np expose wrapper, run by its #! line: np run of its program.
+		if err := runWrapper(); err != nil {
+			launch.Exit(0, err)
+		}
+	}
 	// Taken before np opens anything: every fd >= 3 without close-on-exec
 	// now is one the caller passed on purpose.
 	callerFDs = proc.InheritedFDs()

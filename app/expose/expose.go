@@ -26,6 +26,7 @@ import (
 	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/plainfile"
 )
 
 // exposeTag starts every wrapper's second line, after its #! line: np
@@ -61,7 +62,7 @@ func Has(c *config.Config) bool {
 }
 
 func loadExposed(c *config.Config) []exposedDir {
-	data, err := os.ReadFile(c.DataDir.ExposeRecord())
+	data, err := plainfile.ReadFile(c.DataDir.ExposeRecord())
 	if err != nil {
 		return nil
 	}

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"syscall"
+
+	"github.com/np-portable/np/internal/plainfile"
 )
 
 // Wrapper is what a wrapper runs, read back from its last line.
@@ -16,10 +17,9 @@ type Wrapper struct {
 
 // Wrapped reads the wrapper np was started for through its #! line
 // (np WrapperArg FILE ARGS...). It is the whole per-call cost of an
-// exposed program beyond np run, so it reads the file with plain system
-// calls: one open, one read.
+// exposed program beyond np run: one open, fstat, read and close.
 func Wrapped(file string) (*Wrapper, error) {
-	text, err := readSmall(file)
+	text, err := plainfile.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading the np expose wrapper %s: %w", file, err)
 	}
@@ -28,32 +28,6 @@ func Wrapped(file string) (*Wrapper, error) {
 		return nil, fmt.Errorf("%s is not an np expose wrapper np can read; run np expose DIR again to rewrite it", file)
 	}
 	return w, nil
-}
-
-// readSmall reads a file of at most 64 kB (a wrapper is a few hundred
-// bytes).
-func readSmall(file string) ([]byte, error) {
-	fd, err := syscall.Open(file, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer syscall.Close(fd)
-	buf := make([]byte, 64<<10)
-	n := 0
-	for n < len(buf) {
-		m, err := syscall.Read(fd, buf[n:])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if m == 0 {
-			return buf[:n], nil
-		}
-		n += m
-	}
-	return nil, fmt.Errorf("larger than %d bytes", len(buf))
 }
 
 // parseWrapper reads back what wrapperText wrote: the tag on the second

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
@@ -43,9 +44,6 @@ func main() {
 			launch.Exit(0, err)
 		}
 	}
-	// Taken before np opens anything: every fd >= 3 without close-on-exec
-	// now is one the caller passed on purpose.
-	callerFDs = proc.InheritedFDs()
 	ap := loadApp()
 	var ws syscall.WaitStatus
 	var err error
@@ -74,8 +72,11 @@ var helpers = launch.Table{
 }
 
 // callerFDs are the descriptors >= 3 np's caller passed to it; they reach
-// the user's program, and only it.
-var callerFDs []int
+// the user's program, and only it. Taken when a command is about to run a
+// program, not at start (np --version, help and link never need them):
+// np opens everything close-on-exec (Go does), so every fd >= 3 without
+// it is still one the caller passed on purpose.
+var callerFDs = sync.OnceValue(proc.InheritedFDs)
 
 // usageError is a command-line mistake.
 type usageError struct{ msg string }
@@ -110,7 +111,7 @@ func (ap *app) session() (*session.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return session.Prepare(c, callerFDs)
+	return session.Prepare(c, callerFDs())
 }
 
 // logFormatter prints "np[debug]: message" lines.

@@ -7,7 +7,7 @@ GO ?= go
 BUILD := build
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
-GO_SOURCES := $(shell find cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+GO_SOURCES := $(shell find app cmd nsbox ptrace extract internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 ASSET_SOURCES := $(shell find assets -type f 2>/dev/null)
 
 .PHONY: all arm64 reproducible-arm64 bare payload profiles reproducible test test-setup unit integration robust containers fresh-check kernels kernel-smoke kernel-smoke-arm64 nfs nfs-smoke nix-src nix-functional nix-functional-subset bench bench-startup demo lint clean distclean syscalls compat

@@ -178,13 +178,20 @@ func (t Target) EnsureBundle(p *Payload, opts Options) (m *Manifest, fresh bool,
 	return m, true, nil
 }
 
+// HasPending says whether bundles left registrations for np to load (one
+// open of the pending directory, which usually does not exist).
+func (t Target) HasPending() bool {
+	names, _ := os.ReadDir(t.pendingDir())
+	return len(names) > 0
+}
+
 // LoadPending hands each registration bundles left in t to load, under the
 // install lock, and removes the ones load accepted. A registration some of
 // whose store paths are missing is left alone: registering paths that are
 // not there would corrupt Nix's database, and the bundle installs them
 // again on its next run. With nothing pending it costs one directory read.
 func (t Target) LoadPending(load func(m *Manifest) error) error {
-	if names, _ := os.ReadDir(t.pendingDir()); len(names) == 0 {
+	if !t.HasPending() {
 		return nil
 	}
 	unlock, err := lockFile(filepath.Join(t.npDir(), "lock"), Options{})

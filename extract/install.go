@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/np-portable/np/internal/plainfile"
 	"github.com/np-portable/np/internal/safedir"
 	"github.com/np-portable/np/internal/symlink"
 )
@@ -36,7 +37,7 @@ func OpenPayload(exe string) (*Payload, error) {
 }
 
 func openPayload(exe string, bundle bool) (*Payload, error) {
-	f, err := os.Open(exe)
+	f, err := plainfile.Open(exe)
 	if err != nil {
 		return nil, fmt.Errorf("opening own executable: %w", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/np-portable/np/internal/plainfile"
 )
 
 // The stamp is what every command checks instead of walking np's store
@@ -213,7 +215,7 @@ func parseTS(s string) (unix.Timespec, bool) {
 // there is none, it is malformed, or the install record it was taken
 // with has changed or gone (np gc --versions, a reinstall).
 func (t Target) readStamp(fp string) *stamp {
-	data, err := os.ReadFile(t.stampFile(fp))
+	data, err := plainfile.ReadFile(t.stampFile(fp))
 	if err != nil {
 		return nil
 	}

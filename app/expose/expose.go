@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,11 +26,22 @@ import (
 	"github.com/np-portable/np/app/runtimes"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
+	"github.com/np-portable/np/internal/plainfile"
 )
 
-// exposeHeader starts every wrapper: np replaces or removes only files that
-// begin with it.
-const exposeHeader = "#!/bin/sh\n# np expose: "
+// exposeTag starts every wrapper's second line, after its #! line: np
+// replaces or removes only files that begin that way.
+const exposeTag = "# np expose: "
+
+// WrapperArg is the argument np's #! line in a wrapper passes before the
+// wrapper's path: np then runs the wrapper's program itself (Wrapped),
+// without a shell in between.
+const WrapperArg = "--exposed"
+
+// maxShebang is the longest #! line (without its newline) every kernel np
+// supports reads whole: Linux before 5.1 reads the first 128 bytes of a
+// script and cuts its interpreter line there.
+const maxShebang = 127
 
 // exposeMarker in an expose directory records what it exposes.
 const exposeMarker = ".np-expose"
@@ -50,7 +62,7 @@ func Has(c *config.Config) bool {
 }
 
 func loadExposed(c *config.Config) []exposedDir {
-	data, err := os.ReadFile(c.DataDir.ExposeRecord())
+	data, err := plainfile.ReadFile(c.DataDir.ExposeRecord())
 	if err != nil {
 		return nil
 	}
@@ -214,7 +226,7 @@ func syncOne(e *exposedDir, nixDir string) (int, []string, error) {
 		case err == nil && bytes.Equal(have, want):
 			n++
 			continue
-		case err == nil && !bytes.HasPrefix(have, []byte(exposeHeader)), err != nil && !errors.Is(err, fs.ErrNotExist):
+		case err == nil && !isWrapperText(have), err != nil && !errors.Is(err, fs.ErrNotExist):
 			skipped = append(skipped, file)
 			continue
 		}
@@ -236,16 +248,41 @@ func syncOne(e *exposedDir, nixDir string) (int, []string, error) {
 	return n, skipped, nil
 }
 
-// wrapperText is the sh wrapper that runs name from e's profile through np.
+// wrapperText is the wrapper that runs name from e's profile through np.
+// Its #! line names np itself (WrapperArg), so that running it costs one
+// start of np and no shell; its last line is the same run as sh would do
+// it, which np reads back (Wrapped) and which runs the program when the
+// file is handed to sh. When np's path cannot be a #! line (blanks in it,
+// or too long for old kernels), /bin/sh runs that line.
 func wrapperText(e *exposedDir, name string) []byte {
 	var b strings.Builder
-	b.WriteString(exposeHeader + "runs " + name + " from the Nix profile " + e.Profile + " through np.\n")
-	b.WriteString("# Written and kept in sync by np; np expose --remove " + e.Dir + " removes it.\n")
-	if e.Location != "" {
-		b.WriteString("NP_LOCATION=" + shellQuote(e.Location) + " ")
+	if shebang := "#!" + e.Np + " " + WrapperArg; filepath.IsAbs(e.Np) && len(shebang) <= maxShebang && !strings.ContainsAny(e.Np, " \t\n\r\v\f") {
+		b.WriteString(shebang + "\n")
+	} else {
+		b.WriteString("#!/bin/sh\n")
 	}
-	b.WriteString("exec " + shellQuote(e.Np) + " run " + shellQuote(filepath.Join(e.Profile, "bin", name)) + " \"$@\"\n")
+	b.WriteString(exposeTag + "runs " + name + " from the Nix profile " + e.Profile + " through np.\n")
+	b.WriteString("# Written and kept in sync by np; np expose --remove " + e.Dir + " removes it.\n")
+	b.WriteString(execLine(e.Location, e.Np, filepath.Join(e.Profile, "bin", name)))
 	return []byte(b.String())
+}
+
+// execLine is a wrapper's last line: the sh command that runs prog through
+// np (with NP_LOCATION when location is set).
+func execLine(location, np, prog string) string {
+	line := ""
+	if location != "" {
+		line = "NP_LOCATION=" + shellQuote(location) + " "
+	}
+	return line + "exec " + shellQuote(np) + " run " + shellQuote(prog) + " \"$@\"\n"
+}
+
+// isWrapperText says whether a file's text is one of np's wrappers: a #!
+// line, then a line that begins with exposeTag (this np's wrappers and the
+// /bin/sh ones of earlier versions).
+func isWrapperText(text []byte) bool {
+	nl := bytes.IndexByte(text, '\n')
+	return bytes.HasPrefix(text, []byte("#!")) && nl >= 0 && bytes.HasPrefix(text[nl+1:], []byte(exposeTag))
 }
 
 func isWrapper(file string) bool {
@@ -254,9 +291,9 @@ func isWrapper(file string) bool {
 		return false
 	}
 	defer f.Close()
-	head := make([]byte, len(exposeHeader))
-	n, _ := f.Read(head)
-	return string(head[:n]) == exposeHeader
+	head := make([]byte, maxShebang+1+len(exposeTag))
+	n, _ := io.ReadFull(f, head)
+	return isWrapperText(head[:n])
 }
 
 // profileTarget follows the profile link to its generation in the store,

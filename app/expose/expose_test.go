@@ -49,7 +49,7 @@ func TestSyncOneWritesRemovesAndLeavesOthersAlone(t *testing.T) {
 	}
 	text, _ := os.ReadFile(filepath.Join(dir, "it's"))
 	want := `NP_LOCATION='/data' exec '/opt/n p/np' run '` + home + `/.nix-profile/bin/it'\''s' "$@"`
-	if !strings.HasPrefix(string(text), exposeHeader) || !strings.Contains(string(text), want) {
+	if !isWrapperText(text) || !strings.Contains(string(text), want) {
 		t.Fatalf("wrapper:\n%s\nwant a line %s", text, want)
 	}
 	// The program leaves the profile: its wrapper goes, the user's file stays.

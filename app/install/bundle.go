@@ -70,12 +70,18 @@ func EnsureBundle(c *config.Config, p *extract.Payload) (*extract.Manifest, *run
 // is about to use into Nix's database, before anything else runs: until
 // then Nix's garbage collector would take their paths for debris.
 func RegisterBundles(c *config.Config, ch *runtimes.Chooser, m *extract.Manifest) error {
+	t := extract.Target{NixDir: ch.Current().NixDir()}
+	if !t.HasPending() {
+		// The usual case: nothing to register, and Nix's environment (a
+		// few percent of np run's CPU) not built for nothing.
+		return nil
+	}
 	env := nixenv.Env(os.Environ(), c, m, false, nixenv.Layout{})
 	run := func(j launch.Spec) (syscall.WaitStatus, error) {
 		ws, _, err := ch.Start(func(runtimes.Runtime) (launch.Spec, error) { return j, nil }, false)
 		return ws, err
 	}
-	return registerWith(extract.Target{NixDir: ch.Current().NixDir()}, m.Tool("nix-store"), env, run)
+	return registerWith(t, m.Tool("nix-store"), env, run)
 }
 
 // RegisterNatively is a bundle's own attempt at registering, where it runs

@@ -27,6 +27,7 @@ import (
 	"github.com/np-portable/np/internal/entropy"
 	"github.com/np-portable/np/internal/interrupt"
 	"github.com/np-portable/np/internal/launch"
+	"github.com/np-portable/np/internal/plainfile"
 )
 
 // nixConf renders np's nix.conf. Nothing in it depends on the runtime:
@@ -258,7 +259,7 @@ func BuildSandbox(c *config.Config, rt runtimes.Runtime, m *extract.Manifest) (b
 	if !rt.BuildSandbox() {
 		return false, nil
 	}
-	if data, err := os.ReadFile(c.DataDir.SandboxRecord(rt.Name())); err == nil {
+	if data, err := plainfile.ReadFile(c.DataDir.SandboxRecord(rt.Name())); err == nil {
 		return strings.HasPrefix(string(data), "true"), nil
 	}
 	return probeBuildSandbox(c, rt, m)

@@ -22,6 +22,7 @@ import (
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
 	"github.com/np-portable/np/internal/nixtools"
+	"github.com/np-portable/np/internal/plainfile"
 )
 
 // Offline use. Nix waits about 4.7 s on retries before it gives up on an
@@ -210,7 +211,7 @@ func userSettings(env *envList, argv []string) map[string]bool {
 		note(k)
 	}
 	for _, f := range userConfFiles(env) {
-		fh, err := os.Open(f)
+		fh, err := plainfile.Open(f)
 		if err != nil {
 			continue
 		}
@@ -286,7 +287,7 @@ func confKeys(r io.Reader, dir string, depth int) []string {
 // at once, each within probeTimeout). fresh says whether any probe ran now.
 func probeServers(c *config.Config, env *envList, candidates []networkDefault) (map[string]probeResult, bool) {
 	cache := probeCache{}
-	if data, err := os.ReadFile(c.DataDir.ProbeCache()); err == nil {
+	if data, err := plainfile.ReadFile(c.DataDir.ProbeCache()); err == nil {
 		json.Unmarshal(data, &cache) // a damaged cache is probed afresh
 	}
 	// The cache is keyed by what is dialled: the same host through another

@@ -122,5 +122,5 @@ func runBundle(ap *app, p *extract.Payload, args []string) (syscall.WaitStatus, 
 		p.Close()
 		return 0, err
 	}
-	return bundle.Run(c, p, args, callerFDs, version)
+	return bundle.Run(c, p, args, callerFDs(), version)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"syscall"
 
@@ -53,4 +54,19 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// runWrapper makes np, started as np WrapperArg WRAPPER ARGS... by an np
+// expose wrapper's #! line, the np run WRAPPER's last line would do in sh:
+// the same NP_LOCATION, program and arguments.
+func runWrapper() error {
+	w, err := expose.Wrapped(os.Args[2])
+	if err != nil {
+		return err
+	}
+	if w.LocationSet {
+		os.Setenv("NP_LOCATION", w.Location)
+	}
+	os.Args = append([]string{os.Args[0], "run", w.Program}, os.Args[3:]...)
+	return nil
 }

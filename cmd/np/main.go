@@ -16,10 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/np-portable/np/app/expose"
 	"github.com/np-portable/np/app/session"
 	"github.com/np-portable/np/extract"
 	"github.com/np-portable/np/internal/config"
@@ -35,9 +37,12 @@ func main() {
 	// to its end and ends the same way, execs it, fails, or (for a probe)
 	// ends with 0 where the program would start.
 	launch.RunHelper(helpers, os.Args)
-	// Taken before np opens anything: every fd >= 3 without close-on-exec
-	// now is one the caller passed on purpose.
-	callerFDs = proc.InheritedFDs()
+	if len(os.Args) > 2 && os.Args[1] == expose.WrapperArg {
+		// An np expose wrapper, run by its #! line: np run of its program.
+		if err := runWrapper(); err != nil {
+			launch.Exit(0, err)
+		}
+	}
 	ap := loadApp()
 	var ws syscall.WaitStatus
 	var err error
@@ -65,8 +70,11 @@ var helpers = launch.Table{
 }
 
 // callerFDs are the descriptors >= 3 np's caller passed to it; they reach
-// the user's program, and only it.
-var callerFDs []int
+// the user's program, and only it. Taken when a command is about to run a
+// program, not at start (np --version, help and link never need them):
+// np opens everything close-on-exec (Go does), so every fd >= 3 without
+// it is still one the caller passed on purpose.
+var callerFDs = sync.OnceValue(proc.InheritedFDs)
 
 // usageError is a command-line mistake.
 type usageError struct{ msg string }
@@ -101,7 +109,7 @@ func (ap *app) session() (*session.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return session.Prepare(c, callerFDs)
+	return session.Prepare(c, callerFDs())
 }
 
 // logFormatter prints "np[debug]: message" lines.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/np-portable/np/internal/plainfile"
 )
 
 // InheritedFDs lists the descriptors >= 3 that this process was started
@@ -17,7 +19,7 @@ import (
 // close-on-exec (Go opens with O_CLOEXEC), so these are exactly the fds
 // that must reach the program for np to be transparent.
 func InheritedFDs() []int {
-	d, err := os.Open("/proc/self/fd")
+	d, err := plainfile.Open("/proc/self/fd")
 	if err != nil {
 		return nil
 	}

@@ -100,6 +100,12 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	defer p.CloseAll()
 	calls := hostCallsHere()
 	memVia = calls.mem()
+	var srv *serverThread
+	if !opts.NoNotify && !opts.NoSeccomp && calls.notify() > systable.NotifyNone {
+		srv = startServerThread()
+		defer srv.release()
+		calls.ownFS = srv.ownFSNow()
+	}
 	level := calls.notify()
 	if opts.NoNotify || opts.NoSeccomp {
 		level = systable.NotifyNone
@@ -109,6 +115,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 	t := newTracer(nixDir, !opts.NoSeccomp)
+	t.server = srv
 	sock := -1
 	if !opts.NoSeccomp {
 		var stubSock *os.File

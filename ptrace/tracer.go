@@ -114,6 +114,9 @@ type tracer struct {
 	headers  execplan.HeaderCache
 	links    execplan.Links // names for programs run through a loader
 	notifier *notifier
+	// server is the first notification server's thread, when one was
+	// started for this run (serverThread).
+	server *serverThread
 	// listenerSock is where the child sends its notification listener.
 	listenerSock int
 	stops        int // ptrace stops handled, for the debug log
@@ -423,6 +426,12 @@ func (t *tracer) probeStop(th *thread) error {
 				return fmt.Errorf("writing the traced program's memory (with %s): %w", memVia, err)
 			}
 		}
+	}
+	if atSeccompStopInfo(tid) {
+		// Linux >= 5.3: the new order, without a stop to learn it.
+		t.probed = true
+		logrus.Debugf("ptrace: seccomp stop order: new (PTRACE_GET_SYSCALL_INFO)")
+		return t.resume(th, 0)
 	}
 	if err := unix.PtraceSyscall(tid, 0); err != nil {
 		return t.ok(th, err)

@@ -38,7 +38,7 @@ type childPlan struct {
 	plainProg  *unix.SockFprog // the filter otherwise
 	msg        *unix.Msghdr    // SCM_RIGHTS, its fd at ctrlFD
 	ctrlFD     *int32
-	root       *byte   // "/": the probe call's path, which the filter knows by address
+	root       *byte   // "/": the probe call's path (the filter knows the call by its systable.ProbeMark)
 	taken      uint32  // set to 1 by the tracer once it took the listener
 	atFDCWD    uintptr // AT_FDCWD as an argument
 
@@ -99,19 +99,14 @@ const (
 // errNotifyFilter: the filter with a notification listener was refused.
 var errNotifyFilter = errors.New("installing the filter with a notification listener")
 
-// filters caches the built filters by notification level (under runMu):
-// they depend only on the level and the address of rootDir.
+// filters caches the filters by notification level (under runMu).
 var filters = map[systable.NotifyLevel]*unix.SockFprog{}
 
 func filterProg(level systable.NotifyLevel) (*unix.SockFprog, error) {
 	if p := filters[level]; p != nil {
 		return p, nil
 	}
-	var probe uint64
-	if level > systable.NotifyNone {
-		probe = uint64(uintptr(rootDirPtr()))
-	}
-	prog, err := systable.Filter(level, probe)
+	prog, err := systable.Filter(level, level > systable.NotifyNone)
 	if err != nil {
 		return nil, fmt.Errorf("building filter: %w", err)
 	}

@@ -30,7 +30,13 @@ type Options struct {
 }
 
 // runStats are the counts of the last run, for tests.
-type runStats struct{ stops, notifications int64 }
+type runStats struct {
+	stops, notifications int64
+	// oldOrder: the seccomp stop came before the syscall-enter stop;
+	// orderByStop: the probe call's extra stop told (not
+	// PTRACE_GET_SYSCALL_INFO).
+	oldOrder, orderByStop bool
+}
 
 var lastRunStats runStats
 
@@ -180,7 +186,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 		served = t.notifier.served.Load()
 	}
 	logrus.Debugf("ptrace: %d stops (%d to restore registers), %d notifications, seccomp=%v", t.stops, t.restores, served, t.seccomp)
-	lastRunStats = runStats{int64(t.stops), served}
+	lastRunStats = runStats{stops: int64(t.stops), notifications: served, oldOrder: t.oldOrder, orderByStop: t.orderByStop}
 	if loopErr != nil {
 		t.killAll()
 		for t.drain() {

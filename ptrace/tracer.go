@@ -103,17 +103,19 @@ type tracer struct {
 	seccomp  bool
 	oldOrder bool
 	probed   bool // the stop order is known (or irrelevant)
-	threads  map[int]*thread
-	parked   map[int]bool // new children stopped before their parent's fork event
-	root     int
-	rootWS   syscall.WaitStatus
-	rootDone bool
-	pathBuf  []byte
-	sockets  sockDirs
-	hostNix  bool // the host itself has /nix: no listing of / needs an entry
-	headers  execplan.HeaderCache
-	links    execplan.Links // names for programs run through a loader
-	notifier *notifier
+	// orderByStop: the probe call's extra stop told the order.
+	orderByStop bool
+	threads     map[int]*thread
+	parked      map[int]bool // new children stopped before their parent's fork event
+	root        int
+	rootWS      syscall.WaitStatus
+	rootDone    bool
+	pathBuf     []byte
+	sockets     sockDirs
+	hostNix     bool // the host itself has /nix: no listing of / needs an entry
+	headers     execplan.HeaderCache
+	links       execplan.Links // names for programs run through a loader
+	notifier    *notifier
 	// server is the first notification server's thread, when one was
 	// started for this run (serverThread).
 	server *serverThread
@@ -427,12 +429,13 @@ func (t *tracer) probeStop(th *thread) error {
 			}
 		}
 	}
-	if atSeccompStopInfo(tid) {
+	if !noSyscallInfoForTests && atSeccompStopInfo(tid) {
 		// Linux >= 5.3: the new order, without a stop to learn it.
 		t.probed = true
 		logrus.Debugf("ptrace: seccomp stop order: new (PTRACE_GET_SYSCALL_INFO)")
 		return t.resume(th, 0)
 	}
+	t.orderByStop = true
 	if err := unix.PtraceSyscall(tid, 0); err != nil {
 		return t.ok(th, err)
 	}

@@ -103,26 +103,26 @@ type tracer struct {
 	seccomp  bool
 	oldOrder bool
 	probed   bool // the stop order is known (or irrelevant)
-	// orderByStop: the probe call's extra stop told the order.
-	orderByStop bool
-	threads     map[int]*thread
-	parked      map[int]bool // new children stopped before their parent's fork event
-	root        int
-	rootWS      syscall.WaitStatus
-	rootDone    bool
-	pathBuf     []byte
-	sockets     sockDirs
-	hostNix     bool // the host itself has /nix: no listing of / needs an entry
-	headers     execplan.HeaderCache
-	links       execplan.Links // names for programs run through a loader
-	notifier    *notifier
-	// server is the first notification server's thread, when one was
-	// started for this run (serverThread).
-	server *serverThread
+	threads  map[int]*thread
+	parked   map[int]bool // new children stopped before their parent's fork event
+	root     int
+	rootWS   syscall.WaitStatus
+	rootDone bool
+	pathBuf  []byte
+	sockets  sockDirs
+	hostNix  bool // the host itself has /nix: no listing of / needs an entry
+	headers  execplan.HeaderCache
+	links    execplan.Links // names for programs run through a loader
+	notifier *notifier
 	// listenerSock is where the child sends its notification listener.
 	listenerSock int
 	stops        int // ptrace stops handled, for the debug log
 	restores     int // of which exit stops to restore registers
+	// server is the first notification server's thread, when one was
+	// started for this run (serverThread).
+	server *serverThread
+	// orderByStop: the probe call's extra stop told the stop order.
+	orderByStop bool
 }
 
 func newTracer(nixDir string, seccomp bool) *tracer {

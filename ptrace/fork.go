@@ -53,7 +53,7 @@ type childPlan struct {
 	envp, envpPWD []*byte // the environment, and with PWD=dir once in dir
 	// cloexec are the ranges of fds close_range marks close-on-exec; open
 	// lists the same fds one by one, open at fork, for kernels before
-	// 5.11 (no CLOSE_RANGE_CLOEXEC).
+	// 5.11 (no CLOSE_RANGE_CLOEXEC; empty where the host has it).
 	cloexec [][2]uintptr
 	open    []int32
 
@@ -230,10 +230,12 @@ func (t *tracer) prepareChild(spec *launch.Spec, p *proc.Plumbing, seccomp bool,
 			lo = uintptr(k) + 1
 		}
 	}
-	if names, rerr := readFDNames(); rerr == nil {
-		for _, fd := range names {
-			if !slices.Contains(keep, fd) {
-				c.open = append(c.open, int32(fd))
+	if !hostCallsHere().cloexecRange {
+		if names, rerr := readFDNames(); rerr == nil {
+			for _, fd := range names {
+				if !slices.Contains(keep, fd) {
+					c.open = append(c.open, int32(fd))
+				}
 			}
 		}
 	}

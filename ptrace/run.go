@@ -96,6 +96,15 @@ func Probe() error {
 func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error) {
 	runMu.Lock()
 	defer runMu.Unlock()
+	calls := hostCallsHere()
+	memVia = calls.mem()
+	// The first notification server's thread starts beside the set-up
+	// below; the filter, chosen after it, needs its answer.
+	var srv *serverThread
+	if !opts.NoNotify && !opts.NoSeccomp && calls.notify() > systable.NotifyNone {
+		srv = startServerThread()
+		defer srv.release()
+	}
 	forwardTo := make(chan int, 1) // the child's pid, once it exists
 	defer proc.Forward(forwardTo)()
 	nixDir, err := launch.ResolveDir(spec.NixDir)
@@ -104,18 +113,6 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	}
 	var p proc.Plumbing
 	defer p.CloseAll()
-	calls := hostCallsHere()
-	memVia = calls.mem()
-	var srv *serverThread
-	if !opts.NoNotify && !opts.NoSeccomp && calls.notify() > systable.NotifyNone {
-		srv = startServerThread()
-		defer srv.release()
-		calls.ownFS = srv.ownFSNow()
-	}
-	level := calls.notify()
-	if opts.NoNotify || opts.NoSeccomp {
-		level = systable.NotifyNone
-	}
 	// Orphans of the traced tree come back to np, so their exit is seen
 	// (they stay traced either way).
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -133,6 +130,13 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 		p.AddChildEnd(stubSock)
 		t.listenerSock = sock
 		sock = int(stubSock.Fd())
+	}
+	if srv != nil {
+		calls.ownFS = srv.ownFSNow()
+	}
+	level := calls.notify()
+	if opts.NoNotify || opts.NoSeccomp {
+		level = systable.NotifyNone
 	}
 	s, err := t.prepareChild(spec, &p, !opts.NoSeccomp, level, probe, sock)
 	if err != nil {

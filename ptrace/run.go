@@ -105,8 +105,8 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 		srv = startServerThread()
 		defer srv.release()
 	}
-	forwardTo, stopForwarding := proc.ForwardEach()
-	defer stopForwarding()
+	forwardTo := make(chan int, 1) // the child's pid, once it exists
+	defer proc.Forward(forwardTo)()
 	nixDir, err := launch.ResolveDir(spec.NixDir)
 	if err != nil {
 		return 0, &SetupError{Step: "checking nix directory", Path: spec.NixDir, Err: err}
@@ -171,7 +171,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	unix.Close(s.syncW) // the child goes on
 	s.syncW = -1
 	s.closeChildEnds()
-	forwardTo(pid)
+	forwardTo <- pid
 	// The status pipe is read aside: this thread must serve the child's
 	// stops meanwhile.
 	var status []byte

@@ -37,7 +37,9 @@ func Diagnose(err error) Diagnosis {
 	if unix.Uname(&u) == nil {
 		facts["kernel"] = unix.ByteSliceToString(u.Release[:])
 	}
-	facts["ptrace.host_calls"] = hostCallsHere().String()
+	calls := hostCallsHere()
+	calls.ownFS = probeOwnFS()
+	facts["ptrace.host_calls"] = calls.String()
 	d := Diagnosis{Facts: facts}
 	if err == nil {
 		d.Cause, d.Detail = "", "ptrace works here"

@@ -38,7 +38,7 @@ type childPlan struct {
 	plainProg  *unix.SockFprog // the filter otherwise
 	msg        *unix.Msghdr    // SCM_RIGHTS, its fd at ctrlFD
 	ctrlFD     *int32
-	root       *byte   // "/": the probe call's path, which the filter knows by address
+	root       *byte   // "/": the probe call's path (the filter knows the call by its systable.ProbeMark)
 	taken      uint32  // set to 1 by the tracer once it took the listener
 	atFDCWD    uintptr // AT_FDCWD as an argument
 
@@ -53,7 +53,7 @@ type childPlan struct {
 	envp, envpPWD []*byte // the environment, and with PWD=dir once in dir
 	// cloexec are the ranges of fds close_range marks close-on-exec; open
 	// lists the same fds one by one, open at fork, for kernels before
-	// 5.11 (no CLOSE_RANGE_CLOEXEC).
+	// 5.11 (no CLOSE_RANGE_CLOEXEC; empty where the host has it).
 	cloexec [][2]uintptr
 	open    []int32
 
@@ -99,19 +99,14 @@ const (
 // errNotifyFilter: the filter with a notification listener was refused.
 var errNotifyFilter = errors.New("installing the filter with a notification listener")
 
-// filters caches the built filters by notification level (under runMu):
-// they depend only on the level and the address of rootDir.
+// filters caches the filters by notification level (under runMu).
 var filters = map[systable.NotifyLevel]*unix.SockFprog{}
 
 func filterProg(level systable.NotifyLevel) (*unix.SockFprog, error) {
 	if p := filters[level]; p != nil {
 		return p, nil
 	}
-	var probe uint64
-	if level > systable.NotifyNone {
-		probe = uint64(uintptr(rootDirPtr()))
-	}
-	prog, err := systable.Filter(level, probe)
+	prog, err := systable.Filter(level, level > systable.NotifyNone)
 	if err != nil {
 		return nil, fmt.Errorf("building filter: %w", err)
 	}
@@ -235,10 +230,12 @@ func (t *tracer) prepareChild(spec *launch.Spec, p *proc.Plumbing, seccomp bool,
 			lo = uintptr(k) + 1
 		}
 	}
-	if names, rerr := readFDNames(); rerr == nil {
-		for _, fd := range names {
-			if !slices.Contains(keep, fd) {
-				c.open = append(c.open, int32(fd))
+	if !hostCallsHere().cloexecRange {
+		if names, rerr := readFDNames(); rerr == nil {
+			for _, fd := range names {
+				if !slices.Contains(keep, fd) {
+					c.open = append(c.open, int32(fd))
+				}
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package ptrace
 import (
 	"syscall"
 	"unsafe"
+
+	"github.com/np-portable/np/ptrace/systable"
 )
 
 // The traced program's process is a fork of np itself, not a second Go
@@ -178,12 +180,12 @@ func childFilter(c *childPlan) {
 		}
 	}
 	// The tracer learns the kernel's stop order from this call (a harmless
-	// EEXIST; the filter always traces it: buildFilter's probe), reads its
+	// EEXIST; the filter always traces it: systable.ProbeMark), reads its
 	// path (so a tracer that cannot read this process's memory fails
 	// here, before the program runs) and, told by an unused argument that
 	// a listener was sent, takes it from the socket and sets c.taken.
 	syscall.RawSyscall6(syscall.SYS_MKDIRAT, c.atFDCWD, uintptr(unsafe.Pointer(c.root)), 0,
-		uintptr(listener), uintptr(unsafe.Pointer(&c.taken)), 0)
+		uintptr(listener), uintptr(unsafe.Pointer(&c.taken)), systable.ProbeMark)
 	if listener >= 0 {
 		syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(listener), 0, 0)
 		if c.taken == 0 {

@@ -37,6 +37,12 @@ type hostCalls struct {
 	// server's open behind as a phantom peer, which meets the real one,
 	// and the restarted open waits forever (seen on Debian 11's 5.10).
 	killableRecv bool
+
+	// cloexecRange: close_range's CLOSE_RANGE_CLOEXEC (Linux 5.11). With
+	// it the forked child marks the fds the program must not get in one
+	// call, and the parent need not list its open fds for it (a fallback
+	// of one fcntl each).
+	cloexecRange bool
 }
 
 // memMethod is how the tracer reaches a tracee's memory.
@@ -154,14 +160,11 @@ func probeHostCalls() hostCalls {
 
 	// An fd range beyond any real one: closes nothing.
 	h.closeRange = unix.CloseRange(^uint(0)-1, ^uint(0)-1, 0) == nil
+	h.cloexecRange = unix.CloseRange(^uint(0)-1, ^uint(0)-1, unix.CLOSE_RANGE_CLOEXEC) == nil
 
-	// On a thread that then ends: unsharing changes only that thread.
-	done := make(chan bool)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		done <- unix.Unshare(unix.CLONE_FS) == nil
-	}()
-	h.ownFS = <-done
+	// Not tried here: Run learns it from the notification server's own
+	// thread (serverThread), Diagnose from probeOwnFS.
+	h.ownFS = true
 
 	// The flag is checked before the program is read: EFAULT for the
 	// missing program means it is known, EINVAL that it is not. Nothing

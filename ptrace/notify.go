@@ -68,6 +68,9 @@ func (t *tracer) startNotifier(fd int) bool {
 	n.servers = servers
 	for i := 0; i < servers; i++ {
 		n.wg.Add(1)
+		if i == 0 && t.server.run(n) {
+			continue
+		}
 		go n.serve()
 	}
 	return true

@@ -30,7 +30,13 @@ type Options struct {
 }
 
 // runStats are the counts of the last run, for tests.
-type runStats struct{ stops, notifications int64 }
+type runStats struct {
+	stops, notifications int64
+	// oldOrder: the seccomp stop came before the syscall-enter stop;
+	// orderByStop: the probe call's extra stop told (not
+	// PTRACE_GET_SYSCALL_INFO).
+	oldOrder, orderByStop bool
+}
 
 var lastRunStats runStats
 
@@ -90,6 +96,15 @@ func Probe() error {
 func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error) {
 	runMu.Lock()
 	defer runMu.Unlock()
+	calls := hostCallsHere()
+	memVia = calls.mem()
+	// The first notification server's thread starts beside the set-up
+	// below; the filter, chosen after it, needs its answer.
+	var srv *serverThread
+	if !opts.NoNotify && !opts.NoSeccomp && calls.notify() > systable.NotifyNone {
+		srv = startServerThread()
+		defer srv.release()
+	}
 	forwardTo := make(chan int, 1) // the child's pid, once it exists
 	defer proc.Forward(forwardTo)()
 	nixDir, err := launch.ResolveDir(spec.NixDir)
@@ -98,17 +113,12 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	}
 	var p proc.Plumbing
 	defer p.CloseAll()
-	calls := hostCallsHere()
-	memVia = calls.mem()
-	level := calls.notify()
-	if opts.NoNotify || opts.NoSeccomp {
-		level = systable.NotifyNone
-	}
 	// Orphans of the traced tree come back to np, so their exit is seen
 	// (they stay traced either way).
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 	t := newTracer(nixDir, !opts.NoSeccomp)
+	t.server = srv
 	sock := -1
 	if !opts.NoSeccomp {
 		var stubSock *os.File
@@ -120,6 +130,13 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 		p.AddChildEnd(stubSock)
 		t.listenerSock = sock
 		sock = int(stubSock.Fd())
+	}
+	if srv != nil {
+		calls.ownFS = srv.ownFSNow()
+	}
+	level := calls.notify()
+	if opts.NoNotify || opts.NoSeccomp {
+		level = systable.NotifyNone
 	}
 	s, err := t.prepareChild(spec, &p, !opts.NoSeccomp, level, probe, sock)
 	if err != nil {
@@ -173,7 +190,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 		served = t.notifier.served.Load()
 	}
 	logrus.Debugf("ptrace: %d stops (%d to restore registers), %d notifications, seccomp=%v", t.stops, t.restores, served, t.seccomp)
-	lastRunStats = runStats{int64(t.stops), served}
+	lastRunStats = runStats{stops: int64(t.stops), notifications: served, oldOrder: t.oldOrder, orderByStop: t.orderByStop}
 	if loopErr != nil {
 		t.killAll()
 		for t.drain() {

@@ -121,6 +121,11 @@ type tracer struct {
 	listenerSock int
 	stops        int // ptrace stops handled, for the debug log
 	restores     int // of which exit stops to restore registers
+	// server is the first notification server's thread, when one was
+	// started for this run (serverThread).
+	server *serverThread
+	// orderByStop: the probe call's extra stop told the stop order.
+	orderByStop bool
 }
 
 // notifier is the notification server's state (notify.go serves it).

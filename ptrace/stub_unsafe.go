@@ -4,8 +4,5 @@ import "unsafe"
 
 var rootDir = [2]byte{'/', 0}
 
-// rootDirPtr points at a C string "/" for the probe call.
-func rootDirPtr() unsafe.Pointer { return unsafe.Pointer(&rootDir[0]) }
-
 // uintptrOf is the address of b, for a call that reads np's own memory.
 func uintptrOf(b *byte) uintptr { return uintptr(unsafe.Pointer(b)) }

@@ -317,6 +317,13 @@ func (t *tracer) probeStop(th *thread) error {
 			}
 		}
 	}
+	if !noSyscallInfoForTests && atSeccompStopInfo(tid) {
+		// Linux >= 5.3: the new order, without a stop to learn it.
+		t.probed = true
+		logrus.Debugf("ptrace: seccomp stop order: new (PTRACE_GET_SYSCALL_INFO)")
+		return t.resume(th, 0)
+	}
+	t.orderByStop = true
 	if err := unix.PtraceSyscall(tid, 0); err != nil {
 		return t.ok(th, err)
 	}

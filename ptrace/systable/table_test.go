@@ -76,7 +76,7 @@ func TestAArch64HasOnlyAtCalls(t *testing.T) {
 
 func checkFilter(t *testing.T, a *Arch, byNr map[int]*Info, level NotifyLevel) {
 	notify := level
-	prog, err := filterFor(a, byNr, level, 0)
+	prog, err := filterFor(a, byNr, level, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,9 +215,9 @@ func TestTableRowsAreConsistent(t *testing.T) {
 	}
 }
 
-// TestProbeCallAlwaysStops: the stub's probe (mkdirat of its own "/") is
-// traced though mkdirat goes to the notification server: the tracer takes
-// the server's listener at that stop.
+// TestProbeCallAlwaysStops: the child's probe (a mkdirat marked with
+// ProbeMark) is traced though mkdirat goes to the notification server:
+// the tracer takes the server's listener at that stop.
 func TestProbeCallAlwaysStops(t *testing.T) {
 	for _, a := range arches {
 		t.Run(a.Name, func(t *testing.T) { checkProbeCall(t, a) })
@@ -225,18 +225,18 @@ func TestProbeCallAlwaysStops(t *testing.T) {
 }
 
 func checkProbeCall(t *testing.T, a *Arch) {
-	const probe = 0x7f0012345678
+	const probe = ProbeMark
 	byNr, err := a.index(Table())
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog, err := filterFor(a, byNr, NotifyListings, probe)
+	prog, err := filterFor(a, byNr, NotifyListings, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	verdict := func(ptr uint64) uint32 {
+	verdict := func(mark uint64) uint32 {
 		d := bpf.Data{Nr: int32(a.Numbers["mkdirat"]), Arch: a.AuditArch}
-		d.Args[0], d.Args[1] = atFDCWD, ptr
+		d.Args[0], d.Args[1], d.Args[5] = atFDCWD, 0x7f0012345678, mark
 		v, err := bpf.Run(prog, d)
 		if err != nil {
 			t.Fatal(err)
@@ -246,9 +246,9 @@ func checkProbeCall(t *testing.T, a *Arch) {
 	if v := verdict(probe); v != unix.SECCOMP_RET_TRACE {
 		t.Errorf("the probe's mkdirat: %#x, want trace", v)
 	}
-	for _, ptr := range []uint64{probe + 1, probe &^ 0xffffffff, probe & 0xffffffff} {
-		if v := verdict(ptr); v != unix.SECCOMP_RET_USER_NOTIF {
-			t.Errorf("mkdirat of %#x: %#x, want the notification server", ptr, v)
+	for _, mark := range []uint64{0, probe + 1, probe &^ 0xffffffff, probe & 0xffffffff} {
+		if v := verdict(mark); v != unix.SECCOMP_RET_USER_NOTIF {
+			t.Errorf("mkdirat marked %#x: %#x, want the notification server", mark, v)
 		}
 	}
 }

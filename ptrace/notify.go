@@ -3,7 +3,6 @@ package ptrace
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/debug"
 
 	"github.com/np-portable/np/ptrace/guestpath"
@@ -68,7 +67,7 @@ func (t *tracer) startNotifier(fd int) bool {
 	n.servers = servers
 	for i := 0; i < servers; i++ {
 		n.wg.Add(1)
-		if i == 0 && t.server.run(n) {
+		if i == 0 && t.server.hand(n.serve) {
 			continue
 		}
 		go n.serve()
@@ -405,22 +404,4 @@ func (n *notifier) getcwd(c caller, req *seccompNotif, _ *systable.Info) seccomp
 		return failWith(errno)
 	}
 	return n.reply(req, req.args[0], b, int64(len(b)))
-}
-
-// blockSignals locks the calling goroutine to its thread for good and
-// blocks every signal there. A signal (the Go runtime's preemption
-// SIGURG) interrupting ADDFD with SECCOMP_ADDFD_FLAG_SEND makes the
-// kernel answer the caller's open with 0 (the request is withdrawn after
-// the reply was marked sent), so the server threads must not see any.
-// The thread also gets a file-system context of its own, whose umask
-// openNow sets to the caller's before making a file. The thread ends with
-// its goroutine, signals still blocked.
-func blockSignals() (ownFS bool) {
-	runtime.LockOSThread()
-	var all unix.Sigset_t
-	for i := range all.Val {
-		all.Val[i] = ^uint64(0)
-	}
-	_ = unix.PthreadSigmask(unix.SIG_BLOCK, &all, nil)
-	return unix.Unshare(unix.CLONE_FS) == nil
 }

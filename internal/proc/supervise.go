@@ -45,7 +45,7 @@ func StartProgram(argv []string, file string, env []string, keep []int) (int, er
 
 // BecomeSubreaper makes this process the reaper of every orphan in the
 // tree below it (PR_SET_CHILD_SUBREAPER): a program's background children
-// then stay reachable through /proc/self/task/*/children, so Supervise can
+// then stay this process's children (see children), so Supervise can
 // end them all, instead of drifting off to the host's init.
 func BecomeSubreaper() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {

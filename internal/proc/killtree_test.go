@@ -60,11 +60,13 @@ func TestKillTreeByScanEndsTheTree(t *testing.T) {
 	cmd.Env = helperEnvFor("kill-tree-scan")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = time.Second // a tree left running holds the output pipe
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	var hung bool
 	select {
 	case err := <-done:
 		if err != nil {
@@ -72,13 +74,20 @@ func TestKillTreeByScanEndsTheTree(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("killTree with the scan still waits after 30 s (a child it did not kill?)\n%s", out.String())
+		<-done
+		hung = true
 	}
 	var pids []int
 	for _, f := range strings.Fields(out.String()) {
 		if pid, err := strconv.Atoi(f); err == nil {
 			pids = append(pids, pid)
 		}
+	}
+	if hung {
+		for _, pid := range pids {
+			_ = killPid(pid)
+		}
+		t.Fatalf("killTree with the scan still waited after 30 s (a child it did not kill?): %s", out.String())
 	}
 	if len(pids) != 3 {
 		t.Fatalf("helper said %q; want the three pids of the tree", out.String())
@@ -115,8 +124,9 @@ func killTreeByScanHelper() int {
 		}
 		pids = append(pids, strings.TrimSpace(line))
 	}
-	killTreeOf(func() []int { return childrenByScan(os.Getpid()) })
+	// First, so that the test can clean up should killTree hang.
 	fmt.Println(strings.Join(pids, " "))
+	killTreeOf(func() []int { return childrenByScan(os.Getpid()) })
 	return 0
 }
 

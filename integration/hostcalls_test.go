@@ -26,6 +26,8 @@ var (
 // nix in /, keeps the store's contents right, makes files with the
 // caller's umask, and doctor says the runtime works. The Docker 20.10
 // host refuses namespaces too, so it runs where auto picks ptrace.
+//
+//np:kernel-set hostile
 func TestRuntimeWorksWithoutOptionalSystemCalls(t *testing.T) {
 	hosts := []hostileHost{noUnshareHost, noProcessVMHost, noPidfdGetfdHost}
 	if pass != "ns" {
@@ -120,6 +122,8 @@ func TestRuntimeWorksUnderEngineProfiles(t *testing.T) {
 // answers calls by notification where pidfd_getfd is refused (the listener
 // reaches the tracer over a socket), rather than quietly making every
 // call a ptrace stop.
+//
+//np:kernel-set hostile-notify
 func TestNotificationsSurviveARefusedPidfdGetfd(t *testing.T) {
 	if pass != "ptrace" {
 		t.Fatalf("runs in the ptrace pass only (onePass)")

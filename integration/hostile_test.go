@@ -132,6 +132,8 @@ func doctorJSON(t *testing.T, r result) (auto string, runtimes map[string]doctor
 // refuses user namespaces gets one line naming the cause, before anything
 // is unpacked, whether np is installed already or not; np doctor names the
 // cause in words for scripts and in a sentence for people.
+//
+//np:kernel-set hostile-userns
 func TestForcedNSRuntimeInHostileHosts(t *testing.T) {
 	for _, h := range []hostileHost{noUserNSHost, dockerHost, centos7Host} {
 		t.Run(h.name, func(t *testing.T) {
@@ -167,6 +169,8 @@ func TestForcedNSRuntimeInHostileHosts(t *testing.T) {
 // TestHostileHostsFallBackToPtrace: where user namespaces are refused, auto
 // falls back to ptrace, from the first install on, and Nix works: a build,
 // the store's contents, and `ls /` showing /nix.
+//
+//np:kernel-set hostile-userns
 func TestHostileHostsFallBackToPtrace(t *testing.T) {
 	for _, h := range []hostileHost{noUserNSHost, dockerHost, centos7Host} {
 		t.Run(h.name, func(t *testing.T) {
@@ -206,6 +210,8 @@ func TestHostileHostsFallBackToPtrace(t *testing.T) {
 
 // TestHostRefusingPtraceToo: no user namespaces and no ptrace leave no
 // runtime; one line names both causes, exit 125, nothing unpacked.
+//
+//np:kernel-set hostile-userns
 func TestHostRefusingPtraceToo(t *testing.T) {
 	for _, h := range []hostileHost{dockerHost.with("docker-seccomp-no-ptrace", "no-ptrace"), centos7Host.with("linux-3.10-no-userns-no-ptrace", "no-ptrace")} {
 		t.Run(h.name, func(t *testing.T) {
@@ -258,6 +264,8 @@ func containsLine(text, line string) bool {
 
 // TestRootInAUserNamespaceBuildsSandboxed is np run by root in a container
 // without real privileges: uid 0, but only inside a user namespace.
+//
+//np:kernel-set hostile
 func TestRootInAUserNamespaceBuildsSandboxed(t *testing.T) {
 	loc := newLocation(t)
 	expr := `derivation { name = "as-root"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "echo root-ok > $out"]; }`

@@ -10,25 +10,27 @@
 # their entropy pool uninitialised: np's first install runs then, and must
 # not wait for it.
 
-# The ptrace unit tests of the smoke set: the probe, the tracer on its own
-# fixture and the real Nix under it (the build that hung on 5.10), with the
-# seccomp filter, with and without notifications. Without seccomp every
-# call is a ptrace stop, which TCG makes take minutes: the full set has it.
-KTEST_PTRACE_SMOKE='^(TestProbeWorksHere|TestExecOfStoreProgramsAndScripts|TestReadsNixFilesAndLeavesHostFilesAlone|TestNotificationsAnswerReadOnlyCalls|TestRealNix)$/^(seccomp|seccomp-ptrace-only)$'
-
-# The hostile-host integration tests, in the ns and the ptrace pass.
-KTEST_HOSTILE='^(TestForcedNSRuntimeInHostileHosts|TestHostileHostsFallBackToPtrace|TestHostRefusingPtraceToo|TestRootInAUserNamespaceBuildsSandboxed|TestRuntimeWorksWithoutOptionalSystemCalls|TestNotificationsSurviveARefusedPidfdGetfd|TestNixWorksWithOnlyLinux310Syscalls)$'
-
-# KTEST_HOSTILE but TestNotificationsSurviveARefusedPidfdGetfd, in two
-# parts: the tests that build hosts with user.max_user_namespaces = 0
-# (the old kernels choose their subtests), and the others.
-KTEST_HOSTILE_USERNS='^(TestForcedNSRuntimeInHostileHosts|TestHostileHostsFallBackToPtrace|TestHostRefusingPtraceToo)$'
-KTEST_HOSTILE_OTHER='^(TestRootInAUserNamespaceBuildsSandboxed|TestRuntimeWorksWithoutOptionalSystemCalls|TestNixWorksWithOnlyLinux310Syscalls)$'
-
-# Signals, job control, terminals and np as PID 1: the tests
-# integration/robust.sh runs on the host (KTEST_SIGNALS, lib.sh's
-# signal_tests, which kernels.sh writes here).
+# The test selections, which kernels.sh writes here from the tests'
+# sources (a renamed or moved test stays selected; a set that selects
+# nothing fails the run before a VM boots):
+# - KTEST_SIGNALS: signals, job control, terminals and np as PID 1, the
+#   tests integration/robust.sh runs on the host (lib.sh's signal_tests:
+#   every test of their files);
+# - KTEST_PTRACE_SMOKE_TESTS: the ptrace unit tests of the smoke set, the
+#   probe, the tracer on its own fixture and the real Nix under it (the
+#   build that hung on 5.10), marked //np:kernel-set smoke;
+# - the hostile-host integration tests, run in the ns and the ptrace pass:
+#   KTEST_HOSTILE_USERNS, those that build hosts with
+#   user.max_user_namespaces = 0 (the old kernels choose their
+#   subtests), KTEST_HOSTILE_NOTIFY, those that need seccomp
+#   notifications (5.0), and KTEST_HOSTILE, the others (marked
+#   hostile-userns, hostile-notify and hostile).
 . /ktest/selection
+
+# The smoke set's ptrace tests run with the seccomp filter, with and
+# without notifications. Without seccomp every call is a ptrace stop,
+# which TCG makes take minutes: the full set has it.
+KTEST_PTRACE_SMOKE=$KTEST_PTRACE_SMOKE_TESTS'/^(seccomp|seccomp-ptrace-only)$'
 
 # A host whose administrator disabled user namespaces (the sysctl, set as
 # root for this step only): np's automatic choice must fall back to
@@ -40,6 +42,14 @@ userns_off_fallback() {
 	echo 0 >/proc/sys/user/max_user_namespaces || return 1
 	step userns-off-fallback 900 'np doctor | tee /dev/stderr | grep -q "auto picks: ptrace" && ls_root auto && nix_build auto'
 	echo 10000 >/proc/sys/user/max_user_namespaces
+}
+
+# either PATTERN PATTERN: one -test.run pattern selecting the tests of
+# both, each ^(A|B)$ as testsum -pattern writes them (one go test run, one
+# install of its data dir).
+either() {
+	a=${1#^(} b=${2#^(}
+	echo "^(${a%)\$}|${b%)\$})\$"
 }
 
 run_steps() {
@@ -107,17 +117,16 @@ run_steps() {
 	# (which refuse user namespaces by filter). Before 5.0 (el7, 4.4)
 	# there are no notifications for a refused pidfd_getfd to spare.
 	# (-test.run only: the suite's -test.skip is its own.)
-	if [ -e /proc/sys/user/max_user_namespaces ] && [ "$kname" != el7 ]; then
-		hostile_ns="integration ns -test.run '$KTEST_HOSTILE'"
-		hostile_ptrace="integration ptrace -test.run '$KTEST_HOSTILE'"
-	else
-		userns_sub=
-		[ -e /proc/sys/user/max_user_namespaces ] || userns_sub=/^docker-seccomp
-		hostile_ns="integration ns -test.run '$KTEST_HOSTILE_OTHER' && integration ns -test.run '$KTEST_HOSTILE_USERNS$userns_sub'"
-		hostile_ptrace="integration ptrace -test.run '$KTEST_HOSTILE_OTHER' && integration ptrace -test.run '$KTEST_HOSTILE_USERNS$userns_sub'"
-	fi
-	step hostile-ns 2400 "$hostile_ns"
-	step hostile-ptrace 2400 "$hostile_ptrace"
+	hostile=$KTEST_HOSTILE
+	case $kname in el7 | v4.4) ;; *) hostile=$(either "$hostile" "$KTEST_HOSTILE_NOTIFY") ;; esac
+	for rt in ns ptrace; do
+		if [ -e /proc/sys/user/max_user_namespaces ]; then
+			run="integration $rt -test.run '$(either "$hostile" "$KTEST_HOSTILE_USERNS")'"
+		else
+			run="integration $rt -test.run '$hostile' && integration $rt -test.run '$KTEST_HOSTILE_USERNS/^docker-seccomp'"
+		fi
+		step "hostile-$rt" 2400 "$run"
+	done
 	# -test.timeout below the step's limit: a hang is named by go test.
 	step signals-ns 1200 "integration ns -test.run '$KTEST_SIGNALS' -test.timeout 18m"
 	step signals-ptrace 1200 "integration ptrace -test.run '$KTEST_SIGNALS' -test.timeout 18m"

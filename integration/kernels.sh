@@ -298,6 +298,14 @@ build_tests() {
 		-Wl,--dynamic-linker=/nix/store/glibc/lib/$loader -Wl,-rpath,/nix/store/glibc/lib
 }
 
+# kernel_set NAME FILE...: the -test.run pattern of the tests in FILEs
+# marked //np:kernel-set NAME; fails when none is.
+kernel_set() {
+	local set=$1
+	shift
+	env -u GOARCH go run ./integration/testsum -pattern -set "$set" "$@"
+}
+
 # The initramfs: userland, np, the tests, /init and the users.
 build_initramfs() {
 	local r=$W/initramfs
@@ -313,10 +321,25 @@ build_initramfs() {
 	done
 	cp integration/kernels-steps.sh "$r/ktest/steps"
 	cp "$W/bin/ptrace.test" "$W/bin/integration.test" "$W/bin/testsum" "$W/bin/test2json" "$r/ktest/"
-	# The steps' test selections: the ptrace modes, and the signal tests
-	# (those of the files robust.sh runs).
+	# The steps' test selections: the ptrace modes, the signal tests
+	# (those of the files robust.sh runs) and the sets marked in the
+	# tests' doc comments (//np:kernel-set NAME, read by testsum -set:
+	# the ptrace smoke tests, the hostile-host tests). A set or file that
+	# selects nothing stops the run here.
 	cp integration/ptrace-modes.txt "$r/ktest/"
-	echo "KTEST_SIGNALS='$(signal_tests)'" >"$r/ktest/selection"
+	local signals smoke hostile userns notify
+	signals=$(signal_tests)
+	smoke=$(kernel_set smoke ptrace/*_test.go)
+	hostile=$(kernel_set hostile integration/*_test.go)
+	userns=$(kernel_set hostile-userns integration/*_test.go)
+	notify=$(kernel_set hostile-notify integration/*_test.go)
+	cat >"$r/ktest/selection" <<-EOF
+		KTEST_SIGNALS='$signals'
+		KTEST_PTRACE_SMOKE_TESTS='$smoke'
+		KTEST_HOSTILE='$hostile'
+		KTEST_HOSTILE_USERNS='$userns'
+		KTEST_HOSTILE_NOTIFY='$notify'
+	EOF
 	cp "$W/bin/pathops" "$W/bin/pathops-nix" "$r/ktest/pathops/"
 	cp "$W/bin/kernels-entropy" "$r/ktest/"
 	# What kernels-entropy credits the old kernels' pools with: the host's

@@ -24,6 +24,34 @@ func processGone(pid int) bool {
 	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
+// childrenOf lists the processes whose parent is pid, from each
+// /proc/PID/stat: /proc/PID/task/TID/children would be shorter, but
+// kernels built without CONFIG_PROC_CHILDREN (4.4.178's) have none.
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("listing the processes: %v", err)
+	}
+	var kids []int
+	for _, d := range dirs {
+		kid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue // ended since the listing
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so after the last ')'.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			kids = append(kids, kid)
+		}
+	}
+	return kids
+}
+
 // After kill -9 of np, nothing the program started keeps running: not the
 // program, not a child it put in the background.
 func TestKillNineOfNpLeavesNoProcessOfTheProgram(t *testing.T) {
@@ -96,13 +124,13 @@ func TestNpAsPID1PassesExitStatusAndForwardsSignals(t *testing.T) {
 			t.Fatalf("program did not start: %q %v", line, err)
 		}
 		// unshare's child is np, PID 1 inside.
-		b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/task/" + strconv.Itoa(cmd.Process.Pid) + "/children")
-		np1, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			t.Fatalf("finding np under unshare: %q", b)
+		kids := childrenOf(t, cmd.Process.Pid)
+		if len(kids) != 1 {
+			t.Fatalf("finding np under unshare: its children are %v", kids)
 		}
+		np1 := kids[0]
 		syscall.Kill(np1, sig)
-		err = waitBounded(t, cmd, time.Minute)
+		err := waitBounded(t, cmd, time.Minute)
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
 			t.Errorf("%v to np as PID 1: %v, want the program's trap to exit 7", sig, err)
 		}

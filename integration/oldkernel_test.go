@@ -14,6 +14,8 @@ import (
 // Linux 3.10 (statx, getrandom, clone3, openat2, faccessat2, pidfd_open ...
 // all ENOSYS), as on CentOS 7. User namespaces stay available here, so this
 // checks the fallbacks to older calls, in the pass's own runtime.
+//
+//np:kernel-set hostile
 func TestNixWorksWithOnlyLinux310Syscalls(t *testing.T) {
 	h := hostileHost{name: "linux-3.10", filters: []string{"linux-3.10"}}
 	loc := newLocation(t)

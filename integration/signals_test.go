@@ -33,11 +33,8 @@ func TestKillNineOfNpLeavesNoSandboxedProcess(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	found := func() bool {
-		// -x: the whole command line, so np's own ("np run sleep ...") does not count.
-		out, _ := exec.Command("pgrep", "-x", "-f", "sleep "+marker).Output()
-		return len(bytes.TrimSpace(out)) > 0
-	}
+	// The whole command line, so np's own ("np run sleep ...") does not count.
+	found := func() bool { return len(processesRunning(t, "sleep", marker)) > 0 }
 	waitFor(t, "the sandboxed sleep to start", 10*time.Second, found)
 	cmd.Process.Kill()
 	waitBounded(t, cmd, time.Minute)
@@ -127,15 +124,10 @@ func TestKillingNpEndsTheProgramsTree(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sleeps := func() []string {
-		out, _ := exec.Command("pgrep", "-f", "^"+sleep+" "+marker+"$").Output()
-		return strings.Fields(string(out))
-	}
+	sleeps := func() []int { return processesRunning(t, sleep, marker) }
 	t.Cleanup(func() {
 		for _, pid := range sleeps() {
-			if n, err := strconv.Atoi(pid); err == nil {
-				syscall.Kill(n, syscall.SIGKILL)
-			}
+			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
 	waitFor(t, "both sleeps to start", 10*time.Second, func() bool { return len(sleeps()) == 2 })
@@ -145,6 +137,32 @@ func TestKillingNpEndsTheProgramsTree(t *testing.T) {
 	// under ns the sandbox init, reaper of the program's tree, notices np's
 	// death and ends the tree (README: "Nothing outlives np").
 	waitFor(t, "the program's sleeps to end with np", 5*time.Second, func() bool { return len(sleeps()) == 0 })
+}
+
+// processesRunning returns the pids of the processes whose command line
+// is exactly argv, as /proc shows it to every user. It reads /proc rather
+// than running pgrep: the kernels' VMs have busybox alone, whose Debian
+// build has no pgrep, and a pgrep that could not run looked the same as
+// one that found nothing (both tests above failed so on every VM kernel).
+func processesRunning(t *testing.T, argv ...string) []int {
+	t.Helper()
+	want := []byte(strings.Join(argv, "\x00") + "\x00")
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("listing the processes: %v", err)
+	}
+	var pids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		// A process that ended since the listing has no command line.
+		if b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline"); err == nil && bytes.Equal(b, want) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func TestTracerInsideEndsCleanly(t *testing.T) {

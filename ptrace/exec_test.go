@@ -7,6 +7,7 @@ import (
 	"testing"
 )
 
+//np:kernel-set smoke
 func TestExecOfStoreProgramsAndScripts(t *testing.T) {
 	f := getFixture(t)
 	// A program started through a symlink: /proc/self/exe names the file,

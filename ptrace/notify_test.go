@@ -9,6 +9,8 @@ import (
 // TestNotificationsAnswerReadOnlyCalls: with the filter, stat, access and
 // readlink go to the notification server, not to ptrace stops; without
 // notifications they are stops again.
+//
+//np:kernel-set smoke
 func TestNotificationsAnswerReadOnlyCalls(t *testing.T) {
 	f := getFixture(t)
 	script := "for i in 1 2 3 4 5 6 7 8 9 10; do stat /nix/hello /nix/link >/dev/null; readlink /nix/link >/dev/null; done"

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+//np:kernel-set smoke
 func TestReadsNixFilesAndLeavesHostFilesAlone(t *testing.T) {
 	f := getFixture(t)
 	modes(t, func(t *testing.T, ns bool) {

@@ -14,6 +14,7 @@ import (
 	"github.com/np-portable/np/internal/launch"
 )
 
+//np:kernel-set smoke
 func TestProbeWorksHere(t *testing.T) {
 	if err := Probe(); err != nil {
 		t.Fatalf("Probe: %v (%+v)", err, Diagnose(err))

@@ -62,6 +62,7 @@ func realNix(t *testing.T) (nixDir, bin string) {
 	return realNixDir, realNixBin
 }
 
+//np:kernel-set smoke
 func TestRealNix(t *testing.T) {
 	nixDir, bin := realNix(t)
 	home := t.TempDir()

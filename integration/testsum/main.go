@@ -21,7 +21,10 @@
 // With -pattern it prints the -test.run pattern that selects exactly the
 // top-level tests declared in the given files, such as ^(TestA|TestB)$:
 // the scripts select a set of tests by the file they live in, so a renamed
-// test stays selected.
+// test stays selected. With -set NAME, only the tests whose doc comment
+// holds the line "//np:kernel-set NAME" (among other names, perhaps): a
+// set that is not a file's, which a test keeps when renamed or moved. A
+// set or a file that selects no test is an error.
 package main
 
 import (
@@ -39,10 +42,11 @@ import (
 func main() {
 	name := flag.String("name", "tests", "what the summary line names")
 	pattern := flag.Bool("pattern", false, "print the -test.run pattern of the tests declared in the files given")
+	set := flag.String("set", "", "with -pattern: only the tests marked //np:kernel-set NAME")
 	countsFile := flag.String("counts", "", "also append \"passed failed skipped\" to this file, for a script's totals")
 	flag.Parse()
 	if *pattern {
-		p, err := runPattern(flag.Args())
+		p, err := runPattern(flag.Args(), *set)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "testsum:", err)
 			os.Exit(2)

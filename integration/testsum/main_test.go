@@ -116,13 +116,49 @@ func Testify(t *testing.T)  {}
 func helper(t *testing.T)   {}
 func BenchmarkC(b *testing.B) {}
 `), 0o644)
-	got, err := runPattern([]string{f})
+	got, err := runPattern([]string{f}, "")
 	if want := "^(TestA_sub|TestB)$"; err != nil || got != want {
 		t.Errorf("pattern %q, %v; want %q", got, err, want)
 	}
 	empty := filepath.Join(t.TempDir(), "y_test.go")
 	os.WriteFile(empty, []byte("package x\n"), 0o644)
-	if _, err := runPattern([]string{empty}); err == nil {
+	if _, err := runPattern([]string{empty}, ""); err == nil {
 		t.Error("a file without tests gave a pattern; want an error")
+	}
+}
+
+func TestPatternSelectsAMarkedSet(t *testing.T) {
+	dir := t.TempDir()
+	marked := filepath.Join(dir, "x_test.go")
+	os.WriteFile(marked, []byte(`package x
+
+import "testing"
+
+// TestA is in two sets.
+//
+//np:kernel-set hostile smoke
+func TestA(t *testing.T) {}
+
+//np:kernel-set smoke
+func TestB(t *testing.T) {}
+
+// TestC mentions np:kernel-set hostile in its text only.
+func TestC(t *testing.T) {}
+`), 0o644)
+	none := filepath.Join(dir, "y_test.go")
+	os.WriteFile(none, []byte("package x\n\nimport \"testing\"\n\nfunc TestD(t *testing.T) {}\n"), 0o644)
+	for set, want := range map[string]string{"smoke": "^(TestA|TestB)$", "hostile": "^(TestA)$"} {
+		got, err := runPattern([]string{marked, none}, set)
+		if err != nil || got != want {
+			t.Errorf("set %s: pattern %q, %v; want %q", set, got, err, want)
+		}
+	}
+	if got, err := runPattern([]string{marked, none}, "signals"); err == nil {
+		t.Errorf("a set no test is marked with gave %q; want an error", got)
+	}
+	typo := filepath.Join(dir, "z_test.go")
+	os.WriteFile(typo, []byte("package x\n\nimport \"testing\"\n\n//np:kernelset smoke\nfunc TestE(t *testing.T) {}\n"), 0o644)
+	if got, err := runPattern([]string{marked, typo}, "smoke"); err == nil {
+		t.Errorf("a misspelt mark gave %q; want an error", got)
 	}
 }

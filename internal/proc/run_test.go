@@ -80,6 +80,8 @@ func helper(mode string) int {
 		signal.Notify(make(chan os.Signal, 1), syscall.Signal(n))
 		Reraise(syscall.Signal(n))
 		return 99
+	case mode == "kill-tree-scan":
+		return killTreeByScanHelper()
 	case mode == "cloexec" || mode == "cloexec-scan":
 		bait, err := unix.Open("/dev/null", unix.O_RDONLY, 0) // no O_CLOEXEC
 		if err != nil {

@@ -45,7 +45,7 @@ func StartProgram(argv []string, file string, env []string, keep []int) (int, er
 
 // BecomeSubreaper makes this process the reaper of every orphan in the
 // tree below it (PR_SET_CHILD_SUBREAPER): a program's background children
-// then stay reachable through /proc/self/task/*/children, so Supervise can
+// then stay this process's children (see children), so Supervise can
 // end them all, instead of drifting off to the host's init.
 func BecomeSubreaper() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -145,7 +145,10 @@ func reapAll(pid int) (ws syscall.WaitStatus, ended bool) {
 // killTree SIGKILLs this process's children and reaps them, round after
 // round, until it has none: what a program left running must not outlive
 // it.
-func killTree() {
+func killTree() { killTreeOf(children) }
+
+// killTreeOf is killTree with list naming the children.
+func killTreeOf(list func() []int) {
 	for {
 		var st syscall.WaitStatus
 		got, err := syscall.Wait4(-1, &st, syscall.WNOHANG, nil)
@@ -155,7 +158,7 @@ func killTree() {
 		case err != nil: // ECHILD: none left (the common case: no /proc scan)
 			return
 		}
-		for _, child := range children() {
+		for _, child := range list() {
 			_ = unix.Kill(child, unix.SIGKILL)
 		}
 		if _, err := syscall.Wait4(-1, &st, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
@@ -165,9 +168,16 @@ func killTree() {
 }
 
 // children lists this process's children, from every thread's list (an
-// orphan is handed to whichever thread of the reaper).
+// orphan is handed to whichever thread of the reaper). A kernel built
+// without CONFIG_PROC_CHILDREN (CONFIG_CHECKPOINT_RESTORE before 4.2) has
+// no such list: there every process's parent is read instead. (Without
+// that, killTree found no child on 4.4.178's config and blocked in wait4
+// while the program's tree outlived np.)
 func children() []int {
 	files, _ := filepath.Glob("/proc/self/task/*/children")
+	if len(files) == 0 {
+		return childrenByScan(os.Getpid())
+	}
 	var pids []int
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -178,6 +188,30 @@ func children() []int {
 			if pid, err := strconv.Atoi(s); err == nil {
 				pids = append(pids, pid)
 			}
+		}
+	}
+	return pids
+}
+
+// childrenByScan lists the processes whose parent is the process parent,
+// from each /proc/PID/stat. Like the kernel's lists, it names children
+// only, whose pids cannot be reused before their parent reaps them.
+func childrenByScan(parent int) []int {
+	dirs, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue // ended since the listing
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(parent) {
+			pids = append(pids, pid)
 		}
 	}
 	return pids

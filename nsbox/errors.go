@@ -112,3 +112,9 @@ func umountFlagString(flags uintptr) string {
 	}
 	return fmt.Sprintf("%#x", flags)
 }
+
+// opError describes o as a failed system call.
+func (o op) opError(errno unix.Errno) *OpError {
+	return &OpError{Op: o.Kind.String(), Source: o.Source, Target: o.Target, FSType: o.FSType,
+		Flags: o.Flags, Data: o.Data, Errno: errno}
+}

@@ -16,10 +16,8 @@ import (
 // helperEnv selects a helper mode of the test binary (see runHelper).
 const helperEnv = "NSBOX_TEST_HELPER"
 
-// TestMain makes the test binary its own sandbox init (Run re-executes
-// /proc/self/exe), and a few helper programs the tests start.
+// TestMain makes the test binary a few helper programs the tests start.
 func TestMain(m *testing.M) {
-	launch.RunHelper(launch.Table{InitArg: Init}, os.Args)
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}

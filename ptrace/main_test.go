@@ -11,7 +11,6 @@ import (
 
 	"github.com/np-portable/np/internal/hostile"
 	"github.com/np-portable/np/internal/launch"
-	"github.com/np-portable/np/nsbox"
 )
 
 // TestMain makes the test binary its own stub (Run re-executes
@@ -21,8 +20,7 @@ import (
 // errors.
 func TestMain(m *testing.M) {
 	launch.RunHelper(launch.Table{
-		StubArg:       func() (syscall.WaitStatus, error) { return 0, Stub() },
-		nsbox.InitArg: nsbox.Init, // the reference runs of the differential test
+		StubArg: func() (syscall.WaitStatus, error) { return 0, Stub() },
 	}, os.Args)
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))

@@ -26,7 +26,6 @@ import (
 	"github.com/np-portable/np/internal/interrupt"
 	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
-	"github.com/np-portable/np/nsbox"
 	"github.com/np-portable/np/ptrace"
 )
 
@@ -62,7 +61,6 @@ func main() {
 
 // helpers are the re-executed helper processes of np's runtimes.
 var helpers = launch.Table{
-	nsbox.InitArg:  nsbox.Init,
 	ptrace.StubArg: func() (syscall.WaitStatus, error) { return 0, ptrace.Stub() },
 }
 

@@ -58,11 +58,10 @@ type Helper struct {
 	// DecodeCause reads a runtime's own SetupError cause (a Cause it
 	// sent); nil when the runtime has none.
 	DecodeCause func(d *wire.Decoder) error
-	// WatchesStatus says the helper watches its status pipe for the
-	// parent's death (proc.WaitGone): the pipe is then made non-blocking
-	// before it becomes an *os.File, so the watch parks in Go's poller
-	// instead of holding a thread in poll.
-	WatchesStatus bool
+	// Forked says the helper is a fork of the parent that never execs
+	// np (the ns init): it has the Request in memory already, so there is
+	// no spec pipe, and it writes its failures itself (Launch.Decode).
+	Forked bool
 }
 
 // statusStep is the SetupError step of a status that cannot be read.

@@ -201,8 +201,9 @@ func placeFDs(img *initImage) {
 		}
 		var e uintptr
 		switch {
-		case fd < 0:
-			sc(unix.SYS_CLOSE, uintptr(i), 0, 0, 0, 0, 0)
+		case fd < 0 && (i == 0 || img.fds[i-1] >= 0):
+			closeGap(img, i)
+		case fd < 0: // closed with the first of its gap
 		case int(fd) == i && flags == 0:
 			_, e = sc(unix.SYS_FCNTL, uintptr(fd), unix.F_SETFD, 0, 0, 0, 0)
 		case int(fd) == i:
@@ -220,6 +221,24 @@ func placeFDs(img *initImage) {
 	}
 	if e != 0 {
 		fail(img, img.statusFD, failStep, stepFDs, e, 0)
+	}
+}
+
+// closeGap closes the fds of the gap in img.fds that starts at i (the
+// passed fds keep their numbers, so gaps between them can be long).
+//
+//go:nosplit
+//go:norace
+func closeGap(img *initImage, i int) {
+	end := i
+	for end < len(img.fds) && img.fds[end] < 0 {
+		end++
+	}
+	if _, e := sc(unix.SYS_CLOSE_RANGE, uintptr(i), uintptr(end-1), 0, 0, 0, 0); e == 0 {
+		return
+	}
+	for ; i < end; i++ { // Linux < 5.9
+		sc(unix.SYS_CLOSE, uintptr(i), 0, 0, 0, 0, 0)
 	}
 }
 

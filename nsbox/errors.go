@@ -22,7 +22,7 @@ type WorkDirError = launch.WorkDirError
 
 // OpError is a failed raw system call of the set-up (mount, umount2,
 // pivot_root, mkdir...), with its arguments and flags by name. Its fields
-// are plain data, so it survives the trip from the sandbox init to Run.
+// are plain data; Run builds it from the op the init reports failed.
 type OpError struct {
 	Op     string // "mount", "umount2", "pivot_root", "mkdir", "symlink", "create", "chdir", "chroot"
 	Source string `json:",omitempty"`

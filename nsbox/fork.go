@@ -103,8 +103,7 @@ func put32(b *[16]byte, off int, v uintptr) {
 	b[off], b[off+1], b[off+2], b[off+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
 
-// initMain is the init: the order of the steps is the one the re-executed
-// Go init had (see doc.go).
+// initMain is the init (see doc.go for its steps).
 //
 //go:nosplit
 //go:norace
@@ -583,7 +582,7 @@ func startProgram(img *initImage, file int, named bool) uintptr {
 // supervise waits for the program pid: it reaps every other child that
 // ends meanwhile, forwards the signals it reads from sfd, ends the whole
 // tree when the program has ended or when np is gone, and ends the way the
-// program ended (proc.Supervisor.Wait and launch.Exit, without Go).
+// program ended (as launch.Exit does).
 //
 //go:nosplit
 //go:norace

@@ -7,7 +7,6 @@ import (
 	"syscall"
 
 	"github.com/np-portable/np/internal/proc"
-	"github.com/np-portable/np/internal/wire"
 )
 
 // Prefix starts every helper name; no np command or Nix tool starts with it,
@@ -55,9 +54,6 @@ type Helper struct {
 	// ExtraFDs is how many of the runtime's own fds (Launch.AddFD) follow
 	// the two pipes; their numbers are in argv too (Child.Extra).
 	ExtraFDs int
-	// DecodeCause reads a runtime's own SetupError cause (a Cause it
-	// sent); nil when the runtime has none.
-	DecodeCause func(d *wire.Decoder) error
 	// Forked says the helper is a fork of the parent that never execs
 	// np (the ns init): it has the Request in memory already, so there is
 	// no spec pipe, and it writes its failures itself (Launch.Decode).

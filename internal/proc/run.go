@@ -157,7 +157,7 @@ func runHook(cmd child, started func(*os.Process) error, reapOrphans bool) (sysc
 	// container: it must reap them all while waiting, or they stay zombies.
 	var reaper *Supervisor
 	if reapOrphans {
-		reaper = NewSupervisor(false)
+		reaper = NewSupervisor()
 	}
 	process, err := cmd.Start()
 	if err != nil {
@@ -187,7 +187,7 @@ func runHook(cmd child, started func(*os.Process) error, reapOrphans bool) (sysc
 		if exited != nil {
 			exited.Close()
 		}
-		ws, _ = reaper.Wait(process.Pid, nil)
+		ws = reaper.Wait(process.Pid)
 		_, _ = cmd.Wait() // releases cmd's resources; the status is ws
 	} else {
 		awaitExit(exited)

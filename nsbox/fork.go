@@ -214,11 +214,12 @@ func placeFDs(img *initImage) {
 			fail(img, status, failStep, stepFDs, e, 0)
 		}
 	}
-	_, e := sc(unix.SYS_CLOSE_RANGE, n, ^uintptr(0)>>32, 0, 0, 0, 0)
-	if e == uintptr(unix.ENOSYS) || e == uintptr(unix.EINVAL) {
-		e = closeByScan(img, n) // Linux < 5.9
+	// Linux < 5.9 has no close_range, and a seccomp profile older than
+	// it (Docker 20.10's) refuses it with EPERM: scan then.
+	if _, e := sc(unix.SYS_CLOSE_RANGE, n, ^uintptr(0)>>32, 0, 0, 0, 0); e == 0 {
+		return
 	}
-	if e != 0 {
+	if e := closeByScan(img, n); e != 0 {
 		fail(img, img.statusFD, failStep, stepFDs, e, 0)
 	}
 }
@@ -236,7 +237,7 @@ func closeGap(img *initImage, i int) {
 	if _, e := sc(unix.SYS_CLOSE_RANGE, uintptr(i), uintptr(end-1), 0, 0, 0, 0); e == 0 {
 		return
 	}
-	for ; i < end; i++ { // Linux < 5.9
+	for ; i < end; i++ { // no close_range (see placeFDs)
 		sc(unix.SYS_CLOSE, uintptr(i), 0, 0, 0, 0, 0)
 	}
 }

@@ -438,6 +438,28 @@ func TestOnlyStdioAndPassedFDsReachTheProgram(t *testing.T) {
 	}
 }
 
+// Where close_range is refused (EPERM from a seccomp profile older than
+// it; before Linux 5.9 there is none), the init closes np's descriptors
+// from /proc/self/fd instead: none may reach the program.
+func TestNpsFDsAreClosedWithoutCloseRange(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(withoutVar(os.Environ(), helperEnv), helperEnv+"=no-close-range")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, stderr.String())
+	}
+	// ls opens fd 3 itself to read the directory.
+	if got := strings.Join(strings.Fields(string(out)), " "); got != "0 1 2 3" {
+		t.Errorf("fds inside without close_range: %s, want 0 1 2 3", got)
+	}
+}
+
 func TestPassedFDsSurviveRun(t *testing.T) {
 	// The caller's descriptor is handed on by duplicate: after Run and a
 	// garbage collection, it must still be open in np.

@@ -2,7 +2,7 @@
 // user and mount namespaces, in which a per-user data directory appears at
 // /nix and the rest of the host is visible as it is.
 //
-// How a run goes (Run, then the init in fork.go):
+// How a run goes (Run, then the init in fork_unsafe.go):
 //
 //  1. Run lists the host's root (by d_type only) and builds the set-up
 //     plan (plan.go), then lays out everything the init needs in one
@@ -10,8 +10,8 @@
 //     to place, the program's argv, environment and PATH candidates.
 //  2. Run forks the init with a raw clone(CLONE_NEWUSER|CLONE_NEWNS) and
 //     no exec: the init is a copy of np that never starts a Go runtime of
-//     its own, and runs only raw system calls (fork.go says under which
-//     rules). It places its fds, maps the caller's uid and gid to
+//     its own, and runs only raw system calls (fork_unsafe.go says under
+//     which rules). It places its fds, maps the caller's uid and gid to
 //     themselves with setgroups denied (from inside, as util-linux's
 //     unshare -r does: it has every capability in its new namespace),
 //     and runs the plan: make / a slave mount, mount a scratch tmpfs on

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -14,7 +13,7 @@ import (
 	"github.com/np-portable/np/internal/proc"
 )
 
-// initImage is everything the forked init (fork.go) needs, laid out by
+// initImage is everything the forked init (fork_unsafe.go) needs, laid out by
 // Run before the fork: every path and string NUL-terminated in one arena,
 // addresses as uintptr, buffers for the init's calls. The init has no Go
 // runtime of its own (it is a fork of np that never execs np): it reads
@@ -137,7 +136,7 @@ func (a *arena) strs(list []string, arr *[]uintptr) error {
 
 // done turns every offset into an address; the arena must not grow after.
 func (a *arena) done() []byte {
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(a.buf)))
+	base := bytesAddr(a.buf)
 	for _, p := range a.fixes {
 		*p += base
 	}
@@ -251,9 +250,9 @@ func newImage(r *launch.Request, ops []op, stdio [3]*os.File, extra []*os.File) 
 	}
 	img.arena = a.done()
 	if !r.Probe {
-		img.argv = uintptr(unsafe.Pointer(unsafe.SliceData(img.argvArr)))
-		img.env = uintptr(unsafe.Pointer(unsafe.SliceData(img.envArr)))
-		img.envPWD = uintptr(unsafe.Pointer(unsafe.SliceData(img.envPWDArr)))
+		img.argv = wordsAddr(img.argvArr)
+		img.env = wordsAddr(img.envArr)
+		img.envPWD = wordsAddr(img.envPWDArr)
 	}
 	return img, nil
 }

@@ -16,9 +16,9 @@ import (
 // stepCreate is the SetupError.Step of a refused clone or uid/gid map write.
 const stepCreate = "creating user namespace"
 
-// Run forks the sandbox init (fork.go: a fork of np that never execs np)
-// into new user and mount namespaces, and waits for it, forwarding signals
-// to it (proc.RunStarted). The init sets the sandbox up, starts the
+// Run forks the sandbox init (fork_unsafe.go: a fork of np that never
+// execs np) into new user and mount namespaces, and waits for it,
+// forwarding signals to it (proc.RunStarted). The init sets the sandbox up, starts the
 // program as its child and ends the way it ends. Run returns the
 // program's wait status.
 //

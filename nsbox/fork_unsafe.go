@@ -55,6 +55,13 @@ func forkInit(img *initImage) (int, syscall.Errno) {
 	}
 }
 
+// bytesAddr is the address of b's first byte, for the init: b must stay
+// alive and never grow while the init may run.
+func bytesAddr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
+
+// wordsAddr is the address of a's first element (see bytesAddr).
+func wordsAddr(a []uintptr) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(a))) }
+
 // sc is a raw system call: its result and errno.
 //
 //go:nosplit

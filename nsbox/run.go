@@ -18,9 +18,9 @@ const stepCreate = "creating user namespace"
 
 // Run forks the sandbox init (fork_unsafe.go: a fork of np that never
 // execs np) into new user and mount namespaces, and waits for it,
-// forwarding signals to it (proc.RunStarted). The init sets the sandbox up, starts the
-// program as its child and ends the way it ends. Run returns the
-// program's wait status.
+// forwarding signals to it (proc.RunStarted). The init sets the sandbox
+// up, starts the program as its child and ends the way it ends. Run
+// returns the program's wait status.
 //
 // The program starts in spec.Dir by name (PWD is then set to it), or, when
 // the name leads nowhere inside, in the inherited directory itself (np's

@@ -149,19 +149,19 @@ func newImage(r *launch.Request, ops []op, stdio [3]*os.File, extra []*os.File) 
 	img := &initImage{}
 	a := &arena{buf: make([]byte, 1, 8192)}
 	var err error
-	must := func(e error) {
+	note := func(e error) { // the first error is the one returned
 		if err == nil {
 			err = e
 		}
 	}
 	uid, gid := os.Geteuid(), os.Getegid()
-	must(a.str("/proc/self/setgroups", &img.setgroupsPath))
-	must(a.str("/proc/self/uid_map", &img.uidMapPath))
-	must(a.str("/proc/self/gid_map", &img.gidMapPath))
-	must(a.text("deny", &img.deny))
+	note(a.str("/proc/self/setgroups", &img.setgroupsPath))
+	note(a.str("/proc/self/uid_map", &img.uidMapPath))
+	note(a.str("/proc/self/gid_map", &img.gidMapPath))
+	note(a.text("deny", &img.deny))
 	// The caller's own ids, so files keep their owners.
-	must(a.text(strconv.Itoa(uid)+" "+strconv.Itoa(uid)+" 1\n", &img.uidLine))
-	must(a.text(strconv.Itoa(gid)+" "+strconv.Itoa(gid)+" 1\n", &img.gidLine))
+	note(a.text(strconv.Itoa(uid)+" "+strconv.Itoa(uid)+" 1\n", &img.uidLine))
+	note(a.text(strconv.Itoa(gid)+" "+strconv.Itoa(gid)+" 1\n", &img.gidLine))
 
 	img.fds = make([]int32, 3+len(extra))
 	for i := range img.fds {
@@ -187,25 +187,25 @@ func newImage(r *launch.Request, ops []op, stdio [3]*os.File, extra []*os.File) 
 		ro.fallback, ro.fallbackEnd = flat[i].fallback, flat[i].fallbackEnd
 		switch o.Kind {
 		case opMount:
-			must(a.str(o.Source, &ro.a))
-			must(a.str(o.Target, &ro.b))
+			note(a.str(o.Source, &ro.a))
+			note(a.str(o.Target, &ro.b))
 			if o.FSType != "" {
-				must(a.str(o.FSType, &ro.c))
+				note(a.str(o.FSType, &ro.c))
 			}
 			if o.Data != "" {
-				must(a.str(o.Data, &ro.d))
+				note(a.str(o.Data, &ro.d))
 			}
 		case opSymlink, opPivotRoot:
-			must(a.str(o.Source, &ro.a))
-			must(a.str(o.Target, &ro.b))
+			note(a.str(o.Source, &ro.a))
+			note(a.str(o.Target, &ro.b))
 		default:
-			must(a.str(o.Target, &ro.a))
+			note(a.str(o.Target, &ro.a))
 		}
 	}
 
-	must(a.str(".", &img.dot))
+	note(a.str(".", &img.dot))
 	if r.Dir != "" {
-		must(a.str(r.Dir, &img.dir))
+		note(a.str(r.Dir, &img.dir))
 		img.dirInNix = r.Dir == "/nix" || len(r.Dir) > 5 && r.Dir[:5] == "/nix/"
 	}
 	img.probe = r.Probe
@@ -213,12 +213,11 @@ func newImage(r *launch.Request, ops []op, stdio [3]*os.File, extra []*os.File) 
 		img.sigMask |= 1 << (uint(sig) - 1)
 	}
 	img.sigMask |= 1 << (uint(unix.SIGCHLD) - 1)
-	must(a.str("/dev/tty", &img.ttyPath))
-	must(a.str("/proc/self/fd", &img.fdDirPath))
+	note(a.str("/dev/tty", &img.ttyPath))
+	note(a.str("/proc/self/fd", &img.fdDirPath))
 	img.pathPrefix = copy(img.path[:], "/proc/self/task/")
 	img.marker[0] = launch.Marker
 	img.capHdr[0] = unix.LINUX_CAPABILITY_VERSION_3
-	img.rlimit = [2]uint64{0, 0}
 
 	if !r.Probe {
 		name := r.Argv[0]
@@ -229,20 +228,20 @@ func newImage(r *launch.Request, ops []op, stdio [3]*os.File, extra []*os.File) 
 		cands := candidates(name, r.Env)
 		img.cand = make([]uintptr, len(cands))
 		for i, c := range cands {
-			must(a.str(c, &img.cand[i]))
+			note(a.str(c, &img.cand[i]))
 		}
-		must(a.strs(r.Argv, &img.argvArr))
-		must(a.strs(r.Env, &img.envArr))
+		note(a.strs(r.Argv, &img.argvArr))
+		note(a.strs(r.Env, &img.envArr))
 		img.envPWDArr = img.envArr
 		if r.Dir != "" {
-			must(a.strs(proc.SetEnv(r.Env, "PWD", r.Dir), &img.envPWDArr))
+			note(a.strs(proc.SetEnv(r.Env, "PWD", r.Dir), &img.envPWDArr))
 		}
-		must(a.str("/bin/sh", &img.shPath))
+		note(a.str("/bin/sh", &img.shPath))
 		img.shArgv = make([]uintptr, len(r.Argv)+2)
 		img.shArgv[0] = img.shPath // fixed up below with the others
 		a.fixes = append(a.fixes, &img.shArgv[0])
 		for i, s := range r.Argv[1:] {
-			must(a.str(s, &img.shArgv[2+i]))
+			note(a.str(s, &img.shArgv[2+i]))
 		}
 	}
 	if err != nil {

@@ -696,7 +696,14 @@ func killTree(img *initImage) {
 		if e != 0 {
 			return // ECHILD: none left
 		}
-		killChildren(img)
+		if img.scanChildren || !killChildren(img) {
+			// A kernel built without CONFIG_PROC_CHILDREN
+			// (CONFIG_CHECKPOINT_RESTORE before 4.2), as 4.4.178's
+			// small config: without the scan the init found no child,
+			// blocked in wait4, and the tree outlived np.
+			pid, _ := sc(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+			killChildrenByScan(img, pid)
+		}
 		if _, e := sc(unix.SYS_WAIT4, ^uintptr(0), ws, 0, 0, 0, 0); e != 0 && e != uintptr(unix.EINTR) {
 			return
 		}
@@ -704,11 +711,11 @@ func killTree(img *initImage) {
 }
 
 // killChildren SIGKILLs the pids in /proc/self/task/<pid>/children (the
-// init has one thread).
+// init has one thread); false if the kernel has no such list.
 //
 //go:nosplit
 //go:norace
-func killChildren(img *initImage) {
+func killChildren(img *initImage) bool {
 	const suffix = "/children\x00"
 	pid, _ := sc(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
 	n := img.pathPrefix
@@ -731,13 +738,16 @@ func killChildren(img *initImage) {
 		n++
 	}
 	fd, e := sc(unix.SYS_OPENAT, atFDCWD, addr(&img.path[0]), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+	if e == uintptr(unix.ENOENT) {
+		return false // no such list on this kernel
+	}
 	if e != 0 {
-		return
+		return true
 	}
 	got, e := sc(unix.SYS_READ, fd, addr(&img.buf[0]), uintptr(len(img.buf)), 0, 0, 0)
 	sc(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
 	if e != 0 || got > uintptr(len(img.buf)) {
-		return
+		return true
 	}
 	child, in := uintptr(0), false
 	for i := uintptr(0); i <= got; i++ {
@@ -750,6 +760,7 @@ func killChildren(img *initImage) {
 		}
 		child, in = 0, false
 	}
+	return true
 }
 
 // exitAs ends the init the way the program ended (ws): its exit code, or
@@ -774,4 +785,112 @@ func exitAs(img *initImage, ws uint32) {
 	pid, _ := sc(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
 	sc(unix.SYS_KILL, pid, sig, 0, 0, 0, 0)
 	exit(128 + sig)
+}
+
+// killChildrenByScan SIGKILLs the processes whose parent is pid, read from
+// every /proc/PID/stat. Like the kernel's lists, it names children only,
+// whose pids cannot be reused before the init reaps them.
+//
+//go:nosplit
+//go:norace
+func killChildrenByScan(img *initImage, pid uintptr) {
+	dfd, e := sc(unix.SYS_OPENAT, atFDCWD, img.procPath, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		return
+	}
+	for {
+		got, e := sc(unix.SYS_GETDENTS64, dfd, addr(&img.buf[0]), uintptr(len(img.buf)), 0, 0, 0)
+		if e != 0 || got == 0 || got > uintptr(len(img.buf)) {
+			break
+		}
+		// struct linux_dirent64: ino 8, off 8, reclen 2, type 1, name.
+		for off := uintptr(0); off+20 <= got; {
+			reclen := uintptr(img.buf[off+16]) | uintptr(img.buf[off+17])<<8
+			if reclen == 0 {
+				break
+			}
+			if child := procEntry(img, off+19, off+reclen, got); child != 0 && parentOf(img) == pid {
+				sc(unix.SYS_KILL, child, uintptr(unix.SIGKILL), 0, 0, 0, 0)
+			}
+			off += reclen
+		}
+	}
+	sc(unix.SYS_CLOSE, dfd, 0, 0, 0, 0, 0)
+}
+
+// procEntry reads the number named by img.buf[from:] (a /proc entry's
+// name, NUL-terminated before end) and makes img.path2 its stat file's
+// path; 0 if the name is no number.
+//
+//go:nosplit
+//go:norace
+func procEntry(img *initImage, from, end, got uintptr) uintptr {
+	const prefix, suffix = "/proc/", "/stat\x00"
+	n := 0
+	for i := 0; i < len(prefix) && n < len(img.path2); i++ {
+		img.path2[n] = prefix[i]
+		n++
+	}
+	num := uintptr(0)
+	i := from
+	for ; i < end && i < got && i < uintptr(len(img.buf)) && img.buf[i] != 0; i++ {
+		c := img.buf[i]
+		if c < '0' || c > '9' || n >= len(img.path2) {
+			return 0
+		}
+		num = num*10 + uintptr(c-'0')
+		img.path2[n] = c
+		n++
+	}
+	if i == from {
+		return 0
+	}
+	for j := 0; j < len(suffix) && n < len(img.path2); j++ {
+		img.path2[n] = suffix[j]
+		n++
+	}
+	return num
+}
+
+// parentOf reads the parent pid from the stat file img.path2 names: "pid
+// (comm) state ppid ...", where comm may hold spaces and parentheses. 0
+// if it cannot be read (the process ended since the listing).
+//
+//go:nosplit
+//go:norace
+func parentOf(img *initImage) uintptr {
+	fd, e := sc(unix.SYS_OPENAT, atFDCWD, addr(&img.path2[0]), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		return 0
+	}
+	got, e := sc(unix.SYS_READ, fd, addr(&img.statBuf[0]), uintptr(len(img.statBuf)), 0, 0, 0)
+	sc(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	if e != 0 || got > uintptr(len(img.statBuf)) {
+		return 0
+	}
+	paren := -1
+	for i := 0; i < int(got) && i < len(img.statBuf); i++ {
+		if img.statBuf[i] == ')' {
+			paren = i
+		}
+	}
+	if paren < 0 {
+		return 0
+	}
+	// ") S 123 ": skip the space, the state and the space after it.
+	i := paren + 1
+	for i < int(got) && i < len(img.statBuf) && img.statBuf[i] == ' ' {
+		i++
+	}
+	for i < int(got) && i < len(img.statBuf) && img.statBuf[i] != ' ' {
+		i++
+	}
+	for i < int(got) && i < len(img.statBuf) && img.statBuf[i] == ' ' {
+		i++
+	}
+	ppid := uintptr(0)
+	for ; i < int(got) && i < len(img.statBuf) && img.statBuf[i] >= '0' && img.statBuf[i] <= '9'; i++ {
+		ppid = ppid*10 + uintptr(img.statBuf[i]-'0')
+	}
+	return ppid
 }

@@ -43,6 +43,10 @@ type initImage struct {
 	sigMask   uint64 // the signals the init forwards, plus SIGCHLD
 	ttyPath   uintptr
 	fdDirPath uintptr // /proc/self/fd, for old kernels' fd closing
+	procPath  uintptr // /proc, for old kernels' children
+	// scanChildren: find the init's children from /proc/*/stat even
+	// where the kernel lists them (tests only).
+	scanChildren bool
 
 	// The program: execve(cand[file], argv, env or envPWD); a file
 	// without a #! line or ELF header runs as shArgv with shArgv[1] the
@@ -69,6 +73,8 @@ type initImage struct {
 	rlimit     [2]uint64 // RLIMIT_CORE 0
 	path       [64]byte  // the children file's path: pathPrefix bytes of it are set
 	pathPrefix int
+	path2      [64]byte   // a /proc/PID/stat path, where the kernel has no children lists
+	statBuf    [1024]byte // its text
 	marker     [1]byte
 	zeroTime   [2]int64 // a timespec of 0
 	unblock    uint64
@@ -215,6 +221,7 @@ func newImage(r *launch.Request, ops []op, stdio [3]*os.File, extra []*os.File) 
 	img.sigMask |= 1 << (uint(unix.SIGCHLD) - 1)
 	note(a.str("/dev/tty", &img.ttyPath))
 	note(a.str("/proc/self/fd", &img.fdDirPath))
+	note(a.str("/proc", &img.procPath))
 	img.pathPrefix = copy(img.path[:], "/proc/self/task/")
 	img.marker[0] = launch.Marker
 	img.capHdr[0] = unix.LINUX_CAPABILITY_VERSION_3

@@ -75,6 +75,9 @@ type initOptions struct {
 	// forcePivotFallback: take the initramfs path even where pivot_root
 	// works.
 	forcePivotFallback bool
+	// scanChildren: find the init's children as on a kernel without
+	// /proc/PID/task/TID/children.
+	scanChildren bool
 }
 
 // run forks the init for spec (a probe: stop right before exec) with
@@ -107,6 +110,7 @@ func run(spec *launch.Spec, probe bool, opts initOptions) (syscall.WaitStatus, e
 	if err != nil {
 		return 0, &SetupError{Step: "preparing sandbox init", Err: err}
 	}
+	img.scanChildren = opts.scanChildren
 	l.Decode = func(status []byte) error { return img.decode(&l.Request, ops, status) }
 
 	started := false

@@ -577,6 +577,27 @@ func TestProgramsLeftoversEndWithIt(t *testing.T) {
 	}
 }
 
+// On a kernel without /proc/PID/task/TID/children (4.4.178's config) the
+// init finds its children from every /proc/PID/stat: what the program
+// left running still ends with it.
+func TestLeftoversEndWithItWithoutChildrenLists(t *testing.T) {
+	spec := newSpec(t, "sh", "-c", "sleep 1000 >/dev/null 2>&1 & sleep 1000 >/dev/null 2>&1 & echo $!")
+	var stdout bytes.Buffer
+	spec.Stdout = &stdout
+	ws, err := run(&spec, false, initOptions{scanChildren: true})
+	if err != nil || ws.ExitStatus() != 0 {
+		t.Fatalf("run: %v %v", ws, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(stdout.String()))
+	if err != nil {
+		t.Fatalf("program printed %q", stdout.String())
+	}
+	if alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("background child %d outlived the program and the sandbox", pid)
+	}
+}
+
 func TestOrphansAreReapedWhileTheProgramRuns(t *testing.T) {
 	// The subshell's child is orphaned at once and exits; the init is its
 	// reaper now and must reap it, or it stays a zombie until the program

@@ -39,7 +39,6 @@ func Diagnose(probeErr error) Diagnosis {
 type facts struct {
 	Kernel           string // uname -r
 	UserNS           bool   // /proc/self/ns/user exists (CONFIG_USER_NS)
-	AmbientCaps      bool   // /proc/self/status has CapAmb (Linux 4.3, backported by RHEL 7)
 	MaxUserNS        string // user.max_user_namespaces
 	UnprivClone      string // kernel.unprivileged_userns_clone (Debian, older Ubuntu)
 	AppArmorRestrict string // kernel.apparmor_restrict_unprivileged_userns (Ubuntu >= 23.10)
@@ -52,7 +51,6 @@ type facts struct {
 func readFacts() facts {
 	f := facts{
 		UserNS:           exists("/proc/self/ns/user"),
-		AmbientCaps:      statusField("CapAmb") != "",
 		MaxUserNS:        readTrimmed("/proc/sys/user/max_user_namespaces"),
 		UnprivClone:      readTrimmed("/proc/sys/kernel/unprivileged_userns_clone"),
 		AppArmorRestrict: readTrimmed("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
@@ -81,7 +79,6 @@ func (f facts) asMap() map[string]string {
 	return map[string]string{
 		"kernel":                                       orAbsent(f.Kernel),
 		"user_namespaces":                              strconv.FormatBool(f.UserNS),
-		"ambient_capabilities":                         strconv.FormatBool(f.AmbientCaps),
 		"user.max_user_namespaces":                     orAbsent(f.MaxUserNS),
 		"kernel.unprivileged_userns_clone":             orAbsent(f.UnprivClone),
 		"kernel.apparmor_restrict_unprivileged_userns": orAbsent(f.AppArmorRestrict),
@@ -109,13 +106,8 @@ func classify(f facts, err error) (cause, detail string) {
 	case atClone && f.MaxUserNS == "0" && (errno == unix.EINVAL || errno == unix.ENOSPC || errno == unix.EUSERS):
 		// A limit of 0 refuses every user namespace: with ENOSPC upstream,
 		// with EINVAL on RHEL 7's kernel (3.10.0-1160), whose other parts
-		// (ambient capabilities included) np's sandbox works with once the
-		// limit is raised. The kernel's age is no cause then.
+		// np's sandbox works with once the limit is raised. The kernel's age is no cause then.
 		return "max_user_namespaces", "user.max_user_namespaces is 0 (CentOS/RHEL 7 default); ask an admin: sysctl -w user.max_user_namespaces=15000"
-	case atClone && errno == unix.EINVAL && !f.AmbientCaps:
-		// The EINVAL then comes from raising ambient capabilities in the
-		// new namespace's first process (Go's clone does it for np).
-		return "no_kernel_support", fmt.Sprintf("kernel %s has no ambient capabilities (Linux 4.3 added them), which np's sandbox needs", f.Kernel)
 	case atClone && errno == unix.EINVAL:
 		return "no_kernel_support", fmt.Sprintf("kernel %s refuses to create user namespaces (EINVAL)", f.Kernel)
 	case atClone && (errno == unix.ENOSPC || errno == unix.EUSERS):

@@ -12,7 +12,7 @@ import (
 )
 
 // linux is an ordinary modern host where user namespaces work.
-var linux = facts{Kernel: "6.8.0-45-generic", UserNS: true, AmbientCaps: true, MaxUserNS: "63329", Seccomp: "0", PtraceScope: "1"}
+var linux = facts{Kernel: "6.8.0-45-generic", UserNS: true, MaxUserNS: "63329", Seccomp: "0", PtraceScope: "1"}
 
 func with(change func(*facts)) facts {
 	f := linux
@@ -49,9 +49,11 @@ func TestClassifyNamesEachCause(t *testing.T) {
 			"apparmor", "kernel.apparmor_restrict_unprivileged_userns"},
 		{"ubuntu 24.04 refusing clone", with(func(f *facts) { f.AppArmorRestrict = "1" }), cloneErr(unix.EPERM), "apparmor", "AppArmor"},
 		{"no CONFIG_USER_NS", with(func(f *facts) { f.UserNS = false }), cloneErr(unix.EINVAL), "no_kernel_support", "CONFIG_USER_NS"},
-		{"no ambient caps", with(func(f *facts) { f.Kernel = "4.2.8"; f.AmbientCaps = false }), cloneErr(unix.EINVAL), "no_kernel_support", "no ambient capabilities"},
-		// CentOS 7.9's kernel: 3.10 with ambient capabilities backported,
-		// refusing user namespaces with EINVAL while the limit is 0.
+		// The sandbox init is forked, never exec'd: a kernel without
+		// ambient capabilities (before 4.3) is no cause of its own.
+		{"before ambient caps", with(func(f *facts) { f.Kernel = "4.2.8" }), cloneErr(unix.EINVAL), "no_kernel_support", "refuses to create user namespaces"},
+		// CentOS 7.9's kernel: 3.10, refusing user namespaces with EINVAL
+		// while the limit is 0.
 		{"centos 7.9 default", with(func(f *facts) { f.MaxUserNS = "0"; f.Kernel = "3.10.0" }),
 			cloneErr(unix.EINVAL), "max_user_namespaces", "user.max_user_namespaces is 0"},
 		{"centos 7.9 raised limit", with(func(f *facts) { f.Kernel = "3.10.0" }),

@@ -16,7 +16,7 @@ type WorkDirError = launch.WorkDirError
 
 // OpError is a failed raw system call of the set-up (mount, umount2,
 // pivot_root, mkdir...), with its arguments and flags by name. Its fields
-// are plain data, so it survives the trip from the sandbox init to Run.
+// are plain data; Run builds it from the op the init reports failed.
 type OpError struct {
 	Op     string // "mount", "umount2", "pivot_root", "mkdir", "symlink", "create", "chdir", "chroot"
 	Source string `json:",omitempty"`
@@ -105,4 +105,10 @@ func umountFlagString(flags uintptr) string {
 		return "MNT_DETACH"
 	}
 	return fmt.Sprintf("%#x", flags)
+}
+
+// opError describes o as a failed system call.
+func (o op) opError(errno unix.Errno) *OpError {
+	return &OpError{Op: o.Kind.String(), Source: o.Source, Target: o.Target, FSType: o.FSType,
+		Flags: o.Flags, Data: o.Data, Errno: errno}
 }

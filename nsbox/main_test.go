@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/np-portable/np/internal/hostile"
 	"github.com/np-portable/np/internal/launch"
 )
@@ -16,10 +18,8 @@ import (
 // helperEnv selects a helper mode of the test binary (see runHelper).
 const helperEnv = "NSBOX_TEST_HELPER"
 
-// TestMain makes the test binary its own sandbox init (Run re-executes
-// /proc/self/exe), and a few helper programs the tests start.
+// TestMain makes the test binary a few helper programs the tests start.
 func TestMain(m *testing.M) {
-	launch.RunHelper(launch.Table{InitArg: Init}, os.Args)
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}
@@ -64,6 +64,36 @@ func runHelper(mode string) int {
 		}
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 1
+	case "no-close-range":
+		// Re-exec under a filter refusing close_range, then list-fds.
+		env := append(withoutVar(os.Environ(), helperEnv), helperEnv+"=list-fds")
+		exe, err := os.Executable()
+		if err == nil {
+			err = hostile.ExecUnderFilters([]string{"no-close-range"}, []string{exe}, env)
+		}
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	case "list-fds":
+		// np's own fds (close-on-exec, a few of them), then a program
+		// listing the fds it got.
+		if err := unix.CloseRange(1000, 1000, 0); err != unix.EPERM {
+			fmt.Fprintln(os.Stderr, "helper: close_range not refused with EPERM:", err)
+			return 1
+		}
+		for i := 0; i < 5; i++ {
+			if _, err := os.Open("/dev/null"); err != nil {
+				fmt.Fprintln(os.Stderr, "helper:", err)
+				return 1
+			}
+		}
+		nix, _ := os.MkdirTemp("", "np-nix-")
+		defer os.Remove(nix)
+		ws, err := Run(launch.Spec{NixDir: nix, Argv: []string{"ls", "/proc/self/fd"}, Env: os.Environ(), Dir: "/"})
+		if err != nil || ws.ExitStatus() != 0 {
+			fmt.Fprintln(os.Stderr, "helper: run ended:", ws, err)
+			return 1
+		}
+		return 0
 	case "probe":
 		return printProbe()
 	case "propagation":

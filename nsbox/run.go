@@ -3,8 +3,10 @@ package nsbox
 import (
 	"errors"
 	"os"
+	"runtime"
 	"syscall"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/np-portable/np/internal/launch"
@@ -14,9 +16,11 @@ import (
 // stepCreate is the launch.SetupError.Step of a refused clone or uid/gid map write.
 const stepCreate = "creating user namespace"
 
-// Run re-executes /proc/self/exe as the sandbox init (see Init) in new user
-// and mount namespaces, and waits for the program, forwarding signals to it
-// (proc.RunHook). It returns the program's wait status.
+// Run forks the sandbox init (fork_unsafe.go: a fork of np that never
+// execs np) into new user and mount namespaces, and waits for it,
+// forwarding signals to it (proc.RunStarted). The init sets the sandbox
+// up, starts the program as its child and ends the way it ends. Run
+// returns the program's wait status.
 //
 // The program starts in spec.Dir by name (PWD is then set to it), or, when
 // the name leads nowhere inside, in the inherited directory itself (np's
@@ -34,9 +38,7 @@ const stepCreate = "creating user namespace"
 // If the init is killed by a signal during set-up (^C reaches it too), Run
 // returns that status and no error, so np ends the same way.
 //
-// The init keeps CAP_SYS_ADMIN across the re-exec as an ambient capability,
-// which needs Linux >= 4.3; it is dropped before the program starts. If np
-// is killed, the init notices (its end of the status pipe loses its
+// If np is killed, the init notices (its end of the status pipe loses its
 // reader) and kills the program's whole tree.
 func Run(spec launch.Spec) (syscall.WaitStatus, error) {
 	if len(spec.Argv) == 0 {
@@ -55,42 +57,74 @@ func Probe() error {
 	})
 }
 
-// run starts the init for spec (a probe: stop right before exec) with
-// opts (tests force the initramfs path with them).
+// initHelper is the sandbox init to package launch, which makes its pipes
+// and reads its status (see launch's doc).
+var initHelper = &launch.Helper{
+	Name:   "sandbox init",
+	Caller: "nsbox.Run",
+	Start:  "running sandbox init",
+	Died:   errInitDied,
+	Forked: true,
+}
+
+// errInitDied: the init closed the status pipe without a word.
+var errInitDied = errors.New("sandbox init died before exec")
+
+// initOptions are the tests' own settings of a run.
+type initOptions struct {
+	// forcePivotFallback: take the initramfs path even where pivot_root
+	// works.
+	forcePivotFallback bool
+	// scanChildren: find the init's children as on a kernel without
+	// /proc/PID/task/TID/children.
+	scanChildren bool
+}
+
+// run forks the init for spec (a probe: stop right before exec) with
+// opts.
 func run(spec *launch.Spec, probe bool, opts initOptions) (syscall.WaitStatus, error) {
 	var l launch.Launch
 	defer l.CloseAll()
 	if err := l.Prepare(initHelper, spec, probe); err != nil {
 		return 0, err
 	}
-	l.Request.Options = &opts
-	cmd := l.Command()
-	uid, gid := os.Geteuid(), os.Getegid()
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// No CLONE_NEWNET (costly: one report of 359 ms) nor CLONE_NEWPID
-		// (the host's /proc is bound in and must match).
-		Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
-		// The caller's own ids, so files keep their owners; Go writes the
-		// maps before the child execs, so the init starts mapped.
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
-		// An unprivileged gid_map write needs setgroups denied first.
-		GidMappingsEnableSetgroups: false,
-		// A non-root uid loses every capability at execve; the init must
-		// keep CAP_SYS_ADMIN to mount, and CAP_SYS_CHROOT for the
-		// chroot where pivot_root is refused (initramfsFallback).
-		// Ambient capabilities: Linux >= 4.3.
-		AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SYS_CHROOT},
-		// No Pdeathsig: killed with np, the init could not end the
-		// program's tree. It watches the status pipe instead.
+	// The host's root as the init will find it at /oldroot: its mount
+	// namespace starts as a copy of np's. An entry that vanishes in
+	// between is skipped there.
+	entries, err := listHostRoot("/")
+	if err != nil {
+		return 0, &launch.SetupError{Step: "listing host root", Err: err}
 	}
+	scratch := scratchPlan()
+	if opts.forcePivotFallback {
+		scratch = withPivotFallback(scratch)
+	}
+	ops := append(scratch, rootPlan(entries, l.Request.NixDir)...)
+	if logrus.IsLevelEnabled(logrus.TraceLevel) {
+		for _, o := range ops {
+			logrus.Tracef("nsbox: %s", o.opError(0).call())
+		}
+	}
+	stdio, extra := l.ChildFiles()
+	img, err := newImage(&l.Request, ops, stdio, extra)
+	if err != nil {
+		return 0, &launch.SetupError{Step: "preparing sandbox init", Err: err}
+	}
+	img.scanChildren = opts.scanChildren
+	l.Decode = func(status []byte) error { return img.decode(&l.Request, ops, status) }
 
 	started := false
-	ws, err := proc.RunHook(cmd, func(child *os.Process) error {
+	ws, err := proc.RunStarted(func() (*os.Process, error) {
+		pid, errno := forkInit(img)
+		runtime.KeepAlive(img)
+		if errno != 0 {
+			return nil, errno
+		}
+		return os.FindProcess(pid)
+	}, func(child *os.Process) error {
 		started = true
 		// Our copies of the child's ends must go, or EOF never comes.
 		l.CloseChildEnds()
-		_ = l.Send() // a refused spec means the init died: Result says how
 		if l.ReadStatus(false) != nil {
 			// Whether the program runs is unknown: make sure it does not.
 			_ = child.Kill()
@@ -117,9 +151,8 @@ func run(spec *launch.Spec, probe bool, opts initOptions) (syscall.WaitStatus, e
 	return ws, copyErr
 }
 
-// startError classifies a failed cmd.Start: a missing or unrunnable
-// /proc/self/exe, or (by far the commonest) the kernel refusing the user
-// namespace or its uid/gid maps.
+// startError classifies a failed fork: (by far the commonest) the kernel
+// refusing the user namespace, or a process limit.
 func startError(err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
@@ -129,7 +162,7 @@ func startError(err error) error {
 			// its maps (see Diagnose).
 			return &launch.SetupError{Step: stepCreate, Err: errno}
 		}
-		return &launch.SetupError{Step: "starting sandbox init", Path: "/proc/self/exe", Err: errno}
+		return &launch.SetupError{Step: "starting sandbox init", Err: errno}
 	}
 	return &launch.SetupError{Step: stepCreate, Err: err}
 }

@@ -11,18 +11,13 @@ import (
 
 	"github.com/np-portable/np/internal/hostile"
 	"github.com/np-portable/np/internal/launch"
-	"github.com/np-portable/np/nsbox"
 )
 
-// TestMain makes the test binary its own ns init (the differential
-// test's reference runs re-execute /proc/self/exe). It runs the tests as whoever started it: make unit
+// TestMain runs the tests as whoever started it: make unit
 // (integration/unit.sh) starts it as the unprivileged user nptest, since
 // the tracer must work without privileges and root would hide permission
 // errors.
 func TestMain(m *testing.M) {
-	launch.RunHelper(launch.Table{
-		nsbox.InitArg: nsbox.Init, // the reference runs of the differential test
-	}, os.Args)
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}

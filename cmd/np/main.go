@@ -28,15 +28,10 @@ import (
 	"github.com/np-portable/np/internal/interrupt"
 	"github.com/np-portable/np/internal/launch"
 	"github.com/np-portable/np/internal/proc"
-	"github.com/np-portable/np/nsbox"
 )
 
 func main() {
 	logrus.SetFormatter(&logFormatter{})
-	// np re-executed as one of its runtimes' helpers: it runs the program
-	// to its end and ends the same way, execs it, fails, or (for a probe)
-	// ends with 0 where the program would start.
-	launch.RunHelper(helpers, os.Args)
 	if len(os.Args) > 2 && os.Args[1] == expose.WrapperArg {
 		// An np expose wrapper, run by its #! line: np run of its program.
 		if err := runWrapper(); err != nil {
@@ -62,11 +57,6 @@ func main() {
 	// np's own failure (one line, 125/126/127), or the way the program
 	// ended.
 	launch.Exit(ws, err)
-}
-
-// helpers are the re-executed helper processes of np's runtimes.
-var helpers = launch.Table{
-	nsbox.InitArg: nsbox.Init,
 }
 
 // callerFDs are the descriptors >= 3 np's caller passed to it; they reach

@@ -36,6 +36,9 @@ var Filters = map[string]func() ([]unix.SockFilter, error){
 	"no-unshare":     refuseFilter(unix.EPERM, unix.SYS_UNSHARE),
 	"no-process-vm":  refuseFilter(unix.EPERM, unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV),
 	"no-pidfd-getfd": refuseFilter(unix.EPERM, unix.SYS_PIDFD_GETFD),
+	// A profile older than close_range (Linux 5.9) refuses it with
+	// EPERM: the ns init then closes np's fds from /proc/self/fd.
+	"no-close-range": refuseFilter(unix.EPERM, unix.SYS_CLOSE_RANGE),
 	// A kernel whose entropy pool is not initialised yet (an old kernel in
 	// a VM without a hardware RNG, minutes after boot): getrandom with
 	// GRND_NONBLOCK says EAGAIN; one that would block fails with EIO

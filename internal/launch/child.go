@@ -42,9 +42,6 @@ func (h *Helper) NewChild() (*Child, error) {
 	if _, err := unix.FcntlInt(uintptr(status), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("%s: status pipe (fd %d): %w (not started by %s?)", h.Name, status, err, h.Caller)
 	}
-	if h.WatchesStatus {
-		_ = unix.SetNonblock(status, true)
-	}
 	return &Child{helper: h, specFD: fds[0], Status: os.NewFile(uintptr(status), "status pipe"), Extra: fds[2:]}, nil
 }
 

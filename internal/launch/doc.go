@@ -1,14 +1,18 @@
 // Package launch is how np starts a program in either runtime: the one
 // Spec both take, and the one parent/child handshake with the helper
-// process each re-executes np as (the ns runtime's sandbox init, the
-// ptrace runtime's stub). The runtimes keep what differs: nsbox its plan
-// of mounts and their executor, ptrace its tracer.
+// process each starts (the ns runtime's sandbox init, the ptrace
+// runtime's stub). The runtimes keep what differs: nsbox its plan of
+// mounts and their executor, ptrace its tracer.
 //
 // # The helper process
 //
-// A runtime's Run re-executes this very binary (/proc/self/exe) with a
-// hidden argv[1] naming the helper (Helper.Arg, starting with Prefix) and
-// the helper's own small environment. np's main, and every test binary
+// The ptrace runtime's Run re-executes this very binary (/proc/self/exe)
+// with a hidden argv[1] naming the helper (Helper.Arg, starting with
+// Prefix) and the helper's own small environment. The ns runtime's init is
+// Forked instead (a fork of np that never execs np, see package nsbox):
+// it shares the parent's end (Prepare's fds and status pipe, ReadStatus,
+// Result), has no spec pipe, and writes failures of its own form
+// (Launch.Decode). np's main, and every test binary
 // that stands in for np, calls RunHelper first thing: the helper runs and
 // the process ends as Exit says (125 for np's own failure, 126/127 for a
 // program not executable or not found, else the program's status).
@@ -48,6 +52,5 @@
 // read: the caller may fall back to another runtime. A *WorkDirError means
 // it cannot start in the caller's working directory, a *proc.LookupError
 // that Argv[0] is not found or not executable. All three cross the status
-// pipe whole, bytes that are not UTF-8 included; a runtime's own cause of
-// a SetupError (a Cause) does too.
+// pipe whole, bytes that are not UTF-8 included.
 package launch

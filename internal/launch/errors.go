@@ -43,14 +43,6 @@ func (e *WorkDirError) Error() string {
 	return fmt.Sprintf("entering working directory %s inside the sandbox: %s; cd to another directory", dir, e.Reason)
 }
 
-// A Cause is a runtime's own SetupError cause that crosses the status pipe
-// whole, not only as its text and errno (nsbox's failed mount with its
-// flags); the runtime's Helper.DecodeCause reads it back.
-type Cause interface {
-	error
-	EncodeWire(e *wire.Encoder)
-}
-
 // The kinds of failure on the status pipe.
 const (
 	statusSetup = iota + 1
@@ -60,7 +52,7 @@ const (
 
 // EncodeFailure turns the helper's failure into what it writes on its
 // status pipe: a kind, then its fields. A *SetupError keeps its step, path,
-// text, errno and Cause; a *proc.LookupError and a *WorkDirError come back
+// text and errno; a *proc.LookupError and a *WorkDirError come back
 // whole; any other error becomes a SetupError of step h.Start.
 func (h *Helper) EncodeFailure(err error) []byte {
 	var e wire.Encoder
@@ -86,22 +78,15 @@ func (h *Helper) EncodeFailure(err error) []byte {
 func encodeSetup(e *wire.Encoder, step, path string, cause error) {
 	var errno syscall.Errno
 	errors.As(cause, &errno)
-	var own Cause
-	errors.As(cause, &own)
 	e.Uint(statusSetup)
 	e.String(step)
 	e.String(path)
 	e.String(cause.Error())
 	e.Uint(uint64(errno))
-	e.Bool(own != nil)
-	if own != nil {
-		own.EncodeWire(e)
-	}
 }
 
 // DecodeFailure rebuilds the error EncodeFailure sent: a *SetupError
-// (whose cause is the runtime's Cause or a *proc.RemoteError with the
-// text and errno), a *proc.LookupError or a *WorkDirError. Bytes that do
+// (whose cause is a *proc.RemoteError with the text and errno), a *proc.LookupError or a *WorkDirError. Bytes that do
 // not decode are a SetupError of step "reading <Name> status".
 func (h *Helper) DecodeFailure(b []byte) error {
 	d := wire.NewDecoder(b)
@@ -112,16 +97,8 @@ func (h *Helper) DecodeFailure(b []byte) error {
 	case statusLookup:
 		err = proc.DecodeLookup(d).Err()
 	case statusSetup:
-		s := &SetupError{Step: d.String(), Path: d.String()}
-		var cause error = &proc.RemoteError{Msg: d.String(), Errno: syscall.Errno(d.Uint())}
-		if d.Bool() {
-			if h.DecodeCause == nil {
-				return &SetupError{Step: h.statusStep(), Err: fmt.Errorf("a cause of no known kind (%q)", b)}
-			}
-			cause = h.DecodeCause(d)
-		}
-		s.Err = cause
-		err = s
+		err = &SetupError{Step: d.String(), Path: d.String(),
+			Err: &proc.RemoteError{Msg: d.String(), Errno: syscall.Errno(d.Uint())}}
 	default:
 		return &SetupError{Step: h.statusStep(), Err: fmt.Errorf("unknown status kind (%q)", b)}
 	}

@@ -7,7 +7,6 @@ import (
 	"syscall"
 
 	"github.com/np-portable/np/internal/proc"
-	"github.com/np-portable/np/internal/wire"
 )
 
 // Prefix starts every helper name; no np command or Nix tool starts with it,
@@ -55,14 +54,10 @@ type Helper struct {
 	// ExtraFDs is how many of the runtime's own fds (Launch.AddFD) follow
 	// the two pipes; their numbers are in argv too (Child.Extra).
 	ExtraFDs int
-	// DecodeCause reads a runtime's own SetupError cause (a Cause it
-	// sent); nil when the runtime has none.
-	DecodeCause func(d *wire.Decoder) error
-	// WatchesStatus says the helper watches its status pipe for the
-	// parent's death (proc.WaitGone): the pipe is then made non-blocking
-	// before it becomes an *os.File, so the watch parks in Go's poller
-	// instead of holding a thread in poll.
-	WatchesStatus bool
+	// Forked says the helper is a fork of the parent that never execs
+	// np (the ns init): it has the Request in memory already, so there is
+	// no spec pipe, and it writes its failures itself (Launch.Decode).
+	Forked bool
 }
 
 // statusStep is the SetupError step of a status that cannot be read.

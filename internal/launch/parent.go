@@ -33,6 +33,11 @@ type Launch struct {
 	stdin, stdout, stderr *os.File
 	status                []byte
 	readErr               error
+
+	// Decode, when set, reads the helper's failure from its status
+	// instead of Helper.DecodeFailure: a Forked helper writes its own
+	// form.
+	Decode func(status []byte) error
 }
 
 // Prepare readies a start of h for spec (a probe when probe is set): it
@@ -53,9 +58,11 @@ func (l *Launch) Prepare(h *Helper, spec *Spec, probe bool) error {
 	if err != nil {
 		return &SetupError{Step: "passing inherited fds", Err: err}
 	}
-	specR, specW, err := l.Pipe(true)
-	if err != nil {
-		return &SetupError{Step: "creating spec pipe", Err: err}
+	var specR, specW *os.File
+	if !h.Forked {
+		if specR, specW, err = l.Pipe(true); err != nil {
+			return &SetupError{Step: "creating spec pipe", Err: err}
+		}
 	}
 	statusR, statusW, err := l.Pipe(false)
 	if err != nil {
@@ -75,8 +82,18 @@ func (l *Launch) Prepare(h *Helper, spec *Spec, probe bool) error {
 			l.files[fd-3] = passed[i]
 		}
 	}
-	l.files = append(l.files, specR, statusW)
+	if specR != nil {
+		l.files = append(l.files, specR)
+	}
+	l.files = append(l.files, statusW)
 	return nil
+}
+
+// ChildFiles are the fds the helper starts with: its stdio, then
+// (ExtraFiles) the passed fds at their numbers - 3 (nil in the gaps), the
+// spec pipe unless the helper is Forked, the status pipe and AddFD's.
+func (l *Launch) ChildFiles() (stdio [3]*os.File, extra []*os.File) {
+	return [3]*os.File{l.stdin, l.stdout, l.stderr}, l.files
 }
 
 // AddFD hands f to the helper after the pipes (Helper.ExtraFDs of them);
@@ -165,9 +182,16 @@ func (l *Launch) Result(ws syscall.WaitStatus) (syscall.WaitStatus, error) {
 	case len(st) == 0:
 		return 0, &SetupError{Step: h.Start, Err: fmt.Errorf("%w: %s", h.Died, proc.DescribeStatus(ws))}
 	case st[0] != Marker:
-		return 0, h.DecodeFailure(st)
+		return 0, l.decode(st)
 	case len(st) > 1:
-		return 0, h.DecodeFailure(st[1:])
+		return 0, l.decode(st[1:])
 	}
 	return ws, nil
+}
+
+func (l *Launch) decode(status []byte) error {
+	if l.Decode != nil {
+		return l.Decode(status)
+	}
+	return l.helper.DecodeFailure(status)
 }

@@ -3,6 +3,7 @@ package proc
 import (
 	"bufio"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"os/exec"
 	"slices"
@@ -104,7 +105,7 @@ func TestKillTreeByScanEndsTheTree(t *testing.T) {
 // child's background job, and an orphan it took over; it ends them with
 // killTree listing its children by the scan, and prints their pids.
 func killTreeByScanHelper() int {
-	if err := BecomeSubreaper(); err != nil {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fmt.Println(err)
 		return 1
 	}

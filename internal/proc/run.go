@@ -58,18 +58,79 @@ func Run(cmd *exec.Cmd) (syscall.WaitStatus, error) {
 // locks the calling goroutine to its OS thread from Start to the end of Wait
 // when Pdeathsig is set (only then).
 func RunHook(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus, error) {
-	return runHook(cmd, started, os.Getpid() == 1)
+	return runHook(cmdChild{cmd}, started, os.Getpid() == 1)
 }
+
+// RunStarted is RunHook for a child that start creates by other means
+// than exec.Cmd (the ns runtime's init, forked without an exec); start
+// returns it, or why it could not.
+func RunStarted(start func() (*os.Process, error), started func(*os.Process) error) (syscall.WaitStatus, error) {
+	return runHook(&forkedChild{start: start}, started, os.Getpid() == 1)
+}
+
+// child is how runHook starts and waits for its child.
+type child interface {
+	Start() (*os.Process, error)
+	// Wait reaps the child; an error means it could not be waited for.
+	Wait() (syscall.WaitStatus, error)
+	// pdeathsig says the child asked for a parent-death signal.
+	pdeathsig() bool
+}
+
+type cmdChild struct{ cmd *exec.Cmd }
+
+func (c cmdChild) Start() (*os.Process, error) {
+	err := c.cmd.Start()
+	return c.cmd.Process, err
+}
+
+func (c cmdChild) Wait() (syscall.WaitStatus, error) {
+	err := c.cmd.Wait()
+	var ws syscall.WaitStatus
+	if c.cmd.ProcessState != nil {
+		ws, _ = c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return ws, fmt.Errorf("waiting for %s: %w", c.cmd.Path, err)
+	}
+	return ws, nil
+}
+
+func (c cmdChild) pdeathsig() bool {
+	return c.cmd.SysProcAttr != nil && c.cmd.SysProcAttr.Pdeathsig != 0
+}
+
+type forkedChild struct {
+	start func() (*os.Process, error)
+	p     *os.Process
+}
+
+func (c *forkedChild) Start() (p *os.Process, err error) {
+	c.p, err = c.start()
+	return c.p, err
+}
+
+func (c *forkedChild) Wait() (syscall.WaitStatus, error) {
+	st, err := c.p.Wait()
+	if err != nil {
+		return 0, fmt.Errorf("waiting for pid %d: %w", c.p.Pid, err)
+	}
+	ws, _ := st.Sys().(syscall.WaitStatus)
+	return ws, nil
+}
+
+func (c *forkedChild) pdeathsig() bool { return false }
 
 // RunHookReaping is RunHook for a started hook that waits for the child
 // and all its descendants itself (a tracer's waitpid loop): as PID 1, np
 // then reaps nothing besides, since a second reaper would steal the hook's
 // wait events.
 func RunHookReaping(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus, error) {
-	return runHook(cmd, started, false)
+	return runHook(cmdChild{cmd}, started, false)
 }
 
-func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (syscall.WaitStatus, error) {
+func runHook(cmd child, started func(*os.Process) error, reapOrphans bool) (syscall.WaitStatus, error) {
 	sigs := make(chan os.Signal, 16)
 	defer signal.Stop(sigs)
 	// Catching a signal is a round trip to the runtime's signal thread for
@@ -80,7 +141,7 @@ func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (
 	// where that does not hold: a locked goroutine (it would pay for each
 	// round trip with two thread hand-offs), and PID 1, which the kernel
 	// spares the signals it does not catch.
-	locked := cmd.SysProcAttr != nil && cmd.SysProcAttr.Pdeathsig != 0
+	locked := cmd.pdeathsig()
 	early := locked || reapOrphans
 	if early {
 		signal.Notify(sigs, caught()...)
@@ -96,15 +157,16 @@ func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (
 	// container: it must reap them all while waiting, or they stay zombies.
 	var reaper *Supervisor
 	if reapOrphans {
-		reaper = NewSupervisor(false)
+		reaper = NewSupervisor()
 	}
-	if err := cmd.Start(); err != nil {
+	process, err := cmd.Start()
+	if err != nil {
 		if reaper != nil {
 			signal.Stop(reaper.sigs)
 		}
 		return 0, err
 	}
-	exited := exitWatch(cmd.Process.Pid)
+	exited := exitWatch(process.Pid)
 	if !early {
 		signal.Notify(sigs, caught()...)
 	}
@@ -112,12 +174,12 @@ func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (
 	forwarding := make(chan struct{})
 	go func() {
 		defer close(forwarding)
-		forward(cmd.Process, sigs, done)
+		forward(process, sigs, done)
 	}()
 
 	var hookErr error
 	if started != nil {
-		hookErr = started(cmd.Process)
+		hookErr = started(process)
 	}
 	var ws syscall.WaitStatus
 	var waitErr error
@@ -125,14 +187,11 @@ func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (
 		if exited != nil {
 			exited.Close()
 		}
-		ws, _ = reaper.Wait(cmd.Process.Pid, nil)
-		_ = cmd.Wait() // releases cmd's resources; the status is ws
+		ws = reaper.Wait(process.Pid)
+		_, _ = cmd.Wait() // releases cmd's resources; the status is ws
 	} else {
 		awaitExit(exited)
-		waitErr = cmd.Wait()
-		if cmd.ProcessState != nil {
-			ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
-		}
+		ws, waitErr = cmd.Wait()
 	}
 	close(done)
 	<-forwarding
@@ -140,11 +199,7 @@ func runHook(cmd *exec.Cmd, started func(*os.Process) error, reapOrphans bool) (
 	if hookErr != nil {
 		return ws, hookErr
 	}
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
-		return ws, fmt.Errorf("waiting for %s: %w", cmd.Path, waitErr)
-	}
-	return ws, nil
+	return ws, waitErr
 }
 
 // Forward catches the signals RunHook forwards and sends them to the pid
@@ -225,4 +280,15 @@ func inTerminalForeground() bool {
 	defer unix.Close(tty)
 	fg, err := unix.IoctlGetInt(tty, unix.TIOCGPGRP)
 	return err == nil && fg == unix.Getpgrp()
+}
+
+// Forwarded lists the signals a supervisor forwards to its child: the
+// ones RunHook catches (see caught), for a supervisor that catches them
+// without the Go runtime (the ns init reads them from a signalfd).
+func Forwarded() []syscall.Signal {
+	var sigs []syscall.Signal
+	for _, sig := range caught() {
+		sigs = append(sigs, sig.(syscall.Signal))
+	}
+	return sigs
 }

@@ -9,119 +9,43 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
-// StartProgram starts the program at file (found by LookPath) as a child
-// of this process, in the same process group (so the terminal's ^C and ^Z
-// reach it), in the current directory, with fds 0-2 and keep at their own
-// numbers and nothing else. Like execvp, a file without a #! line or ELF
-// header (ENOEXEC) is run by /bin/sh. Failures are *LookupError, as Exec's.
-func StartProgram(argv []string, file string, env []string, keep []int) (int, error) {
-	files := []uintptr{0, 1, 2}
-	for _, fd := range keep {
-		for len(files) <= fd {
-			files = append(files, ^uintptr(0)) // a gap: closed in the child
-		}
-		files[fd] = uintptr(fd)
-	}
-	attr := &syscall.ProcAttr{Env: env, Files: files}
-	pid, err := syscall.ForkExec(file, argv, attr)
-	if errors.Is(err, unix.ENOEXEC) {
-		shArgv := append([]string{"/bin/sh", file}, argv[1:]...)
-		pid, err = syscall.ForkExec("/bin/sh", shArgv, attr)
-	}
-	if err == nil {
-		return pid, nil
-	}
-	lookupErr := &LookupError{Name: argv[0], File: file, Reason: errnoText(err), Err: ErrNotExecutable}
-	if errors.Is(err, unix.ENOENT) {
-		lookupErr.Reason += " (missing interpreter or dynamic loader?)"
-		lookupErr.Err = ErrNotFound
-	}
-	return 0, lookupErr
-}
-
-// BecomeSubreaper makes this process the reaper of every orphan in the
-// tree below it (PR_SET_CHILD_SUBREAPER): a program's background children
-// then stay this process's children (see children), so Supervise can
-// end them all, instead of drifting off to the host's init.
-func BecomeSubreaper() error {
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return &os.SyscallError{Syscall: "prctl PR_SET_CHILD_SUBREAPER", Err: err}
-	}
-	return nil
-}
-
 // Supervisor waits for a child while this process is the reaper of its
-// tree (a subreaper, or PID 1). Make it with NewSupervisor before the
-// child starts: a signal that arrives between the start and the first
-// wait must already be caught, or it would kill this process instead of
-// reaching the child.
+// tree (PID 1: a container's entrypoint inherits every orphan of the
+// container). Make it with NewSupervisor before the child starts, so that
+// no SIGCHLD is missed.
 type Supervisor struct {
 	sigs chan os.Signal
-	keep bool // see KeepCaught
 }
 
-// KeepCaught makes Wait return with the signals still caught, for a
-// process that ends right after it (the ns init): stopping each is a
-// round trip to the runtime's signal thread, 0.1-0.25 ms for the seven
-// here. Reraise resets the one it re-raises.
-func (s *Supervisor) KeepCaught() { s.keep = true }
-
-// NewSupervisor starts catching SIGCHLD and, if forward, the signals
-// RunHook forwards (RunHook itself forwards when it supervises).
-func NewSupervisor(forward bool) *Supervisor {
+// NewSupervisor starts catching SIGCHLD.
+func NewSupervisor() *Supervisor {
 	s := &Supervisor{sigs: make(chan os.Signal, 16)}
-	if forward {
-		signal.Notify(s.sigs, caught()...)
-	}
 	signal.Notify(s.sigs, unix.SIGCHLD)
 	return s
 }
 
 // Wait waits for the child pid: it reaps every other child that ends
-// meanwhile (no zombies), forwards caught signals to pid, and once pid has
-// ended — or gone is closed (whoever waits for us died) — kills whatever
-// of the tree is left and reaps it. It returns pid's wait status, and
-// false if gone closed first. It stops catching signals when it returns
-// (unless KeepCaught).
+// meanwhile (no zombies), and once pid has ended kills whatever of the
+// tree is left and reaps it. It returns pid's wait status and stops
+// catching SIGCHLD.
 //
 // Killing the rest follows the tree down safely: only direct children are
 // signalled (their pids cannot be reused before this process reaps them);
 // their own children become this process's when they die, and are
 // signalled in the next round, until none is left.
-func (s *Supervisor) Wait(pid int, gone <-chan struct{}) (syscall.WaitStatus, bool) {
-	defer func() {
-		if !s.keep {
-			signal.Stop(s.sigs)
-		}
-	}()
-	var ws syscall.WaitStatus
-	ended := false
-	for !ended {
+func (s *Supervisor) Wait(pid int) syscall.WaitStatus {
+	defer signal.Stop(s.sigs)
+	for {
 		// Reap first: a SIGCHLD may have come before Notify.
-		if ws, ended = reapAll(pid); ended {
-			break
-		}
-		select {
-		case <-gone:
-			logrus.Debugf("supervisor: the launcher is gone; ending the program's tree")
+		if ws, ended := reapAll(pid); ended {
 			killTree()
-			return 0, false
-		case sig := <-s.sigs:
-			if sig == unix.SIGCHLD {
-				continue
-			}
-			if (sig == unix.SIGINT || sig == unix.SIGQUIT) && inTerminalForeground() {
-				continue // the terminal sent it to the program too
-			}
-			_ = unix.Kill(pid, sig.(syscall.Signal))
+			return ws
 		}
+		<-s.sigs
 	}
-	killTree()
-	return ws, true
 }
 
 // reapAll reaps every child that has ended, without blocking; it reports
@@ -215,24 +139,4 @@ func childrenByScan(parent int) []int {
 		}
 	}
 	return pids
-}
-
-// WaitGone returns a channel closed when the reading end of the pipe w
-// (whoever waits for this process) is closed: poll reports POLLERR on a
-// pipe's write end once it has no reader left, which is what happens when
-// the launcher dies, even by SIGKILL. A w made from a non-blocking
-// descriptor is watched from the netpoller (see parkUntil), any other by
-// a goroutine blocked in poll.
-func WaitGone(w *os.File) <-chan struct{} {
-	gone := make(chan struct{})
-	go func() {
-		defer close(gone)
-		readerGone := func(fd int) bool { return polled(fd, 0) }
-		if err := parkUntil(w, readerGone); !errors.Is(err, errNotPollable) {
-			return
-		}
-		for !pollFor(int(w.Fd()), 0, -1) {
-		}
-	}()
-	return gone
 }

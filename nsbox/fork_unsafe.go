@@ -137,6 +137,12 @@ func initMain(img *initImage) {
 			fail(img, img.statusFD, failStep, stepSignals, e, 0)
 		}
 		sfd = r
+		// np may die between the last launcherGone check and the
+		// marker's write: SIGPIPE (default after the fork: death) would
+		// end the init before it ends the program's tree, orphaning it.
+		// Blocked, the write fails with EPIPE instead. Not in oldMask,
+		// so the program gets SIGPIPE as np's caller left it.
+		sc(unix.SYS_RT_SIGPROCMASK, unix.SIG_BLOCK, addr8(&img.pipeMask), 0, 8, 0, 0)
 	}
 	// From here on, only the user's own rights: before the cwd and PATH
 	// checks, so those see what the program will see.

@@ -41,6 +41,7 @@ type initImage struct {
 	dirInNix  bool    // dir is /nix or under it
 	probe     bool
 	sigMask   uint64 // the signals the init forwards, plus SIGCHLD
+	pipeMask  uint64 // SIGPIPE alone: blocked in the init, not in the program
 	ttyPath   uintptr
 	fdDirPath uintptr // /proc/self/fd, for old kernels' fd closing
 	procPath  uintptr // /proc, for old kernels' children
@@ -219,6 +220,7 @@ func newImage(r *launch.Request, ops []op, stdio [3]*os.File, extra []*os.File) 
 		img.sigMask |= 1 << (uint(sig) - 1)
 	}
 	img.sigMask |= 1 << (uint(unix.SIGCHLD) - 1)
+	img.pipeMask = 1 << (uint(unix.SIGPIPE) - 1)
 	note(a.str("/dev/tty", &img.ttyPath))
 	note(a.str("/proc/self/fd", &img.fdDirPath))
 	note(a.str("/proc", &img.procPath))

@@ -60,11 +60,9 @@ func Probe() error {
 // initHelper is the sandbox init to package launch, which makes its pipes
 // and reads its status (see launch's doc).
 var initHelper = &launch.Helper{
-	Name:   "sandbox init",
-	Caller: "nsbox.Run",
-	Start:  "running sandbox init",
-	Died:   errInitDied,
-	Forked: true,
+	Name:  "sandbox init",
+	Start: "running sandbox init",
+	Died:  errInitDied,
 }
 
 // errInitDied: the init closed the status pipe without a word.
@@ -125,7 +123,7 @@ func run(spec *launch.Spec, probe bool, opts initOptions) (syscall.WaitStatus, e
 		started = true
 		// Our copies of the child's ends must go, or EOF never comes.
 		l.CloseChildEnds()
-		if l.ReadStatus(false) != nil {
+		if l.ReadStatus() != nil {
 			// Whether the program runs is unknown: make sure it does not.
 			_ = child.Kill()
 		}

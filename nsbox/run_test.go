@@ -556,6 +556,21 @@ func TestParallelRuns(t *testing.T) {
 	}
 }
 
+// The init blocks SIGPIPE for itself (np may be gone when it writes the
+// marker); the program must not inherit that: `yes | head -1` relies on
+// SIGPIPE ending yes.
+func TestProgramGetsNoBlockedSignals(t *testing.T) {
+	// grep itself, not under sh: dash empties its mask at start.
+	got := strings.TrimSpace(output(t, newSpec(t, "grep", "^SigBlk:", "/proc/self/status")))
+	mask, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(got, "SigBlk:")), 16, 64)
+	if err != nil {
+		t.Fatalf("program's status line %q: %v", got, err)
+	}
+	if mask != 0 {
+		t.Errorf("the program starts with signals blocked: SigBlk %#x (SIGPIPE is %#x)", mask, uint64(1)<<(unix.SIGPIPE-1))
+	}
+}
+
 func TestKillingTheLauncherKillsTheProgram(t *testing.T) {
 	killLauncherAndWatch(t, "run-sleep")
 }

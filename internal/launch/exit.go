@@ -16,16 +16,6 @@ const (
 	ExitNotFound      = 127
 )
 
-// RunHelper runs the helper args[1] names, if t has it, and ends the
-// process as Exit says; otherwise it returns. np's main and the test
-// binaries that stand in for np (their runtimes re-execute them) call it
-// first thing.
-func RunHelper(t Table, args []string) {
-	if entry, ok := t.Lookup(args); ok {
-		Exit(entry())
-	}
-}
-
 // Exit ends the process: with np's own failure (one "np:" line on
 // stderr, exit code ExitCode(err)), or the way the program ended: its exit
 // code, or death by the same signal, so a calling shell loop stops on ^C

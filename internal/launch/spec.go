@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/np-portable/np/internal/wire"
 )
 
 // Spec is one program to run where /nix is np's Nix directory, whatever
@@ -37,53 +35,15 @@ type Spec struct {
 	PassFDs []int
 }
 
-// Request is what crosses the spec pipe: the Spec without its stdio
-// (fds 0-2 of the helper already), with what the parent resolved, then the
-// runtime's own options.
+// Request is what the child is to do: the Spec without its stdio (the
+// child's fds 0-2 already), with the Nix directory resolved.
 type Request struct {
-	NixDir   string // absolute host path without symlinks
-	Argv     []string
-	Env      []string
-	Dir      string
-	Probe    bool   // stop right before exec and report success
-	KeepFDs  []int  // fds >= 3 the caller passed on purpose; they reach the program
-	LogLevel uint32 // logrus level of the parent
-	Options  Options
-}
-
-// Options are a runtime's own fields of a Request, written after the
-// common ones (field by field, as package wire does: no reflection on the
-// start-up path).
-type Options interface {
-	EncodeWire(e *wire.Encoder)
-	DecodeWire(d *wire.Decoder)
-}
-
-// Encode writes r, field by field (DecodeRequest reads it back).
-func (r *Request) Encode(e *wire.Encoder) {
-	e.String(r.NixDir)
-	e.Strings(r.Argv)
-	e.Strings(r.Env)
-	e.String(r.Dir)
-	e.Bool(r.Probe)
-	e.Ints(r.KeepFDs)
-	e.Uint(uint64(r.LogLevel))
-	if r.Options != nil {
-		r.Options.EncodeWire(e)
-	}
-}
-
-// DecodeRequest reads what Encode wrote; opts (if not nil) receives the
-// runtime's options.
-func DecodeRequest(b []byte, opts Options) (*Request, error) {
-	d := wire.NewDecoder(b)
-	r := &Request{NixDir: d.String(), Argv: d.Strings(), Env: d.Strings(), Dir: d.String(), Probe: d.Bool(),
-		KeepFDs: d.Ints(), LogLevel: uint32(d.Uint())}
-	if opts != nil {
-		opts.DecodeWire(d)
-		r.Options = opts
-	}
-	return r, d.Err()
+	NixDir  string // absolute host path without symlinks
+	Argv    []string
+	Env     []string
+	Dir     string
+	Probe   bool  // stop right before exec and report success
+	KeepFDs []int // fds >= 3 the caller passed on purpose; they reach the program
 }
 
 // resolveDir returns dir as an absolute path without symlinks: the ns

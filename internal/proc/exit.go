@@ -73,19 +73,3 @@ func DescribeStatus(ws syscall.WaitStatus) string {
 		return fmt.Sprintf("wait status %#x", uint32(ws))
 	}
 }
-
-// RemoteError is an error a re-executed helper (the ns init, the ptrace
-// stub) sent over its status pipe: its text, and its errno for errors.Is.
-type RemoteError struct {
-	Msg   string
-	Errno syscall.Errno
-}
-
-func (e *RemoteError) Error() string { return e.Msg }
-
-func (e *RemoteError) Unwrap() error {
-	if e.Errno == 0 {
-		return nil
-	}
-	return e.Errno
-}

@@ -23,8 +23,8 @@ var (
 const DefaultPath = "/bin:/usr/bin"
 
 // LookupError says which program could not be run and why. It unwraps to
-// ErrNotFound or ErrNotExecutable. Its fields are plain strings so a
-// sandbox init can send it to its parent and the parent can rebuild it.
+// ErrNotFound or ErrNotExecutable. The ns init reports only the kind, the
+// candidate and the errno; its parent rebuilds it.
 type LookupError struct {
 	Name   string // the program as the user typed it
 	File   string // the file that was tried, if one was found

@@ -9,8 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Plumbing owns the pipes between a runtime's Run and the helper it
-// re-executes (the ns init, the ptrace stub), and the copies for stdio that
+// Plumbing owns the pipes between a runtime's Run and the child it forks
+// (the ns init, the traced process), and the copies for stdio that
 // are not plain files. Both runtimes hand their program the caller's
 // stdio and fds the same way, so they share it.
 type Plumbing struct {
@@ -162,14 +162,4 @@ func (p *Plumbing) CloseAll() {
 	for _, f := range p.ours {
 		_ = f.Close()
 	}
-}
-
-// WriteAll sends b (an encoded spec, see package wire) and closes w, so
-// the reader sees EOF.
-func WriteAll(w *os.File, b []byte) error {
-	_, err := w.Write(b)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

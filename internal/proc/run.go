@@ -122,14 +122,6 @@ func (c *forkedChild) Wait() (syscall.WaitStatus, error) {
 
 func (c *forkedChild) pdeathsig() bool { return false }
 
-// RunHookReaping is RunHook for a started hook that waits for the child
-// and all its descendants itself (a tracer's waitpid loop): as PID 1, np
-// then reaps nothing besides, since a second reaper would steal the hook's
-// wait events.
-func RunHookReaping(cmd *exec.Cmd, started func(*os.Process) error) (syscall.WaitStatus, error) {
-	return runHook(cmdChild{cmd}, started, false)
-}
-
 func runHook(cmd child, started func(*os.Process) error, reapOrphans bool) (syscall.WaitStatus, error) {
 	sigs := make(chan os.Signal, 16)
 	defer signal.Stop(sigs)

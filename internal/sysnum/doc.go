@@ -6,9 +6,9 @@
 // x/sys. The ptrace runtime's syscall table takes its rows' numbers from
 // here, and so does the OCI profile compiler of the tests' hostile hosts.
 //
-// Each table is a function that builds its map on first use: np's
-// processes that never look a number up (np --version, the namespace
-// runtime's init, the ptrace stub) pay nothing for it at start.
+// Each table is a function that builds its map on first use: np runs
+// that never look a number up (np --version, a run under the namespace
+// runtime) pay nothing for it at start.
 package sysnum
 
 //go:generate go run ./mksysnum -arch amd64 -var X86_64 -out x86_64.go

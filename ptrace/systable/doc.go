@@ -16,6 +16,6 @@
 // reason (make syscalls reads it).
 //
 // All of it (Table, the Arch values, ByNr, Numbers) is built on first use
-// and then shared: np's processes that never trace (np --version, the
-// namespace runtime's init, the ptrace stub) pay nothing for it at start.
+// and then shared: np runs that never trace (np --version, a run under the
+// namespace runtime) pay nothing for it at start.
 package systable

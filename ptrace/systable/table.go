@@ -170,9 +170,9 @@ func rowf(name string, flags int8, ps ...PathArg) Info {
 
 // Table lists every system call the tracer stops for or refuses. A
 // syscall missing from an Arch's numbers does not exist there. It is
-// built on first use, like the rest of the package's data: np's processes
-// that never trace (np --version, the namespace runtime's init, the
-// ptrace stub) pay nothing for it at start. Callers must not change it.
+// built on first use, like the rest of the package's data: np runs that
+// never trace (np --version, a run under the namespace runtime) pay
+// nothing for it at start. Callers must not change it.
 func Table() []Info {
 	table.once.Do(func() { table.rows = tableRows() })
 	return table.rows

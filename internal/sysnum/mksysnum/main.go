@@ -73,8 +73,8 @@ func run(arch, name, out string) error {
 		arch, name, filepath.Base(src))
 	// The map is built on first use, not at package init: a map literal
 	// of package scope is built by every np process at start (np
-	// --version, the namespace runtime's init, the ptrace stub), most of
-	// which never look a number up. A zero sync.Once costs nothing at init.
+	// --version, a run under the namespace runtime), most of which never
+	// look a number up. A zero sync.Once costs nothing at init.
 	lazy := strings.ToLower(name)
 	fmt.Fprintf(&b, "package sysnum\n\n")
 	fmt.Fprintf(&b, "import \"sync\"\n\n")

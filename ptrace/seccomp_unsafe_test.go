@@ -8,7 +8,9 @@ import (
 )
 
 // installFilter loads prog on the calling thread with seccomp(2), or with
-// prctl(PR_SET_SECCOMP) on kernels older than 3.17, which lack the call.
+// prctl(PR_SET_SECCOMP) on kernels older than 3.17, which lack the call:
+// the probe test's stand-in for a host that refuses ptrace (the forked
+// child installs np's own filter with raw calls, see fork_unsafe.go).
 // Precondition: the OS thread is locked and no_new_privs is set.
 func installFilter(prog []unix.SockFilter) error {
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}

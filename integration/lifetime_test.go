@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/np-portable/np/internal/proc"
 )
 
 // processGone reports whether pid no longer runs (gone or a zombie).
@@ -22,34 +24,6 @@ func processGone(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
-}
-
-// childrenOf lists the processes whose parent is pid, from each
-// /proc/PID/stat: /proc/PID/task/TID/children would be shorter, but
-// kernels built without CONFIG_PROC_CHILDREN (4.4.178's) have none.
-func childrenOf(t *testing.T, pid int) []int {
-	t.Helper()
-	dirs, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatalf("listing the processes: %v", err)
-	}
-	var kids []int
-	for _, d := range dirs {
-		kid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil {
-			continue // ended since the listing
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so after the last ')'.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			kids = append(kids, kid)
-		}
-	}
-	return kids
 }
 
 // After kill -9 of np, nothing the program started keeps running: not the
@@ -124,7 +98,9 @@ func TestNpAsPID1PassesExitStatusAndForwardsSignals(t *testing.T) {
 			t.Fatalf("program did not start: %q %v", line, err)
 		}
 		// unshare's child is np, PID 1 inside.
-		kids := childrenOf(t, cmd.Process.Pid)
+		// (By /proc/PID/stat: kernels built without CONFIG_PROC_CHILDREN,
+		// 4.4.178's, have no children lists.)
+		kids := proc.ChildrenByScan(cmd.Process.Pid)
 		if len(kids) != 1 {
 			t.Fatalf("finding np under unshare: its children are %v", kids)
 		}

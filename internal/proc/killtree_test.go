@@ -41,17 +41,17 @@ func TestChildrenByScanNamesTheChildrenOnly(t *testing.T) {
 			t.Cleanup(func() { _ = killPid(grandchild) })
 		}
 	}
-	got := childrenByScan(os.Getpid())
+	got := ChildrenByScan(os.Getpid())
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
-		t.Errorf("childrenByScan: %v; want the two children %v", got, want)
+		t.Errorf("ChildrenByScan: %v; want the two children %v", got, want)
 	}
 	if files, _ := os.ReadDir("/proc/self/task/" + strconv.Itoa(os.Getpid())); slices.ContainsFunc(files, func(e os.DirEntry) bool { return e.Name() == "children" }) {
 		fromKernel := children()
 		slices.Sort(fromKernel)
 		if !slices.Equal(got, fromKernel) {
-			t.Errorf("childrenByScan: %v; the kernel's lists: %v", got, fromKernel)
+			t.Errorf("ChildrenByScan: %v; the kernel's lists: %v", got, fromKernel)
 		}
 	}
 }
@@ -127,7 +127,7 @@ func killTreeByScanHelper() int {
 	}
 	// First, so that the test can clean up should killTree hang.
 	fmt.Println(strings.Join(pids, " "))
-	killTreeOf(func() []int { return childrenByScan(os.Getpid()) })
+	killTreeOf(func() []int { return ChildrenByScan(os.Getpid()) })
 	return 0
 }
 

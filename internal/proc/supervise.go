@@ -100,7 +100,7 @@ func killTreeOf(list func() []int) {
 func children() []int {
 	files, _ := filepath.Glob("/proc/self/task/*/children")
 	if len(files) == 0 {
-		return childrenByScan(os.Getpid())
+		return ChildrenByScan(os.Getpid())
 	}
 	var pids []int
 	for _, f := range files {
@@ -117,10 +117,10 @@ func children() []int {
 	return pids
 }
 
-// childrenByScan lists the processes whose parent is the process parent,
+// ChildrenByScan lists the processes whose parent is the process parent,
 // from each /proc/PID/stat. Like the kernel's lists, it names children
 // only, whose pids cannot be reused before their parent reaps them.
-func childrenByScan(parent int) []int {
+func ChildrenByScan(parent int) []int {
 	dirs, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, d := range dirs {

@@ -7,11 +7,11 @@ import "errors"
 const (
 	stepSeize  = "attaching to the program with ptrace"
 	stepFilter = "installing seccomp filter"
-	stepStub   = "starting the traced process"
+	stepStart   = "starting the traced process"
 	// stepProbeCalls: traced calls of the probe failed; the runtime
 	// would fail the same way for a real program.
 	stepProbeCalls = "making traced calls"
 )
 
-// errStubDied: the forked child closed the status pipe without a word.
-var errStubDied = errors.New("traced process died before exec")
+// errChildDied: the forked child closed the status pipe without a word.
+var errChildDied = errors.New("traced process died before exec")

@@ -364,14 +364,14 @@ func (s *childStart) result(st []byte, ws syscall.WaitStatus) (syscall.WaitStatu
 	case len(st) == 0 && ws.Signaled():
 		return ws, nil
 	case len(st) == 0:
-		return 0, &launch.SetupError{Step: stepStub, Err: fmt.Errorf("%w: %s", errStubDied, proc.DescribeStatus(ws))}
+		return 0, &launch.SetupError{Step: stepStart, Err: fmt.Errorf("%w: %s", errChildDied, proc.DescribeStatus(ws))}
 	case st[0] == statusMarker && len(st) == 1:
 		return ws, nil
 	case st[0] == statusMarker:
 		st = st[1:]
 	}
 	if len(st) < 3 {
-		return 0, &launch.SetupError{Step: stepStub, Err: fmt.Errorf("unknown status %q", st)}
+		return 0, &launch.SetupError{Step: stepStart, Err: fmt.Errorf("unknown status %q", st)}
 	}
 	e := syscall.Errno(uint16(st[1]) | uint16(st[2])<<8)
 	switch st[0] {
@@ -396,5 +396,5 @@ func (s *childStart) result(st []byte, ws syscall.WaitStatus) (syscall.WaitStatu
 	case failExecSh:
 		return 0, proc.ExecError(s.name, s.file, e)
 	}
-	return 0, &launch.SetupError{Step: stepStub, Err: e}
+	return 0, &launch.SetupError{Step: stepStart, Err: e}
 }

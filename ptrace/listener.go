@@ -14,7 +14,7 @@ import (
 
 // listenerSocket returns the tracer's end (non-blocking: the child has sent
 // before it stops for the probe, so nothing waits) and the child's end.
-func listenerSocket() (tracerEnd int, stubEnd *os.File, err error) {
+func listenerSocket() (tracerEnd int, childEnd *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, nil, fmt.Errorf("creating the listener socket: %w", err)

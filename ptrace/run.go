@@ -121,15 +121,15 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 	t.server = srv
 	sock := -1
 	if !opts.NoSeccomp {
-		var stubSock *os.File
-		sock, stubSock, err = listenerSocket()
+		var childSock *os.File
+		sock, childSock, err = listenerSocket()
 		if err != nil {
 			return 0, &launch.SetupError{Step: "creating the listener socket", Err: err}
 		}
 		defer unix.Close(sock)
-		p.AddChildEnd(stubSock)
+		p.AddChildEnd(childSock)
 		t.listenerSock = sock
-		sock = int(stubSock.Fd())
+		sock = int(childSock.Fd())
 	}
 	if srv != nil {
 		calls.ownFS = srv.ownFSNow()
@@ -160,7 +160,7 @@ func run(spec *launch.Spec, opts Options, probe bool) (syscall.WaitStatus, error
 		}
 	}()
 	if err != nil {
-		return 0, &launch.SetupError{Step: stepStub, Err: fmt.Errorf("fork: %w", err)}
+		return 0, &launch.SetupError{Step: stepStart, Err: fmt.Errorf("fork: %w", err)}
 	}
 	if err := t.seize(pid); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)

@@ -417,7 +417,11 @@ func unpack(p *Payload, dir string, opts Options) (*Manifest, *inventory, error)
 	}
 	var r io.Reader = io.NewSectionReader(p.File, p.Trailer.Offset, p.Trailer.Length)
 	if opts.Progress != nil {
-		bar := newProgressBar(opts.Progress, opts.what(), p.Trailer.Length)
+		doing := "installing " + opts.what() + " (first run)"
+		if opts.Repair {
+			doing = "repairing " + opts.what()
+		}
+		bar := newProgressBar(opts.Progress, doing, p.Trailer.Length)
 		defer bar.done()
 		r = io.TeeReader(r, bar)
 	}
@@ -628,17 +632,18 @@ func WriteFileAtomic(name string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// progressBar draws "np: installing Nix  42%" on a terminal.
+// progressBar draws "np: installing Nix (first run) [###...]  42%" on a
+// terminal ("np: repairing Nix [...]" for np repair).
 type progressBar struct {
 	w     io.Writer
-	what  string
+	doing string
 	total int64
 	n     int64
 	last  time.Time
 }
 
-func newProgressBar(w io.Writer, what string, total int64) *progressBar {
-	return &progressBar{w: w, what: what, total: total}
+func newProgressBar(w io.Writer, doing string, total int64) *progressBar {
+	return &progressBar{w: w, doing: doing, total: total}
 }
 
 func (b *progressBar) Write(p []byte) (int, error) {
@@ -651,7 +656,7 @@ func (b *progressBar) Write(p []byte) (int, error) {
 		}
 		const width = 30
 		fill := int(pct * width / 100)
-		fmt.Fprintf(b.w, "\rnp: installing %s (first run) [%s%s] %3d%%", b.what, strings.Repeat("#", fill), strings.Repeat(".", width-fill), pct)
+		fmt.Fprintf(b.w, "\rnp: %s [%s%s] %3d%%", b.doing, strings.Repeat("#", fill), strings.Repeat(".", width-fill), pct)
 	}
 	return len(p), nil
 }

@@ -182,6 +182,26 @@ func TestFirstRunShowsProgressOnATerminalOnly(t *testing.T) {
 	}
 }
 
+// np repair runs the install's steps again on an installed data dir: on a
+// terminal its bar and step line say it repairs, never "first run".
+func TestRepairOnATerminalSaysItRepairs(t *testing.T) {
+	loc := newLocation(t)
+	must(t, np(t, runOpts{loc: loc}, "nix", "--version"))
+	cmd := npCmd(t, runOpts{loc: loc}, "repair")
+	tm := startInPty(t, cmd)
+	if err := waitBounded(t, cmd, 2*time.Minute); err != nil {
+		t.Fatalf("np repair: %v\n%q", err, tm.output())
+	}
+	tm.expect("intact", 1)
+	out := tm.output()
+	if !strings.Contains(out, "np: repairing Nix [") || !strings.Contains(out, "np: repairing Nix: ") {
+		t.Fatalf("np repair on a terminal did not say it repairs on its bar and step line:\n%q", out)
+	}
+	if strings.Contains(out, "first run") {
+		t.Fatalf("np repair on a terminal called itself a first run:\n%q", out)
+	}
+}
+
 func TestRunWithoutProgramStartsShell(t *testing.T) {
 	r := np(t, runOpts{env: []string{"SHELL=/bin/sh"}, stdin: []byte("echo inside-$((40+2))\n")}, "run")
 	if got := must(t, r); got != "inside-42\n" {

@@ -80,7 +80,10 @@ func EnsureNix(c *config.Config, ch *runtimes.Chooser, repair bool) (*extract.Ma
 	var intr *interrupt.Watch
 	var steps *stepLine
 	if term.IsTerminal(int(os.Stderr.Fd())) {
-		steps = &stepLine{w: os.Stderr}
+		steps = &stepLine{w: os.Stderr, what: "installing Nix (first run)"}
+		if repair {
+			steps.what = "repairing Nix"
+		}
 	}
 	defer func() {
 		steps.clear()

@@ -13,16 +13,19 @@ import (
 // NFS home, where upstream nix-portable's users took the same silence for
 // a hang (its issue 152).
 type stepLine struct {
-	w     io.Writer
+	w io.Writer
+	// what np is doing: "installing Nix (first run)", or "repairing Nix"
+	// for np repair, which runs the same steps on an installed data dir.
+	what  string
 	mu    sync.Mutex
 	shown bool
 }
 
-// show replaces the line with "np: installing Nix (first run): STEP".
+// show replaces the line with "np: WHAT: STEP".
 func (s *stepLine) show(step string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fmt.Fprintf(s.w, "\rnp: installing Nix (first run): %s\033[K", step)
+	fmt.Fprintf(s.w, "\rnp: %s: %s\033[K", s.what, step)
 	s.shown = true
 }
 

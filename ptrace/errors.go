@@ -7,7 +7,7 @@ import "errors"
 const (
 	stepSeize  = "attaching to the program with ptrace"
 	stepFilter = "installing seccomp filter"
-	stepStart   = "starting the traced process"
+	stepStart  = "starting the traced process"
 	// stepProbeCalls: traced calls of the probe failed; the runtime
 	// would fail the same way for a real program.
 	stepProbeCalls = "making traced calls"

@@ -125,20 +125,17 @@ func (c *forkedChild) pdeathsig() bool { return false }
 func runHook(cmd child, started func(*os.Process) error, reapOrphans bool) (syscall.WaitStatus, error) {
 	sigs := make(chan os.Signal, 16)
 	defer signal.Stop(sigs)
-	// Catching a signal is a round trip to the runtime's signal thread for
-	// each (0.3 ms for six here): np makes them while the child starts (a
-	// helper takes milliseconds to start). A signal in between ends np by
-	// its default action, as it would have ended the helper had np
-	// forwarded it then (np then ends as the helper did). Before the start
-	// where that does not hold: a locked goroutine (it would pay for each
-	// round trip with two thread hand-offs), and PID 1, which the kernel
-	// spares the signals it does not catch.
-	locked := cmd.pdeathsig()
-	early := locked || reapOrphans
-	if early {
-		signal.Notify(sigs, caught()...)
-	}
-	if locked {
+	// Signals are caught before the child starts, never after: a child
+	// that is already running (and may have said so: a prompt, "ready")
+	// must get every signal sent to np from then on, and one that arrived
+	// between the start and a later signal.Notify would end np by its
+	// default action instead (np's death then ends the program's tree).
+	// With both runtimes' children forks of np that start at once, that
+	// window was no longer theoretical: a test saw it under load. Each
+	// catch is a round trip to the runtime's signal thread (0.3 ms for
+	// the six, once paid while the child started).
+	signal.Notify(sigs, caught()...)
+	if cmd.pdeathsig() {
 		// Only then: a locked goroutine that blocks hands its P to another
 		// thread each time (about a tenth of np's CPU in a short run).
 		runtime.LockOSThread()
@@ -159,9 +156,6 @@ func runHook(cmd child, started func(*os.Process) error, reapOrphans bool) (sysc
 		return 0, err
 	}
 	exited := exitWatch(process.Pid)
-	if !early {
-		signal.Notify(sigs, caught()...)
-	}
 	done := make(chan struct{})
 	forwarding := make(chan struct{})
 	go func() {

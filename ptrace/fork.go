@@ -214,24 +214,11 @@ func (t *tracer) prepareChild(spec *launch.Spec, p *proc.Plumbing, seccomp bool,
 		}
 	}
 	keep := append([]int{0, 1, 2}, s.keepFDs...)
-	lo := uintptr(3)
-	for _, k := range append(s.keepFDs, -1) {
-		hi := ^uintptr(0)
-		if k >= 0 {
-			if uintptr(k) < lo {
-				continue
-			}
-			hi = uintptr(k) - 1
-		}
-		if hi >= lo {
-			c.cloexec = append(c.cloexec, [2]uintptr{lo, hi})
-		}
-		if k >= 0 {
-			lo = uintptr(k) + 1
-		}
+	for _, r := range proc.ExtraFDRanges(s.keepFDs) {
+		c.cloexec = append(c.cloexec, [2]uintptr{uintptr(r[0]), uintptr(r[1])})
 	}
 	if !hostCallsHere().cloexecRange {
-		if names, rerr := readFDNames(); rerr == nil {
+		if names, rerr := proc.OpenFDs(); rerr == nil {
 			for _, fd := range names {
 				if !slices.Contains(keep, fd) {
 					c.open = append(c.open, int32(fd))
@@ -337,23 +324,6 @@ func (t *tracer) lookPath(spec *launch.Spec) (string, error) {
 		return "", err
 	}
 	return file, nil
-}
-
-// readFDNames lists this process's open fds >= 3.
-func readFDNames() ([]int, error) {
-	d, err := os.Open("/proc/self/fd")
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	var fds []int
-	for _, n := range names {
-		if fd, err := strconv.Atoi(n); err == nil && fd >= 3 && fd != int(d.Fd()) {
-			fds = append(fds, fd)
-		}
-	}
-	return fds, err
 }
 
 // childResult is how the child's start ended, from its status bytes and

@@ -3,7 +3,6 @@ package proc
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,24 +18,60 @@ import (
 // close-on-exec (Go opens with O_CLOEXEC), so these are exactly the fds
 // that must reach the program for np to be transparent.
 func InheritedFDs() []int {
-	d, err := plainfile.Open("/proc/self/fd")
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
+	open, _ := OpenFDs()
 	var fds []int
-	for _, name := range names {
-		fd, err := strconv.Atoi(name)
-		if err != nil || fd < 3 || fd == int(d.Fd()) {
-			continue
-		}
+	for _, fd := range open {
 		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
 			fds = append(fds, fd)
 		}
 	}
 	sort.Ints(fds)
 	return fds
+}
+
+// OpenFDs lists this process's descriptors >= 3 from /proc/self/fd (the
+// listing's own descriptor left out), in the order the kernel lists them.
+func OpenFDs() ([]int, error) {
+	d, err := plainfile.Open("/proc/self/fd")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	var fds []int
+	for _, name := range names {
+		if fd, err := strconv.Atoi(name); err == nil && fd >= 3 && fd != int(d.Fd()) {
+			fds = append(fds, fd)
+		}
+	}
+	if err != nil {
+		return fds, fmt.Errorf("reading /proc/self/fd: %w", err)
+	}
+	return fds, nil
+}
+
+// ExtraFDRanges is every range [lo, hi] of descriptors >= 3 that keep (in
+// ascending order) leaves out, the last one open-ended (hi = ^uint(0)):
+// what close_range(2) is given so that only stdio and keep stay.
+func ExtraFDRanges(keep []int) [][2]uint {
+	var ranges [][2]uint
+	lo := uint(3)
+	for _, k := range append(slices.Clip(keep), -1) {
+		hi := ^uint(0)
+		if k >= 0 {
+			if uint(k) < lo {
+				continue
+			}
+			hi = uint(k) - 1
+		}
+		if hi >= lo {
+			ranges = append(ranges, [2]uint{lo, hi})
+		}
+		if k >= 0 {
+			lo = uint(k) + 1
+		}
+	}
+	return ranges
 }
 
 // CloseExtraFDs marks every file descriptor >= 3 except keep close-on-exec,
@@ -49,23 +84,10 @@ func InheritedFDs() []int {
 // back to scanning /proc/self/fd.
 func CloseExtraFDs(keep ...int) error {
 	sort.Ints(keep)
-	lo := uint(3)
 	var err error
-	for _, k := range append(keep, -1) {
-		hi := ^uint(0)
-		if k >= 0 {
-			if uint(k) < lo {
-				continue
-			}
-			hi = uint(k) - 1
-		}
-		if hi >= lo {
-			if err = unix.CloseRange(lo, hi, unix.CLOSE_RANGE_CLOEXEC); err != nil {
-				break
-			}
-		}
-		if k >= 0 {
-			lo = uint(k) + 1
+	for _, r := range ExtraFDRanges(keep) {
+		if err = unix.CloseRange(r[0], r[1], unix.CLOSE_RANGE_CLOEXEC); err != nil {
+			break
 		}
 	}
 	if err == nil {
@@ -79,21 +101,15 @@ func CloseExtraFDs(keep ...int) error {
 
 // cloexecByScan is CloseExtraFDs for kernels without CLOSE_RANGE_CLOEXEC.
 func cloexecByScan(keep []int) error {
-	d, err := os.Open("/proc/self/fd")
+	fds, err := OpenFDs()
 	if err != nil {
 		return fmt.Errorf("marking fds close-on-exec: %w", err)
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return fmt.Errorf("marking fds close-on-exec: reading /proc/self/fd: %w", err)
-	}
-	for _, name := range names {
-		fd, err := strconv.Atoi(name)
-		if err != nil || fd < 3 || fd == int(d.Fd()) || slices.Contains(keep, fd) {
+	for _, fd := range fds {
+		if slices.Contains(keep, fd) {
 			continue
 		}
-		// EBADF: the fd was the directory's own, or closed meanwhile.
+		// EBADF: closed meanwhile.
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && !errors.Is(err, unix.EBADF) {
 			return fmt.Errorf("marking fd %d close-on-exec: %w", fd, err)
 		}
